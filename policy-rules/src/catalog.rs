@@ -1,0 +1,346 @@
+//! The IAM action catalog: per service, its actions (access level, resource types) and resource
+//! types (ARN templates), from the AWS Service Authorization Reference, plus Warden's event map
+//! (`catalog/event-map.toml`: which event source is which service, event names whose action has
+//! another name, actions a call also authorises, and parameter bindings). All of it is data; this
+//! file only loads and indexes it. Deriving actions and resources from an event is `mapping`'s work.
+
+use serde::Deserialize;
+use std::collections::HashMap;
+
+mod files {
+    include!(concat!(env!("OUT_DIR"), "/catalog_files.rs"));
+}
+
+/// Access levels of the Service Authorization Reference, as a small bit set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AccessLevels(u8);
+
+impl AccessLevels {
+    pub const LIST: Self = Self(1);
+    pub const READ: Self = Self(2);
+    pub const WRITE: Self = Self(4);
+    pub const PERMISSIONS: Self = Self(8);
+    pub const TAGGING: Self = Self(16);
+    /// Every level that changes something.
+    pub const CHANGES: Self = Self(4 | 8 | 16);
+
+    /// Parses one level name as rule files and the catalog spell it (case-insensitive).
+    pub fn parse_one(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "list" => Some(Self::LIST),
+            "read" => Some(Self::READ),
+            "write" => Some(Self::WRITE),
+            "permissions management" | "permissions" => Some(Self::PERMISSIONS),
+            "tagging" => Some(Self::TAGGING),
+            _ => None,
+        }
+    }
+
+    /// Parses the catalog's comma-separated `accessLevel`, ignoring unknown names.
+    fn parse_list(s: &str) -> Self {
+        s.split(',').filter_map(Self::parse_one).fold(Self::default(), |a, b| a.union(b))
+    }
+
+    pub const fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    pub const fn intersects(self, other: Self) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+/// One resource type an action applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceTypeRef {
+    pub name: String,
+    pub required: bool,
+}
+
+/// One action of the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionInfo {
+    /// `service:Action`, spelt as AWS spells it.
+    pub name: String,
+    pub access: AccessLevels,
+    pub resource_types: Vec<ResourceTypeRef>,
+}
+
+/// A piece of an ARN template such as `arn:${Partition}:iam::${Account}:user/${UserNameWithPath}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplatePart {
+    Literal(String),
+    Variable(String),
+}
+
+/// An extra action a call authorises (see `event-map.toml`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Extra {
+    pub event: String,
+    pub action: String,
+    pub when: String,
+    pub resource: String,
+}
+
+/// Where a template variable, or a whole resource type's ARN, comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Binding {
+    pub param: Option<String>,
+    pub arn_param: Option<String>,
+}
+
+#[derive(Debug)]
+struct Service {
+    actions: HashMap<String, ActionInfo>,
+    resource_types: HashMap<String, Vec<TemplatePart>>,
+}
+
+/// The loaded, indexed catalog.
+#[derive(Debug)]
+pub struct Catalog {
+    services: HashMap<String, Service>,
+    by_source: HashMap<String, String>,
+    aliases: HashMap<String, Vec<String>>,
+    extras: HashMap<String, Vec<Extra>>,
+    bindings: HashMap<String, Binding>,
+}
+
+/// A catalog file that does not load.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("catalog file `{file}`: {message}")]
+    Invalid { file: String, message: String },
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawAction {
+    name: String,
+    #[serde(default)]
+    access_level: String,
+    #[serde(default)]
+    resource_types: Vec<RawResourceTypeRef>,
+}
+
+#[derive(Deserialize)]
+struct RawResourceTypeRef {
+    name: String,
+    #[serde(default)]
+    required: bool,
+}
+
+#[derive(Deserialize)]
+struct RawResourceType {
+    arn: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEventMap {
+    services: HashMap<String, RawServiceMap>,
+    #[serde(default)]
+    aliases: HashMap<String, Vec<String>>,
+    #[serde(default)]
+    extra: Vec<Extra>,
+    #[serde(default)]
+    bindings: HashMap<String, Binding>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServiceMap {
+    event_source: String,
+}
+
+fn invalid(file: &str, message: impl std::fmt::Display) -> CatalogError {
+    CatalogError::Invalid { file: file.to_owned(), message: message.to_string() }
+}
+
+/// Splits an ARN template into literals and `${Variables}`.
+pub fn parse_template(template: &str) -> Vec<TemplatePart> {
+    let mut parts = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("${") {
+        let (lit, after) = rest.split_at(start);
+        if !lit.is_empty() {
+            parts.push(TemplatePart::Literal(lit.to_owned()));
+        }
+        let after = after.get(2..).unwrap_or("");
+        match after.find('}') {
+            Some(end) => {
+                parts.push(TemplatePart::Variable(after.get(..end).unwrap_or("").to_owned()));
+                rest = after.get(end + 1..).unwrap_or("");
+            }
+            None => {
+                parts.push(TemplatePart::Literal(format!("${{{after}")));
+                rest = "";
+            }
+        }
+    }
+    if !rest.is_empty() {
+        parts.push(TemplatePart::Literal(rest.to_owned()));
+    }
+    parts
+}
+
+impl Catalog {
+    /// The catalog built into Warden (IAM, STS, S3 and CloudTrail at the time of writing).
+    pub fn builtin() -> Result<Self, CatalogError> {
+        let services = files::SERVICE_FILES.iter().map(|(s, a, r)| (*s, *a, *r));
+        Self::from_sources(services, files::EVENT_MAP)
+    }
+
+    /// Builds a catalog from `(service prefix, actions JSON, resource types JSON)` triples and an
+    /// event map (TOML).
+    pub fn from_sources<'s>(
+        services: impl IntoIterator<Item = (&'s str, &'s str, &'s str)>,
+        event_map: &str,
+    ) -> Result<Self, CatalogError> {
+        let mut loaded = HashMap::new();
+        for (prefix, actions_json, types_json) in services {
+            let raw: HashMap<String, RawAction> = serde_json::from_str(actions_json)
+                .map_err(|e| invalid(&format!("actions/{prefix}.json"), e))?;
+            let actions = raw
+                .into_values()
+                .map(|a| {
+                    let info = ActionInfo {
+                        name: format!("{prefix}:{}", a.name),
+                        access: AccessLevels::parse_list(&a.access_level),
+                        resource_types: a
+                            .resource_types
+                            .into_iter()
+                            .map(|r| ResourceTypeRef { name: r.name, required: r.required })
+                            .collect(),
+                    };
+                    (a.name.to_ascii_lowercase(), info)
+                })
+                .collect();
+            let raw_types: HashMap<String, RawResourceType> = serde_json::from_str(types_json)
+                .map_err(|e| invalid(&format!("resourceTypes/{prefix}.json"), e))?;
+            let resource_types = raw_types.into_iter().map(|(k, v)| (k, parse_template(&v.arn))).collect();
+            loaded.insert(prefix.to_owned(), Service { actions, resource_types });
+        }
+        let map: RawEventMap = toml::from_str(event_map).map_err(|e| invalid("event-map.toml", e))?;
+        let mut by_source = HashMap::new();
+        for (prefix, s) in &map.services {
+            if !loaded.contains_key(prefix) {
+                return Err(invalid("event-map.toml", format!("service `{prefix}` has no catalog files")));
+            }
+            by_source.insert(s.event_source.clone(), prefix.clone());
+        }
+        let aliases = map.aliases.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+        let mut extras: HashMap<String, Vec<Extra>> = HashMap::new();
+        for e in map.extra {
+            extras.entry(e.event.to_ascii_lowercase()).or_default().push(e);
+        }
+        let catalog = Catalog { services: loaded, by_source, aliases, extras, bindings: map.bindings };
+        // Every alias and extra must name an action the catalog knows: a typo must not silently map
+        // an event to nothing.
+        for target in catalog.aliases.values().flatten().chain(catalog.extras.values().flatten().map(|e| &e.action)) {
+            if catalog.action(target).is_none() {
+                return Err(invalid("event-map.toml", format!("`{target}` is not an action of the catalog")));
+            }
+        }
+        Ok(catalog)
+    }
+
+    /// The service prefix (`iam`) for an event source (`iam.amazonaws.com`).
+    pub fn service_for_source(&self, event_source: &str) -> Option<&str> {
+        self.by_source.get(event_source).map(String::as_str)
+    }
+
+    /// An action by its `service:Action` name, case-insensitively.
+    pub fn action(&self, name: &str) -> Option<&ActionInfo> {
+        let (prefix, action) = name.split_once(':')?;
+        let service = match self.services.get(prefix) {
+            Some(s) => s,
+            None => self.services.get(&prefix.to_ascii_lowercase())?,
+        };
+        service.actions.get(&action.to_ascii_lowercase())
+    }
+
+    /// The actions an event name of a service maps to: its aliases, else `service:EventName`.
+    pub fn actions_for_event(&self, prefix: &str, event_name: &str) -> Vec<&ActionInfo> {
+        let key = format!("{prefix}:{event_name}").to_ascii_lowercase();
+        match self.aliases.get(&key) {
+            Some(targets) => targets.iter().filter_map(|t| self.action(t)).collect(),
+            None => self.action(&key).into_iter().collect(),
+        }
+    }
+
+    /// The extra actions an event may also authorise.
+    pub fn extras_for_event(&self, prefix: &str, event_name: &str) -> &[Extra] {
+        let key = format!("{prefix}:{event_name}").to_ascii_lowercase();
+        self.extras.get(&key).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The ARN template of a service's resource type.
+    pub fn resource_template(&self, prefix: &str, resource_type: &str) -> Option<&[TemplatePart]> {
+        self.services.get(prefix)?.resource_types.get(resource_type).map(Vec::as_slice)
+    }
+
+    /// A binding for `service:Variable` or `service:resource-type`.
+    pub fn binding(&self, prefix: &str, key: &str) -> Option<&Binding> {
+        self.bindings.get(&format!("{prefix}:{key}"))
+    }
+
+    /// All service prefixes, sorted.
+    pub fn services(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.services.keys().map(String::as_str).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Every action of the catalog (any order).
+    pub fn all_actions(&self) -> impl Iterator<Item = &ActionInfo> {
+        self.services.values().flat_map(|s| s.actions.values())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_loads_iam_sts_s3_cloudtrail() {
+        let c = Catalog::builtin().unwrap();
+        assert_eq!(c.services(), vec!["cloudtrail", "iam", "s3", "sts"]);
+        let a = c.action("IAM:attachuserpolicy").unwrap();
+        assert_eq!(a.name, "iam:AttachUserPolicy");
+        assert!(a.access.intersects(AccessLevels::PERMISSIONS));
+        assert_eq!(c.service_for_source("s3.amazonaws.com"), Some("s3"));
+        let acts = c.actions_for_event("s3", "DeleteBucketPublicAccessBlock");
+        assert_eq!(acts[0].name, "s3:PutBucketPublicAccessBlock");
+        assert!(c.action("s3:GetObject").unwrap().access.intersects(AccessLevels::READ));
+    }
+
+    #[test]
+    fn templates_split() {
+        let t = parse_template("arn:${Partition}:iam::${Account}:user/${UserNameWithPath}");
+        assert_eq!(
+            t,
+            vec![
+                TemplatePart::Literal("arn:".into()),
+                TemplatePart::Variable("Partition".into()),
+                TemplatePart::Literal(":iam::".into()),
+                TemplatePart::Variable("Account".into()),
+                TemplatePart::Literal(":user/".into()),
+                TemplatePart::Variable("UserNameWithPath".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn event_map_typos_are_refused() {
+        let bad = "[services.iam]\nevent_source = \"iam.amazonaws.com\"\n[aliases]\n\"iam:X\" = [\"iam:NoSuchAction\"]\n";
+        let files = [("iam", r#"{"createuser":{"name":"CreateUser","accessLevel":"Write"}}"#, "{}")];
+        let err = Catalog::from_sources(files, bad).unwrap_err().to_string();
+        assert!(err.contains("`iam:NoSuchAction` is not an action"), "{err}");
+    }
+}

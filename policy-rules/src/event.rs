@@ -1,0 +1,326 @@
+//! CloudTrail events as Warden reads them: bare CloudTrail records, EventBridge envelopes
+//! (`"detail-type": "AWS API Call via CloudTrail"` and its console sign-in and service-event
+//! siblings) and CloudTrail log files (`{"Records":[…]}`), all parsed in one pass into one borrowed
+//! type. Parsing is tolerant: unknown fields are skipped, optional fields may be missing or `null`.
+//! Strings borrow from the input where they can, so a record costs little more than a bare parse.
+//!
+//! This file owns the shapes and the splitting of a document into events; it does not interpret
+//! who called or what the call did (`caller`, `mapping`), and it reads no files.
+//! Shapes: "CloudTrail record contents" and "CloudTrail userIdentity element" (CloudTrail user
+//! guide); "Events from AWS services" (EventBridge user guide).
+
+use serde::de::{self, Deserializer};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::fmt;
+
+/// The EventBridge `detail-type`s whose `detail` is a CloudTrail record.
+pub const CLOUDTRAIL_DETAIL_TYPES: [&str; 3] = [
+    "AWS API Call via CloudTrail",
+    "AWS Console Sign In via CloudTrail",
+    "AWS Service Event via CloudTrail",
+];
+
+/// One CloudTrail record, or (when `detail` or `records` is set) a container of them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudTrailEvent<'a> {
+    #[serde(borrow, rename = "eventID")]
+    pub event_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub event_time: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub event_source: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub event_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub event_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub aws_region: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "sourceIPAddress")]
+    pub source_ip_address: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub error_code: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub error_message: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub recipient_account_id: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "bool_or_string")]
+    pub read_only: Option<bool>,
+    #[serde(borrow)]
+    pub user_identity: Option<UserIdentity<'a>>,
+    #[serde(borrow)]
+    pub request_parameters: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub response_elements: Option<&'a RawValue>,
+    /// CloudTrail's `resources` (`[{ARN, accountId, type}]`); in an envelope, EventBridge's list of ARNs.
+    #[serde(borrow)]
+    pub resources: Option<&'a RawValue>,
+    /// EventBridge envelope: the account the event came from.
+    #[serde(borrow)]
+    pub account: Option<Cow<'a, str>>,
+    /// EventBridge envelope: the kind of event.
+    #[serde(borrow, rename = "detail-type")]
+    pub detail_type: Option<Cow<'a, str>>,
+    /// EventBridge envelope: the CloudTrail record.
+    #[serde(borrow)]
+    pub detail: Option<Box<CloudTrailEvent<'a>>>,
+    /// CloudTrail log file: the records.
+    #[serde(borrow, rename = "Records")]
+    pub records: Option<Vec<CloudTrailEvent<'a>>>,
+}
+
+/// `userIdentity`: who made the call, as CloudTrail tells it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserIdentity<'a> {
+    #[serde(borrow, rename = "type")]
+    pub kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub principal_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub arn: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub account_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub user_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub invoked_by: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub identity_provider: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub session_context: Option<SessionContext<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionContext<'a> {
+    #[serde(borrow)]
+    pub session_issuer: Option<SessionIssuer<'a>>,
+}
+
+/// The principal that issued a session: the role behind an assumed-role session, or the IAM user
+/// (or root) behind a federation token.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionIssuer<'a> {
+    #[serde(borrow, rename = "type")]
+    pub kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub arn: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub account_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub user_name: Option<Cow<'a, str>>,
+}
+
+fn bool_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    struct V;
+    impl<'de> de::Visitor<'de> for V {
+        type Value = Option<bool>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a boolean or \"true\"/\"false\"")
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(match v {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            })
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(V)
+        }
+    }
+    d.deserialize_option(V)
+}
+
+/// Why a document or record could not be read as CloudTrail.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("invalid JSON at line {line}, column {column}: {message}")]
+    Json { line: usize, column: usize, message: String },
+    #[error("EventBridge envelope with detail-type `{0}`, which carries no CloudTrail record")]
+    UnsupportedDetailType(String),
+    #[error("not a CloudTrail record: no `eventSource` or `eventName`")]
+    NotARecord,
+}
+
+impl From<serde_json::Error> for EventError {
+    fn from(e: serde_json::Error) -> Self {
+        // serde_json's Display appends " at line L column C"; keep the bare message.
+        let full = e.to_string();
+        let message = match full.rfind(" at line ") {
+            Some(i) => full.get(..i).unwrap_or(&full).to_owned(),
+            None => full,
+        };
+        EventError::Json { line: e.line(), column: e.column(), message }
+    }
+}
+
+/// A CloudTrail record ready for analysis, with the envelope's account when it came in one.
+#[derive(Debug)]
+pub struct Event<'a> {
+    pub record: CloudTrailEvent<'a>,
+    pub envelope_account: Option<Cow<'a, str>>,
+}
+
+impl<'a> Event<'a> {
+    /// The account the call acted in: `recipientAccountId`, else the envelope's account, else the
+    /// caller's account.
+    pub fn account(&self) -> Option<&str> {
+        self.record
+            .recipient_account_id
+            .as_deref()
+            .or(self.envelope_account.as_deref())
+            .or_else(|| self.record.user_identity.as_ref().and_then(|u| u.account_id.as_deref()))
+    }
+
+    pub fn source(&self) -> &str {
+        self.record.event_source.as_deref().unwrap_or("")
+    }
+
+    pub fn name(&self) -> &str {
+        self.record.event_name.as_deref().unwrap_or("")
+    }
+}
+
+/// Where an item sits inside one document: its index in `Records`, when the document is a log file.
+pub type RecordIndex = Option<usize>;
+
+/// Parses one JSON document (a bare record, an envelope, or a log file) and hands each event, or the
+/// error that stopped it, to `sink` with its index in `Records`. Returns how many items were handed
+/// over. A document whose log-file records do not all parse is re-read record by record, so one bad
+/// record costs only itself.
+pub fn parse_document<'a>(
+    bytes: &'a [u8],
+    mut sink: impl FnMut(RecordIndex, Result<Event<'a>, EventError>),
+) -> usize {
+    match serde_json::from_slice::<CloudTrailEvent<'a>>(bytes) {
+        Ok(doc) => emit_document(doc, &mut sink),
+        Err(whole_err) => {
+            // Slow path: a log file with a bad record; find the records one by one.
+            #[derive(Deserialize)]
+            struct Container<'b> {
+                #[serde(borrow, rename = "Records")]
+                records: Vec<&'b RawValue>,
+            }
+            match serde_json::from_slice::<Container<'a>>(bytes) {
+                Ok(c) => {
+                    let n = c.records.len();
+                    for (i, raw) in c.records.into_iter().enumerate() {
+                        let item = serde_json::from_str::<CloudTrailEvent<'a>>(raw.get())
+                            .map_err(EventError::from)
+                            .and_then(classify_record);
+                        sink(Some(i), item);
+                    }
+                    n
+                }
+                Err(_) => {
+                    sink(None, Err(EventError::from(whole_err)));
+                    1
+                }
+            }
+        }
+    }
+}
+
+fn emit_document<'a>(
+    mut doc: CloudTrailEvent<'a>,
+    sink: &mut impl FnMut(RecordIndex, Result<Event<'a>, EventError>),
+) -> usize {
+    if let Some(records) = doc.records.take() {
+        let n = records.len();
+        for (i, r) in records.into_iter().enumerate() {
+            sink(Some(i), classify_record(r));
+        }
+        return n;
+    }
+    sink(None, classify(doc));
+    1
+}
+
+/// Turns a parsed document that is not a log file into an event: unwraps an envelope, checks that a
+/// record is one.
+pub fn classify(mut doc: CloudTrailEvent<'_>) -> Result<Event<'_>, EventError> {
+    if let Some(detail) = doc.detail.take() {
+        let detail_type = doc.detail_type.as_deref().unwrap_or("");
+        if !CLOUDTRAIL_DETAIL_TYPES.contains(&detail_type) {
+            return Err(EventError::UnsupportedDetailType(detail_type.to_owned()));
+        }
+        let envelope_account = doc.account.take();
+        let mut event = classify_record(*detail)?;
+        event.envelope_account = envelope_account;
+        return Ok(event);
+    }
+    if let Some(detail_type) = doc.detail_type.as_deref() {
+        return Err(EventError::UnsupportedDetailType(detail_type.to_owned()));
+    }
+    classify_record(doc)
+}
+
+fn classify_record(record: CloudTrailEvent<'_>) -> Result<Event<'_>, EventError> {
+    if record.event_source.is_none() || record.event_name.is_none() {
+        return Err(EventError::NotARecord);
+    }
+    Ok(Event { record, envelope_account: None })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(bytes: &[u8]) -> Vec<(RecordIndex, Result<String, EventError>)> {
+        let mut out = Vec::new();
+        parse_document(bytes, |i, r| out.push((i, r.map(|e| e.name().to_owned()))));
+        out
+    }
+
+    #[test]
+    fn bare_record_envelope_and_log_file() {
+        let bare = br#"{"eventSource":"iam.amazonaws.com","eventName":"CreateUser","requestParameters":null,"x":{"y":[1]}}"#;
+        assert_eq!(collect(bare), vec![(None, Ok("CreateUser".into()))]);
+        let env = br#"{"detail-type":"AWS API Call via CloudTrail","account":"1","detail":{"eventSource":"s3.amazonaws.com","eventName":"PutBucketPolicy"}}"#;
+        assert_eq!(collect(env), vec![(None, Ok("PutBucketPolicy".into()))]);
+        let file = br#"{"Records":[{"eventSource":"a","eventName":"One"},{"eventSource":"b","eventName":"Two"}]}"#;
+        assert_eq!(collect(file), vec![(Some(0), Ok("One".into())), (Some(1), Ok("Two".into()))]);
+    }
+
+    #[test]
+    fn one_bad_record_costs_only_itself() {
+        let file = br#"{"Records":[{"eventSource":"a","eventName":"One"},{"eventSource":"b","eventName":7},{"eventSource":"c","eventName":"Three"}]}"#;
+        let got = collect(file);
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0], (Some(0), Ok("One".into())));
+        assert!(matches!(&got[1], (Some(1), Err(EventError::Json { .. }))));
+        assert_eq!(got[2], (Some(2), Ok("Three".into())));
+    }
+
+    #[test]
+    fn errors_say_why() {
+        let got = collect(br#"{"detail-type":"Scheduled Event","detail":{}}"#);
+        assert_eq!(got, vec![(None, Err(EventError::UnsupportedDetailType("Scheduled Event".into())))]);
+        let got = collect(br#"{"foo":1}"#);
+        assert_eq!(got, vec![(None, Err(EventError::NotARecord))]);
+        let got = collect(b"{\"eventName\": ");
+        assert!(matches!(&got[0], (None, Err(EventError::Json { line: 1, .. }))));
+    }
+
+    #[test]
+    fn escaped_strings_and_string_booleans() {
+        let rec = br#"{"eventSource":"iam.amazonaws.com","eventName":"Create\u0055ser","readOnly":"false"}"#;
+        let mut ro = None;
+        parse_document(rec, |_, r| ro = r.ok().map(|e| (e.name().to_owned(), e.record.read_only)));
+        assert_eq!(ro, Some(("CreateUser".to_owned(), Some(false))));
+    }
+}

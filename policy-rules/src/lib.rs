@@ -1,0 +1,10 @@
+//! Warden's pure core: CloudTrail events, callers, the IAM action catalog and the mapping of an event
+//! to actions and resources, rule sets, and the decision. No I/O, no clock, no AWS SDK: everything
+//! here is a function of its arguments, so it can be unit-tested, property-tested and fuzzed.
+
+pub mod arn;
+pub mod caller;
+pub mod catalog;
+pub mod event;
+pub mod mapping;
+pub mod wildcard;

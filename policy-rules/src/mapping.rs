@@ -1,0 +1,499 @@
+//! From one CloudTrail event to the IAM action(s) it exercised and the resource ARN(s) it touched,
+//! driven by the catalog: the action from the event name (or its alias), extra actions the call also
+//! authorised, and each resource from the action's resource types' ARN templates, filled from
+//! `requestParameters`, `responseElements` and `resources`, with the event's partition and account.
+//! ("Actions, resources, and condition keys for AWS services", Service Authorization Reference.)
+//!
+//! IAM names in events often come without their path. Such a resource is kept as "this name at any
+//! path": it covers `user/bob` and `user/<any path>/bob`, and never another name.
+//!
+//! This file owns derivation only; an event it cannot map is `Unmapped` with a reason, never a guess.
+
+use crate::arn::{partition_for_region, Arn};
+use crate::caller::{Caller, CallerKind};
+use crate::catalog::{AccessLevels, ActionInfo, Catalog, TemplatePart};
+use crate::event::Event;
+use crate::wildcard;
+use serde_json::Value;
+
+/// A resource an event touched.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Resource {
+    /// The ARN; when the path is unknown, the ARN as if the path were `/`.
+    pub arn: String,
+    /// When the path is unknown: the byte offset in `arn` where the name starts, so that the resource
+    /// stands for `arn[..at] + <any path> + arn[at..]`.
+    pub any_path_at: Option<usize>,
+}
+
+/// Whether a rule's ARN pattern matches a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match {
+    Yes,
+    No,
+    /// The path is unknown and the answer depends on it.
+    Unknown,
+}
+
+impl Resource {
+    pub fn exact(arn: impl Into<String>) -> Self {
+        Resource { arn: arn.into(), any_path_at: None }
+    }
+
+    /// The ARN patterns that cover exactly this resource: the ARN itself, and when the path is
+    /// unknown also `…/*/name` (names are unique in an account regardless of path; IAM user guide,
+    /// "IAM identifiers").
+    pub fn patterns(&self) -> Vec<String> {
+        match self.any_path_at.and_then(|at| Some((self.arn.get(..at)?, self.arn.get(at..)?))) {
+            Some((prefix, name)) => vec![self.arn.clone(), format!("{prefix}*/{name}")],
+            None => vec![self.arn.clone()],
+        }
+    }
+
+    /// Whether this resource covers the concrete ARN `arn`.
+    pub fn covers(&self, arn: &str) -> bool {
+        match self.any_path_at.and_then(|at| Some((self.arn.get(..at)?, self.arn.get(at..)?))) {
+            Some((prefix, name)) => {
+                arn.strip_prefix(prefix).and_then(|rest| rest.strip_suffix(name)).is_some_and(|path| {
+                    path.is_empty() || (path.ends_with('/') && !path.starts_with('/'))
+                }) && !wildcard::has_wildcard(arn)
+            }
+            None => self.arn == arn,
+        }
+    }
+
+    /// Whether an ARN pattern (with `*` and `?`) matches this resource.
+    pub fn matched_by(&self, pattern: &str) -> Match {
+        let Some((prefix, name)) = self.any_path_at.and_then(|at| Some((self.arn.get(..at)?, self.arn.get(at..)?)))
+        else {
+            return if wildcard::matches(pattern, &self.arn) { Match::Yes } else { Match::No };
+        };
+        let at_root = wildcard::matches(pattern, &self.arn);
+        // A path segment no real path contains stands for "some other path".
+        let elsewhere = wildcard::matches(pattern, &format!("{prefix}\u{1}/{name}"));
+        if at_root && elsewhere {
+            return Match::Yes;
+        }
+        // If the pattern's last segment has no `*` and does not match the name, no path helps.
+        let last = pattern.rsplit('/').next().unwrap_or(pattern);
+        if !at_root && !elsewhere && !last.contains('*') && !wildcard::matches(last, name) {
+            return Match::No;
+        }
+        Match::Unknown
+    }
+}
+
+/// One action an event exercised, with the resources it touched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappedAction {
+    /// `service:Action`.
+    pub action: String,
+    pub access: AccessLevels,
+    /// Empty when the resource could not be derived (see `unresolved`).
+    pub resources: Vec<Resource>,
+    /// Why the resource could not be derived, when it could not.
+    pub unresolved: Option<String>,
+}
+
+/// What the catalog makes of an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mapping {
+    Mapped(Vec<MappedAction>),
+    Unmapped(String),
+}
+
+impl Mapping {
+    pub fn actions(&self) -> &[MappedAction] {
+        match self {
+            Mapping::Mapped(a) => a,
+            Mapping::Unmapped(_) => &[],
+        }
+    }
+}
+
+/// Everything Warden derives from one event before deciding: the caller and the mapping.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub caller: Caller,
+    pub mapping: Mapping,
+}
+
+/// Classifies the caller and maps the event.
+pub fn analyse(event: &Event<'_>, catalog: &Catalog) -> Analysis {
+    let caller = crate::caller::classify(event);
+    let mapping = map_event(event, &caller, catalog);
+    Analysis { caller, mapping }
+}
+
+struct Context<'e> {
+    partition: String,
+    region: &'e str,
+    account: Option<&'e str>,
+    params: Option<Value>,
+    response: Option<Value>,
+    resources: Option<Value>,
+    caller: &'e Caller,
+}
+
+/// Maps an event to its actions and resources.
+pub fn map_event(event: &Event<'_>, caller: &Caller, catalog: &Catalog) -> Mapping {
+    let source = event.source();
+    let Some(prefix) = catalog.service_for_source(source) else {
+        return Mapping::Unmapped(format!("the catalog has no service for event source `{source}`"));
+    };
+    let name = event.name();
+    let infos = catalog.actions_for_event(prefix, name);
+    if infos.is_empty() {
+        return Mapping::Unmapped(format!("the catalog has no action for `{prefix}:{name}`"));
+    }
+    let region = event.record.aws_region.as_deref().unwrap_or("");
+    let partition = caller
+        .arn
+        .as_deref()
+        .and_then(Arn::parse)
+        .map(|a| a.partition.to_owned())
+        .unwrap_or_else(|| partition_for_region(region).to_owned());
+    let parse = |raw: Option<&serde_json::value::RawValue>| raw.and_then(|r| serde_json::from_str(r.get()).ok());
+    let ctx = Context {
+        partition,
+        region,
+        account: event.account(),
+        params: parse(event.record.request_parameters),
+        response: parse(event.record.response_elements),
+        resources: parse(event.record.resources),
+        caller,
+    };
+    let mut actions: Vec<MappedAction> = infos.iter().map(|info| map_action(catalog, prefix, info, &ctx)).collect();
+    for extra in catalog.extras_for_event(prefix, name) {
+        if !lookup(ctx.params.as_ref(), &extra.when).is_some_and(is_present) {
+            continue;
+        }
+        let Some(info) = catalog.action(&extra.action) else { continue };
+        let mut mapped = MappedAction { action: info.name.clone(), access: info.access, resources: Vec::new(), unresolved: None };
+        match extra_resource(&extra.resource, &ctx, actions.first()) {
+            Ok(r) => mapped.resources = r,
+            Err(why) => mapped.unresolved = Some(why),
+        }
+        actions.push(mapped);
+    }
+    actions.dedup_by(|a, b| a.action == b.action && a.resources == b.resources);
+    Mapping::Mapped(actions)
+}
+
+fn is_present(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        _ => true,
+    }
+}
+
+fn extra_resource(spec: &str, ctx: &Context<'_>, primary: Option<&MappedAction>) -> Result<Vec<Resource>, String> {
+    if spec == "same" {
+        return match primary {
+            Some(p) if p.unresolved.is_none() => Ok(p.resources.clone()),
+            _ => Err("the call's own resource is unknown".to_owned()),
+        };
+    }
+    let (kind, param) = spec.split_once(':').unwrap_or((spec, ""));
+    let value = lookup(ctx.params.as_ref(), param).and_then(Value::as_str);
+    match (kind, value) {
+        ("role_arn", Some(arn)) if Arn::parse(arn).is_some() => Ok(vec![Resource::exact(arn)]),
+        ("role_name", Some(name)) => {
+            let account = ctx.account.ok_or("the event names no account")?;
+            let arn = format!("arn:{}:iam::{account}:role/{name}", ctx.partition);
+            let at = arn.len() - name.len();
+            Ok(vec![Resource { arn, any_path_at: Some(at) }])
+        }
+        _ => Err(format!("request parameter `{param}` is missing or not a role")),
+    }
+}
+
+fn map_action(catalog: &Catalog, prefix: &str, info: &ActionInfo, ctx: &Context<'_>) -> MappedAction {
+    let mut mapped = MappedAction { action: info.name.clone(), access: info.access, resources: Vec::new(), unresolved: None };
+    let any_required = info.resource_types.iter().any(|r| r.required);
+    let candidates = info.resource_types.iter().filter(|r| r.required || !any_required);
+    let mut tried = Vec::new();
+    for rt in candidates {
+        match resolve_resource(catalog, prefix, &rt.name, ctx) {
+            Some(r) if !mapped.resources.contains(&r) => mapped.resources.push(r),
+            Some(_) => {}
+            None => tried.push(rt.name.as_str()),
+        }
+    }
+    if mapped.resources.is_empty() {
+        if info.resource_types.is_empty() || !any_required {
+            // The action applies to no specific resource (IAM: "Resource": "*").
+            mapped.resources.push(Resource::exact("*"));
+        } else {
+            mapped.unresolved = Some(format!(
+                "cannot derive the {} resource of `{}` from the event",
+                tried.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(" or "),
+                info.name
+            ));
+        }
+    }
+    mapped
+}
+
+/// `foo-bar` → `fooBar`; `UserName` → `userName`.
+fn camel(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut upper = false;
+    for (i, c) in s.chars().enumerate() {
+        if c == '-' || c == '_' {
+            upper = true;
+        } else if i == 0 {
+            out.push(c.to_ascii_lowercase());
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Looks up a dotted path in a JSON object, matching keys exactly first, then ignoring ASCII case.
+fn lookup<'v>(root: Option<&'v Value>, path: &str) -> Option<&'v Value> {
+    let mut cur = root?;
+    for key in path.split('.') {
+        let obj = cur.as_object()?;
+        cur = match obj.get(key) {
+            Some(v) => v,
+            None => obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v)?,
+        };
+    }
+    Some(cur)
+}
+
+fn resolve_resource(catalog: &Catalog, prefix: &str, rt: &str, ctx: &Context<'_>) -> Option<Resource> {
+    // 1. The whole ARN, where the event carries it (it then carries the real path).
+    let binding = catalog.binding(prefix, rt);
+    let whole = binding
+        .and_then(|b| b.arn_param.as_deref())
+        .and_then(|p| lookup(ctx.params.as_ref(), p))
+        .or_else(|| lookup(ctx.response.as_ref(), &format!("{}.arn", camel(rt))))
+        .or_else(|| lookup(ctx.params.as_ref(), &format!("{}Arn", camel(rt))))
+        .and_then(Value::as_str)
+        .filter(|s| Arn::parse(s).is_some());
+    if let Some(arn) = whole {
+        return Some(Resource::exact(arn));
+    }
+    // 2. The ARN template, filled from the event.
+    if let Some(template) = catalog.resource_template(prefix, rt) {
+        if let Some(r) = fill_template(catalog, prefix, template, ctx) {
+            return Some(r);
+        }
+    }
+    // 3. CloudTrail's own `resources` list, by type (`AWS::S3::Bucket` is type `bucket`).
+    ctx.resources.as_ref()?.as_array()?.iter().find_map(|r| {
+        let ty = r.get("type").and_then(Value::as_str)?;
+        let arn = r.get("ARN").and_then(Value::as_str)?;
+        let short = ty.rsplit("::").next()?;
+        (short.eq_ignore_ascii_case(rt) && Arn::parse(arn).is_some_and(|a| a.service == prefix)).then(|| Resource::exact(arn))
+    })
+}
+
+fn fill_template(catalog: &Catalog, prefix: &str, template: &[TemplatePart], ctx: &Context<'_>) -> Option<Resource> {
+    let mut arn = String::with_capacity(64);
+    let mut any_path_at = None;
+    for part in template {
+        match part {
+            TemplatePart::Literal(l) => arn.push_str(l),
+            TemplatePart::Variable(v) => match v.as_str() {
+                "Partition" => arn.push_str(&ctx.partition),
+                "Region" => arn.push_str(ctx.region),
+                "Account" => arn.push_str(ctx.account?),
+                var => {
+                    let with_path = var.ends_with("WithPath");
+                    let base = var.strip_suffix("WithPath").unwrap_or(var);
+                    let param = catalog
+                        .binding(prefix, var)
+                        .and_then(|b| b.param.clone())
+                        .unwrap_or_else(|| camel(base));
+                    let value = lookup(ctx.params.as_ref(), &param).and_then(Value::as_str).filter(|s| !s.is_empty());
+                    match value {
+                        // A parameter that holds a whole ARN (CloudTrail's `name` may be either).
+                        Some(v) if Arn::parse(v).is_some() && template.len() <= 8 => return Some(Resource::exact(v)),
+                        Some(v) if with_path => {
+                            match lookup(ctx.params.as_ref(), "path").and_then(Value::as_str) {
+                                Some(path) if path.starts_with('/') && path.ends_with('/') => {
+                                    arn.push_str(path.get(1..).unwrap_or(""));
+                                    arn.push_str(v);
+                                }
+                                _ => {
+                                    any_path_at = Some(arn.len());
+                                    arn.push_str(v);
+                                }
+                            }
+                        }
+                        Some(v) => arn.push_str(v),
+                        None if base == "UserName" => {
+                            // IAM calls without `UserName` act on the calling user (IAM API reference,
+                            // e.g. CreateAccessKey: "If you do not specify a user name, IAM determines
+                            // the user name implicitly based on the Amazon Web Services access key ID").
+                            return self_user(ctx.caller);
+                        }
+                        None => return None,
+                    }
+                }
+            },
+        }
+    }
+    Some(Resource { arn, any_path_at })
+}
+
+fn self_user(caller: &Caller) -> Option<Resource> {
+    if caller.kind != CallerKind::IamUser {
+        return None;
+    }
+    let arn = caller.principal_arn.clone()?;
+    if caller.path_known {
+        return Some(Resource::exact(arn));
+    }
+    let at = arn.rfind('/')? + 1;
+    Some(Resource { arn, any_path_at: Some(at) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::parse_document;
+    use proptest::prelude::*;
+
+    fn map(json: &str) -> (Caller, Mapping) {
+        let catalog = Catalog::builtin().unwrap();
+        let mut out = None;
+        parse_document(json.as_bytes(), |_, e| {
+            let a = analyse(&e.unwrap(), &catalog);
+            out = Some((a.caller, a.mapping));
+        });
+        out.unwrap()
+    }
+
+    fn pairs(m: &Mapping) -> Vec<(String, Vec<String>)> {
+        m.actions().iter().map(|a| (a.action.clone(), a.resources.iter().flat_map(Resource::patterns).collect())).collect()
+    }
+
+    const USER: &str = r#""userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/ops/mallory","accountId":"111122223333","userName":"mallory"},"recipientAccountId":"111122223333","awsRegion":"us-east-1""#;
+
+    #[test]
+    fn attach_user_policy_covers_the_user_at_any_path() {
+        let (_, m) = map(&format!(
+            r#"{{"eventSource":"iam.amazonaws.com","eventName":"AttachUserPolicy",{USER},"requestParameters":{{"userName":"bob","policyArn":"arn:aws:iam::aws:policy/AdministratorAccess"}}}}"#
+        ));
+        assert_eq!(
+            pairs(&m),
+            vec![(
+                "iam:AttachUserPolicy".into(),
+                vec!["arn:aws:iam::111122223333:user/bob".into(), "arn:aws:iam::111122223333:user/*/bob".into()]
+            )]
+        );
+    }
+
+    #[test]
+    fn create_user_takes_the_arn_with_path_from_the_response_and_tags() {
+        let (_, m) = map(&format!(
+            r#"{{"eventSource":"iam.amazonaws.com","eventName":"CreateUser",{USER},"requestParameters":{{"userName":"eve","path":"/x/","tags":[{{"key":"a","value":"b"}}]}},"responseElements":{{"user":{{"arn":"arn:aws:iam::111122223333:user/x/eve"}}}}}}"#
+        ));
+        assert_eq!(
+            pairs(&m),
+            vec![
+                ("iam:CreateUser".into(), vec!["arn:aws:iam::111122223333:user/x/eve".into()]),
+                ("iam:TagUser".into(), vec!["arn:aws:iam::111122223333:user/x/eve".into()]),
+            ]
+        );
+    }
+
+    #[test]
+    fn create_access_key_without_user_name_is_the_caller_itself() {
+        let (_, m) = map(&format!(r#"{{"eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey",{USER},"requestParameters":null}}"#));
+        assert_eq!(pairs(&m), vec![("iam:CreateAccessKey".into(), vec!["arn:aws:iam::111122223333:user/ops/mallory".into()])]);
+    }
+
+    #[test]
+    fn s3_aliases_and_partition() {
+        let (_, m) = map(
+            r#"{"eventSource":"s3.amazonaws.com","eventName":"DeleteBucketPublicAccessBlock","awsRegion":"cn-north-1","recipientAccountId":"1","requestParameters":{"bucketName":"logs"}}"#,
+        );
+        assert_eq!(pairs(&m), vec![("s3:PutBucketPublicAccessBlock".into(), vec!["arn:aws-cn:s3:::logs".into()])]);
+    }
+
+    #[test]
+    fn sts_assume_role_and_get_caller_identity() {
+        let (_, m) = map(&format!(
+            r#"{{"eventSource":"sts.amazonaws.com","eventName":"AssumeRole",{USER},"requestParameters":{{"roleArn":"arn:aws:iam::111122223333:role/admin","roleSessionName":"s","sourceIdentity":"me"}}}}"#
+        ));
+        assert_eq!(
+            pairs(&m),
+            vec![
+                ("sts:AssumeRole".into(), vec!["arn:aws:iam::111122223333:role/admin".into()]),
+                ("sts:SetSourceIdentity".into(), vec!["arn:aws:iam::111122223333:role/admin".into()]),
+            ]
+        );
+        let (_, m) = map(&format!(r#"{{"eventSource":"sts.amazonaws.com","eventName":"GetCallerIdentity",{USER}}}"#));
+        assert_eq!(pairs(&m), vec![("sts:GetCallerIdentity".into(), vec!["*".into()])]);
+    }
+
+    #[test]
+    fn cloudtrail_name_may_be_an_arn() {
+        let (_, m) = map(
+            r#"{"eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"eu-west-1","recipientAccountId":"1","requestParameters":{"name":"arn:aws:cloudtrail:eu-west-1:1:trail/main"}}"#,
+        );
+        assert_eq!(pairs(&m), vec![("cloudtrail:StopLogging".into(), vec!["arn:aws:cloudtrail:eu-west-1:1:trail/main".into()])]);
+        let (_, m) = map(
+            r#"{"eventSource":"cloudtrail.amazonaws.com","eventName":"DeleteTrail","awsRegion":"eu-west-1","recipientAccountId":"1","requestParameters":{"name":"main"}}"#,
+        );
+        assert_eq!(pairs(&m), vec![("cloudtrail:DeleteTrail".into(), vec!["arn:aws:cloudtrail:eu-west-1:1:trail/main".into()])]);
+    }
+
+    #[test]
+    fn unknown_services_and_actions_are_unmapped_and_missing_resources_say_so() {
+        let (_, m) = map(r#"{"eventSource":"ec2.amazonaws.com","eventName":"RunInstances"}"#);
+        assert!(matches!(m, Mapping::Unmapped(ref r) if r.contains("ec2.amazonaws.com")));
+        let (_, m) = map(r#"{"eventSource":"iam.amazonaws.com","eventName":"NoSuchCall"}"#);
+        assert!(matches!(m, Mapping::Unmapped(ref r) if r.contains("iam:NoSuchCall")));
+        let (_, m) = map(r#"{"eventSource":"iam.amazonaws.com","eventName":"AttachRolePolicy","recipientAccountId":"1","requestParameters":null}"#);
+        assert!(m.actions()[0].unresolved.as_deref().unwrap().contains("`role`"));
+    }
+
+    #[test]
+    fn path_unknown_matching() {
+        let r = Resource { arn: "arn:aws:iam::1:user/bob".into(), any_path_at: Some(20) };
+        assert_eq!(r.matched_by("arn:aws:iam::*:user/*"), Match::Yes);
+        assert_eq!(r.matched_by("arn:aws:iam::1:user/bob"), Match::Unknown);
+        assert_eq!(r.matched_by("arn:aws:iam::1:user/alice"), Match::No);
+        assert_eq!(r.matched_by("arn:aws:iam::1:user/admins/*"), Match::Unknown);
+        assert!(r.covers("arn:aws:iam::1:user/bob"));
+        assert!(r.covers("arn:aws:iam::1:user/a/b/bob"));
+        assert!(!r.covers("arn:aws:iam::1:user/xbob"));
+        assert!(!r.covers("arn:aws:iam::1:user/a/xbob"));
+    }
+
+    proptest! {
+        // INVARIANT (resource-never-covers-another-name): the patterns Warden derives for a name at an
+        // unknown path match that name at every path and no other name at any path.
+        #[test]
+        fn resources_never_cover_a_different_name(
+            name in "[a-zA-Z0-9+=,.@_-]{1,12}",
+            other in "[a-zA-Z0-9+=,.@_-]{1,12}",
+            path in proptest::collection::vec("[a-z0-9]{1,5}", 0..3),
+        ) {
+            let arn = format!("arn:aws:iam::123456789012:user/{name}");
+            let r = Resource { any_path_at: Some(arn.len() - name.len()), arn };
+            let path: String = path.iter().map(|p| format!("{p}/")).collect();
+            let same = format!("arn:aws:iam::123456789012:user/{path}{name}");
+            let different = format!("arn:aws:iam::123456789012:user/{path}{other}");
+            prop_assert!(r.patterns().iter().any(|p| wildcard::matches(p, &same)));
+            prop_assert!(r.covers(&same));
+            if other != name {
+                prop_assert!(!r.patterns().iter().any(|p| wildcard::matches(p, &different)), "{:?} matched {}", r.patterns(), different);
+                prop_assert!(!r.covers(&different));
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! IAM-style wildcard patterns: `*` matches any run of characters (slashes included) and `?` exactly
+//! one character, as in IAM `Action` and `Resource` elements ("IAM JSON policy elements: Resource",
+//! "Including wildcard characters in resource ARNs"). Matching works on `char`s, never splits UTF-8,
+//! and runs in O(pattern × text) without recursion or allocation. Case folding is the caller's
+//! choice: actions match case-insensitively, resources case-sensitively.
+//!
+//! This file owns matching only; it does not know what the strings mean.
+
+/// Whether `text` matches `pattern` (`*` and `?` wildcards), comparing characters exactly.
+pub fn matches(pattern: &str, text: &str) -> bool {
+    match_impl(pattern, text, |a, b| a == b)
+}
+
+/// Whether `text` matches `pattern`, ignoring ASCII case (IAM action names).
+pub fn matches_ignore_ascii_case(pattern: &str, text: &str) -> bool {
+    match_impl(pattern, text, |a, b| a.eq_ignore_ascii_case(&b))
+}
+
+/// Whether `pattern` contains a wildcard character.
+pub fn has_wildcard(pattern: &str) -> bool {
+    pattern.contains(['*', '?'])
+}
+
+fn match_impl(pattern: &str, text: &str, eq: impl Fn(char, char) -> bool) -> bool {
+    // Fast paths for the shapes rules use most: no wildcard, or a single trailing `*`.
+    if !has_wildcard(pattern) {
+        return pattern.len() == text.len() && pattern.chars().zip(text.chars()).all(|(a, b)| eq(a, b));
+    }
+    // Classic greedy matching with one backtrack point (the last `*` seen): linear in practice,
+    // O(p × t) at worst.
+    let mut p = pattern.chars();
+    let mut t = text.chars();
+    let mut star: Option<(std::str::Chars<'_>, std::str::Chars<'_>)> = None;
+    loop {
+        let p_before = p.clone();
+        match (p.next(), t.clone().next()) {
+            (Some('*'), _) => {
+                star = Some((p.clone(), t.clone()));
+            }
+            (Some(pc), Some(tc)) if pc == '?' || eq(pc, tc) => {
+                t.next();
+            }
+            (None, None) => return true,
+            _ => {
+                // Mismatch: let the last `*` swallow one more character, or fail.
+                let _ = p_before;
+                match star.as_mut() {
+                    Some((star_p, star_t)) => {
+                        if star_t.next().is_none() {
+                            return false;
+                        }
+                        p = star_p.clone();
+                        t = star_t.clone();
+                    }
+                    None => return false,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn literal_and_wildcards() {
+        assert!(matches("iam:PutUserPolicy", "iam:PutUserPolicy"));
+        assert!(!matches("iam:PutUserPolicy", "iam:putuserpolicy"));
+        assert!(matches_ignore_ascii_case("iam:Put*", "IAM:putuserpolicy"));
+        assert!(matches("arn:aws:iam::1:user/*", "arn:aws:iam::1:user/a/b/c"));
+        assert!(matches("a?c", "abc"));
+        assert!(!matches("a?c", "ac"));
+        assert!(matches("*", ""));
+        assert!(!matches("", "x"));
+        assert!(matches("*a*b*", "xxaxxbxx"));
+        assert!(!matches("*a*b", "xxaxxbxxc"));
+        assert!(matches("é*", "éà"));
+    }
+
+    fn oracle(pattern: &str, text: &str) -> bool {
+        let mut re = String::from("(?s)^");
+        for c in pattern.chars() {
+            match c {
+                '*' => re.push_str(".*"),
+                '?' => re.push('.'),
+                c => re.push_str(&regex::escape(&c.to_string())),
+            }
+        }
+        re.push('$');
+        regex::Regex::new(&re).unwrap().is_match(text)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        #[test]
+        fn agrees_with_regex_oracle(pattern in "[ab*?/é]{0,8}", text in "[ab/é]{0,10}") {
+            prop_assert_eq!(matches(&pattern, &text), oracle(&pattern, &text));
+        }
+
+        #[test]
+        fn agrees_with_regex_oracle_on_arns(pattern in "arn:aws:iam::1:(user|role)/[a-c*?/]{0,6}", text in "arn:aws:iam::1:(user|role)/[a-c/]{0,8}") {
+            prop_assert_eq!(matches(&pattern, &text), oracle(&pattern, &text));
+        }
+    }
+}
