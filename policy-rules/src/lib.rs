@@ -5,6 +5,10 @@
 pub mod arn;
 pub mod caller;
 pub mod catalog;
+pub mod decision;
 pub mod event;
+pub mod grants;
 pub mod mapping;
+pub mod memberships;
+pub mod rules;
 pub mod wildcard;

@@ -1,0 +1,413 @@
+//! The decision: a pure function from (event, its analysis, the rules, what is known of the caller)
+//! to a verdict with its reasons — which rule, which allow-set was checked, and why it did or did not
+//! hold — so alerts and evidence can say *why*.
+//!
+//! Fail-safe choice, made here once: when Warden cannot tell (the caller's groups are unknown, the
+//! resource's path decides whether a rule applies, the resource cannot be derived, the caller cannot
+//! be restricted by an identity policy), the verdict is `alert` — never a wider Deny, never silence.
+//!
+//! Precedence across rules: `deny` > `alert` > `exempt` > `allow` > `ignore`; `unmapped` only when
+//! no rule could be judged because the catalog cannot map the event.
+
+use crate::caller::{CallerKind, Restrictable};
+use crate::event::Event;
+use crate::grants::outside_grants;
+use crate::mapping::{Analysis, Mapping, Match};
+use crate::rules::{AllowSet, DenyScope, Mode, Rule, RuleSet};
+use crate::wildcard;
+use serde::Serialize;
+
+/// The outcome for one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// The caller broke a rule and Warden would revoke narrowly.
+    Deny,
+    /// A violation (or a possible one) that cannot be revoked narrowly: a person must act.
+    Alert,
+    /// A break-glass principal broke a rule: alert only.
+    Exempt,
+    /// A rule matched and the caller is allowed.
+    Allow,
+    /// No rule matched.
+    Ignore,
+    /// The catalog cannot map the event to IAM actions.
+    Unmapped,
+    /// The event could not be read or used.
+    Error,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 7] =
+        [Verdict::Deny, Verdict::Alert, Verdict::Exempt, Verdict::Allow, Verdict::Ignore, Verdict::Unmapped, Verdict::Error];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Deny => "deny",
+            Verdict::Alert => "alert",
+            Verdict::Exempt => "exempt",
+            Verdict::Allow => "allow",
+            Verdict::Ignore => "ignore",
+            Verdict::Unmapped => "unmapped",
+            Verdict::Error => "error",
+        }
+    }
+
+    /// Higher wins when several rules match.
+    fn rank(self) -> u8 {
+        match self {
+            Verdict::Error => 7,
+            Verdict::Deny => 6,
+            Verdict::Alert => 5,
+            Verdict::Exempt => 4,
+            Verdict::Allow => 3,
+            Verdict::Ignore => 2,
+            Verdict::Unmapped => 1,
+        }
+    }
+}
+
+/// A verdict with its reasons.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub verdict: Verdict,
+    /// The rule that decided, if any.
+    pub rule: Option<String>,
+    /// The deciding rule's mode (`monitor`: Warden would only alert).
+    pub mode: Option<Mode>,
+    pub reasons: Vec<String>,
+    /// For `deny`: the actions (with their resources) the violation concerns, as `action resource`.
+    pub violations: Vec<(String, Vec<String>)>,
+}
+
+/// What is known about the caller beyond the event.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallerFacts<'a> {
+    /// The caller's IAM groups as they were before the event; `None`: unknown.
+    pub groups: Option<&'a [String]>,
+}
+
+enum Applies {
+    No,
+    Yes(Vec<(String, Vec<String>)>),
+    /// The rule may apply; Warden cannot tell.
+    Unknown(String),
+    Unmapped(String),
+}
+
+/// Decides one event.
+pub fn decide(event: &Event<'_>, analysis: &Analysis, rules: &RuleSet, facts: CallerFacts<'_>) -> Decision {
+    let mut best: Option<(Decision, u8)> = None;
+    let mut others: Vec<String> = Vec::new();
+    let mut unmapped: Option<String> = None;
+    for rule in &rules.rules {
+        let outcome = match applies(rule, event, analysis, rules) {
+            Applies::No => continue,
+            Applies::Unmapped(why) => {
+                unmapped.get_or_insert(why);
+                continue;
+            }
+            Applies::Unknown(why) => judge(rule, event, analysis, rules, facts, Vec::new(), Some(why)),
+            Applies::Yes(matched) => judge(rule, event, analysis, rules, facts, matched, None),
+        };
+        let rank = outcome.verdict.rank();
+        match &best {
+            Some((b, r)) if *r >= rank => others.push(format!("rule `{}` also matched: {}", rule.id, outcome.verdict.as_str())),
+            _ => {
+                if let Some((b, _)) = best.take() {
+                    others.push(format!("rule `{}` also matched: {}", b.rule.as_deref().unwrap_or("?"), b.verdict.as_str()));
+                }
+                best = Some((outcome, rank));
+            }
+        }
+    }
+    match best {
+        Some((mut d, _)) => {
+            d.reasons.extend(others);
+            d
+        }
+        None => match (&analysis.mapping, unmapped) {
+            (Mapping::Unmapped(why), _) => plain(Verdict::Unmapped, why.clone()),
+            (_, Some(why)) => plain(Verdict::Unmapped, why),
+            _ => plain(Verdict::Ignore, "no rule matched".to_owned()),
+        },
+    }
+}
+
+fn plain(verdict: Verdict, reason: String) -> Decision {
+    Decision { verdict, rule: None, mode: None, reasons: vec![reason], violations: Vec::new() }
+}
+
+fn any_match(patterns: &[String], text: &str) -> bool {
+    patterns.iter().any(|p| wildcard::matches(p, text))
+}
+
+fn applies(rule: &Rule, event: &Event<'_>, analysis: &Analysis, rules: &RuleSet) -> Applies {
+    let m = &rule.matches;
+    if !m.sources.is_empty() && !any_match(&m.sources, event.source()) {
+        return Applies::No;
+    }
+    if !m.events.is_empty() && !any_match(&m.events, event.name()) {
+        return Applies::No;
+    }
+    let needs_mapping = !m.actions.is_empty() || !m.access.is_empty() || !m.resources.is_empty();
+    let actions = match &analysis.mapping {
+        Mapping::Mapped(a) => a.as_slice(),
+        Mapping::Unmapped(why) if needs_mapping => return Applies::Unmapped(why.clone()),
+        Mapping::Unmapped(_) => &[],
+    };
+    let mut matched = Vec::new();
+    let mut unknown: Option<String> = None;
+    for a in actions {
+        if !m.actions.is_empty() && !m.actions.iter().any(|p| wildcard::matches_ignore_ascii_case(p, &a.action)) {
+            continue;
+        }
+        if !m.access.is_empty() && !a.access.intersects(m.access) {
+            continue;
+        }
+        if !m.resources.is_empty() {
+            if let Some(why) = &a.unresolved {
+                unknown.get_or_insert_with(|| format!("{why}, so Warden cannot tell whether rule `{}`'s resources cover it", rule.id));
+                continue;
+            }
+            let mut hit = false;
+            for r in &a.resources {
+                for p in &m.resources {
+                    match r.matched_by(p) {
+                        Match::Yes => hit = true,
+                        Match::Unknown => {
+                            unknown.get_or_insert_with(|| {
+                                format!("the path of `{}` is not in the event, and rule `{}`'s resource `{p}` depends on it", r.arn, rule.id)
+                            });
+                        }
+                        Match::No => {}
+                    }
+                }
+            }
+            if !hit {
+                continue;
+            }
+        }
+        matched.push((a.action.clone(), a.resources.iter().flat_map(|r| r.patterns()).collect()));
+    }
+    if actions.is_empty() && !needs_mapping {
+        // Matched on source and name alone (an event the catalog cannot map).
+        matched.push((format!("{}:{}", event.source().split('.').next().unwrap_or(""), event.name()), Vec::new()));
+    }
+    if !m.request.is_empty() {
+        let params: Option<serde_json::Value> =
+            event.record.request_parameters.and_then(|r| serde_json::from_str(r.get()).ok());
+        for (key, pattern) in &m.request {
+            let value = params.as_ref().and_then(|p| p.get(key)).and_then(|v| v.as_str());
+            if !value.is_some_and(|v| wildcard::matches(pattern, v)) {
+                return Applies::No;
+            }
+        }
+    }
+    if m.grants_outside_account {
+        let params: Option<serde_json::Value> =
+            event.record.request_parameters.and_then(|r| serde_json::from_str(r.get()).ok());
+        let Some(policy) = params.as_ref().and_then(|p| p.get("bucketPolicy")) else {
+            return Applies::Unknown("the event carries no `bucketPolicy` to check".to_owned());
+        };
+        let account = event.account().unwrap_or("");
+        match outside_grants(policy, account, &rules.trusted_accounts) {
+            Err(why) => return Applies::Unknown(why),
+            Ok(g) if g.is_empty() => return Applies::No,
+            Ok(g) => {
+                let list: Vec<String> = g
+                    .iter()
+                    .map(|x| {
+                        let cond = if x.conditional { " (with a condition Warden did not evaluate)" } else { "" };
+                        format!("statement `{}` grants to `{}`{cond}", x.statement, x.principal)
+                    })
+                    .collect();
+                return match matched.is_empty() {
+                    true => Applies::No,
+                    false => {
+                        let mut m2 = matched;
+                        if let Some(first) = m2.first_mut() {
+                            first.1.extend(list.into_iter().map(|l| format!("outside the account: {l}")));
+                        }
+                        Applies::Yes(m2)
+                    }
+                };
+            }
+        }
+    }
+    if matched.is_empty() {
+        return match unknown {
+            Some(why) => Applies::Unknown(why),
+            None => Applies::No,
+        };
+    }
+    Applies::Yes(matched)
+}
+
+enum Allowed {
+    Yes(String),
+    No(Vec<String>),
+    CannotTell(String),
+}
+
+fn check_allow(sets: &[&AllowSet], analysis: &Analysis, facts: CallerFacts<'_>) -> Allowed {
+    let c = &analysis.caller;
+    let mut why_not = Vec::new();
+    let mut cannot_tell = None;
+    for set in sets {
+        let n = &set.name;
+        if !set.groups.is_empty() {
+            let user_like = matches!(c.kind, CallerKind::IamUser | CallerKind::FederatedUser);
+            match (user_like, facts.groups) {
+                (true, Some(groups)) => {
+                    if let Some(g) = set.groups.iter().find(|g| groups.contains(g)) {
+                        return Allowed::Yes(format!("allow-set `{n}` holds: `{}` was in group `{g}` before the event", c.name.as_deref().unwrap_or("?")));
+                    }
+                    let had = if groups.is_empty() { "none".to_owned() } else { groups.iter().map(|g| format!("`{g}`")).collect::<Vec<_>>().join(", ") };
+                    why_not.push(format!(
+                        "allow-set `{n}` does not hold: `{}` was in none of its groups ({}) before the event (its groups: {had})",
+                        c.name.as_deref().unwrap_or("?"),
+                        set.groups.iter().map(|g| format!("`{g}`")).collect::<Vec<_>>().join(", ")
+                    ));
+                }
+                (true, None) => {
+                    cannot_tell.get_or_insert_with(|| {
+                        format!(
+                            "cannot tell whether allow-set `{n}` holds: the groups of `{}` are unknown (give them with --groups)",
+                            c.name.as_deref().unwrap_or("?")
+                        )
+                    });
+                }
+                (false, _) => why_not.push(format!("allow-set `{n}`: groups apply to IAM users, and the caller is a {}", c.kind.as_str())),
+            }
+        }
+        if let Some(arn) = c.principal_arn.as_deref() {
+            let patterns = match c.kind {
+                CallerKind::IamUser | CallerKind::FederatedUser => &set.users,
+                CallerKind::AssumedRole | CallerKind::IdentityCenterRole | CallerKind::ServiceLinkedRole => &set.roles,
+                _ => &set.users,
+            };
+            if let Some(p) = patterns.iter().find(|p| wildcard::matches(p, arn)) {
+                return Allowed::Yes(format!("allow-set `{n}` holds: `{arn}` matches `{p}`"));
+            }
+            if !c.path_known && !patterns.is_empty() && c.kind == CallerKind::AssumedRole {
+                cannot_tell.get_or_insert_with(|| format!("cannot tell whether allow-set `{n}` holds: the path of `{arn}` is not in the event"));
+            }
+        }
+        if let Some(ps) = c.permission_set.as_deref() {
+            if let Some(p) = set.permission_sets.iter().find(|p| wildcard::matches(p, ps)) {
+                return Allowed::Yes(format!("allow-set `{n}` holds: permission set `{ps}` matches `{p}`"));
+            }
+        }
+        if let Some(acct) = c.account.as_deref() {
+            if set.accounts.iter().any(|a| a == acct) {
+                return Allowed::Yes(format!("allow-set `{n}` holds: account `{acct}` is allowed"));
+            }
+        }
+        let service = c.invoked_by.as_deref().or(if c.kind == CallerKind::AwsService { c.name.as_deref() } else { None });
+        if let Some(svc) = service {
+            if set.services.iter().any(|s| wildcard::matches(s, svc)) {
+                return Allowed::Yes(format!("allow-set `{n}` holds: service `{svc}` is allowed"));
+            }
+        }
+        if set.groups.is_empty() {
+            why_not.push(format!("allow-set `{n}` does not hold for `{}`", c.principal_arn.as_deref().or(c.arn.as_deref()).unwrap_or("the caller")));
+        }
+    }
+    if let Some(why) = cannot_tell {
+        return Allowed::CannotTell(why);
+    }
+    Allowed::No(why_not)
+}
+
+fn judge(
+    rule: &Rule,
+    event: &Event<'_>,
+    analysis: &Analysis,
+    rules: &RuleSet,
+    facts: CallerFacts<'_>,
+    matched: Vec<(String, Vec<String>)>,
+    applies_unknown: Option<String>,
+) -> Decision {
+    let c = &analysis.caller;
+    let mut d = Decision { verdict: Verdict::Alert, rule: Some(rule.id.clone()), mode: Some(rule.mode), reasons: Vec::new(), violations: Vec::new() };
+    let who = c.principal_arn.as_deref().or(c.arn.as_deref()).unwrap_or("the caller");
+    if let Some(code) = event.record.error_code.as_deref() {
+        if !rule.matches.failed_calls {
+            d.verdict = Verdict::Ignore;
+            d.reasons.push(format!("the call failed (`{code}`) and rule `{}` does not count failed calls", rule.id));
+            return d;
+        }
+    }
+    if let Some(p) = c.principal_arn.as_deref().and_then(|a| rules.break_glass.iter().find(|p| wildcard::matches(p, a))) {
+        d.verdict = Verdict::Exempt;
+        d.reasons.push(format!("`{who}` is a break-glass principal (`{p}`): alert only"));
+        d.violations = matched;
+        return d;
+    }
+    if let Some(p) = c.principal_arn.as_deref().and_then(|a| rules.warden_principals.iter().find(|p| wildcard::matches(p, a))) {
+        d.verdict = Verdict::Allow;
+        d.reasons.push(format!("`{who}` is Warden's own principal (`{p}`)"));
+        return d;
+    }
+    let sets: Vec<&AllowSet> = rule.allow.iter().filter_map(|n| rules.allow_sets.get(n)).collect();
+    match check_allow(&sets, analysis, facts) {
+        Allowed::Yes(why) => {
+            d.verdict = Verdict::Allow;
+            d.reasons.push(why);
+            return d;
+        }
+        Allowed::No(why) => {
+            if sets.is_empty() {
+                d.reasons.push(format!("rule `{}` allows nobody", rule.id));
+            }
+            d.reasons.extend(why);
+        }
+        Allowed::CannotTell(why) => {
+            d.reasons.push(why);
+            d.reasons.push("a person must check: Warden does not revoke on a guess".to_owned());
+            d.violations = matched;
+            return d;
+        }
+    }
+    if let Some(why) = applies_unknown {
+        d.reasons.push(why);
+        d.reasons.push("a person must check: Warden does not revoke on a guess".to_owned());
+        return d;
+    }
+    d.reasons.insert(0, format!("`{who}` broke rule `{}`: {}", rule.id, describe(&matched)));
+    d.violations = matched;
+    if let Restrictable::No { why, what_to_do } = &c.restrictable {
+        d.reasons.push(format!("{why}; what to do: {what_to_do}"));
+        return d;
+    }
+    if rule.response.deny_scope == DenyScope::None {
+        d.reasons.push(format!("rule `{}` asks for no Deny", rule.id));
+        return d;
+    }
+    let unresolved: Vec<&str> = analysis
+        .mapping
+        .actions()
+        .iter()
+        .filter(|a| d.violations.iter().any(|(n, _)| *n == a.action))
+        .filter_map(|a| a.unresolved.as_deref())
+        .collect();
+    if !unresolved.is_empty() || d.violations.iter().all(|(_, r)| r.is_empty()) {
+        let why = unresolved.first().map_or("the resource is unknown".to_owned(), |s| (*s).to_owned());
+        d.reasons.push(format!("{why}: a narrow Deny is impossible"));
+        return d;
+    }
+    d.verdict = Verdict::Deny;
+    if rule.mode == Mode::Monitor {
+        d.reasons.push("monitor mode: Warden would revoke, and changes nothing".to_owned());
+    }
+    d
+}
+
+fn describe(matched: &[(String, Vec<String>)]) -> String {
+    matched
+        .iter()
+        .map(|(a, r)| if r.is_empty() { format!("`{a}`") } else { format!("`{a}` on {}", r.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ")) })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
