@@ -1,1 +1,206 @@
-fn main(){}
+//! The `warden` command line: offline replay of CloudTrail logs through the rules, and rule checks.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use policy_rules::catalog::Catalog;
+use policy_rules::memberships::Memberships;
+use policy_rules::rules::{RuleSet, DEFAULT_RULES};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use warden_handler::replay::{replay, ReplayContext, Sink};
+use warden_handler::report::{render_summary, JsonLinesSink, NullSink};
+
+const EXIT_CODES: &str = "Exit codes:
+  0  done; every input record was read
+  1  done, but some input (a file, line or record) could not be read: see the errors
+  2  usage error, or the rules, groups or input paths could not be used";
+
+/// Warden: detect-and-revoke guard for AWS access. Offline commands.
+#[derive(Parser)]
+#[command(name = "warden", version, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Replay CloudTrail logs through the rules and show what Warden would have done.
+    ///
+    /// PATH may be a CloudTrail log file ({"Records":[…]}, plain or .gz), a JSON Lines file (one
+    /// record or EventBridge envelope per line, plain or .gz), a single record or envelope, or a
+    /// directory of these (read recursively).
+    #[command(after_help = EXIT_CODES)]
+    Replay {
+        /// Rule file (TOML); the default rule pack when absent.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Replace the groups of the `admins` allow-set (repeatable).
+        #[arg(long = "allow-group", value_name = "NAME")]
+        allow_groups: Vec<String>,
+        /// Group memberships before the replayed events: a JSON map from user name or ARN to group
+        /// names, or the output of `aws iam get-account-authorization-details`.
+        #[arg(long)]
+        groups: Option<PathBuf>,
+        /// Threads to spread files over (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// `text`: a summary for people; `json`: one JSON object per event (JSON Lines).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Never show a progress bar.
+        #[arg(long)]
+        no_progress: bool,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Check or print rule files.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Validate a rule file: errors name the file, line and field. Exit 0 when valid, 1 when not.
+    Check { file: PathBuf },
+    /// Print the default rule pack (a starting point for your own).
+    Default,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load_rules(path: Option<&PathBuf>, allow_groups: Vec<String>) -> Result<RuleSet> {
+    let mut rules = match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read rules `{}`", p.display()))?;
+            RuleSet::parse(&p.display().to_string(), &text)
+                .map_err(|e| anyhow::anyhow!("invalid rules:\n{e}"))?
+        }
+        None => RuleSet::default_pack()
+            .map_err(|e| anyhow::anyhow!("the default rules are invalid (a bug):\n{e}"))?,
+    };
+    if !allow_groups.is_empty() {
+        rules
+            .replace_admin_groups(allow_groups)
+            .map_err(anyhow::Error::msg)?;
+    }
+    Ok(rules)
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Rules {
+            command: RulesCommand::Default,
+        } => {
+            print!("{DEFAULT_RULES}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rules {
+            command: RulesCommand::Check { file },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read `{}`", file.display()))?;
+            match RuleSet::parse(&file.display().to_string(), &text) {
+                Ok(r) => {
+                    println!(
+                        "{}: valid: {} rules, {} allow-sets, mode {:?}",
+                        file.display(),
+                        r.rules.len(),
+                        r.allow_sets.len(),
+                        r.mode
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Command::Replay {
+            rules,
+            allow_groups,
+            groups,
+            jobs,
+            format,
+            no_progress,
+            paths,
+        } => {
+            let rules = load_rules(rules.as_ref(), allow_groups)?;
+            let memberships = match groups {
+                Some(p) => {
+                    let text = std::fs::read_to_string(&p)
+                        .with_context(|| format!("cannot read groups `{}`", p.display()))?;
+                    Memberships::parse(&text)
+                        .with_context(|| format!("groups `{}`", p.display()))?
+                }
+                None => Memberships::default(),
+            };
+            let catalog =
+                Catalog::builtin().context("the built-in action catalog does not load (a bug)")?;
+            let files = warden_handler::input::collect_files(&paths)?;
+            let jobs = jobs
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+                .max(1);
+            let total: u64 = files.iter().map(|f| f.1).sum();
+            let bar = if !no_progress && std::io::stderr().is_terminal() {
+                indicatif::ProgressBar::new(total).with_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{spinner} {bytes}/{total_bytes} {wide_bar} {eta}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                )
+            } else {
+                indicatif::ProgressBar::hidden()
+            };
+            let stdout: Arc<Mutex<dyn Write + Send>> = Arc::new(Mutex::new(std::io::stdout()));
+            let make_sink = || -> Box<dyn Sink> {
+                match format {
+                    Format::Json => Box::new(JsonLinesSink::new(stdout.clone())),
+                    Format::Text => Box::new(NullSink),
+                }
+            };
+            let ctx = ReplayContext {
+                catalog: &catalog,
+                rules: &rules,
+                memberships: &memberships,
+            };
+            let started = std::time::Instant::now();
+            let summary = replay(&files, jobs, &ctx, &make_sink, &|n| bar.inc(n));
+            bar.finish_and_clear();
+            let text = render_summary(&summary, started.elapsed().as_secs_f64());
+            match format {
+                Format::Text => print!("{text}"),
+                Format::Json => eprint!("{text}"),
+            }
+            if let Ok(mut out) = stdout.lock() {
+                let _ = out.flush();
+            }
+            Ok(if summary.problems > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+    }
+}

@@ -57,7 +57,10 @@ impl CallerKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Restrictable {
     Yes,
-    No { why: &'static str, what_to_do: &'static str },
+    No {
+        why: &'static str,
+        what_to_do: &'static str,
+    },
 }
 
 /// The classified caller of one event.
@@ -93,7 +96,8 @@ const SSO: Restrictable = Restrictable::No {
 };
 const SLR: Restrictable = Restrictable::No {
     why: "service-linked roles cannot be changed through IAM",
-    what_to_do: "review the service that owns the role; the change must be made through that service",
+    what_to_do:
+        "review the service that owns the role; the change must be made through that service",
 };
 const EXTERNAL: Restrictable = Restrictable::No {
     why: "an external identity has no IAM principal in this account to restrict",
@@ -127,12 +131,16 @@ pub fn classify(event: &Event<'_>) -> Caller {
         .filter(|a| !a.is_empty())
         .map(str::to_owned);
     let invoked_by = ui.and_then(|u| u.invoked_by.as_deref()).map(str::to_owned);
-    let issuer = ui.and_then(|u| u.session_context.as_ref()).and_then(|s| s.session_issuer.as_ref());
+    let issuer = ui
+        .and_then(|u| u.session_context.as_ref())
+        .and_then(|s| s.session_issuer.as_ref());
     let partition = arn
         .as_deref()
         .and_then(Arn::parse)
         .map(|a| a.partition.to_owned())
-        .unwrap_or_else(|| partition_for_region(event.record.aws_region.as_deref().unwrap_or("")).to_owned());
+        .unwrap_or_else(|| {
+            partition_for_region(event.record.aws_region.as_deref().unwrap_or("")).to_owned()
+        });
 
     let mut caller = Caller {
         kind: CallerKind::Unknown,
@@ -163,7 +171,8 @@ pub fn classify(event: &Event<'_>) -> Caller {
                     // No ARN (some documentation examples): rebuild it from the name; the path is unknown.
                     caller.name = user_name.map(str::to_owned);
                     if let (Some(acct), Some(n)) = (account.as_deref(), user_name) {
-                        caller.principal_arn = Some(format!("arn:{partition}:iam::{acct}:user/{n}"));
+                        caller.principal_arn =
+                            Some(format!("arn:{partition}:iam::{acct}:user/{n}"));
                     }
                     if caller.principal_arn.is_none() {
                         caller.restrictable = UNKNOWN;
@@ -191,7 +200,8 @@ pub fn classify(event: &Event<'_>) -> Caller {
                 _ => {
                     caller.name = role_from_session;
                     if let (Some(acct), Some(n)) = (account.as_deref(), caller.name.as_deref()) {
-                        caller.principal_arn = Some(format!("arn:{partition}:iam::{acct}:role/{n}"));
+                        caller.principal_arn =
+                            Some(format!("arn:{partition}:iam::{acct}:role/{n}"));
                     }
                 }
             }
@@ -219,7 +229,9 @@ pub fn classify(event: &Event<'_>) -> Caller {
         }
         "Root" => {
             caller.kind = CallerKind::Root;
-            caller.principal_arn = account.as_deref().map(|a| format!("arn:{partition}:iam::{a}:root"));
+            caller.principal_arn = account
+                .as_deref()
+                .map(|a| format!("arn:{partition}:iam::{a}:root"));
             caller.name = account.clone();
             caller.path_known = true;
             caller.restrictable = ROOT;
@@ -233,7 +245,10 @@ pub fn classify(event: &Event<'_>) -> Caller {
                 .and_then(Arn::parse)
                 .and_then(|a| a.resource.strip_prefix("federated-user/"))
                 .map(str::to_owned);
-            match issuer.and_then(|i| i.arn.as_deref()).and_then(|s| Arn::parse(s).map(|a| (s, a))) {
+            match issuer
+                .and_then(|i| i.arn.as_deref())
+                .and_then(|s| Arn::parse(s).map(|a| (s, a)))
+            {
                 Some((s, a)) if a.resource.starts_with("user/") => {
                     caller.principal_arn = Some(s.to_owned());
                     caller.name = a.resource.rsplit('/').next().map(str::to_owned);
@@ -248,8 +263,11 @@ pub fn classify(event: &Event<'_>) -> Caller {
             }
         }
         "SAMLUser" | "WebIdentityUser" => {
-            caller.kind =
-                if identity_type == "SAMLUser" { CallerKind::SamlUser } else { CallerKind::WebIdentityUser };
+            caller.kind = if identity_type == "SAMLUser" {
+                CallerKind::SamlUser
+            } else {
+                CallerKind::WebIdentityUser
+            };
             caller.name = ui.and_then(|u| u.user_name.as_deref()).map(str::to_owned);
             caller.restrictable = EXTERNAL;
         }
@@ -259,7 +277,9 @@ pub fn classify(event: &Event<'_>) -> Caller {
         }
         "AWSAccount" => {
             caller.kind = CallerKind::OtherAccount;
-            caller.principal_arn = account.as_deref().map(|a| format!("arn:{partition}:iam::{a}:root"));
+            caller.principal_arn = account
+                .as_deref()
+                .map(|a| format!("arn:{partition}:iam::{a}:root"));
             caller.name = account.clone();
             caller.restrictable = OTHER_ACCOUNT;
         }
@@ -297,7 +317,10 @@ mod tests {
             r#"{"eventSource":"iam.amazonaws.com","eventName":"X","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::123456789012:user/division/bob","accountId":"123456789012","userName":"bob"}}"#,
         );
         assert_eq!(c.kind, CallerKind::IamUser);
-        assert_eq!(c.principal_arn.as_deref(), Some("arn:aws:iam::123456789012:user/division/bob"));
+        assert_eq!(
+            c.principal_arn.as_deref(),
+            Some("arn:aws:iam::123456789012:user/division/bob")
+        );
         assert_eq!(c.name.as_deref(), Some("bob"));
         assert!(c.path_known);
         assert_eq!(c.restrictable, Restrictable::Yes);
@@ -309,7 +332,10 @@ mod tests {
             r#"{"eventSource":"iam.amazonaws.com","eventName":"X","userIdentity":{"type":"AssumedRole","arn":"arn:aws-cn:sts::1:assumed-role/deploy/ci-run","accountId":"1","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws-cn:iam::1:role/teams/deploy","userName":"deploy"}}}}"#,
         );
         assert_eq!(c.kind, CallerKind::AssumedRole);
-        assert_eq!(c.principal_arn.as_deref(), Some("arn:aws-cn:iam::1:role/teams/deploy"));
+        assert_eq!(
+            c.principal_arn.as_deref(),
+            Some("arn:aws-cn:iam::1:role/teams/deploy")
+        );
         assert_eq!(c.session_name.as_deref(), Some("ci-run"));
         assert!(c.path_known);
     }
@@ -353,13 +379,19 @@ mod tests {
         let c = caller_of(
             r#"{"eventSource":"s3.amazonaws.com","eventName":"X","awsRegion":"us-gov-west-1","userIdentity":{"type":"IAMUser","accountId":"1","userName":"alice"}}"#,
         );
-        assert_eq!(c.principal_arn.as_deref(), Some("arn:aws-us-gov:iam::1:user/alice"));
+        assert_eq!(
+            c.principal_arn.as_deref(),
+            Some("arn:aws-us-gov:iam::1:user/alice")
+        );
         assert!(!c.path_known);
     }
 
     #[test]
     fn permission_set_names() {
-        assert_eq!(permission_set_of("AWSReservedSSO_Admin_Access_abc123"), Some("Admin_Access"));
+        assert_eq!(
+            permission_set_of("AWSReservedSSO_Admin_Access_abc123"),
+            Some("Admin_Access")
+        );
         assert_eq!(permission_set_of("AWSReservedSSO_"), None);
         assert_eq!(permission_set_of("other"), None);
     }

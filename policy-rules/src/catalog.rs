@@ -38,7 +38,9 @@ impl AccessLevels {
 
     /// Parses the catalog's comma-separated `accessLevel`, ignoring unknown names.
     fn parse_list(s: &str) -> Self {
-        s.split(',').filter_map(Self::parse_one).fold(Self::default(), |a, b| a.union(b))
+        s.split(',')
+            .filter_map(Self::parse_one)
+            .fold(Self::default(), |a, b| a.union(b))
     }
 
     pub const fn union(self, other: Self) -> Self {
@@ -159,7 +161,10 @@ struct RawServiceMap {
 }
 
 fn invalid(file: &str, message: impl std::fmt::Display) -> CatalogError {
-    CatalogError::Invalid { file: file.to_owned(), message: message.to_string() }
+    CatalogError::Invalid {
+        file: file.to_owned(),
+        message: message.to_string(),
+    }
 }
 
 /// Splits an ARN template into literals and `${Variables}`.
@@ -174,7 +179,9 @@ pub fn parse_template(template: &str) -> Vec<TemplatePart> {
         let after = after.get(2..).unwrap_or("");
         match after.find('}') {
             Some(end) => {
-                parts.push(TemplatePart::Variable(after.get(..end).unwrap_or("").to_owned()));
+                parts.push(TemplatePart::Variable(
+                    after.get(..end).unwrap_or("").to_owned(),
+                ));
                 rest = after.get(end + 1..).unwrap_or("");
             }
             None => {
@@ -215,7 +222,10 @@ impl Catalog {
                         resource_types: a
                             .resource_types
                             .into_iter()
-                            .map(|r| ResourceTypeRef { name: r.name, required: r.required })
+                            .map(|r| ResourceTypeRef {
+                                name: r.name,
+                                required: r.required,
+                            })
                             .collect(),
                     };
                     (a.name.to_ascii_lowercase(), info)
@@ -223,28 +233,62 @@ impl Catalog {
                 .collect();
             let raw_types: HashMap<String, RawResourceType> = serde_json::from_str(types_json)
                 .map_err(|e| invalid(&format!("resourceTypes/{prefix}.json"), e))?;
-            let resource_types = raw_types.into_iter().map(|(k, v)| (k, parse_template(&v.arn))).collect();
-            loaded.insert(prefix.to_owned(), Service { actions, resource_types });
+            let resource_types = raw_types
+                .into_iter()
+                .map(|(k, v)| (k, parse_template(&v.arn)))
+                .collect();
+            loaded.insert(
+                prefix.to_owned(),
+                Service {
+                    actions,
+                    resource_types,
+                },
+            );
         }
-        let map: RawEventMap = toml::from_str(event_map).map_err(|e| invalid("event-map.toml", e))?;
+        let map: RawEventMap =
+            toml::from_str(event_map).map_err(|e| invalid("event-map.toml", e))?;
         let mut by_source = HashMap::new();
         for (prefix, s) in &map.services {
             if !loaded.contains_key(prefix) {
-                return Err(invalid("event-map.toml", format!("service `{prefix}` has no catalog files")));
+                return Err(invalid(
+                    "event-map.toml",
+                    format!("service `{prefix}` has no catalog files"),
+                ));
             }
             by_source.insert(s.event_source.clone(), prefix.clone());
         }
-        let aliases = map.aliases.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+        let aliases = map
+            .aliases
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect();
         let mut extras: HashMap<String, Vec<Extra>> = HashMap::new();
         for e in map.extra {
-            extras.entry(e.event.to_ascii_lowercase()).or_default().push(e);
+            extras
+                .entry(e.event.to_ascii_lowercase())
+                .or_default()
+                .push(e);
         }
-        let catalog = Catalog { services: loaded, by_source, aliases, extras, bindings: map.bindings };
+        let catalog = Catalog {
+            services: loaded,
+            by_source,
+            aliases,
+            extras,
+            bindings: map.bindings,
+        };
         // Every alias and extra must name an action the catalog knows: a typo must not silently map
         // an event to nothing.
-        for target in catalog.aliases.values().flatten().chain(catalog.extras.values().flatten().map(|e| &e.action)) {
+        for target in catalog
+            .aliases
+            .values()
+            .flatten()
+            .chain(catalog.extras.values().flatten().map(|e| &e.action))
+        {
             if catalog.action(target).is_none() {
-                return Err(invalid("event-map.toml", format!("`{target}` is not an action of the catalog")));
+                return Err(invalid(
+                    "event-map.toml",
+                    format!("`{target}` is not an action of the catalog"),
+                ));
             }
         }
         Ok(catalog)
@@ -282,7 +326,11 @@ impl Catalog {
 
     /// The ARN template of a service's resource type.
     pub fn resource_template(&self, prefix: &str, resource_type: &str) -> Option<&[TemplatePart]> {
-        self.services.get(prefix)?.resource_types.get(resource_type).map(Vec::as_slice)
+        self.services
+            .get(prefix)?
+            .resource_types
+            .get(resource_type)
+            .map(Vec::as_slice)
     }
 
     /// A binding for `service:Variable` or `service:resource-type`.
@@ -317,7 +365,11 @@ mod tests {
         assert_eq!(c.service_for_source("s3.amazonaws.com"), Some("s3"));
         let acts = c.actions_for_event("s3", "DeleteBucketPublicAccessBlock");
         assert_eq!(acts[0].name, "s3:PutBucketPublicAccessBlock");
-        assert!(c.action("s3:GetObject").unwrap().access.intersects(AccessLevels::READ));
+        assert!(c
+            .action("s3:GetObject")
+            .unwrap()
+            .access
+            .intersects(AccessLevels::READ));
     }
 
     #[test]
@@ -339,7 +391,11 @@ mod tests {
     #[test]
     fn event_map_typos_are_refused() {
         let bad = "[services.iam]\nevent_source = \"iam.amazonaws.com\"\n[aliases]\n\"iam:X\" = [\"iam:NoSuchAction\"]\n";
-        let files = [("iam", r#"{"createuser":{"name":"CreateUser","accessLevel":"Write"}}"#, "{}")];
+        let files = [(
+            "iam",
+            r#"{"createuser":{"name":"CreateUser","accessLevel":"Write"}}"#,
+            "{}",
+        )];
         let err = Catalog::from_sources(files, bad).unwrap_err().to_string();
         assert!(err.contains("`iam:NoSuchAction` is not an action"), "{err}");
     }

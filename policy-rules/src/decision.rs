@@ -38,8 +38,15 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 7] =
-        [Verdict::Deny, Verdict::Alert, Verdict::Exempt, Verdict::Allow, Verdict::Ignore, Verdict::Unmapped, Verdict::Error];
+    pub const ALL: [Verdict; 7] = [
+        Verdict::Deny,
+        Verdict::Alert,
+        Verdict::Exempt,
+        Verdict::Allow,
+        Verdict::Ignore,
+        Verdict::Unmapped,
+        Verdict::Error,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -96,7 +103,18 @@ enum Applies {
 }
 
 /// Decides one event.
-pub fn decide(event: &Event<'_>, analysis: &Analysis, rules: &RuleSet, facts: CallerFacts<'_>) -> Decision {
+pub fn decide(
+    event: &Event<'_>,
+    analysis: &Analysis,
+    rules: &RuleSet,
+    facts: CallerFacts<'_>,
+) -> Decision {
+    if event.is_insight() {
+        return plain(
+            Verdict::Ignore,
+            "a CloudTrail Insights record (an API-rate anomaly), not an API call".to_owned(),
+        );
+    }
     let mut best: Option<(Decision, u8)> = None;
     let mut others: Vec<String> = Vec::new();
     let mut unmapped: Option<String> = None;
@@ -107,15 +125,25 @@ pub fn decide(event: &Event<'_>, analysis: &Analysis, rules: &RuleSet, facts: Ca
                 unmapped.get_or_insert(why);
                 continue;
             }
-            Applies::Unknown(why) => judge(rule, event, analysis, rules, facts, Vec::new(), Some(why)),
+            Applies::Unknown(why) => {
+                judge(rule, event, analysis, rules, facts, Vec::new(), Some(why))
+            }
             Applies::Yes(matched) => judge(rule, event, analysis, rules, facts, matched, None),
         };
         let rank = outcome.verdict.rank();
         match &best {
-            Some((b, r)) if *r >= rank => others.push(format!("rule `{}` also matched: {}", rule.id, outcome.verdict.as_str())),
+            Some((b, r)) if *r >= rank => others.push(format!(
+                "rule `{}` also matched: {}",
+                rule.id,
+                outcome.verdict.as_str()
+            )),
             _ => {
                 if let Some((b, _)) = best.take() {
-                    others.push(format!("rule `{}` also matched: {}", b.rule.as_deref().unwrap_or("?"), b.verdict.as_str()));
+                    others.push(format!(
+                        "rule `{}` also matched: {}",
+                        b.rule.as_deref().unwrap_or("?"),
+                        b.verdict.as_str()
+                    ));
                 }
                 best = Some((outcome, rank));
             }
@@ -135,7 +163,13 @@ pub fn decide(event: &Event<'_>, analysis: &Analysis, rules: &RuleSet, facts: Ca
 }
 
 fn plain(verdict: Verdict, reason: String) -> Decision {
-    Decision { verdict, rule: None, mode: None, reasons: vec![reason], violations: Vec::new() }
+    Decision {
+        verdict,
+        rule: None,
+        mode: None,
+        reasons: vec![reason],
+        violations: Vec::new(),
+    }
 }
 
 fn any_match(patterns: &[String], text: &str) -> bool {
@@ -159,7 +193,12 @@ fn applies(rule: &Rule, event: &Event<'_>, analysis: &Analysis, rules: &RuleSet)
     let mut matched = Vec::new();
     let mut unknown: Option<String> = None;
     for a in actions {
-        if !m.actions.is_empty() && !m.actions.iter().any(|p| wildcard::matches_ignore_ascii_case(p, &a.action)) {
+        if !m.actions.is_empty()
+            && !m
+                .actions
+                .iter()
+                .any(|p| wildcard::matches_ignore_ascii_case(p, &a.action))
+        {
             continue;
         }
         if !m.access.is_empty() && !a.access.intersects(m.access) {
@@ -167,7 +206,12 @@ fn applies(rule: &Rule, event: &Event<'_>, analysis: &Analysis, rules: &RuleSet)
         }
         if !m.resources.is_empty() {
             if let Some(why) = &a.unresolved {
-                unknown.get_or_insert_with(|| format!("{why}, so Warden cannot tell whether rule `{}`'s resources cover it", rule.id));
+                unknown.get_or_insert_with(|| {
+                    format!(
+                        "{why}, so Warden cannot tell whether rule `{}`'s resources cover it",
+                        rule.id
+                    )
+                });
                 continue;
             }
             let mut hit = false;
@@ -188,25 +232,42 @@ fn applies(rule: &Rule, event: &Event<'_>, analysis: &Analysis, rules: &RuleSet)
                 continue;
             }
         }
-        matched.push((a.action.clone(), a.resources.iter().flat_map(|r| r.patterns()).collect()));
+        matched.push((
+            a.action.clone(),
+            a.resources.iter().flat_map(|r| r.patterns()).collect(),
+        ));
     }
     if actions.is_empty() && !needs_mapping {
         // Matched on source and name alone (an event the catalog cannot map).
-        matched.push((format!("{}:{}", event.source().split('.').next().unwrap_or(""), event.name()), Vec::new()));
+        matched.push((
+            format!(
+                "{}:{}",
+                event.source().split('.').next().unwrap_or(""),
+                event.name()
+            ),
+            Vec::new(),
+        ));
     }
     if !m.request.is_empty() {
-        let params: Option<serde_json::Value> =
-            event.record.request_parameters.and_then(|r| serde_json::from_str(r.get()).ok());
+        let params: Option<serde_json::Value> = event
+            .record
+            .request_parameters
+            .and_then(|r| serde_json::from_str(r.get()).ok());
         for (key, pattern) in &m.request {
-            let value = params.as_ref().and_then(|p| p.get(key)).and_then(|v| v.as_str());
+            let value = params
+                .as_ref()
+                .and_then(|p| p.get(key))
+                .and_then(|v| v.as_str());
             if !value.is_some_and(|v| wildcard::matches(pattern, v)) {
                 return Applies::No;
             }
         }
     }
     if m.grants_outside_account {
-        let params: Option<serde_json::Value> =
-            event.record.request_parameters.and_then(|r| serde_json::from_str(r.get()).ok());
+        let params: Option<serde_json::Value> = event
+            .record
+            .request_parameters
+            .and_then(|r| serde_json::from_str(r.get()).ok());
         let Some(policy) = params.as_ref().and_then(|p| p.get("bucketPolicy")) else {
             return Applies::Unknown("the event carries no `bucketPolicy` to check".to_owned());
         };
@@ -218,8 +279,15 @@ fn applies(rule: &Rule, event: &Event<'_>, analysis: &Analysis, rules: &RuleSet)
                 let list: Vec<String> = g
                     .iter()
                     .map(|x| {
-                        let cond = if x.conditional { " (with a condition Warden did not evaluate)" } else { "" };
-                        format!("statement `{}` grants to `{}`{cond}", x.statement, x.principal)
+                        let cond = if x.conditional {
+                            " (with a condition Warden did not evaluate)"
+                        } else {
+                            ""
+                        };
+                        format!(
+                            "statement `{}` grants to `{}`{cond}",
+                            x.statement, x.principal
+                        )
                     })
                     .collect();
                 return match matched.is_empty() {
@@ -227,7 +295,10 @@ fn applies(rule: &Rule, event: &Event<'_>, analysis: &Analysis, rules: &RuleSet)
                     false => {
                         let mut m2 = matched;
                         if let Some(first) = m2.first_mut() {
-                            first.1.extend(list.into_iter().map(|l| format!("outside the account: {l}")));
+                            first.1.extend(
+                                list.into_iter()
+                                    .map(|l| format!("outside the account: {l}")),
+                            );
                         }
                         Applies::Yes(m2)
                     }
@@ -278,13 +349,15 @@ fn check_allow(sets: &[&AllowSet], analysis: &Analysis, facts: CallerFacts<'_>) 
                         )
                     });
                 }
-                (false, _) => why_not.push(format!("allow-set `{n}`: groups apply to IAM users, and the caller is a {}", c.kind.as_str())),
+                (false, _) => why_not.push(format!("allow-set `{n}` does not hold: its groups apply to IAM users, and the caller is `{}`", c.kind.as_str())),
             }
         }
         if let Some(arn) = c.principal_arn.as_deref() {
             let patterns = match c.kind {
                 CallerKind::IamUser | CallerKind::FederatedUser => &set.users,
-                CallerKind::AssumedRole | CallerKind::IdentityCenterRole | CallerKind::ServiceLinkedRole => &set.roles,
+                CallerKind::AssumedRole
+                | CallerKind::IdentityCenterRole
+                | CallerKind::ServiceLinkedRole => &set.roles,
                 _ => &set.users,
             };
             if let Some(p) = patterns.iter().find(|p| wildcard::matches(p, arn)) {
@@ -295,23 +368,44 @@ fn check_allow(sets: &[&AllowSet], analysis: &Analysis, facts: CallerFacts<'_>) 
             }
         }
         if let Some(ps) = c.permission_set.as_deref() {
-            if let Some(p) = set.permission_sets.iter().find(|p| wildcard::matches(p, ps)) {
-                return Allowed::Yes(format!("allow-set `{n}` holds: permission set `{ps}` matches `{p}`"));
+            if let Some(p) = set
+                .permission_sets
+                .iter()
+                .find(|p| wildcard::matches(p, ps))
+            {
+                return Allowed::Yes(format!(
+                    "allow-set `{n}` holds: permission set `{ps}` matches `{p}`"
+                ));
             }
         }
         if let Some(acct) = c.account.as_deref() {
             if set.accounts.iter().any(|a| a == acct) {
-                return Allowed::Yes(format!("allow-set `{n}` holds: account `{acct}` is allowed"));
+                return Allowed::Yes(format!(
+                    "allow-set `{n}` holds: account `{acct}` is allowed"
+                ));
             }
         }
-        let service = c.invoked_by.as_deref().or(if c.kind == CallerKind::AwsService { c.name.as_deref() } else { None });
+        let service = c
+            .invoked_by
+            .as_deref()
+            .or(if c.kind == CallerKind::AwsService {
+                c.name.as_deref()
+            } else {
+                None
+            });
         if let Some(svc) = service {
             if set.services.iter().any(|s| wildcard::matches(s, svc)) {
                 return Allowed::Yes(format!("allow-set `{n}` holds: service `{svc}` is allowed"));
             }
         }
         if set.groups.is_empty() {
-            why_not.push(format!("allow-set `{n}` does not hold for `{}`", c.principal_arn.as_deref().or(c.arn.as_deref()).unwrap_or("the caller")));
+            why_not.push(format!(
+                "allow-set `{n}` does not hold for `{}`",
+                c.principal_arn
+                    .as_deref()
+                    .or(c.arn.as_deref())
+                    .unwrap_or("the caller")
+            ));
         }
     }
     if let Some(why) = cannot_tell {
@@ -330,27 +424,56 @@ fn judge(
     applies_unknown: Option<String>,
 ) -> Decision {
     let c = &analysis.caller;
-    let mut d = Decision { verdict: Verdict::Alert, rule: Some(rule.id.clone()), mode: Some(rule.mode), reasons: Vec::new(), violations: Vec::new() };
-    let who = c.principal_arn.as_deref().or(c.arn.as_deref()).unwrap_or("the caller");
+    let mut d = Decision {
+        verdict: Verdict::Alert,
+        rule: Some(rule.id.clone()),
+        mode: Some(rule.mode),
+        reasons: Vec::new(),
+        violations: Vec::new(),
+    };
+    let who = c
+        .principal_arn
+        .as_deref()
+        .or(c.arn.as_deref())
+        .unwrap_or("the caller");
     if let Some(code) = event.record.error_code.as_deref() {
         if !rule.matches.failed_calls {
             d.verdict = Verdict::Ignore;
-            d.reasons.push(format!("the call failed (`{code}`) and rule `{}` does not count failed calls", rule.id));
+            d.reasons.push(format!(
+                "the call failed (`{code}`) and rule `{}` does not count failed calls",
+                rule.id
+            ));
             return d;
         }
     }
-    if let Some(p) = c.principal_arn.as_deref().and_then(|a| rules.break_glass.iter().find(|p| wildcard::matches(p, a))) {
+    if let Some(p) = c
+        .principal_arn
+        .as_deref()
+        .and_then(|a| rules.break_glass.iter().find(|p| wildcard::matches(p, a)))
+    {
         d.verdict = Verdict::Exempt;
-        d.reasons.push(format!("`{who}` is a break-glass principal (`{p}`): alert only"));
+        d.reasons.push(format!(
+            "`{who}` is a break-glass principal (`{p}`): alert only"
+        ));
         d.violations = matched;
         return d;
     }
-    if let Some(p) = c.principal_arn.as_deref().and_then(|a| rules.warden_principals.iter().find(|p| wildcard::matches(p, a))) {
+    if let Some(p) = c.principal_arn.as_deref().and_then(|a| {
+        rules
+            .warden_principals
+            .iter()
+            .find(|p| wildcard::matches(p, a))
+    }) {
         d.verdict = Verdict::Allow;
-        d.reasons.push(format!("`{who}` is Warden's own principal (`{p}`)"));
+        d.reasons
+            .push(format!("`{who}` is Warden's own principal (`{p}`)"));
         return d;
     }
-    let sets: Vec<&AllowSet> = rule.allow.iter().filter_map(|n| rules.allow_sets.get(n)).collect();
+    let sets: Vec<&AllowSet> = rule
+        .allow
+        .iter()
+        .filter_map(|n| rules.allow_sets.get(n))
+        .collect();
     match check_allow(&sets, analysis, facts) {
         Allowed::Yes(why) => {
             d.verdict = Verdict::Allow;
@@ -365,24 +488,30 @@ fn judge(
         }
         Allowed::CannotTell(why) => {
             d.reasons.push(why);
-            d.reasons.push("a person must check: Warden does not revoke on a guess".to_owned());
+            d.reasons
+                .push("a person must check: Warden does not revoke on a guess".to_owned());
             d.violations = matched;
             return d;
         }
     }
     if let Some(why) = applies_unknown {
         d.reasons.push(why);
-        d.reasons.push("a person must check: Warden does not revoke on a guess".to_owned());
+        d.reasons
+            .push("a person must check: Warden does not revoke on a guess".to_owned());
         return d;
     }
-    d.reasons.insert(0, format!("`{who}` broke rule `{}`: {}", rule.id, describe(&matched)));
+    d.reasons.insert(
+        0,
+        format!("`{who}` broke rule `{}`: {}", rule.id, describe(&matched)),
+    );
     d.violations = matched;
     if let Restrictable::No { why, what_to_do } = &c.restrictable {
         d.reasons.push(format!("{why}; what to do: {what_to_do}"));
         return d;
     }
     if rule.response.deny_scope == DenyScope::None {
-        d.reasons.push(format!("rule `{}` asks for no Deny", rule.id));
+        d.reasons
+            .push(format!("rule `{}` asks for no Deny", rule.id));
         return d;
     }
     let unresolved: Vec<&str> = analysis
@@ -393,13 +522,17 @@ fn judge(
         .filter_map(|a| a.unresolved.as_deref())
         .collect();
     if !unresolved.is_empty() || d.violations.iter().all(|(_, r)| r.is_empty()) {
-        let why = unresolved.first().map_or("the resource is unknown".to_owned(), |s| (*s).to_owned());
-        d.reasons.push(format!("{why}: a narrow Deny is impossible"));
+        let why = unresolved
+            .first()
+            .map_or("the resource is unknown".to_owned(), |s| (*s).to_owned());
+        d.reasons
+            .push(format!("{why}: a narrow Deny is impossible"));
         return d;
     }
     d.verdict = Verdict::Deny;
     if rule.mode == Mode::Monitor {
-        d.reasons.push("monitor mode: Warden would revoke, and changes nothing".to_owned());
+        d.reasons
+            .push("monitor mode: Warden would revoke, and changes nothing".to_owned());
     }
     d
 }
@@ -407,7 +540,19 @@ fn judge(
 fn describe(matched: &[(String, Vec<String>)]) -> String {
     matched
         .iter()
-        .map(|(a, r)| if r.is_empty() { format!("`{a}`") } else { format!("`{a}` on {}", r.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ")) })
+        .map(|(a, r)| {
+            if r.is_empty() {
+                format!("`{a}`")
+            } else {
+                format!(
+                    "`{a}` on {}",
+                    r.iter()
+                        .map(|x| format!("`{x}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }

@@ -22,6 +22,10 @@ pub const CLOUDTRAIL_DETAIL_TYPES: [&str; 3] = [
     "AWS Service Event via CloudTrail",
 ];
 
+/// `eventType` of CloudTrail Insights records: an API-rate anomaly, not an API call; they carry no
+/// top-level `eventSource`/`eventName` ("CloudTrail Insights events", CloudTrail user guide).
+pub const INSIGHT_EVENT_TYPE: &str = "AwsCloudTrailInsight";
+
 /// One CloudTrail record, or (when `detail` or `records` is set) a container of them.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -149,7 +153,11 @@ fn bool_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Er
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
     #[error("invalid JSON at line {line}, column {column}: {message}")]
-    Json { line: usize, column: usize, message: String },
+    Json {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("EventBridge envelope with detail-type `{0}`, which carries no CloudTrail record")]
     UnsupportedDetailType(String),
     #[error("not a CloudTrail record: no `eventSource` or `eventName`")]
@@ -164,7 +172,11 @@ impl From<serde_json::Error> for EventError {
             Some(i) => full.get(..i).unwrap_or(&full).to_owned(),
             None => full,
         };
-        EventError::Json { line: e.line(), column: e.column(), message }
+        EventError::Json {
+            line: e.line(),
+            column: e.column(),
+            message,
+        }
     }
 }
 
@@ -183,7 +195,17 @@ impl<'a> Event<'a> {
             .recipient_account_id
             .as_deref()
             .or(self.envelope_account.as_deref())
-            .or_else(|| self.record.user_identity.as_ref().and_then(|u| u.account_id.as_deref()))
+            .or_else(|| {
+                self.record
+                    .user_identity
+                    .as_ref()
+                    .and_then(|u| u.account_id.as_deref())
+            })
+    }
+
+    /// Whether this is a CloudTrail Insights record rather than an API call.
+    pub fn is_insight(&self) -> bool {
+        self.record.event_type.as_deref() == Some(INSIGHT_EVENT_TYPE)
     }
 
     pub fn source(&self) -> &str {
@@ -270,10 +292,14 @@ pub fn classify(mut doc: CloudTrailEvent<'_>) -> Result<Event<'_>, EventError> {
 }
 
 fn classify_record(record: CloudTrailEvent<'_>) -> Result<Event<'_>, EventError> {
-    if record.event_source.is_none() || record.event_name.is_none() {
+    let insight = record.event_type.as_deref() == Some(INSIGHT_EVENT_TYPE);
+    if !insight && (record.event_source.is_none() || record.event_name.is_none()) {
         return Err(EventError::NotARecord);
     }
-    Ok(Event { record, envelope_account: None })
+    Ok(Event {
+        record,
+        envelope_account: None,
+    })
 }
 
 #[cfg(test)]
@@ -293,7 +319,10 @@ mod tests {
         let env = br#"{"detail-type":"AWS API Call via CloudTrail","account":"1","detail":{"eventSource":"s3.amazonaws.com","eventName":"PutBucketPolicy"}}"#;
         assert_eq!(collect(env), vec![(None, Ok("PutBucketPolicy".into()))]);
         let file = br#"{"Records":[{"eventSource":"a","eventName":"One"},{"eventSource":"b","eventName":"Two"}]}"#;
-        assert_eq!(collect(file), vec![(Some(0), Ok("One".into())), (Some(1), Ok("Two".into()))]);
+        assert_eq!(
+            collect(file),
+            vec![(Some(0), Ok("One".into())), (Some(1), Ok("Two".into()))]
+        );
     }
 
     #[test]
@@ -309,18 +338,29 @@ mod tests {
     #[test]
     fn errors_say_why() {
         let got = collect(br#"{"detail-type":"Scheduled Event","detail":{}}"#);
-        assert_eq!(got, vec![(None, Err(EventError::UnsupportedDetailType("Scheduled Event".into())))]);
+        assert_eq!(
+            got,
+            vec![(
+                None,
+                Err(EventError::UnsupportedDetailType("Scheduled Event".into()))
+            )]
+        );
         let got = collect(br#"{"foo":1}"#);
         assert_eq!(got, vec![(None, Err(EventError::NotARecord))]);
         let got = collect(b"{\"eventName\": ");
-        assert!(matches!(&got[0], (None, Err(EventError::Json { line: 1, .. }))));
+        assert!(matches!(
+            &got[0],
+            (None, Err(EventError::Json { line: 1, .. }))
+        ));
     }
 
     #[test]
     fn escaped_strings_and_string_booleans() {
         let rec = br#"{"eventSource":"iam.amazonaws.com","eventName":"Create\u0055ser","readOnly":"false"}"#;
         let mut ro = None;
-        parse_document(rec, |_, r| ro = r.ok().map(|e| (e.name().to_owned(), e.record.read_only)));
+        parse_document(rec, |_, r| {
+            ro = r.ok().map(|e| (e.name().to_owned(), e.record.read_only))
+        });
         assert_eq!(ro, Some(("CreateUser".to_owned(), Some(false))));
     }
 }

@@ -17,11 +17,16 @@ pub struct OutsideGrant {
 
 /// The outside grants of a policy document (a JSON object, or a string holding one). `Err` when the
 /// document cannot be read as a policy.
-pub fn outside_grants(policy: &Value, account: &str, trusted: &[String]) -> Result<Vec<OutsideGrant>, String> {
+pub fn outside_grants(
+    policy: &Value,
+    account: &str,
+    trusted: &[String],
+) -> Result<Vec<OutsideGrant>, String> {
     let owned;
     let doc = match policy {
         Value::String(s) => {
-            owned = serde_json::from_str::<Value>(s).map_err(|e| format!("the bucket policy is not JSON: {e}"))?;
+            owned = serde_json::from_str::<Value>(s)
+                .map_err(|e| format!("the bucket policy is not JSON: {e}"))?;
             &owned
         }
         v => v,
@@ -36,8 +41,13 @@ pub fn outside_grants(policy: &Value, account: &str, trusted: &[String]) -> Resu
         if st.get("Effect").and_then(Value::as_str) != Some("Allow") {
             continue;
         }
-        let sid = st.get("Sid").and_then(Value::as_str).map_or_else(|| format!("#{i}"), str::to_owned);
-        let conditional = st.get("Condition").is_some_and(|c| c.as_object().is_some_and(|o| !o.is_empty()));
+        let sid = st
+            .get("Sid")
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("#{i}"), str::to_owned);
+        let conditional = st
+            .get("Condition")
+            .is_some_and(|c| c.as_object().is_some_and(|o| !o.is_empty()));
         let principals: Vec<String> = match st.get("Principal") {
             Some(Value::String(s)) => vec![s.clone()],
             Some(Value::Object(o)) => o
@@ -45,7 +55,11 @@ pub fn outside_grants(policy: &Value, account: &str, trusted: &[String]) -> Resu
                 .filter(|(k, _)| k.as_str() == "AWS")
                 .flat_map(|(_, v)| match v {
                     Value::String(s) => vec![s.clone()],
-                    Value::Array(a) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+                    Value::Array(a) => a
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect(),
                     _ => Vec::new(),
                 })
                 .collect(),
@@ -59,9 +73,15 @@ pub fn outside_grants(policy: &Value, account: &str, trusted: &[String]) -> Resu
             } else {
                 Some(p.clone())
             };
-            let inside = principal_account.as_deref().is_some_and(|a| a == account || trusted.iter().any(|t| t == a));
+            let inside = principal_account
+                .as_deref()
+                .is_some_and(|a| a == account || trusted.iter().any(|t| t == a));
             if !inside {
-                out.push(OutsideGrant { statement: sid.clone(), principal: p, conditional });
+                out.push(OutsideGrant {
+                    statement: sid.clone(),
+                    principal: p,
+                    conditional,
+                });
             }
         }
     }
@@ -82,7 +102,14 @@ mod tests {
             {"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*"}
         ]});
         let g = outside_grants(&p, "111122223333", &["444455556666".to_owned()]).unwrap();
-        assert_eq!(g, vec![OutsideGrant { statement: "Public".into(), principal: "*".into(), conditional: false }]);
+        assert_eq!(
+            g,
+            vec![OutsideGrant {
+                statement: "Public".into(),
+                principal: "*".into(),
+                conditional: false
+            }]
+        );
         assert!(outside_grants(&json!("{\"Statement\":{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"999999999999\"}}}"), "1", &[]).unwrap().len() == 1);
         assert!(outside_grants(&json!({}), "1", &[]).is_err());
     }
@@ -91,7 +118,13 @@ mod tests {
     fn the_stratus_backdoor_bucket_policy_is_outside() {
         let text = include_str!("../../fixtures/policies/stratus_red_team_malicious_policies.json");
         let all: Value = serde_json::from_str(text).unwrap();
-        let policy = all["policies"].as_object().unwrap().iter().find(|(k, _)| k.contains("s3-backdoor")).unwrap().1;
+        let policy = all["policies"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| k.contains("s3-backdoor"))
+            .unwrap()
+            .1;
         let g = outside_grants(policy, "111122223333", &[]).unwrap();
         assert!(!g.is_empty());
     }

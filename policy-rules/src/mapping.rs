@@ -37,14 +37,20 @@ pub enum Match {
 
 impl Resource {
     pub fn exact(arn: impl Into<String>) -> Self {
-        Resource { arn: arn.into(), any_path_at: None }
+        Resource {
+            arn: arn.into(),
+            any_path_at: None,
+        }
     }
 
     /// The ARN patterns that cover exactly this resource: the ARN itself, and when the path is
     /// unknown also `…/*/name` (names are unique in an account regardless of path; IAM user guide,
     /// "IAM identifiers").
     pub fn patterns(&self) -> Vec<String> {
-        match self.any_path_at.and_then(|at| Some((self.arn.get(..at)?, self.arn.get(at..)?))) {
+        match self
+            .any_path_at
+            .and_then(|at| Some((self.arn.get(..at)?, self.arn.get(at..)?)))
+        {
             Some((prefix, name)) => vec![self.arn.clone(), format!("{prefix}*/{name}")],
             None => vec![self.arn.clone()],
         }
@@ -52,11 +58,17 @@ impl Resource {
 
     /// Whether this resource covers the concrete ARN `arn`.
     pub fn covers(&self, arn: &str) -> bool {
-        match self.any_path_at.and_then(|at| Some((self.arn.get(..at)?, self.arn.get(at..)?))) {
+        match self
+            .any_path_at
+            .and_then(|at| Some((self.arn.get(..at)?, self.arn.get(at..)?)))
+        {
             Some((prefix, name)) => {
-                arn.strip_prefix(prefix).and_then(|rest| rest.strip_suffix(name)).is_some_and(|path| {
-                    path.is_empty() || (path.ends_with('/') && !path.starts_with('/'))
-                }) && !wildcard::has_wildcard(arn)
+                arn.strip_prefix(prefix)
+                    .and_then(|rest| rest.strip_suffix(name))
+                    .is_some_and(|path| {
+                        path.is_empty() || (path.ends_with('/') && !path.starts_with('/'))
+                    })
+                    && !wildcard::has_wildcard(arn)
             }
             None => self.arn == arn,
         }
@@ -64,19 +76,45 @@ impl Resource {
 
     /// Whether an ARN pattern (with `*` and `?`) matches this resource.
     pub fn matched_by(&self, pattern: &str) -> Match {
-        let Some((prefix, name)) = self.any_path_at.and_then(|at| Some((self.arn.get(..at)?, self.arn.get(at..)?)))
+        let Some((prefix, name)) = self
+            .any_path_at
+            .and_then(|at| Some((self.arn.get(..at)?, self.arn.get(at..)?)))
         else {
-            return if wildcard::matches(pattern, &self.arn) { Match::Yes } else { Match::No };
+            return if wildcard::matches(pattern, &self.arn) {
+                Match::Yes
+            } else {
+                Match::No
+            };
         };
         let at_root = wildcard::matches(pattern, &self.arn);
+        // Only a pattern of the same partition, service, account and resource type can match at all.
+        let same_kind = match (Arn::parse(pattern), Arn::parse(&self.arn)) {
+            (Some(p), Some(r)) => {
+                let kind = r.resource.split('/').next().unwrap_or("");
+                wildcard::matches(p.partition, r.partition)
+                    && wildcard::matches(p.service, r.service)
+                    && wildcard::matches(p.region, r.region)
+                    && wildcard::matches(p.account, r.account)
+                    && (p.resource.starts_with('*')
+                        || p.resource
+                            .strip_prefix(kind)
+                            .is_some_and(|x| x.starts_with('/')))
+            }
+            _ => pattern == "*",
+        };
+        if !same_kind && !at_root {
+            return Match::No;
+        }
         // A path segment no real path contains stands for "some other path".
         let elsewhere = wildcard::matches(pattern, &format!("{prefix}\u{1}/{name}"));
         if at_root && elsewhere {
             return Match::Yes;
         }
-        // If the pattern's last segment has no `*` and does not match the name, no path helps.
+        // If the pattern's last segment does not match the name, only a path that itself spells the
+        // pattern could match (`role/warden-*` vs `role/warden-x/other`). Rules name resources by
+        // name, so Warden reads that as no match: the documented limit of path-less events.
         let last = pattern.rsplit('/').next().unwrap_or(pattern);
-        if !at_root && !elsewhere && !last.contains('*') && !wildcard::matches(last, name) {
+        if !at_root && !elsewhere && !wildcard::matches(last, name) {
             return Match::No;
         }
         Match::Unknown
@@ -139,7 +177,9 @@ struct Context<'e> {
 pub fn map_event(event: &Event<'_>, caller: &Caller, catalog: &Catalog) -> Mapping {
     let source = event.source();
     let Some(prefix) = catalog.service_for_source(source) else {
-        return Mapping::Unmapped(format!("the catalog has no service for event source `{source}`"));
+        return Mapping::Unmapped(format!(
+            "the catalog has no service for event source `{source}`"
+        ));
     };
     let name = event.name();
     let infos = catalog.actions_for_event(prefix, name);
@@ -153,7 +193,9 @@ pub fn map_event(event: &Event<'_>, caller: &Caller, catalog: &Catalog) -> Mappi
         .and_then(Arn::parse)
         .map(|a| a.partition.to_owned())
         .unwrap_or_else(|| partition_for_region(region).to_owned());
-    let parse = |raw: Option<&serde_json::value::RawValue>| raw.and_then(|r| serde_json::from_str(r.get()).ok());
+    let parse = |raw: Option<&serde_json::value::RawValue>| {
+        raw.and_then(|r| serde_json::from_str(r.get()).ok())
+    };
     let ctx = Context {
         partition,
         region,
@@ -163,13 +205,23 @@ pub fn map_event(event: &Event<'_>, caller: &Caller, catalog: &Catalog) -> Mappi
         resources: parse(event.record.resources),
         caller,
     };
-    let mut actions: Vec<MappedAction> = infos.iter().map(|info| map_action(catalog, prefix, info, &ctx)).collect();
+    let mut actions: Vec<MappedAction> = infos
+        .iter()
+        .map(|info| map_action(catalog, prefix, info, &ctx))
+        .collect();
     for extra in catalog.extras_for_event(prefix, name) {
         if !lookup(ctx.params.as_ref(), &extra.when).is_some_and(is_present) {
             continue;
         }
-        let Some(info) = catalog.action(&extra.action) else { continue };
-        let mut mapped = MappedAction { action: info.name.clone(), access: info.access, resources: Vec::new(), unresolved: None };
+        let Some(info) = catalog.action(&extra.action) else {
+            continue;
+        };
+        let mut mapped = MappedAction {
+            action: info.name.clone(),
+            access: info.access,
+            resources: Vec::new(),
+            unresolved: None,
+        };
         match extra_resource(&extra.resource, &ctx, actions.first()) {
             Ok(r) => mapped.resources = r,
             Err(why) => mapped.unresolved = Some(why),
@@ -190,7 +242,11 @@ fn is_present(v: &Value) -> bool {
     }
 }
 
-fn extra_resource(spec: &str, ctx: &Context<'_>, primary: Option<&MappedAction>) -> Result<Vec<Resource>, String> {
+fn extra_resource(
+    spec: &str,
+    ctx: &Context<'_>,
+    primary: Option<&MappedAction>,
+) -> Result<Vec<Resource>, String> {
     if spec == "same" {
         return match primary {
             Some(p) if p.unresolved.is_none() => Ok(p.resources.clone()),
@@ -205,16 +261,34 @@ fn extra_resource(spec: &str, ctx: &Context<'_>, primary: Option<&MappedAction>)
             let account = ctx.account.ok_or("the event names no account")?;
             let arn = format!("arn:{}:iam::{account}:role/{name}", ctx.partition);
             let at = arn.len() - name.len();
-            Ok(vec![Resource { arn, any_path_at: Some(at) }])
+            Ok(vec![Resource {
+                arn,
+                any_path_at: Some(at),
+            }])
         }
-        _ => Err(format!("request parameter `{param}` is missing or not a role")),
+        _ => Err(format!(
+            "request parameter `{param}` is missing or not a role"
+        )),
     }
 }
 
-fn map_action(catalog: &Catalog, prefix: &str, info: &ActionInfo, ctx: &Context<'_>) -> MappedAction {
-    let mut mapped = MappedAction { action: info.name.clone(), access: info.access, resources: Vec::new(), unresolved: None };
+fn map_action(
+    catalog: &Catalog,
+    prefix: &str,
+    info: &ActionInfo,
+    ctx: &Context<'_>,
+) -> MappedAction {
+    let mut mapped = MappedAction {
+        action: info.name.clone(),
+        access: info.access,
+        resources: Vec::new(),
+        unresolved: None,
+    };
     let any_required = info.resource_types.iter().any(|r| r.required);
-    let candidates = info.resource_types.iter().filter(|r| r.required || !any_required);
+    let candidates = info
+        .resource_types
+        .iter()
+        .filter(|r| r.required || !any_required);
     let mut tried = Vec::new();
     for rt in candidates {
         match resolve_resource(catalog, prefix, &rt.name, ctx) {
@@ -230,7 +304,11 @@ fn map_action(catalog: &Catalog, prefix: &str, info: &ActionInfo, ctx: &Context<
         } else {
             mapped.unresolved = Some(format!(
                 "cannot derive the {} resource of `{}` from the event",
-                tried.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(" or "),
+                tried
+                    .iter()
+                    .map(|t| format!("`{t}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or "),
                 info.name
             ));
         }
@@ -264,13 +342,21 @@ fn lookup<'v>(root: Option<&'v Value>, path: &str) -> Option<&'v Value> {
         let obj = cur.as_object()?;
         cur = match obj.get(key) {
             Some(v) => v,
-            None => obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v)?,
+            None => obj
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v)?,
         };
     }
     Some(cur)
 }
 
-fn resolve_resource(catalog: &Catalog, prefix: &str, rt: &str, ctx: &Context<'_>) -> Option<Resource> {
+fn resolve_resource(
+    catalog: &Catalog,
+    prefix: &str,
+    rt: &str,
+    ctx: &Context<'_>,
+) -> Option<Resource> {
     // 1. The whole ARN, where the event carries it (it then carries the real path).
     let binding = catalog.binding(prefix, rt);
     let whole = binding
@@ -294,11 +380,17 @@ fn resolve_resource(catalog: &Catalog, prefix: &str, rt: &str, ctx: &Context<'_>
         let ty = r.get("type").and_then(Value::as_str)?;
         let arn = r.get("ARN").and_then(Value::as_str)?;
         let short = ty.rsplit("::").next()?;
-        (short.eq_ignore_ascii_case(rt) && Arn::parse(arn).is_some_and(|a| a.service == prefix)).then(|| Resource::exact(arn))
+        (short.eq_ignore_ascii_case(rt) && Arn::parse(arn).is_some_and(|a| a.service == prefix))
+            .then(|| Resource::exact(arn))
     })
 }
 
-fn fill_template(catalog: &Catalog, prefix: &str, template: &[TemplatePart], ctx: &Context<'_>) -> Option<Resource> {
+fn fill_template(
+    catalog: &Catalog,
+    prefix: &str,
+    template: &[TemplatePart],
+    ctx: &Context<'_>,
+) -> Option<Resource> {
     let mut arn = String::with_capacity(64);
     let mut any_path_at = None;
     for part in template {
@@ -315,10 +407,14 @@ fn fill_template(catalog: &Catalog, prefix: &str, template: &[TemplatePart], ctx
                         .binding(prefix, var)
                         .and_then(|b| b.param.clone())
                         .unwrap_or_else(|| camel(base));
-                    let value = lookup(ctx.params.as_ref(), &param).and_then(Value::as_str).filter(|s| !s.is_empty());
+                    let value = lookup(ctx.params.as_ref(), &param)
+                        .and_then(Value::as_str)
+                        .filter(|s| !s.is_empty());
                     match value {
                         // A parameter that holds a whole ARN (CloudTrail's `name` may be either).
-                        Some(v) if Arn::parse(v).is_some() && template.len() <= 8 => return Some(Resource::exact(v)),
+                        Some(v) if Arn::parse(v).is_some() && template.len() <= 8 => {
+                            return Some(Resource::exact(v))
+                        }
                         Some(v) if with_path => {
                             match lookup(ctx.params.as_ref(), "path").and_then(Value::as_str) {
                                 Some(path) if path.starts_with('/') && path.ends_with('/') => {
@@ -356,7 +452,10 @@ fn self_user(caller: &Caller) -> Option<Resource> {
         return Some(Resource::exact(arn));
     }
     let at = arn.rfind('/')? + 1;
-    Some(Resource { arn, any_path_at: Some(at) })
+    Some(Resource {
+        arn,
+        any_path_at: Some(at),
+    })
 }
 
 #[cfg(test)]
@@ -376,7 +475,15 @@ mod tests {
     }
 
     fn pairs(m: &Mapping) -> Vec<(String, Vec<String>)> {
-        m.actions().iter().map(|a| (a.action.clone(), a.resources.iter().flat_map(Resource::patterns).collect())).collect()
+        m.actions()
+            .iter()
+            .map(|a| {
+                (
+                    a.action.clone(),
+                    a.resources.iter().flat_map(Resource::patterns).collect(),
+                )
+            })
+            .collect()
     }
 
     const USER: &str = r#""userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/ops/mallory","accountId":"111122223333","userName":"mallory"},"recipientAccountId":"111122223333","awsRegion":"us-east-1""#;
@@ -390,7 +497,10 @@ mod tests {
             pairs(&m),
             vec![(
                 "iam:AttachUserPolicy".into(),
-                vec!["arn:aws:iam::111122223333:user/bob".into(), "arn:aws:iam::111122223333:user/*/bob".into()]
+                vec![
+                    "arn:aws:iam::111122223333:user/bob".into(),
+                    "arn:aws:iam::111122223333:user/*/bob".into()
+                ]
             )]
         );
     }
@@ -403,16 +513,30 @@ mod tests {
         assert_eq!(
             pairs(&m),
             vec![
-                ("iam:CreateUser".into(), vec!["arn:aws:iam::111122223333:user/x/eve".into()]),
-                ("iam:TagUser".into(), vec!["arn:aws:iam::111122223333:user/x/eve".into()]),
+                (
+                    "iam:CreateUser".into(),
+                    vec!["arn:aws:iam::111122223333:user/x/eve".into()]
+                ),
+                (
+                    "iam:TagUser".into(),
+                    vec!["arn:aws:iam::111122223333:user/x/eve".into()]
+                ),
             ]
         );
     }
 
     #[test]
     fn create_access_key_without_user_name_is_the_caller_itself() {
-        let (_, m) = map(&format!(r#"{{"eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey",{USER},"requestParameters":null}}"#));
-        assert_eq!(pairs(&m), vec![("iam:CreateAccessKey".into(), vec!["arn:aws:iam::111122223333:user/ops/mallory".into()])]);
+        let (_, m) = map(&format!(
+            r#"{{"eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey",{USER},"requestParameters":null}}"#
+        ));
+        assert_eq!(
+            pairs(&m),
+            vec![(
+                "iam:CreateAccessKey".into(),
+                vec!["arn:aws:iam::111122223333:user/ops/mallory".into()]
+            )]
+        );
     }
 
     #[test]
@@ -420,7 +544,13 @@ mod tests {
         let (_, m) = map(
             r#"{"eventSource":"s3.amazonaws.com","eventName":"DeleteBucketPublicAccessBlock","awsRegion":"cn-north-1","recipientAccountId":"1","requestParameters":{"bucketName":"logs"}}"#,
         );
-        assert_eq!(pairs(&m), vec![("s3:PutBucketPublicAccessBlock".into(), vec!["arn:aws-cn:s3:::logs".into()])]);
+        assert_eq!(
+            pairs(&m),
+            vec![(
+                "s3:PutBucketPublicAccessBlock".into(),
+                vec!["arn:aws-cn:s3:::logs".into()]
+            )]
+        );
     }
 
     #[test]
@@ -431,12 +561,23 @@ mod tests {
         assert_eq!(
             pairs(&m),
             vec![
-                ("sts:AssumeRole".into(), vec!["arn:aws:iam::111122223333:role/admin".into()]),
-                ("sts:SetSourceIdentity".into(), vec!["arn:aws:iam::111122223333:role/admin".into()]),
+                (
+                    "sts:AssumeRole".into(),
+                    vec!["arn:aws:iam::111122223333:role/admin".into()]
+                ),
+                (
+                    "sts:SetSourceIdentity".into(),
+                    vec!["arn:aws:iam::111122223333:role/admin".into()]
+                ),
             ]
         );
-        let (_, m) = map(&format!(r#"{{"eventSource":"sts.amazonaws.com","eventName":"GetCallerIdentity",{USER}}}"#));
-        assert_eq!(pairs(&m), vec![("sts:GetCallerIdentity".into(), vec!["*".into()])]);
+        let (_, m) = map(&format!(
+            r#"{{"eventSource":"sts.amazonaws.com","eventName":"GetCallerIdentity",{USER}}}"#
+        ));
+        assert_eq!(
+            pairs(&m),
+            vec![("sts:GetCallerIdentity".into(), vec!["*".into()])]
+        );
     }
 
     #[test]
@@ -444,11 +585,23 @@ mod tests {
         let (_, m) = map(
             r#"{"eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"eu-west-1","recipientAccountId":"1","requestParameters":{"name":"arn:aws:cloudtrail:eu-west-1:1:trail/main"}}"#,
         );
-        assert_eq!(pairs(&m), vec![("cloudtrail:StopLogging".into(), vec!["arn:aws:cloudtrail:eu-west-1:1:trail/main".into()])]);
+        assert_eq!(
+            pairs(&m),
+            vec![(
+                "cloudtrail:StopLogging".into(),
+                vec!["arn:aws:cloudtrail:eu-west-1:1:trail/main".into()]
+            )]
+        );
         let (_, m) = map(
             r#"{"eventSource":"cloudtrail.amazonaws.com","eventName":"DeleteTrail","awsRegion":"eu-west-1","recipientAccountId":"1","requestParameters":{"name":"main"}}"#,
         );
-        assert_eq!(pairs(&m), vec![("cloudtrail:DeleteTrail".into(), vec!["arn:aws:cloudtrail:eu-west-1:1:trail/main".into()])]);
+        assert_eq!(
+            pairs(&m),
+            vec![(
+                "cloudtrail:DeleteTrail".into(),
+                vec!["arn:aws:cloudtrail:eu-west-1:1:trail/main".into()]
+            )]
+        );
     }
 
     #[test]
@@ -457,17 +610,30 @@ mod tests {
         assert!(matches!(m, Mapping::Unmapped(ref r) if r.contains("ec2.amazonaws.com")));
         let (_, m) = map(r#"{"eventSource":"iam.amazonaws.com","eventName":"NoSuchCall"}"#);
         assert!(matches!(m, Mapping::Unmapped(ref r) if r.contains("iam:NoSuchCall")));
-        let (_, m) = map(r#"{"eventSource":"iam.amazonaws.com","eventName":"AttachRolePolicy","recipientAccountId":"1","requestParameters":null}"#);
-        assert!(m.actions()[0].unresolved.as_deref().unwrap().contains("`role`"));
+        let (_, m) = map(
+            r#"{"eventSource":"iam.amazonaws.com","eventName":"AttachRolePolicy","recipientAccountId":"1","requestParameters":null}"#,
+        );
+        assert!(m.actions()[0]
+            .unresolved
+            .as_deref()
+            .unwrap()
+            .contains("`role`"));
     }
 
     #[test]
     fn path_unknown_matching() {
-        let r = Resource { arn: "arn:aws:iam::1:user/bob".into(), any_path_at: Some(20) };
+        let r = Resource {
+            arn: "arn:aws:iam::1:user/bob".into(),
+            any_path_at: Some(20),
+        };
         assert_eq!(r.matched_by("arn:aws:iam::*:user/*"), Match::Yes);
         assert_eq!(r.matched_by("arn:aws:iam::1:user/bob"), Match::Unknown);
         assert_eq!(r.matched_by("arn:aws:iam::1:user/alice"), Match::No);
         assert_eq!(r.matched_by("arn:aws:iam::1:user/admins/*"), Match::Unknown);
+        assert_eq!(r.matched_by("arn:aws:iam::1:user/warden-*"), Match::No);
+        assert_eq!(r.matched_by("arn:*:s3:::warden-evidence-*/*"), Match::No);
+        assert_eq!(r.matched_by("arn:aws:iam::2:user/*"), Match::No);
+        assert_eq!(r.matched_by("arn:aws:iam::1:role/*"), Match::No);
         assert!(r.covers("arn:aws:iam::1:user/bob"));
         assert!(r.covers("arn:aws:iam::1:user/a/b/bob"));
         assert!(!r.covers("arn:aws:iam::1:user/xbob"));

@@ -53,7 +53,8 @@ impl Memberships {
             }
             return Ok(m);
         }
-        let map: HashMap<String, Vec<String>> = serde_json::from_value(value).map_err(|_| MembershipsError::Shape)?;
+        let map: HashMap<String, Vec<String>> =
+            serde_json::from_value(value).map_err(|_| MembershipsError::Shape)?;
         for (k, v) in map {
             if k.starts_with("arn:") {
                 m.by_arn.insert(k, v);
@@ -75,8 +76,14 @@ impl Memberships {
 
     /// The groups of an IAM-user caller (or the user behind a federation token), if known.
     pub fn groups_of(&self, caller: &Caller) -> Option<&[String]> {
-        let by_arn = caller.principal_arn.as_deref().filter(|_| caller.path_known).and_then(|a| self.by_arn.get(a));
-        by_arn.or_else(|| caller.name.as_deref().and_then(|n| self.by_name.get(n))).map(Vec::as_slice)
+        let by_arn = caller
+            .principal_arn
+            .as_deref()
+            .filter(|_| caller.path_known)
+            .and_then(|a| self.by_arn.get(a));
+        by_arn
+            .or_else(|| caller.name.as_deref().and_then(|n| self.by_name.get(n)))
+            .map(Vec::as_slice)
     }
 
     pub fn len(&self) -> usize {
@@ -96,8 +103,12 @@ mod tests {
     fn reads_gaad_and_plain_maps() {
         let m = Memberships::parse(r#"{"UserDetailList":[{"UserName":"obama","Arn":"arn:aws:iam::1:user/obama","GroupList":["admin"]}],"RoleDetailList":[]}"#).unwrap();
         assert_eq!(m.by_name["obama"], vec!["admin"]);
-        let m = Memberships::parse(r#"{"bob":["Administrators"],"arn:aws:iam::1:user/x/eve":[]}"#).unwrap();
+        let m = Memberships::parse(r#"{"bob":["Administrators"],"arn:aws:iam::1:user/x/eve":[]}"#)
+            .unwrap();
         assert_eq!(m.by_arn["arn:aws:iam::1:user/x/eve"], Vec::<String>::new());
-        assert!(matches!(Memberships::parse("[1]"), Err(MembershipsError::Shape)));
+        assert!(matches!(
+            Memberships::parse("[1]"),
+            Err(MembershipsError::Shape)
+        ));
     }
 }

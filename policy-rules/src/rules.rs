@@ -244,12 +244,19 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn line_of(&self, offset: usize) -> usize {
-        self.text.get(..offset).map_or(1, |t| t.bytes().filter(|b| *b == b'\n').count() + 1)
+        self.text
+            .get(..offset)
+            .map_or(1, |t| t.bytes().filter(|b| *b == b'\n').count() + 1)
     }
 
     fn error<T>(&mut self, at: &Spanned<T>, field: impl Into<String>, message: impl Into<String>) {
         let line = self.line_of(at.span().start);
-        self.errors.push(RuleError { file: self.file.to_owned(), line, field: field.into(), message: message.into() });
+        self.errors.push(RuleError {
+            file: self.file.to_owned(),
+            line,
+            field: field.into(),
+            message: message.into(),
+        });
     }
 
     fn arn_patterns(&mut self, items: &[S<String>], field: &str) -> Vec<String> {
@@ -257,7 +264,14 @@ impl Checker<'_> {
             .iter()
             .map(|p| {
                 if !(p.get_ref() == "*" || p.get_ref().starts_with("arn:")) {
-                    self.error(p, field, format!("`{}` is not an ARN pattern (it must start with `arn:`)", p.get_ref()));
+                    self.error(
+                        p,
+                        field,
+                        format!(
+                            "`{}` is not an ARN pattern (it must start with `arn:`)",
+                            p.get_ref()
+                        ),
+                    );
                 }
                 p.get_ref().clone()
             })
@@ -293,15 +307,38 @@ impl RuleSet {
         let raw: RawFile = match toml::from_str(text) {
             Ok(r) => r,
             Err(e) => {
-                let line = e.span().map_or(1, |s| text.get(..s.start).map_or(1, |t| t.matches('\n').count() + 1));
+                let line = e.span().map_or(1, |s| {
+                    text.get(..s.start)
+                        .map_or(1, |t| t.matches('\n').count() + 1)
+                });
                 let message = e.message().trim_end_matches('\n').to_owned();
-                let field = if message.contains("unknown field") { "field" } else { "syntax" };
-                return Err(RuleErrors(vec![RuleError { file: file.to_owned(), line, field: field.to_owned(), message }]));
+                let field = if message.contains("unknown field") {
+                    "field"
+                } else {
+                    "syntax"
+                };
+                return Err(RuleErrors(vec![RuleError {
+                    file: file.to_owned(),
+                    line,
+                    field: field.to_owned(),
+                    message,
+                }]));
             }
         };
-        let mut c = Checker { file, text, errors: Vec::new() };
+        let mut c = Checker {
+            file,
+            text,
+            errors: Vec::new(),
+        };
         if *raw.version.get_ref() != 1 {
-            c.error(&raw.version, "version", format!("unsupported version {} (this Warden reads version 1)", raw.version.get_ref()));
+            c.error(
+                &raw.version,
+                "version",
+                format!(
+                    "unsupported version {} (this Warden reads version 1)",
+                    raw.version.get_ref()
+                ),
+            );
         }
         let mut allow_sets = BTreeMap::new();
         for (name, set) in &raw.allow_sets {
@@ -326,20 +363,46 @@ impl RuleSet {
             let r = spanned.get_ref();
             let id = r.id.get_ref().clone();
             let field = format!("rule[{i}]");
-            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-                c.error(&r.id, format!("{field}.id"), format!("`{id}` must be non-empty letters, digits, `-` or `_`"));
+            if id.is_empty()
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                c.error(
+                    &r.id,
+                    format!("{field}.id"),
+                    format!("`{id}` must be non-empty letters, digits, `-` or `_`"),
+                );
             } else if rules.iter().any(|x| x.id == id) {
-                c.error(&r.id, format!("{field}.id"), format!("`{id}` is used by an earlier rule"));
+                c.error(
+                    &r.id,
+                    format!("{field}.id"),
+                    format!("`{id}` is used by an earlier rule"),
+                );
             }
             let m = r.matches.get_ref();
             for s in &m.sources {
                 if !s.get_ref().contains('.') && s.get_ref() != "*" {
-                    c.error(s, format!("{field}.match.sources"), format!("`{}` is not an event source such as `iam.amazonaws.com`", s.get_ref()));
+                    c.error(
+                        s,
+                        format!("{field}.match.sources"),
+                        format!(
+                            "`{}` is not an event source such as `iam.amazonaws.com`",
+                            s.get_ref()
+                        ),
+                    );
                 }
             }
             for a in &m.actions {
                 if !a.get_ref().contains(':') {
-                    c.error(a, format!("{field}.match.actions"), format!("`{}` is not an IAM action pattern such as `iam:Put*`", a.get_ref()));
+                    c.error(
+                        a,
+                        format!("{field}.match.actions"),
+                        format!(
+                            "`{}` is not an IAM action pattern such as `iam:Put*`",
+                            a.get_ref()
+                        ),
+                    );
                 }
             }
             let mut access = AccessLevels::default();
@@ -359,18 +422,36 @@ impl RuleSet {
             let resources = c.arn_patterns(&m.resources, &format!("{field}.match.resources"));
             for a in &r.allow {
                 if !raw.allow_sets.contains_key(a.get_ref()) {
-                    c.error(a, format!("{field}.allow"), format!("no allow-set named `{}`", a.get_ref()));
+                    c.error(
+                        a,
+                        format!("{field}.allow"),
+                        format!("no allow-set named `{}`", a.get_ref()),
+                    );
                 }
             }
             let response = match &r.response {
                 Some(resp) => {
                     let x = resp.get_ref();
                     if x.deny_scope == DenyScope::Rule && m.actions.is_empty() {
-                        c.error(resp, format!("{field}.response.deny_scope"), "`rule` denies the rule's `match.actions`, and this rule has none");
+                        c.error(
+                            resp,
+                            format!("{field}.response.deny_scope"),
+                            "`rule` denies the rule's `match.actions`, and this rule has none",
+                        );
                     }
-                    Response { deny_scope: x.deny_scope, undo: x.undo, revoke_sessions: x.revoke_sessions, alert: x.alert }
+                    Response {
+                        deny_scope: x.deny_scope,
+                        undo: x.undo,
+                        revoke_sessions: x.revoke_sessions,
+                        alert: x.alert,
+                    }
                 }
-                None => Response { deny_scope: DenyScope::Observed, undo: false, revoke_sessions: false, alert: true },
+                None => Response {
+                    deny_scope: DenyScope::Observed,
+                    undo: false,
+                    revoke_sessions: false,
+                    alert: true,
+                },
             };
             rules.push(Rule {
                 id,
@@ -381,13 +462,22 @@ impl RuleSet {
                     actions: Checker::plain(&m.actions),
                     access,
                     resources,
-                    request: m.request.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect(),
+                    request: m
+                        .request
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.get_ref().clone()))
+                        .collect(),
                     grants_outside_account: m.grants_outside_account,
                     failed_calls: m.failed_calls,
                 },
                 allow: Checker::plain(&r.allow),
                 response,
-                mode: r.mode.as_ref().map(|m| *m.get_ref()).or(raw.mode.as_ref().map(|m| *m.get_ref())).unwrap_or(Mode::Enforce),
+                mode: r
+                    .mode
+                    .as_ref()
+                    .map(|m| *m.get_ref())
+                    .or(raw.mode.as_ref().map(|m| *m.get_ref()))
+                    .unwrap_or(Mode::Enforce),
                 line: c.line_of(spanned.span().start),
             });
         }
@@ -432,14 +522,27 @@ mod tests {
         let text = "version = 1\n[allow_sets.admins]\ngroups = [\"A\"]\n\n[[rule]]\nid = \"x\"\nallow = [\"nobody\"]\n[rule.match]\nactions = [\"iam:*\"]\naccess = [\"writes\"]\nresources = [\"bucket\"]\n";
         let err = RuleSet::parse("r.toml", text).unwrap_err();
         let msgs: Vec<String> = err.0.iter().map(ToString::to_string).collect();
-        assert!(msgs.contains(&"r.toml:7: rule[0].allow: no allow-set named `nobody`".to_owned()), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.starts_with("r.toml:10: rule[0].match.access: unknown access level `writes`")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.starts_with("r.toml:11: rule[0].match.resources: `bucket` is not an ARN pattern")), "{msgs:?}");
+        assert!(
+            msgs.contains(&"r.toml:7: rule[0].allow: no allow-set named `nobody`".to_owned()),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m
+                    .starts_with("r.toml:10: rule[0].match.access: unknown access level `writes`")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m
+                .starts_with("r.toml:11: rule[0].match.resources: `bucket` is not an ARN pattern")),
+            "{msgs:?}"
+        );
     }
 
     #[test]
     fn typos_and_syntax_errors_are_located() {
-        let err = RuleSet::parse("r.toml", "version = 1\n[[rule]]\nid = \"x\"\nalow = []\n").unwrap_err();
+        let err =
+            RuleSet::parse("r.toml", "version = 1\n[[rule]]\nid = \"x\"\nalow = []\n").unwrap_err();
         assert_eq!(err.0[0].line, 4, "{err}");
         assert!(err.0[0].message.contains("unknown field `alow`"), "{err}");
         let err = RuleSet::parse("r.toml", "version = 1\nmode = \"loud\"\n").unwrap_err();
@@ -451,7 +554,9 @@ mod tests {
     #[test]
     fn allow_group_replaces_admin_groups() {
         let mut rules = RuleSet::default_pack().unwrap();
-        rules.replace_admin_groups(vec!["Ops".into(), "Sec".into()]).unwrap();
+        rules
+            .replace_admin_groups(vec!["Ops".into(), "Sec".into()])
+            .unwrap();
         assert_eq!(rules.allow_sets["admins"].groups, vec!["Ops", "Sec"]);
     }
 }

@@ -24,7 +24,8 @@ pub fn has_wildcard(pattern: &str) -> bool {
 fn match_impl(pattern: &str, text: &str, eq: impl Fn(char, char) -> bool) -> bool {
     // Fast paths for the shapes rules use most: no wildcard, or a single trailing `*`.
     if !has_wildcard(pattern) {
-        return pattern.len() == text.len() && pattern.chars().zip(text.chars()).all(|(a, b)| eq(a, b));
+        return pattern.len() == text.len()
+            && pattern.chars().zip(text.chars()).all(|(a, b)| eq(a, b));
     }
     // Classic greedy matching with one backtrack point (the last `*` seen): linear in practice,
     // O(p × t) at worst.
@@ -69,7 +70,10 @@ mod tests {
         assert!(matches("iam:PutUserPolicy", "iam:PutUserPolicy"));
         assert!(!matches("iam:PutUserPolicy", "iam:putuserpolicy"));
         assert!(matches_ignore_ascii_case("iam:Put*", "IAM:putuserpolicy"));
-        assert!(matches("arn:aws:iam::1:user/*", "arn:aws:iam::1:user/a/b/c"));
+        assert!(matches(
+            "arn:aws:iam::1:user/*",
+            "arn:aws:iam::1:user/a/b/c"
+        ));
         assert!(matches("a?c", "abc"));
         assert!(!matches("a?c", "ac"));
         assert!(matches("*", ""));

@@ -1,0 +1,6 @@
+//! Warden's edge: the `warden` CLI's offline commands (replay, rules check) on top of the pure
+//! `policy-rules` core. Later: the Lambda entry points, the connectors and the AWS clients.
+
+pub mod input;
+pub mod replay;
+pub mod report;

@@ -1,0 +1,263 @@
+//! The replay engine behind `warden replay`: every event of every input file through the same
+//! analysis and decision the Lambda will run, files spread over `jobs` threads, each event's result
+//! handed to a sink (the report), and a summary merged at the end. A malformed record or file is
+//! counted and reported with where it is; the replay goes on.
+
+use crate::input::{for_each_document, DocLocation};
+use policy_rules::catalog::Catalog;
+use policy_rules::decision::{decide, CallerFacts, Decision, Verdict};
+use policy_rules::event::{parse_document, Event, EventError};
+use policy_rules::mapping::{analyse, Analysis};
+use policy_rules::memberships::Memberships;
+use policy_rules::rules::RuleSet;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Everything a replay needs besides its input.
+pub struct ReplayContext<'a> {
+    pub catalog: &'a Catalog,
+    pub rules: &'a RuleSet,
+    pub memberships: &'a Memberships,
+}
+
+/// One input problem, located.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct InputProblem {
+    pub file_index: usize,
+    pub location: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for InputProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.location, self.message)
+    }
+}
+
+/// How many problems the summary keeps word for word (all are counted).
+pub const KEPT_PROBLEMS: usize = 50;
+
+/// Counts of a replay.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub files: u64,
+    pub bytes: u64,
+    pub events: u64,
+    pub verdicts: BTreeMap<Verdict, u64>,
+    /// Per rule id: per verdict.
+    pub rules: BTreeMap<String, BTreeMap<Verdict, u64>>,
+    /// Violations (deny, alert, exempt) per principal.
+    pub principals: HashMap<String, u64>,
+    /// Events whose verdict is `alert` only because the caller's groups were unknown.
+    pub groups_unknown: u64,
+    pub problems: u64,
+    pub kept_problems: Vec<InputProblem>,
+}
+
+impl Summary {
+    pub fn merge(&mut self, other: Summary) {
+        self.files += other.files;
+        self.bytes += other.bytes;
+        self.events += other.events;
+        for (v, n) in other.verdicts {
+            *self.verdicts.entry(v).or_default() += n;
+        }
+        for (r, m) in other.rules {
+            let e = self.rules.entry(r).or_default();
+            for (v, n) in m {
+                *e.entry(v).or_default() += n;
+            }
+        }
+        for (p, n) in other.principals {
+            *self.principals.entry(p).or_default() += n;
+        }
+        self.groups_unknown += other.groups_unknown;
+        self.problems += other.problems;
+        self.kept_problems.extend(other.kept_problems);
+        self.kept_problems.sort();
+        self.kept_problems.truncate(KEPT_PROBLEMS);
+    }
+
+    fn problem(&mut self, p: InputProblem) {
+        self.problems += 1;
+        *self.verdicts.entry(Verdict::Error).or_default() += 1;
+        if self.kept_problems.len() < KEPT_PROBLEMS {
+            self.kept_problems.push(p);
+        }
+    }
+
+    /// The principals with the most violations, most first (ties by name).
+    pub fn top_principals(&self, n: usize) -> Vec<(&str, u64)> {
+        let mut v: Vec<(&str, u64)> = self
+            .principals
+            .iter()
+            .map(|(k, c)| (k.as_str(), *c))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        v.truncate(n);
+        v
+    }
+}
+
+/// What the sink receives for each item.
+pub enum Item<'e, 'a> {
+    Event {
+        event: &'e Event<'a>,
+        analysis: &'e Analysis,
+        decision: &'e Decision,
+    },
+    Problem(&'e InputProblem),
+}
+
+/// A per-thread consumer of replay items (the report writer). `flush` is called at the end of each file.
+pub trait Sink: Send {
+    fn item(&mut self, item: Item<'_, '_>);
+    fn flush(&mut self) {}
+}
+
+fn location(loc: DocLocation<'_>, record: Option<usize>) -> String {
+    let mut s = loc.path.display().to_string();
+    if let Some(l) = loc.line {
+        s.push_str(&format!(":{l}"));
+    }
+    if let Some(r) = record {
+        s.push_str(&format!(": record {r}"));
+    }
+    s
+}
+
+/// Replays one file into `summary` and `sink`.
+pub fn replay_file(
+    file_index: usize,
+    path: &Path,
+    ctx: &ReplayContext<'_>,
+    summary: &mut Summary,
+    sink: &mut dyn Sink,
+) {
+    summary.files += 1;
+    let result = for_each_document(path, |loc, bytes| {
+        parse_document(bytes, |record, parsed| match parsed {
+            Ok(event) => {
+                summary.events += 1;
+                let analysis = analyse(&event, ctx.catalog);
+                let facts = CallerFacts {
+                    groups: ctx.memberships.groups_of(&analysis.caller),
+                };
+                let decision = decide(&event, &analysis, ctx.rules, facts);
+                tally(summary, &analysis, &decision);
+                sink.item(Item::Event {
+                    event: &event,
+                    analysis: &analysis,
+                    decision: &decision,
+                });
+            }
+            Err(e) => {
+                let p = InputProblem {
+                    file_index,
+                    location: location(loc, record),
+                    message: describe_error(&e),
+                };
+                sink.item(Item::Problem(&p));
+                summary.problem(p);
+            }
+        });
+    });
+    match result {
+        Ok(bytes) => summary.bytes += bytes,
+        Err(e) => {
+            let p = InputProblem {
+                file_index,
+                location: path.display().to_string(),
+                message: format!("cannot read: {e}"),
+            };
+            sink.item(Item::Problem(&p));
+            summary.problem(p);
+        }
+    }
+    sink.flush();
+}
+
+fn describe_error(e: &EventError) -> String {
+    e.to_string()
+}
+
+fn tally(summary: &mut Summary, analysis: &Analysis, decision: &Decision) {
+    *summary.verdicts.entry(decision.verdict).or_default() += 1;
+    if let Some(rule) = &decision.rule {
+        match summary.rules.get_mut(rule) {
+            Some(m) => *m.entry(decision.verdict).or_default() += 1,
+            None => {
+                summary
+                    .rules
+                    .insert(rule.clone(), BTreeMap::from([(decision.verdict, 1)]));
+            }
+        }
+    }
+    if matches!(
+        decision.verdict,
+        Verdict::Deny | Verdict::Alert | Verdict::Exempt
+    ) {
+        let c = &analysis.caller;
+        let who = c
+            .principal_arn
+            .as_deref()
+            .or(c.arn.as_deref())
+            .unwrap_or(c.identity_type.as_str());
+        match summary.principals.get_mut(who) {
+            Some(n) => *n += 1,
+            None => {
+                summary.principals.insert(who.to_owned(), 1);
+            }
+        }
+        if decision.verdict == Verdict::Alert
+            && decision
+                .reasons
+                .iter()
+                .any(|r| r.contains("are unknown (give them with --groups)"))
+        {
+            summary.groups_unknown += 1;
+        }
+    }
+}
+
+/// Replays `files` on `jobs` threads. `make_sink` builds one sink per thread; `on_file_done` is
+/// called with each file's size as it finishes (progress).
+pub fn replay(
+    files: &[(PathBuf, u64)],
+    jobs: usize,
+    ctx: &ReplayContext<'_>,
+    make_sink: &(dyn Fn() -> Box<dyn Sink> + Sync),
+    on_file_done: &(dyn Fn(u64) + Sync),
+) -> Summary {
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut summary = Summary::default();
+        let mut sink = make_sink();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some((path, size)) = files.get(i) else {
+                break;
+            };
+            replay_file(i, path, ctx, &mut summary, sink.as_mut());
+            on_file_done(*size);
+        }
+        summary
+    };
+    let jobs = jobs.clamp(1, files.len().max(1));
+    if jobs == 1 {
+        return work();
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..jobs).map(|_| s.spawn(work)).collect();
+        let mut total = Summary::default();
+        for h in handles {
+            // A worker panic is a bug; surface it rather than lose its counts silently.
+            match h.join() {
+                Ok(part) => total.merge(part),
+                Err(e) => std::panic::resume_unwind(e),
+            }
+        }
+        total
+    })
+}

@@ -1,0 +1,221 @@
+//! The `warden` CLI as a user runs it: real fixtures in, exit codes and output checked.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::io::Write;
+use std::path::PathBuf;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn warden() -> Command {
+    let mut c = Command::cargo_bin("warden").unwrap();
+    c.current_dir(root());
+    c
+}
+
+fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn replay_of_the_bundled_fixtures_reads_everything() {
+    warden()
+        .args(["replay", "fixtures/cloudtrail"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Replayed 359 events from 5 files"))
+        .stdout(predicate::str::contains("error             0"))
+        .stdout(predicate::str::contains("iam-writes"));
+}
+
+#[test]
+fn json_lines_carry_the_promised_fields() {
+    let out = warden()
+        .args(["replay", "--format", "json", "fixtures/cloudtrail"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lines = json_lines(&out.stdout);
+    assert_eq!(lines.len(), 359);
+    for l in &lines {
+        for key in [
+            "event_id",
+            "event_source",
+            "event_name",
+            "event_time",
+            "caller",
+            "actions",
+            "resources",
+            "verdict",
+            "rule",
+            "reasons",
+        ] {
+            assert!(l.get(key).is_some(), "missing {key} in {l}");
+        }
+        for key in ["type", "arn", "principal_arn"] {
+            assert!(
+                l["caller"].get(key).is_some(),
+                "missing caller.{key} in {l}"
+            );
+        }
+    }
+    let attach = lines
+        .iter()
+        .find(|l| l["event_name"] == "AttachUserPolicy")
+        .expect("the stratus fixtures have an AttachUserPolicy");
+    assert_eq!(
+        attach["actions"],
+        serde_json::json!(["iam:AttachUserPolicy"])
+    );
+    assert_eq!(attach["rule"], "iam-writes");
+}
+
+#[test]
+fn groups_decide_between_allow_and_deny_and_allow_group_replaces_admins() {
+    let dir = tempfile::tempdir().unwrap();
+    let groups = dir.path().join("groups.json");
+    std::fs::write(&groups, r#"{"christophe": ["Administrators"]}"#).unwrap();
+    let file = "fixtures/cloudtrail/stratus_red_team_detonation_logs.jsonl";
+    let verdict_of_attach = |extra: &[&str]| {
+        let mut args = vec![
+            "replay",
+            "--format",
+            "json",
+            "--groups",
+            groups.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        args.push(file);
+        let out = warden().args(&args).output().unwrap();
+        let lines = json_lines(&out.stdout);
+        lines
+            .iter()
+            .find(|l| l["event_name"] == "AttachUserPolicy")
+            .unwrap()["verdict"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(verdict_of_attach(&[]), "allow");
+    assert_eq!(verdict_of_attach(&["--allow-group", "Ops"]), "deny");
+}
+
+#[test]
+fn bad_input_is_located_and_the_replay_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(
+        root().join("fixtures/cloudtrail/custodian_eventbridge_envelopes.jsonl"),
+    )
+    .unwrap();
+    let mut text = good.clone();
+    text.push_str("{\"eventSource\": \"iam.amazonaws.com\", \n");
+    text.push_str(&good);
+    let path = dir.path().join("mixed.jsonl");
+    std::fs::write(&path, text).unwrap();
+    warden()
+        .args(["replay", path.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("Replayed 20 events"))
+        .stdout(predicate::str::contains("mixed.jsonl:11"))
+        .stdout(predicate::str::contains("Errors (1; the replay went on)"));
+}
+
+#[test]
+fn gzip_log_files_and_parallel_jobs_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, name) in [
+        "stratus_red_team_detonation_logs.jsonl",
+        "awsdocs_example_events.jsonl",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let text = std::fs::read(root().join("fixtures/cloudtrail").join(name)).unwrap();
+        let f = std::fs::File::create(dir.path().join(format!("{i}.json.gz"))).unwrap();
+        let mut enc = flate2::write::GzEncoder::new(f, flate2::Compression::default());
+        enc.write_all(&text).unwrap();
+        enc.finish().unwrap();
+    }
+    let summary = |jobs: &str| {
+        let out = warden()
+            .args(["replay", "--jobs", jobs, dir.path().to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.lines().skip(1).collect::<Vec<_>>().join("\n")
+    };
+    let one = summary("1");
+    assert!(one.contains("deny"), "{one}");
+    assert_eq!(one, summary("2"));
+}
+
+#[test]
+fn missing_paths_and_bad_rules_exit_2() {
+    warden()
+        .args(["replay", "no/such/dir"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no/such/dir"));
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(&rules, "version = 1\n[[rule]]\nid = \"x\"\n[rule.match]\nevents = [\"*\"]\nresources = [\"bucket\"]\n").unwrap();
+    warden()
+        .args([
+            "replay",
+            "--rules",
+            rules.to_str().unwrap(),
+            "fixtures/cloudtrail",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "rules.toml:6: rule[0].match.resources",
+        ));
+}
+
+#[test]
+fn rules_check_names_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    let out = warden().args(["rules", "default"]).output().unwrap();
+    std::fs::write(&good, &out.stdout).unwrap();
+    warden()
+        .args(["rules", "check", good.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("valid"));
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "version = 1\n[allow_sets.admins]\ngroups = [\"A\"]\naccounts = [\"12\"]\n",
+    )
+    .unwrap();
+    warden()
+        .args(["rules", "check", bad.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "bad.toml:4: allow_sets.admins.accounts: `12` is not a 12-digit account id",
+        ));
+}
+
+#[test]
+fn help_documents_exit_codes() {
+    warden()
+        .args(["replay", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Exit codes"));
+}
