@@ -11,7 +11,12 @@ fn main() {
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".json")).map(str::to_owned))
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".json"))
+                .map(str::to_owned)
+        })
         .collect();
     services.sort();
     let mut out = String::from("pub(crate) static SERVICE_FILES: &[(&str, &str, &str)] = &[\n");
@@ -20,12 +25,21 @@ fn main() {
         let types = dir.join("resourceTypes").join(format!("{s}.json"));
         println!("cargo:rerun-if-changed={}", actions.display());
         println!("cargo:rerun-if-changed={}", types.display());
-        let _ = writeln!(out, "    ({s:?}, include_str!({:?}), include_str!({:?})),", actions.display().to_string(), types.display().to_string());
+        let _ = writeln!(
+            out,
+            "    ({s:?}, include_str!({:?}), include_str!({:?})),",
+            actions.display().to_string(),
+            types.display().to_string()
+        );
     }
     out.push_str("];\n");
     let event_map = dir.join("event-map.toml");
     println!("cargo:rerun-if-changed={}", event_map.display());
-    let _ = writeln!(out, "pub(crate) static EVENT_MAP: &str = include_str!({:?});", event_map.display().to_string());
+    let _ = writeln!(
+        out,
+        "pub(crate) static EVENT_MAP: &str = include_str!({:?});",
+        event_map.display().to_string()
+    );
     let dest = Path::new(&std::env::var("OUT_DIR").unwrap_or_default()).join("catalog_files.rs");
     if let Err(e) = std::fs::write(&dest, out) {
         println!("cargo:warning=cannot write {}: {e}", dest.display());

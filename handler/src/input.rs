@@ -63,31 +63,63 @@ fn walk(path: &Path, out: &mut Vec<(PathBuf, u64)>, top: bool) -> Result<(), Inp
     Ok(())
 }
 
-/// Opens a file, transparently gunzipping it when it starts with the gzip magic bytes.
-pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
+/// Opens a file, transparently gunzipping it when it starts with the gzip magic bytes; says which.
+pub fn open(path: &Path) -> io::Result<(Box<dyn BufRead + Send>, bool)> {
     let mut file = BufReader::with_capacity(1 << 20, File::open(path)?);
     let gz = file.fill_buf()?.starts_with(&[0x1f, 0x8b]);
     Ok(if gz {
-        Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(file)))
+        (
+            Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(file))),
+            true,
+        )
     } else {
-        Box::new(file)
+        (Box::new(file), false)
     })
 }
 
-/// Reads the documents of one file and hands each to `on_doc` with its location. A first line that
-/// is a whole JSON value means JSON Lines; otherwise the file is one document. Returns the number of
-/// bytes read (decompressed).
+/// Plain files up to this size are read whole (one read, no per-line copy); larger ones and gzip
+/// input are streamed.
+const READ_WHOLE_LIMIT: u64 = 256 << 20;
+
+/// Reads the documents of one file and hands each to `on_doc` with its location. A first line shaped
+/// like a whole JSON value (it ends with `}` or `]`) means JSON Lines, where each non-blank line is a
+/// document (a CloudTrail log file is one such line); otherwise (a pretty-printed document starts
+/// with a line holding just `{`) the file is one document. Returns the bytes read (decompressed).
 pub fn for_each_document(
     path: &Path,
     mut on_doc: impl FnMut(DocLocation<'_>, &[u8]),
 ) -> io::Result<u64> {
-    let mut reader = open(path)?;
+    let size = std::fs::metadata(path)?.len();
+    let (mut reader, gz) = open(path)?;
+    if !gz && size <= READ_WHOLE_LIMIT {
+        drop(reader);
+        let mut all = Vec::with_capacity(size as usize + 1);
+        File::open(path)?.read_to_end(&mut all)?;
+        let first_end = memchr::memchr(b'\n', &all).unwrap_or(all.len());
+        if looks_like_json_lines(all.get(..first_end).unwrap_or(&[])) {
+            let mut start = 0usize;
+            let ends = memchr::memchr_iter(b'\n', &all).chain(std::iter::once(all.len()));
+            for (i, end) in ends.enumerate() {
+                let line = all.get(start..end).unwrap_or(&[]);
+                start = end + 1;
+                if !line.iter().all(u8::is_ascii_whitespace) {
+                    on_doc(
+                        DocLocation {
+                            path,
+                            line: Some(i + 1),
+                        },
+                        line,
+                    );
+                }
+            }
+        } else if !all.iter().all(u8::is_ascii_whitespace) {
+            on_doc(DocLocation { path, line: None }, &all);
+        }
+        return Ok(all.len() as u64);
+    }
     let mut line = Vec::with_capacity(1 << 16);
-    let mut total = 0u64;
-    let n = reader.read_until(b'\n', &mut line)?;
-    total += n as u64;
-    let first_is_whole = is_whole_json(&line);
-    if !first_is_whole {
+    let mut total = reader.read_until(b'\n', &mut line)? as u64;
+    if !looks_like_json_lines(&line) {
         // One document spread over lines (pretty-printed).
         let mut rest = line;
         total += reader.read_to_end(&mut rest)? as u64;
@@ -118,14 +150,11 @@ pub fn for_each_document(
     Ok(total)
 }
 
-fn is_whole_json(line: &[u8]) -> bool {
-    let trimmed = line.trim_ascii();
-    if trimmed.is_empty() {
-        return false;
-    }
-    // Cheap test first: a JSON Lines document ends its line with `}` (or `]`).
-    matches!(trimmed.last(), Some(b'}') | Some(b']'))
-        && serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_ok()
+fn looks_like_json_lines(first_line: &[u8]) -> bool {
+    let t = first_line.trim_ascii();
+    t.len() > 1
+        && matches!(t.first(), Some(b'{') | Some(b'['))
+        && matches!(t.last(), Some(b'}') | Some(b']'))
 }
 
 #[cfg(test)]

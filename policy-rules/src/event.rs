@@ -42,12 +42,8 @@ pub struct CloudTrailEvent<'a> {
     pub event_type: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub aws_region: Option<Cow<'a, str>>,
-    #[serde(borrow, rename = "sourceIPAddress")]
-    pub source_ip_address: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub error_code: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub error_message: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub recipient_account_id: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "bool_or_string")]
@@ -82,8 +78,6 @@ pub struct UserIdentity<'a> {
     #[serde(borrow, rename = "type")]
     pub kind: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    pub principal_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     pub arn: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub account_id: Option<Cow<'a, str>>,
@@ -91,8 +85,6 @@ pub struct UserIdentity<'a> {
     pub user_name: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub invoked_by: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub identity_provider: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub session_context: Option<SessionContext<'a>>,
 }
@@ -222,38 +214,125 @@ pub type RecordIndex = Option<usize>;
 
 /// Parses one JSON document (a bare record, an envelope, or a log file) and hands each event, or the
 /// error that stopped it, to `sink` with its index in `Records`. Returns how many items were handed
-/// over. A document whose log-file records do not all parse is re-read record by record, so one bad
-/// record costs only itself.
+/// over. A log file's records are streamed (never collected), and a log file with a bad record is
+/// re-read record by record, so one bad record costs only itself and no record is handed over twice.
 pub fn parse_document<'a>(
     bytes: &'a [u8],
     mut sink: impl FnMut(RecordIndex, Result<Event<'a>, EventError>),
 ) -> usize {
+    let mut emitted = 0usize;
+    if starts_with_records_key(bytes) {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let mut each = |record: CloudTrailEvent<'a>| {
+            sink(Some(emitted), classify_record(record));
+            emitted += 1;
+        };
+        let streamed = de::DeserializeSeed::deserialize(RecordsFile { each: &mut each }, &mut de)
+            .and_then(|()| de.end());
+        match streamed {
+            Ok(()) => return emitted,
+            Err(e) => return slow_path(bytes, emitted, e, &mut sink),
+        }
+    }
     match serde_json::from_slice::<CloudTrailEvent<'a>>(bytes) {
         Ok(doc) => emit_document(doc, &mut sink),
-        Err(whole_err) => {
-            // Slow path: a log file with a bad record; find the records one by one.
-            #[derive(Deserialize)]
-            struct Container<'b> {
-                #[serde(borrow, rename = "Records")]
-                records: Vec<&'b RawValue>,
+        Err(whole_err) => slow_path(bytes, 0, whole_err, &mut sink),
+    }
+}
+
+/// Re-reads a document whose fast parse failed: a log file record by record (skipping the `done`
+/// records already handed over), anything else as one error.
+fn slow_path<'a>(
+    bytes: &'a [u8],
+    done: usize,
+    whole_err: serde_json::Error,
+    sink: &mut impl FnMut(RecordIndex, Result<Event<'a>, EventError>),
+) -> usize {
+    #[derive(Deserialize)]
+    struct Container<'b> {
+        #[serde(borrow, rename = "Records")]
+        records: Vec<&'b RawValue>,
+    }
+    match serde_json::from_slice::<Container<'a>>(bytes) {
+        Ok(c) => {
+            let n = c.records.len();
+            for (i, raw) in c.records.into_iter().enumerate().skip(done) {
+                let item = serde_json::from_str::<CloudTrailEvent<'a>>(raw.get())
+                    .map_err(EventError::from)
+                    .and_then(classify_record);
+                sink(Some(i), item);
             }
-            match serde_json::from_slice::<Container<'a>>(bytes) {
-                Ok(c) => {
-                    let n = c.records.len();
-                    for (i, raw) in c.records.into_iter().enumerate() {
-                        let item = serde_json::from_str::<CloudTrailEvent<'a>>(raw.get())
-                            .map_err(EventError::from)
-                            .and_then(classify_record);
-                        sink(Some(i), item);
-                    }
-                    n
-                }
-                Err(_) => {
-                    sink(None, Err(EventError::from(whole_err)));
-                    1
-                }
+            n
+        }
+        Err(_) => {
+            sink(
+                if done > 0 { Some(done) } else { None },
+                Err(EventError::from(whole_err)),
+            );
+            done + 1
+        }
+    }
+}
+
+/// Whether a document opens with `{"Records":` (how CloudTrail writes its log files).
+fn starts_with_records_key(bytes: &[u8]) -> bool {
+    let rest = bytes.trim_ascii_start();
+    rest.strip_prefix(b"{")
+        .is_some_and(|r| r.trim_ascii_start().starts_with(b"\"Records\""))
+}
+
+/// A log file `{"Records":[…], …}` whose records are handed to `each` as they are parsed.
+struct RecordsFile<'f, F> {
+    each: &'f mut F,
+}
+
+impl<'de, F: FnMut(CloudTrailEvent<'de>)> de::DeserializeSeed<'de> for RecordsFile<'_, F> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, F: FnMut(CloudTrailEvent<'de>)> de::Visitor<'de> for RecordsFile<'_, F> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a CloudTrail log file")
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "Records" {
+                map.next_value_seed(RecordsSeq {
+                    each: &mut *self.each,
+                })?;
+            } else {
+                map.next_value::<de::IgnoredAny>()?;
             }
         }
+        Ok(())
+    }
+}
+
+struct RecordsSeq<'f, F> {
+    each: &'f mut F,
+}
+
+impl<'de, F: FnMut(CloudTrailEvent<'de>)> de::DeserializeSeed<'de> for RecordsSeq<'_, F> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, F: FnMut(CloudTrailEvent<'de>)> de::Visitor<'de> for RecordsSeq<'_, F> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of CloudTrail records")
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(record) = seq.next_element::<CloudTrailEvent<'de>>()? {
+            (self.each)(record);
+        }
+        Ok(())
     }
 }
 
@@ -323,6 +402,18 @@ mod tests {
             collect(file),
             vec![(Some(0), Ok("One".into())), (Some(1), Ok("Two".into()))]
         );
+    }
+
+    #[test]
+    fn truncated_log_file_keeps_what_came_before() {
+        let file = br#"{"Records":[{"eventSource":"a","eventName":"One"},{"eventSource":"b","#;
+        let got = collect(file);
+        assert_eq!(got[0], (Some(0), Ok("One".into())));
+        assert!(
+            matches!(&got[1], (Some(1), Err(EventError::Json { .. }))),
+            "{got:?}"
+        );
+        assert_eq!(got.len(), 2);
     }
 
     #[test]

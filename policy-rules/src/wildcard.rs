@@ -8,17 +8,23 @@
 
 /// Whether `text` matches `pattern` (`*` and `?` wildcards), comparing characters exactly.
 pub fn matches(pattern: &str, text: &str) -> bool {
+    if !has_wildcard(pattern) {
+        return pattern == text;
+    }
     match_impl(pattern, text, |a, b| a == b)
 }
 
 /// Whether `text` matches `pattern`, ignoring ASCII case (IAM action names).
 pub fn matches_ignore_ascii_case(pattern: &str, text: &str) -> bool {
+    if !has_wildcard(pattern) {
+        return pattern.eq_ignore_ascii_case(text);
+    }
     match_impl(pattern, text, |a, b| a.eq_ignore_ascii_case(&b))
 }
 
 /// Whether `pattern` contains a wildcard character.
 pub fn has_wildcard(pattern: &str) -> bool {
-    pattern.contains(['*', '?'])
+    pattern.bytes().any(|b| b == b'*' || b == b'?')
 }
 
 fn match_impl(pattern: &str, text: &str, eq: impl Fn(char, char) -> bool) -> bool {
