@@ -148,6 +148,9 @@ impl Drop for JsonLinesSink {
 pub struct NullSink;
 
 impl Sink for NullSink {
+    fn wants_every_event(&self) -> bool {
+        false
+    }
     fn item(&mut self, _: Item<'_, '_>) {}
 }
 

@@ -10,9 +10,10 @@
 //! no rule could be judged because the catalog cannot map the event.
 
 use crate::caller::{CallerKind, Restrictable};
+use crate::catalog::Catalog;
 use crate::event::Event;
 use crate::grants::outside_grants;
-use crate::mapping::{Analysis, Mapping, Match};
+use crate::mapping::{unmapped_reason, Analysis, Mapping, Match};
 use crate::rules::{AllowSet, DenyScope, Mode, Rule, RuleSet};
 use crate::wildcard;
 use serde::Serialize;
@@ -102,6 +103,53 @@ enum Applies {
     Unmapped(String),
 }
 
+/// The decision for an event that no rule can apply to, judged by its source, name and service
+/// alone — without classifying the caller or deriving resources — or `None` when a rule may apply and
+/// the full `decide` is needed. When it answers, it answers exactly what `decide` would (tested over
+/// every fixture), so a replay may skip the analysis of the events no rule is about.
+pub fn triage(event: &Event<'_>, catalog: &Catalog, rules: &RuleSet) -> Option<Decision> {
+    if event.is_insight() {
+        return Some(insight());
+    }
+    let service = catalog.service_for_source(event.source());
+    let may_apply = rules.rules.iter().any(|rule| {
+        let m = &rule.matches;
+        if !m.sources.is_empty() && !any_match(&m.sources, event.source()) {
+            return false;
+        }
+        if !m.events.is_empty() && !any_match(&m.events, event.name()) {
+            return false;
+        }
+        let needs_mapping =
+            !m.actions.is_empty() || !m.access.is_empty() || !m.resources.is_empty();
+        if !needs_mapping {
+            return true;
+        }
+        let Some(service) = service else { return false };
+        m.actions.is_empty()
+            || m.actions.iter().any(|p| {
+                let p_service = p.split_once(':').map_or(p.as_str(), |(s, _)| s);
+                wildcard::matches_ignore_ascii_case(p_service, service)
+            })
+    });
+    if may_apply {
+        return None;
+    }
+    Some(match unmapped_reason(event, catalog) {
+        Some(why) => plain(Verdict::Unmapped, why),
+        None => plain(Verdict::Ignore, NO_RULE.to_owned()),
+    })
+}
+
+const NO_RULE: &str = "no rule matched";
+
+fn insight() -> Decision {
+    plain(
+        Verdict::Ignore,
+        "a CloudTrail Insights record (an API-rate anomaly), not an API call".to_owned(),
+    )
+}
+
 /// Decides one event.
 pub fn decide(
     event: &Event<'_>,
@@ -157,7 +205,7 @@ pub fn decide(
         None => match (&analysis.mapping, unmapped) {
             (Mapping::Unmapped(why), _) => plain(Verdict::Unmapped, why.clone()),
             (_, Some(why)) => plain(Verdict::Unmapped, why),
-            _ => plain(Verdict::Ignore, "no rule matched".to_owned()),
+            _ => plain(Verdict::Ignore, NO_RULE.to_owned()),
         },
     }
 }
@@ -555,4 +603,42 @@ fn describe(matched: &[(String, Vec<String>)]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::parse_document;
+    use crate::mapping::analyse;
+
+    // INVARIANT (triage-agrees): whenever `triage` answers, `decide` gives the same decision.
+    #[test]
+    fn triage_agrees_with_decide_on_every_fixture() {
+        let catalog = Catalog::builtin().unwrap();
+        let rules = RuleSet::default_pack().unwrap();
+        let files = [
+            include_str!("../../fixtures/cloudtrail/stratus_red_team_detonation_logs.jsonl"),
+            include_str!("../../fixtures/cloudtrail/awsdocs_example_events.jsonl"),
+            include_str!("../../fixtures/cloudtrail/custodian_eventbridge_envelopes.jsonl"),
+            include_str!("../../fixtures/cloudtrail/eventbridge_fixtures_consoleme_iambic.jsonl"),
+        ];
+        let (mut answered, mut deferred) = (0, 0);
+        for line in files.iter().flat_map(|f| f.lines()) {
+            parse_document(line.as_bytes(), |_, e| {
+                let e = e.unwrap();
+                let full = decide(&e, &analyse(&e, &catalog), &rules, CallerFacts::default());
+                match triage(&e, &catalog, &rules) {
+                    Some(t) => {
+                        answered += 1;
+                        assert_eq!(t, full, "{}:{}", e.source(), e.name());
+                    }
+                    None => deferred += 1,
+                }
+            });
+        }
+        assert!(
+            answered > 250 && deferred > 20,
+            "answered {answered}, deferred {deferred}"
+        );
+    }
 }

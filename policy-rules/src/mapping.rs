@@ -173,19 +173,31 @@ struct Context<'e> {
     caller: &'e Caller,
 }
 
-/// Maps an event to its actions and resources.
-pub fn map_event(event: &Event<'_>, caller: &Caller, catalog: &Catalog) -> Mapping {
+/// Why the catalog cannot map an event, or `None` when it can (its service and action are known).
+pub fn unmapped_reason(event: &Event<'_>, catalog: &Catalog) -> Option<String> {
     let source = event.source();
     let Some(prefix) = catalog.service_for_source(source) else {
-        return Mapping::Unmapped(format!(
+        return Some(format!(
             "the catalog has no service for event source `{source}`"
         ));
     };
     let name = event.name();
-    let infos = catalog.actions_for_event(prefix, name);
-    if infos.is_empty() {
-        return Mapping::Unmapped(format!("the catalog has no action for `{prefix}:{name}`"));
+    if catalog.actions_for_event(prefix, name).is_empty() {
+        return Some(format!("the catalog has no action for `{prefix}:{name}`"));
     }
+    None
+}
+
+/// Maps an event to its actions and resources.
+pub fn map_event(event: &Event<'_>, caller: &Caller, catalog: &Catalog) -> Mapping {
+    let name = event.name();
+    let (Some(prefix), None) = (
+        catalog.service_for_source(event.source()),
+        unmapped_reason(event, catalog),
+    ) else {
+        return Mapping::Unmapped(unmapped_reason(event, catalog).unwrap_or_default());
+    };
+    let infos = catalog.actions_for_event(prefix, name);
     let region = event.record.aws_region.as_deref().unwrap_or("");
     let partition = caller
         .arn
