@@ -1,4 +1,7 @@
 //! The `warden` command line: offline replay of CloudTrail logs through the rules, and rule checks.
+//! The binary is the one place that prints: data to stdout, the summary (with `--format json`),
+//! progress and errors to stderr.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
