@@ -15,6 +15,8 @@ struct CallerLine<'a> {
     arn: Option<&'a str>,
     principal_arn: Option<&'a str>,
     path_known: bool,
+    /// Whether an identity-policy Deny can restrict this caller at all.
+    restrictable: bool,
     session_name: Option<&'a str>,
     invoked_by: Option<&'a str>,
 }
@@ -99,6 +101,7 @@ impl Sink for JsonLinesSink {
                         arn: c.arn.as_deref(),
                         principal_arn: c.principal_arn.as_deref(),
                         path_known: c.path_known,
+                        restrictable: c.restrictable == policy_rules::caller::Restrictable::Yes,
                         session_name: c.session_name.as_deref(),
                         invoked_by: c.invoked_by.as_deref(),
                     },
@@ -208,7 +211,7 @@ pub fn render_summary(s: &Summary, seconds: f64) -> String {
     if s.groups_unknown > 0 {
         let _ = writeln!(
             o,
-            "\nNote: {} alert{} only because the caller's groups were unknown; pass --groups FILE (a JSON map, or `aws iam get-account-authorization-details` output).",
+            "\nNote: {} alert{} only because the caller's groups were unknown; pass --groups FILE\n(a JSON map, or the output of `aws iam get-account-authorization-details`).",
             s.groups_unknown,
             if s.groups_unknown == 1 { " was" } else { "s were" }
         );
