@@ -10,5 +10,6 @@ pub mod event;
 pub mod grants;
 pub mod mapping;
 pub mod memberships;
+pub mod policy;
 pub mod rules;
 pub mod wildcard;
