@@ -6,6 +6,7 @@ pub mod arn;
 pub mod caller;
 pub mod catalog;
 pub mod decision;
+pub mod evaluate;
 pub mod event;
 pub mod grants;
 pub mod mapping;
