@@ -65,10 +65,27 @@ enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+    /// Check an evidence trail (a local JSON Lines file).
+    Evidence {
+        #[command(subcommand)]
+        command: EvidenceCommand,
+    },
     /// Check or print rule files.
     Rules {
         #[command(subcommand)]
         command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvidenceCommand {
+    /// Verify the hash chain: names the first modified, deleted, inserted or moved record. Exit 0
+    /// when intact, 1 when not, 2 when the file cannot be read.
+    Verify {
+        file: PathBuf,
+        /// The newest record's `SEQ:HASH` as kept outside the file, to catch truncation.
+        #[arg(long, value_name = "SEQ:HASH")]
+        head: Option<String>,
     },
 }
 
@@ -112,6 +129,42 @@ fn load_rules(path: Option<&PathBuf>, allow_groups: Vec<String>) -> Result<RuleS
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Evidence {
+            command: EvidenceCommand::Verify { file, head },
+        } => {
+            let head = match head.as_deref().map(|h| h.split_once(':')) {
+                None => None,
+                Some(Some((seq, hash))) => Some((
+                    seq.parse::<u64>()
+                        .with_context(|| format!("--head: `{seq}` is not a sequence number"))?,
+                    hash.to_owned(),
+                )),
+                Some(None) => anyhow::bail!("--head takes SEQ:HASH"),
+            };
+            let records = warden_handler::evidence_file::read(&file)?;
+            match policy_rules::evidence::verify(
+                &records,
+                head.as_ref().map(|(s, h)| (*s, h.as_str())),
+            ) {
+                Ok(()) => {
+                    match records.last() {
+                        Some(last) => println!(
+                            "{}: intact: {} records; head {}:{}",
+                            file.display(),
+                            records.len(),
+                            last.seq,
+                            last.hash
+                        ),
+                        None => println!("{}: intact: empty", file.display()),
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("{}: broken at {e}", file.display());
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
         Command::Rules {
             command: RulesCommand::Default,
         } => {

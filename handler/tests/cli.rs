@@ -219,3 +219,42 @@ fn help_documents_exit_codes() {
         .success()
         .stdout(predicate::str::contains("Exit codes"));
 }
+
+#[test]
+fn evidence_verify_names_the_first_bad_record() {
+    use policy_rules::evidence::{Draft, RecordKind};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("evidence.jsonl");
+    let mut head = None;
+    for i in 0..4 {
+        let d = Draft {
+            id: format!("r{i}"),
+            time: "2026-11-22T10:00:00Z".into(),
+            kind: Some(RecordKind::Change),
+            ..Draft::default()
+        };
+        head = Some(
+            warden_handler::evidence_file::append_after(&path, head, d)
+                .unwrap()
+                .seq,
+        );
+    }
+    warden()
+        .args(["evidence", "verify", path.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("intact: 4 records"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replacen("\"kind\":\"change\"", "\"kind\":\"verify\"", 3),
+    )
+    .unwrap();
+    warden()
+        .args(["evidence", "verify", path.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "broken at record 0 (seq 0, id `r0`): its content does not match its hash",
+        ));
+}

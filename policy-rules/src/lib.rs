@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod decision;
 pub mod evaluate;
 pub mod event;
+pub mod evidence;
 pub mod grants;
 pub mod mapping;
 pub mod memberships;
