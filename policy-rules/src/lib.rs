@@ -12,6 +12,8 @@ pub mod evidence;
 pub mod grants;
 pub mod mapping;
 pub mod memberships;
+pub mod planner;
 pub mod policy;
 pub mod rules;
+pub mod snapshot;
 pub mod wildcard;

@@ -1,0 +1,895 @@
+//! The planner: the narrowest Deny that brings a principal back inside a rule, where to put it, and
+//! how to undo the caller's change. Pure: it reads the event, the decision, the rules and (when given)
+//! an account snapshot, and returns a plan for `handler` to apply.
+//!
+//! - Scope: `observed` denies the exact action(s) on the exact resource(s) of the event; `rule` denies
+//!   those of the rule's actions that the principal's current policies allow (per the evaluator), on
+//!   the resources they allow them — never more than the rule names.
+//! - Placement: one Warden-owned inline policy per principal (`WardenDeny`), merged with Warden's
+//!   earlier statements (same resources → one statement; duplicates dropped; sorted), never touching
+//!   any other policy. Over the inline budget ("IAM and AWS STS quotas": a user's inline policies
+//!   together ≤ 2,048 characters, a role's ≤ 10,240, a group's ≤ 5,120, whitespace not counted) it
+//!   falls back to a Warden-owned managed policy (≤ 6,144 characters, mind the 10 attached policies);
+//!   when that is impossible too the outcome is an alert — never a silently broader Deny.
+//! - Sessions: AWS's own "revoke active sessions" statement (Deny `*` when `aws:TokenIssueTime` is
+//!   before the event), for roles, when the rule asks.
+//! - Undo: the inverse of the caller's change, as steps with the precondition each needs.
+
+use crate::caller::{CallerKind, Restrictable};
+use crate::catalog::Catalog;
+use crate::decision::{Decision, Verdict};
+use crate::evaluate::{evaluate, Answer, Policies, Request, RequestContext};
+use crate::event::Event;
+use crate::mapping::Analysis;
+use crate::policy::{Conditions, Effect, PolicyDocument, Scope, Statement};
+use crate::rules::{DenyScope, RuleSet};
+use crate::snapshot::Snapshot;
+use crate::wildcard;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The Warden-owned inline policy on each principal it restricts.
+pub const DENY_POLICY_NAME: &str = "WardenDeny";
+/// The Warden-owned inline policy that quarantines a principal created in violation.
+pub const QUARANTINE_POLICY_NAME: &str = "WardenQuarantine";
+/// The `Sid` of the revoke-older-sessions statement.
+pub const REVOKE_SID: &str = "WardenRevokeOlderSessions";
+
+/// IAM size limits ("IAM and AWS STS quotas").
+pub const USER_INLINE_LIMIT: usize = 2_048;
+pub const ROLE_INLINE_LIMIT: usize = 10_240;
+pub const GROUP_INLINE_LIMIT: usize = 5_120;
+pub const MANAGED_POLICY_LIMIT: usize = 6_144;
+pub const ATTACHED_POLICY_LIMIT: usize = 10;
+
+/// One step of an undo, with the precondition it needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UndoStep {
+    /// The IAM or S3 API call, as `service:Operation`.
+    pub call: String,
+    pub params: BTreeMap<String, Value>,
+    /// What must still be true of the live state for the step to be safe.
+    pub precondition: String,
+}
+
+/// Where the Deny goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Placement {
+    Inline,
+    Managed,
+}
+
+/// A plan to apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// The principal's ARN.
+    pub target: String,
+    pub target_name: String,
+    pub policy_name: String,
+    pub placement: Placement,
+    /// The whole document to write (Warden's earlier statements merged in).
+    pub policy_document: Value,
+    /// The `(action, resource)` pairs this plan adds.
+    pub denied: Vec<(String, String)>,
+    /// Sessions issued before this time stop working (roles only).
+    pub revoke_sessions_before: Option<String>,
+    pub undo: Vec<UndoStep>,
+    /// Why the change has no safe inverse, when it has none.
+    pub no_undo: Option<String>,
+    /// Why the placement is not the default inline policy, or the scope not the rule's.
+    pub fallback: Option<String>,
+    pub reasons: Vec<String>,
+}
+
+/// What the planner makes of a decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Deny(Box<Plan>),
+    /// A person must act; undo steps may still be proposed.
+    Alert {
+        reasons: Vec<String>,
+        undo: Vec<UndoStep>,
+    },
+    /// Nothing to do (the verdict is not a violation).
+    Nothing,
+}
+
+/// Everything the planner reads.
+pub struct Input<'a> {
+    pub event: &'a Event<'a>,
+    pub analysis: &'a Analysis,
+    pub decision: &'a Decision,
+    pub rules: &'a RuleSet,
+    pub catalog: &'a Catalog,
+    pub snapshot: Option<&'a Snapshot>,
+}
+
+/// Plans the response to one decision.
+pub fn plan(input: &Input<'_>) -> Outcome {
+    let d = input.decision;
+    let rule = d
+        .rule
+        .as_deref()
+        .and_then(|id| input.rules.rules.iter().find(|r| r.id == id));
+    let undo_wanted = rule.is_some_and(|r| r.response.undo);
+    let (undo, no_undo) = if undo_wanted && matches!(d.verdict, Verdict::Deny | Verdict::Alert) {
+        plan_undo(input)
+    } else {
+        (Vec::new(), None)
+    };
+    match d.verdict {
+        Verdict::Deny => {}
+        Verdict::Alert => {
+            let mut reasons = d.reasons.clone();
+            reasons.extend(no_undo);
+            return Outcome::Alert { reasons, undo };
+        }
+        _ => return Outcome::Nothing,
+    }
+    let Some(rule) = rule else {
+        return Outcome::Alert {
+            reasons: vec!["a deny verdict without its rule (a bug): not acting".to_owned()],
+            undo: Vec::new(),
+        };
+    };
+    let c = &input.analysis.caller;
+    // INVARIANT (never-deny-the-exempt): re-checked here, whatever the decision said.
+    let refuse = |why: String| Outcome::Alert {
+        reasons: vec![why],
+        undo: Vec::new(),
+    };
+    let Some(arn) = c.principal_arn.clone() else {
+        return refuse("the caller has no principal to restrict".to_owned());
+    };
+    if c.restrictable != Restrictable::Yes
+        || !matches!(
+            c.kind,
+            CallerKind::IamUser | CallerKind::AssumedRole | CallerKind::FederatedUser
+        )
+    {
+        return refuse(format!(
+            "`{arn}` cannot be restricted by an identity policy"
+        ));
+    }
+    let rs = input.rules;
+    if rs
+        .break_glass
+        .iter()
+        .chain(&rs.warden_principals)
+        .any(|p| wildcard::matches(p, &arn))
+    {
+        return refuse(format!(
+            "`{arn}` is a break-glass or Warden principal: Warden never denies it"
+        ));
+    }
+    let is_role = c.kind == CallerKind::AssumedRole;
+    let name = c.name.clone().unwrap_or_default();
+    let record = input.snapshot.and_then(|s| s.principal(&arn));
+    let target = record.map_or(arn.clone(), |r| r.arn.clone());
+
+    let mut reasons = vec![format!(
+        "rule `{}`: {}",
+        rule.id,
+        describe_scope(rule.response.deny_scope)
+    )];
+    let mut fallback = None;
+    let mut pairs: Vec<(String, Vec<String>)> = d
+        .violations
+        .iter()
+        .filter(|(_, r)| !r.is_empty())
+        .cloned()
+        .collect();
+    if rule.response.deny_scope == DenyScope::Rule {
+        match (input.snapshot, record) {
+            (Some(snap), Some(rec)) => {
+                let (rule_pairs, notes) = rule_scope_pairs(
+                    input.catalog,
+                    snap,
+                    rec,
+                    &rule.matches.actions,
+                    rule.matches.access,
+                );
+                reasons.extend(notes);
+                pairs.extend(rule_pairs);
+            }
+            _ => fallback = Some(
+                "no account snapshot of the principal, so the scope is the observed action(s) only"
+                    .to_owned(),
+            ),
+        }
+    }
+    if pairs.is_empty() {
+        return refuse("no resource to deny: a narrow Deny is impossible".to_owned());
+    }
+    let existing = record.and_then(|r| r.inline.get(DENY_POLICY_NAME));
+    let revoke_before = (rule.response.revoke_sessions && is_role).then(|| {
+        input
+            .event
+            .record
+            .event_time
+            .as_deref()
+            .unwrap_or("")
+            .to_owned()
+    });
+    if rule.response.revoke_sessions && !is_role {
+        reasons.push("sessions are revoked for roles only; this caller is a user".to_owned());
+    }
+    let doc = merge_deny(
+        existing,
+        &pairs,
+        revoke_before.as_deref().filter(|t| !t.is_empty()),
+    );
+    let size = doc.size();
+
+    // Budget: the principal's other inline policies count against the same limit.
+    let others: usize = record.map_or(0, |r| {
+        r.inline
+            .iter()
+            .filter(|(n, _)| n.as_str() != DENY_POLICY_NAME)
+            .map(|(_, d)| d.size())
+            .sum()
+    });
+    let limit = if is_role {
+        ROLE_INLINE_LIMIT
+    } else {
+        USER_INLINE_LIMIT
+    };
+    let (placement, policy_name) = if others + size <= limit {
+        (Placement::Inline, DENY_POLICY_NAME.to_owned())
+    } else {
+        let attached = record.map_or(0, |r| r.attached.len());
+        let managed_name = format!("{DENY_POLICY_NAME}-{name}");
+        let already = record.is_some_and(|r| {
+            r.attached
+                .iter()
+                .any(|a| a.ends_with(&format!("/{managed_name}")))
+        });
+        if size > MANAGED_POLICY_LIMIT || (!already && attached >= ATTACHED_POLICY_LIMIT) {
+            return refuse(format!(
+                "the Deny ({size} characters) fits neither the inline budget ({others} of {limit} characters used) nor a managed policy ({MANAGED_POLICY_LIMIT} characters, {attached} of {ATTACHED_POLICY_LIMIT} attached): a person must act"
+            ));
+        }
+        fallback = Some(format!(
+            "inline budget exceeded ({} of {limit} characters with the Deny): a Warden-owned managed policy `{managed_name}` instead",
+            others + size
+        ));
+        (Placement::Managed, managed_name)
+    };
+    let mut denied: Vec<(String, String)> = pairs
+        .iter()
+        .flat_map(|(a, rs)| rs.iter().map(move |r| (a.clone(), r.clone())))
+        .collect();
+    denied.sort();
+    denied.dedup();
+    Outcome::Deny(Box::new(Plan {
+        target,
+        target_name: name,
+        policy_name,
+        placement,
+        policy_document: serde_json::to_value(&doc).unwrap_or(Value::Null),
+        denied,
+        revoke_sessions_before: revoke_before,
+        undo,
+        no_undo,
+        fallback,
+        reasons,
+    }))
+}
+
+fn describe_scope(s: DenyScope) -> &'static str {
+    match s {
+        DenyScope::Observed => "deny the observed action(s) on the observed resource(s)",
+        DenyScope::Rule => "deny the rule's actions that the principal's policies allow",
+        DenyScope::None => "no Deny",
+    }
+}
+
+/// The rule's actions (catalog actions matching its patterns and access levels) that the principal's
+/// policies allow, with the resources they allow them on.
+fn rule_scope_pairs(
+    catalog: &Catalog,
+    snap: &Snapshot,
+    rec: &crate::snapshot::PrincipalRecord,
+    patterns: &[String],
+    access: crate::catalog::AccessLevels,
+) -> (Vec<(String, Vec<String>)>, Vec<String>) {
+    let (named, missing) = snap.identity_policies(rec);
+    let policies: Vec<(&str, &PolicyDocument)> =
+        named.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+    let boundary = rec.boundary.as_ref().and_then(|b| snap.managed.get(b));
+    let mut notes: Vec<String> = missing
+        .iter()
+        .map(|m| format!("managed policy `{m}` is not in the snapshot; its grants are not counted"))
+        .collect();
+    let ctx = RequestContext::partial();
+    let account = crate::arn::Arn::parse(&rec.arn)
+        .map(|a| a.account.to_owned())
+        .unwrap_or_default();
+    let mut actions: Vec<&str> = catalog
+        .all_actions()
+        .filter(|a| {
+            patterns
+                .iter()
+                .any(|p| wildcard::matches_ignore_ascii_case(p, &a.name))
+        })
+        .filter(|a| access.is_empty() || a.access.intersects(access))
+        .map(|a| a.name.as_str())
+        .collect();
+    actions.sort_unstable();
+    let mut out = Vec::new();
+    for action in actions {
+        let mut resources = BTreeSet::new();
+        for (_, doc) in &policies {
+            for st in doc.statements.iter().filter(|s| s.effect == Effect::Allow) {
+                let acts = match &st.action {
+                    Scope::Only(a) => a
+                        .iter()
+                        .any(|p| wildcard::matches_ignore_ascii_case(p, action)),
+                    Scope::Not(a) => !a
+                        .iter()
+                        .any(|p| wildcard::matches_ignore_ascii_case(p, action)),
+                };
+                let Some(Scope::Only(rs)) = &st.resource else {
+                    continue;
+                };
+                if !acts {
+                    continue;
+                }
+                for r in rs {
+                    let req = Request {
+                        principal_arn: &rec.arn,
+                        principal_account: &account,
+                        action,
+                        resource: r,
+                        context: &ctx,
+                    };
+                    let e = evaluate(
+                        &req,
+                        &Policies {
+                            identity: &policies,
+                            boundary,
+                            resource: None,
+                        },
+                    );
+                    match e.answer {
+                        Answer::Allow => {
+                            resources.insert(r.clone());
+                        }
+                        Answer::Unknown => {
+                            notes.push(format!(
+                                "`{action}` on `{r}` may be allowed ({}); denied to be safe",
+                                e.reasons.join("; ")
+                            ));
+                            resources.insert(r.clone());
+                        }
+                        Answer::ExplicitDeny | Answer::ImplicitDeny => {}
+                    }
+                }
+            }
+        }
+        if !resources.is_empty() {
+            out.push((action.to_owned(), resources.into_iter().collect()));
+        }
+    }
+    (out, notes)
+}
+
+/// Warden's Deny document for a principal: `existing` (Warden's earlier statements) merged with the
+/// new `(action, resources)` pairs and, when given, the revoke-older-sessions statement. Statements
+/// with the same resources share one statement; duplicates are dropped; the output is sorted, so the
+/// same content always gives the same bytes.
+pub fn merge_deny(
+    existing: Option<&PolicyDocument>,
+    pairs: &[(String, Vec<String>)],
+    revoke_before: Option<&str>,
+) -> PolicyDocument {
+    // The content is a set of (action, resource) pairs; the document is built from that set alone,
+    // so it does not depend on the order anything was added in.
+    let mut by_action: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut spelling: BTreeMap<String, String> = BTreeMap::new();
+    let mut add = |action: &String, resource: &String| {
+        let key = action.to_ascii_lowercase();
+        let spelt = spelling
+            .entry(key.clone())
+            .or_insert_with(|| action.clone());
+        if action < spelt {
+            *spelt = action.clone();
+        }
+        by_action.entry(key).or_default().insert(resource.clone());
+    };
+    let mut kept: Vec<Statement> = Vec::new();
+    let mut revoke = revoke_before.map(str::to_owned);
+    for st in existing.map(|d| d.statements.as_slice()).unwrap_or(&[]) {
+        match (&st.action, &st.resource, st.effect, st.condition.is_empty()) {
+            (Scope::Only(actions), Some(Scope::Only(resources)), Effect::Deny, true) => {
+                for a in actions {
+                    for r in resources {
+                        add(a, r);
+                    }
+                }
+            }
+            _ if st.sid.as_deref() == Some(REVOKE_SID) => {
+                let old = st
+                    .condition
+                    .get("DateLessThan")
+                    .and_then(|m| m.get("aws:TokenIssueTime"))
+                    .and_then(|v| v.first())
+                    .cloned();
+                revoke = match (revoke, old) {
+                    (Some(new), Some(old)) => Some(new.max(old)),
+                    (new, old) => new.or(old),
+                };
+            }
+            _ => kept.push(st.clone()),
+        }
+    }
+    for (action, resources) in pairs {
+        for r in resources {
+            add(action, r);
+        }
+    }
+    // Actions denied on the same resources share one statement.
+    let mut by_resources: BTreeMap<Vec<String>, BTreeSet<String>> = BTreeMap::new();
+    for (key, resources) in by_action {
+        let action = spelling.get(&key).cloned().unwrap_or(key);
+        by_resources
+            .entry(resources.into_iter().collect())
+            .or_default()
+            .insert(action);
+    }
+    let mut statements: Vec<Statement> = by_resources
+        .into_iter()
+        .map(|(resources, actions)| {
+            let actions: Vec<String> = actions.into_iter().collect();
+            let id = crate::evidence::deterministic_id(&[&actions.join(","), &resources.join(",")]);
+            Statement {
+                sid: Some(format!("WardenDeny{}", id.get(..8).unwrap_or(&id))),
+                effect: Effect::Deny,
+                principal: None,
+                action: Scope::Only(actions),
+                resource: Some(Scope::Only(resources)),
+                condition: Conditions::new(),
+            }
+        })
+        .collect();
+    statements.sort();
+    kept.sort();
+    statements.extend(kept);
+    if let Some(t) = revoke {
+        let mut condition = Conditions::new();
+        condition.insert(
+            "DateLessThan".to_owned(),
+            BTreeMap::from([("aws:TokenIssueTime".to_owned(), vec![t])]),
+        );
+        statements.push(Statement {
+            sid: Some(REVOKE_SID.to_owned()),
+            effect: Effect::Deny,
+            principal: None,
+            action: Scope::Only(vec!["*".to_owned()]),
+            resource: Some(Scope::Only(vec!["*".to_owned()])),
+            condition,
+        });
+    }
+    PolicyDocument {
+        version: Some("2012-10-17".to_owned()),
+        id: None,
+        statements,
+    }
+}
+
+fn param(event: &Event<'_>, key: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(event.record.request_parameters?.get()).ok()?;
+    v.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn response(event: &Event<'_>, pointer: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(event.record.response_elements?.get()).ok()?;
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+fn step(call: &str, params: &[(&str, Option<String>)], precondition: String) -> Option<UndoStep> {
+    let mut p = BTreeMap::new();
+    for (k, v) in params {
+        p.insert((*k).to_owned(), Value::String(v.clone()?));
+    }
+    Some(UndoStep {
+        call: call.to_owned(),
+        params: p,
+        precondition,
+    })
+}
+
+fn deny_all() -> Value {
+    serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "WardenQuarantine", "Effect": "Deny", "Action": "*", "Resource": "*"}]})
+}
+
+/// The inverse of the caller's change, or why there is none.
+fn plan_undo(input: &Input<'_>) -> (Vec<UndoStep>, Option<String>) {
+    let e = input.event;
+    if e.record.error_code.is_some() {
+        return (
+            Vec::new(),
+            Some("the call failed, so there is nothing to undo".to_owned()),
+        );
+    }
+    let p = |k: &str| param(e, k);
+    let snap_inline =
+        |kind: &str, owner: Option<String>, policy: Option<String>| -> Option<Value> {
+            let s = input.snapshot?;
+            let (owner, policy) = (owner?, policy?);
+            let doc = match kind {
+                "user" => s.users.get(&owner)?.inline.get(&policy)?,
+                "role" => s.roles.get(&owner)?.inline.get(&policy)?,
+                _ => s.groups.get(&owner)?.inline.get(&policy)?,
+            };
+            serde_json::to_value(doc).ok()
+        };
+    let source = e.source();
+    let name = e.name();
+    let one = |s: Option<UndoStep>, what: &str| match s {
+        Some(s) => (vec![s], None),
+        None => (
+            Vec::new(),
+            Some(format!("the event lacks what undoing `{what}` needs")),
+        ),
+    };
+    match (source, name) {
+        ("iam.amazonaws.com", "AttachUserPolicy" | "AttachRolePolicy" | "AttachGroupPolicy") => {
+            let (who, call) = match name {
+                "AttachUserPolicy" => ("userName", "iam:DetachUserPolicy"),
+                "AttachRolePolicy" => ("roleName", "iam:DetachRolePolicy"),
+                _ => ("groupName", "iam:DetachGroupPolicy"),
+            };
+            let key = match who {
+                "userName" => "UserName",
+                "roleName" => "RoleName",
+                _ => "GroupName",
+            };
+            one(step(call, &[(key, p(who)), ("PolicyArn", p("policyArn"))], "the policy is still attached".to_owned()), name)
+        }
+        ("iam.amazonaws.com", "PutUserPolicy" | "PutRolePolicy" | "PutGroupPolicy") => {
+            let (kind, who, key) = match name {
+                "PutUserPolicy" => ("user", "userName", "UserName"),
+                "PutRolePolicy" => ("role", "roleName", "RoleName"),
+                _ => ("group", "groupName", "GroupName"),
+            };
+            let pre = "the inline policy still holds the document the event wrote".to_owned();
+            match snap_inline(kind, p(who), p("policyName")) {
+                Some(previous) => {
+                    let mut s = step(&format!("iam:Put{}Policy", cap(kind)), &[(key, p(who)), ("PolicyName", p("policyName"))], pre);
+                    if let Some(s) = s.as_mut() {
+                        s.params.insert("PolicyDocument".to_owned(), previous);
+                    }
+                    one(s, name)
+                }
+                None => one(step(&format!("iam:Delete{}Policy", cap(kind)), &[(key, p(who)), ("PolicyName", p("policyName"))], format!("{pre}; the snapshot shows no earlier policy of that name, so the inverse is deletion")), name),
+            }
+        }
+        ("iam.amazonaws.com", "AddUserToGroup") => {
+            one(step("iam:RemoveUserFromGroup", &[("GroupName", p("groupName")), ("UserName", p("userName"))], "the user is still in the group".to_owned()), name)
+        }
+        ("iam.amazonaws.com", "CreateAccessKey") => {
+            let user = response(e, "/accessKey/userName").or_else(|| p("userName"));
+            let mut s = step("iam:UpdateAccessKey", &[("UserName", user), ("AccessKeyId", response(e, "/accessKey/accessKeyId"))], "the key still exists".to_owned());
+            if let Some(s) = s.as_mut() {
+                s.params.insert("Status".to_owned(), Value::String("Inactive".to_owned()));
+            }
+            one(s, name)
+        }
+        ("iam.amazonaws.com", "CreateLoginProfile") => one(step("iam:DeleteLoginProfile", &[("UserName", p("userName"))], "the login profile still exists".to_owned()), name),
+        ("iam.amazonaws.com", "UpdateAssumeRolePolicy") => {
+            let previous = input.snapshot.and_then(|s| s.roles.get(&p("roleName")?)?.trust.as_ref()).and_then(|d| serde_json::to_value(d).ok());
+            match previous {
+                Some(doc) => {
+                    let mut s = step("iam:UpdateAssumeRolePolicy", &[("RoleName", p("roleName"))], "the trust policy is still the one the event wrote".to_owned());
+                    if let Some(s) = s.as_mut() {
+                        s.params.insert("PolicyDocument".to_owned(), doc);
+                    }
+                    one(s, name)
+                }
+                None => (Vec::new(), Some("no snapshot of the earlier trust policy: no safe inverse; a person must restore it".to_owned())),
+            }
+        }
+        ("iam.amazonaws.com", "CreateUser" | "CreateRole") => {
+            let (call, key, who) = if name == "CreateUser" { ("iam:PutUserPolicy", "UserName", "userName") } else { ("iam:PutRolePolicy", "RoleName", "roleName") };
+            let mut s = step(call, &[(key, p(who)), ("PolicyName", Some(QUARANTINE_POLICY_NAME.to_owned()))], "the principal still exists (it is quarantined, never deleted)".to_owned());
+            if let Some(s) = s.as_mut() {
+                s.params.insert("PolicyDocument".to_owned(), deny_all());
+            }
+            one(s, name)
+        }
+        ("s3.amazonaws.com", "DeleteBucketPublicAccessBlock") => {
+            let mut s = step("s3:PutPublicAccessBlock", &[("Bucket", p("bucketName"))], "the bucket still has no public access block".to_owned());
+            if let Some(s) = s.as_mut() {
+                s.params.insert(
+                    "PublicAccessBlockConfiguration".to_owned(),
+                    serde_json::json!({"BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": true, "RestrictPublicBuckets": true}),
+                );
+            }
+            one(s, name)
+        }
+        ("s3.amazonaws.com", "PutBucketPolicy") => (
+            Vec::new(),
+            Some("restoring a bucket policy needs its live before-state (the enforcement path snapshots it); offline there is no safe inverse".to_owned()),
+        ),
+        _ => (Vec::new(), Some(format!("`{name}` has no safe inverse Warden knows: a person must review the change"))),
+    }
+}
+
+fn cap(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ctx() -> RequestContext {
+        RequestContext::complete().with("aws:TokenIssueTime", &["2026-11-22T12:00:00Z"])
+    }
+
+    fn denies(doc: &PolicyDocument, action: &str, resource: &str) -> bool {
+        let allow = PolicyDocument::parse(
+            r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#,
+        )
+        .unwrap();
+        let c = ctx();
+        let req = Request {
+            principal_arn: "arn:aws:iam::1:user/u",
+            principal_account: "1",
+            action,
+            resource,
+            context: &c,
+        };
+        evaluate(
+            &req,
+            &Policies {
+                identity: &[("allow", &allow), ("warden", doc)],
+                boundary: None,
+                resource: None,
+            },
+        )
+        .answer
+            == Answer::ExplicitDeny
+    }
+
+    #[test]
+    fn merge_groups_compacts_and_keeps_revocation() {
+        let pairs = vec![
+            (
+                "iam:PutRolePolicy".to_owned(),
+                vec!["arn:aws:iam::1:role/a".to_owned()],
+            ),
+            (
+                "iam:AttachRolePolicy".to_owned(),
+                vec!["arn:aws:iam::1:role/a".to_owned()],
+            ),
+            (
+                "iam:PutRolePolicy".to_owned(),
+                vec!["arn:aws:iam::1:role/a".to_owned()],
+            ),
+        ];
+        let doc = merge_deny(None, &pairs, Some("2026-11-22T10:00:00Z"));
+        assert_eq!(doc.statements.len(), 2);
+        assert_eq!(
+            doc.statements[0].action,
+            Scope::Only(vec![
+                "iam:AttachRolePolicy".into(),
+                "iam:PutRolePolicy".into()
+            ])
+        );
+        let again = merge_deny(Some(&doc), &pairs, Some("2026-11-22T09:00:00Z"));
+        assert_eq!(
+            again.to_json(),
+            doc.to_json(),
+            "idempotent; the later revocation time is kept"
+        );
+    }
+
+    fn arb_pairs() -> impl Strategy<Value = Vec<(String, Vec<String>)>> {
+        proptest::collection::vec(
+            (
+                prop::sample::select(vec![
+                    "iam:PutRolePolicy",
+                    "iam:AttachRolePolicy",
+                    "s3:PutBucketPolicy",
+                    "iam:CreateUser",
+                ]),
+                proptest::collection::vec(
+                    prop::sample::select(vec![
+                        "arn:aws:iam::1:role/a",
+                        "arn:aws:iam::1:role/b",
+                        "arn:aws:s3:::x",
+                        "arn:aws:iam::1:user/*/bob",
+                    ]),
+                    1..3,
+                ),
+            ),
+            1..6,
+        )
+        .prop_map(|v| {
+            v.into_iter()
+                .map(|(a, r)| (a.to_owned(), r.into_iter().map(str::to_owned).collect()))
+                .collect()
+        })
+    }
+
+    proptest! {
+        // INVARIANT (deny-exactly-planned): the merged policy denies exactly the planned pairs (and
+        // Warden's earlier ones), and changes the evaluator's answer for nothing else.
+        #[test]
+        fn merged_policy_denies_exactly_the_planned_pairs(
+            earlier in arb_pairs(), new in arb_pairs(),
+            action in prop::sample::select(vec!["iam:PutRolePolicy", "iam:AttachRolePolicy", "s3:PutBucketPolicy", "iam:CreateUser", "iam:GetRole", "s3:GetObject"]),
+            resource in prop::sample::select(vec!["arn:aws:iam::1:role/a", "arn:aws:iam::1:role/b", "arn:aws:iam::1:role/c", "arn:aws:s3:::x", "arn:aws:s3:::y", "arn:aws:iam::1:user/bob", "arn:aws:iam::1:user/ops/bob", "arn:aws:iam::1:user/alice"]),
+        ) {
+            let first = merge_deny(None, &earlier, None);
+            let merged = merge_deny(Some(&first), &new, None);
+            let planned = earlier.iter().chain(&new).any(|(a, rs)| a == action && rs.iter().any(|r| wildcard::matches(r, resource)));
+            prop_assert_eq!(denies(&merged, action, resource), planned);
+            // Deterministic and idempotent.
+            prop_assert_eq!(merge_deny(Some(&first), &new, None).to_json(), merged.to_json());
+            prop_assert_eq!(merge_deny(Some(&merged), &new, None).to_json(), merged.to_json());
+            let mut reversed = new.clone();
+            reversed.reverse();
+            prop_assert_eq!(merge_deny(Some(&first), &reversed, None).to_json(), merged.to_json());
+        }
+    }
+
+    mod flows {
+        use super::super::*;
+        use crate::decision::{decide, CallerFacts};
+        use crate::event::parse_document;
+        use crate::mapping::analyse;
+        use proptest::prelude::*;
+
+        fn run(event: &str, groups: Option<&[String]>, snapshot: Option<&Snapshot>) -> Outcome {
+            let catalog = Catalog::builtin().unwrap();
+            let rules = RuleSet::default_pack().unwrap();
+            let mut out = None;
+            parse_document(event.as_bytes(), |_, e| {
+                let e = e.unwrap();
+                let analysis = analyse(&e, &catalog);
+                let decision = decide(&e, &analysis, &rules, CallerFacts { groups });
+                out = Some(plan(&Input {
+                    event: &e,
+                    analysis: &analysis,
+                    decision: &decision,
+                    rules: &rules,
+                    catalog: &catalog,
+                    snapshot,
+                }));
+            });
+            out.unwrap()
+        }
+
+        const ATTACH: &str = r#"{"eventSource":"iam.amazonaws.com","eventName":"AttachUserPolicy","eventTime":"2026-11-22T10:00:00Z","recipientAccountId":"111122223333","awsRegion":"us-east-1",
+            "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/mallory","accountId":"111122223333","userName":"mallory"},
+            "requestParameters":{"userName":"mallory","policyArn":"arn:aws:iam::aws:policy/AdministratorAccess"}}"#;
+
+        #[test]
+        fn a_non_admin_attaching_admin_access_gets_a_narrow_deny_and_a_detach() {
+            let dev = ["Developers".to_owned()];
+            let Outcome::Deny(p) = run(ATTACH, Some(&dev), None) else {
+                panic!("expected a deny plan")
+            };
+            assert_eq!(p.policy_name, DENY_POLICY_NAME);
+            assert_eq!(p.placement, Placement::Inline);
+            assert_eq!(
+                p.denied,
+                vec![
+                    (
+                        "iam:AttachUserPolicy".to_owned(),
+                        "arn:aws:iam::111122223333:user/*/mallory".to_owned()
+                    ),
+                    (
+                        "iam:AttachUserPolicy".to_owned(),
+                        "arn:aws:iam::111122223333:user/mallory".to_owned()
+                    ),
+                ]
+            );
+            assert_eq!(p.undo[0].call, "iam:DetachUserPolicy");
+            assert_eq!(
+                p.undo[0].params["PolicyArn"],
+                "arn:aws:iam::aws:policy/AdministratorAccess"
+            );
+            let doc = PolicyDocument::from_value(&p.policy_document).unwrap();
+            assert!(doc.size() < 300, "{}", doc.to_json());
+            // An admin is allowed: nothing to plan.
+            assert_eq!(
+                run(ATTACH, Some(&["Administrators".to_owned()]), None),
+                Outcome::Nothing
+            );
+        }
+
+        fn snapshot_with(inline_chars: usize, attached: usize) -> Snapshot {
+            let big = format!(
+                r#"{{"Statement":{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::{}"}}}}"#,
+                "x".repeat(inline_chars)
+            );
+            let attached: Vec<String> = (0..attached).map(|i| format!(r#"{{"PolicyName":"p{i}","PolicyArn":"arn:aws:iam::111122223333:policy/p{i}"}}"#)).collect();
+            Snapshot::parse(&format!(
+                r#"{{"UserDetailList":[{{"UserName":"mallory","Arn":"arn:aws:iam::111122223333:user/team/mallory","GroupList":["Developers"],
+                "UserPolicyList":[{{"PolicyName":"big","PolicyDocument":{big}}}],"AttachedManagedPolicies":[{}]}}],"RoleDetailList":[],"GroupDetailList":[],"Policies":[]}}"#,
+                attached.join(",")
+            ))
+            .unwrap()
+        }
+
+        #[test]
+        fn over_the_inline_budget_falls_back_to_a_managed_policy_and_then_to_an_alert() {
+            let dev = ["Developers".to_owned()];
+            let snap = snapshot_with(1_900, 3);
+            let Outcome::Deny(p) = run(ATTACH, Some(&dev), Some(&snap)) else {
+                panic!()
+            };
+            assert_eq!(p.placement, Placement::Managed);
+            assert_eq!(p.target, "arn:aws:iam::111122223333:user/team/mallory");
+            assert!(
+                p.fallback
+                    .as_deref()
+                    .unwrap()
+                    .contains("inline budget exceeded"),
+                "{:?}",
+                p.fallback
+            );
+            let full = snapshot_with(1_900, ATTACHED_POLICY_LIMIT);
+            let Outcome::Alert { reasons, .. } = run(ATTACH, Some(&dev), Some(&full)) else {
+                panic!()
+            };
+            assert!(reasons[0].contains("a person must act"), "{reasons:?}");
+        }
+
+        #[test]
+        fn trail_tampering_by_a_role_revokes_its_older_sessions() {
+            let ev = r#"{"eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","eventTime":"2026-11-22T10:00:00Z","recipientAccountId":"111122223333","awsRegion":"eu-west-1",
+                "userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/ci/run","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::111122223333:role/ci"}}},
+                "requestParameters":{"name":"main"}}"#;
+            let Outcome::Deny(p) = run(ev, None, None) else {
+                panic!()
+            };
+            assert_eq!(
+                p.revoke_sessions_before.as_deref(),
+                Some("2026-11-22T10:00:00Z")
+            );
+            let doc = PolicyDocument::from_value(&p.policy_document).unwrap();
+            assert!(doc
+                .statements
+                .iter()
+                .any(|s| s.sid.as_deref() == Some(REVOKE_SID)));
+            assert!(p.denied.contains(&(
+                "cloudtrail:StopLogging".to_owned(),
+                "arn:aws:cloudtrail:eu-west-1:111122223333:trail/main".to_owned()
+            )));
+        }
+
+        proptest! {
+            // INVARIANT (never-deny-the-exempt): no Deny is planned for an allowed principal, a
+            // break-glass principal, Warden's own role, a service-linked or Identity Center role, or root.
+            #[test]
+            fn exempt_callers_never_get_a_deny(kind in 0usize..6, event in prop::sample::select(vec!["AttachRolePolicy", "PutRolePolicy", "CreateUser", "AddUserToGroup"])) {
+                let identity = match kind {
+                    0 => r#"{"type":"Root","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333"}"#,
+                    1 => r#"{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/break-glass/x","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::111122223333:role/break-glass"}}}"#,
+                    2 => r#"{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/warden-handler/x","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::111122223333:role/warden-handler"}}}"#,
+                    3 => r#"{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForX/x","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::111122223333:role/aws-service-role/x.amazonaws.com/AWSServiceRoleForX"}}}"#,
+                    4 => r#"{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Dev_0123456789abcdef/a","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Dev_0123456789abcdef"}}}"#,
+                    _ => r#"{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/admin","accountId":"111122223333","userName":"admin"}"#,
+                };
+                let ev = format!(r#"{{"eventSource":"iam.amazonaws.com","eventName":"{event}","eventTime":"2026-11-22T10:00:00Z","recipientAccountId":"111122223333","userIdentity":{identity},
+                    "requestParameters":{{"roleName":"r","userName":"u","groupName":"Administrators","policyName":"p","policyArn":"arn:aws:iam::aws:policy/AdministratorAccess"}}}}"#);
+                let admins = ["Administrators".to_owned()];
+                let outcome = run(&ev, Some(&admins), None);
+                prop_assert!(!matches!(outcome, Outcome::Deny(_)), "{:?}", outcome);
+            }
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! What Warden knows of an account: its users, roles and groups with their inline and attached
+//! policies, memberships, paths and boundaries, and the managed policies' current documents — read
+//! from the output of `aws iam get-account-authorization-details` (documents as JSON or URL-encoded).
+//! The planner uses it to see a principal's current policies, its inline-policy budget and its
+//! attachment count; nothing here calls AWS.
+
+use crate::policy::{PolicyDocument, PolicyError};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// A user or role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalRecord {
+    pub arn: String,
+    pub name: String,
+    pub inline: BTreeMap<String, PolicyDocument>,
+    /// ARNs of attached managed policies.
+    pub attached: Vec<String>,
+    /// Group names (users only).
+    pub groups: Vec<String>,
+    pub boundary: Option<String>,
+    /// The trust policy (roles only).
+    pub trust: Option<PolicyDocument>,
+}
+
+/// A group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRecord {
+    pub arn: String,
+    pub name: String,
+    pub inline: BTreeMap<String, PolicyDocument>,
+    pub attached: Vec<String>,
+}
+
+/// An account's IAM state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub users: BTreeMap<String, PrincipalRecord>,
+    pub roles: BTreeMap<String, PrincipalRecord>,
+    pub groups: BTreeMap<String, GroupRecord>,
+    /// Managed policy ARN → its default version's document.
+    pub managed: BTreeMap<String, PolicyDocument>,
+}
+
+/// Why a snapshot does not read.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("invalid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("not the output of `aws iam get-account-authorization-details`: {0}")]
+    Shape(String),
+    #[error("{what}: {source}")]
+    Policy { what: String, source: PolicyError },
+}
+
+fn s(v: &Value, k: &str) -> String {
+    v.get(k).and_then(Value::as_str).unwrap_or("").to_owned()
+}
+
+fn list<'v>(v: &'v Value, k: &str) -> impl Iterator<Item = &'v Value> {
+    v.get(k).and_then(Value::as_array).into_iter().flatten()
+}
+
+fn inline(
+    v: &Value,
+    key: &str,
+    owner: &str,
+) -> Result<BTreeMap<String, PolicyDocument>, SnapshotError> {
+    list(v, key)
+        .map(|p| {
+            let name = s(p, "PolicyName");
+            let doc = PolicyDocument::from_value(p.get("PolicyDocument").unwrap_or(&Value::Null))
+                .map_err(|source| SnapshotError::Policy {
+                what: format!("inline policy `{name}` of `{owner}`"),
+                source,
+            })?;
+            Ok((name, doc))
+        })
+        .collect()
+}
+
+fn attached(v: &Value) -> Vec<String> {
+    list(v, "AttachedManagedPolicies")
+        .map(|p| s(p, "PolicyArn"))
+        .collect()
+}
+
+impl Snapshot {
+    /// Reads `get-account-authorization-details` output.
+    pub fn parse(text: &str) -> Result<Self, SnapshotError> {
+        let v: Value = serde_json::from_str(text)?;
+        if v.get("UserDetailList").is_none() && v.get("RoleDetailList").is_none() {
+            return Err(SnapshotError::Shape(
+                "no `UserDetailList` or `RoleDetailList`".to_owned(),
+            ));
+        }
+        let mut snap = Snapshot::default();
+        for u in list(&v, "UserDetailList") {
+            let name = s(u, "UserName");
+            let rec = PrincipalRecord {
+                arn: s(u, "Arn"),
+                inline: inline(u, "UserPolicyList", &name)?,
+                attached: attached(u),
+                groups: list(u, "GroupList")
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
+                boundary: u
+                    .pointer("/PermissionsBoundary/PermissionsBoundaryArn")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                trust: None,
+                name: name.clone(),
+            };
+            snap.users.insert(name, rec);
+        }
+        for r in list(&v, "RoleDetailList") {
+            let name = s(r, "RoleName");
+            let trust =
+                match r.get("AssumeRolePolicyDocument") {
+                    Some(d) => Some(PolicyDocument::from_value(d).map_err(|source| {
+                        SnapshotError::Policy {
+                            what: format!("trust policy of role `{name}`"),
+                            source,
+                        }
+                    })?),
+                    None => None,
+                };
+            let rec = PrincipalRecord {
+                arn: s(r, "Arn"),
+                inline: inline(r, "RolePolicyList", &name)?,
+                attached: attached(r),
+                groups: Vec::new(),
+                boundary: r
+                    .pointer("/PermissionsBoundary/PermissionsBoundaryArn")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                trust,
+                name: name.clone(),
+            };
+            snap.roles.insert(name, rec);
+        }
+        for g in list(&v, "GroupDetailList") {
+            let name = s(g, "GroupName");
+            let rec = GroupRecord {
+                arn: s(g, "Arn"),
+                inline: inline(g, "GroupPolicyList", &name)?,
+                attached: attached(g),
+                name: name.clone(),
+            };
+            snap.groups.insert(name, rec);
+        }
+        for p in list(&v, "Policies") {
+            let arn = s(p, "Arn");
+            let default = list(p, "PolicyVersionList")
+                .find(|x| x.get("IsDefaultVersion").and_then(Value::as_bool) == Some(true));
+            if let Some(d) = default.and_then(|x| x.get("Document")) {
+                let doc =
+                    PolicyDocument::from_value(d).map_err(|source| SnapshotError::Policy {
+                        what: format!("managed policy `{arn}`"),
+                        source,
+                    })?;
+                snap.managed.insert(arn, doc);
+            }
+        }
+        Ok(snap)
+    }
+
+    /// A user or role by ARN, or by name when the ARN's path is unknown.
+    pub fn principal(&self, arn: &str) -> Option<&PrincipalRecord> {
+        let resource = crate::arn::Arn::parse(arn)?.resource;
+        let name = resource.rsplit('/').next()?;
+        let found = if resource.starts_with("user/") {
+            self.users.get(name)
+        } else {
+            self.roles.get(name)
+        };
+        found
+    }
+
+    /// Every identity policy of a principal, named for reasons: its inline and attached policies and,
+    /// for a user, its groups' inline and attached policies. Attached policies whose document the
+    /// snapshot lacks are listed in the second value.
+    pub fn identity_policies<'s>(
+        &'s self,
+        p: &'s PrincipalRecord,
+    ) -> (Vec<(String, &'s PolicyDocument)>, Vec<String>) {
+        let mut out = Vec::new();
+        let mut missing = Vec::new();
+        let mut managed =
+            |arn: &String, out: &mut Vec<(String, &'s PolicyDocument)>| match self.managed.get(arn)
+            {
+                Some(d) => out.push((arn.clone(), d)),
+                None => missing.push(arn.clone()),
+            };
+        for (n, d) in &p.inline {
+            out.push((format!("inline `{n}`"), d));
+        }
+        for a in &p.attached {
+            managed(a, &mut out);
+        }
+        for g in p.groups.iter().filter_map(|g| self.groups.get(g)) {
+            for (n, d) in &g.inline {
+                out.push((format!("group `{}` inline `{n}`", g.name), d));
+            }
+            for a in &g.attached {
+                managed(a, &mut out);
+            }
+        }
+        (out, missing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_cloudsplaining_account() {
+        let snap = Snapshot::parse(include_str!(
+            "../../fixtures/policies/cloudsplaining_test_example-authz-details.json"
+        ))
+        .unwrap();
+        assert_eq!(snap.users.len(), 3);
+        assert_eq!(snap.users["obama"].groups, vec!["admin"]);
+        assert!(!snap.managed.is_empty());
+        let u = snap.principal(&snap.users["obama"].arn).unwrap();
+        let (policies, _missing) = snap.identity_policies(u);
+        assert!(!policies.is_empty());
+    }
+}
