@@ -3,5 +3,6 @@
 
 pub mod evidence_file;
 pub mod input;
+pub mod plan_report;
 pub mod replay;
 pub mod report;

@@ -65,6 +65,26 @@ enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+    /// Show what Warden would do about one event: the caller, action(s), resource(s), verdict,
+    /// reasons, and the exact policy document it would write (or why a person must act).
+    #[command(after_help = EXIT_CODES)]
+    Plan {
+        /// Rule file (TOML); the default rule pack when absent.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Replace the groups of the `admins` allow-set (repeatable).
+        #[arg(long = "allow-group", value_name = "NAME")]
+        allow_groups: Vec<String>,
+        /// The event: a CloudTrail record, an EventBridge envelope, or a log file (every record is planned).
+        #[arg(long)]
+        event: PathBuf,
+        /// The account as `aws iam get-account-authorization-details` prints it: current policies,
+        /// groups (memberships before the event), paths. Without it the plan uses what the event tells.
+        #[arg(long)]
+        account: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     /// Check an evidence trail (a local JSON Lines file).
     Evidence {
         #[command(subcommand)]
@@ -129,6 +149,81 @@ fn load_rules(path: Option<&PathBuf>, allow_groups: Vec<String>) -> Result<RuleS
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Plan {
+            rules,
+            allow_groups,
+            event,
+            account,
+            format,
+        } => {
+            let rules = load_rules(rules.as_ref(), allow_groups)?;
+            let catalog =
+                Catalog::builtin().context("the built-in action catalog does not load (a bug)")?;
+            let (snapshot, memberships) = match account {
+                Some(p) => {
+                    let text = std::fs::read_to_string(&p)
+                        .with_context(|| format!("cannot read account `{}`", p.display()))?;
+                    let snap = policy_rules::snapshot::Snapshot::parse(&text)
+                        .with_context(|| format!("account `{}`", p.display()))?;
+                    let groups = Memberships::parse(&text)
+                        .with_context(|| format!("account `{}`", p.display()))?;
+                    (Some(snap), groups)
+                }
+                None => (None, Memberships::default()),
+            };
+            let bytes = std::fs::read(&event)
+                .with_context(|| format!("cannot read event `{}`", event.display()))?;
+            let mut problems = 0;
+            let mut first = true;
+            policy_rules::event::parse_document(&bytes, |index, parsed| match parsed {
+                Ok(e) => {
+                    let analysis = policy_rules::mapping::analyse(&e, &catalog);
+                    let facts = policy_rules::decision::CallerFacts {
+                        groups: memberships.groups_of(&analysis.caller),
+                    };
+                    let decision = policy_rules::decision::decide(&e, &analysis, &rules, facts);
+                    let input = policy_rules::planner::Input {
+                        event: &e,
+                        analysis: &analysis,
+                        decision: &decision,
+                        rules: &rules,
+                        catalog: &catalog,
+                        snapshot: snapshot.as_ref(),
+                    };
+                    let outcome = policy_rules::planner::plan(&input);
+                    match format {
+                        Format::Json => println!(
+                            "{}",
+                            warden_handler::plan_report::plan_value(
+                                &e, &analysis, &decision, &outcome
+                            )
+                        ),
+                        Format::Text => {
+                            if !first {
+                                println!();
+                            }
+                            print!(
+                                "{}",
+                                warden_handler::plan_report::render_plan(
+                                    &e, &analysis, &decision, &outcome
+                                )
+                            );
+                        }
+                    }
+                    first = false;
+                }
+                Err(err) => {
+                    problems += 1;
+                    let at = index.map(|i| format!(": record {i}")).unwrap_or_default();
+                    eprintln!("{}{at}: {err}", event.display());
+                }
+            });
+            Ok(if problems > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
         Command::Evidence {
             command: EvidenceCommand::Verify { file, head },
         } => {

@@ -2,7 +2,9 @@
 //! for people. Data goes to stdout; progress and logs to stderr.
 
 use crate::replay::{Item, Sink, Summary};
-use policy_rules::decision::Verdict;
+use policy_rules::decision::{Decision, Verdict};
+use policy_rules::event::Event;
+use policy_rules::mapping::Analysis;
 use serde::Serialize;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -45,6 +47,60 @@ struct ProblemLine<'a> {
     reasons: [&'a str; 1],
 }
 
+fn event_line<'a>(
+    event: &'a Event<'a>,
+    analysis: &'a Analysis,
+    decision: &'a Decision,
+) -> EventLine<'a> {
+    let c = &analysis.caller;
+    let mut resources: Vec<String> = analysis
+        .mapping
+        .actions()
+        .iter()
+        .flat_map(|a| a.resources.iter().flat_map(|r| r.patterns()))
+        .collect();
+    resources.sort();
+    resources.dedup();
+    EventLine {
+        event_id: event.record.event_id.as_deref(),
+        event_source: event.source(),
+        event_name: event.name(),
+        event_time: event.record.event_time.as_deref(),
+        account: event.account(),
+        error_code: event.record.error_code.as_deref(),
+        caller: CallerLine {
+            kind: c.kind.as_str(),
+            identity_type: &c.identity_type,
+            arn: c.arn.as_deref(),
+            principal_arn: c.principal_arn.as_deref(),
+            path_known: c.path_known,
+            restrictable: c.restrictable == policy_rules::caller::Restrictable::Yes,
+            session_name: c.session_name.as_deref(),
+            invoked_by: c.invoked_by.as_deref(),
+        },
+        actions: analysis
+            .mapping
+            .actions()
+            .iter()
+            .map(|a| a.action.as_str())
+            .collect(),
+        resources,
+        verdict: decision.verdict,
+        rule: decision.rule.as_deref(),
+        mode: decision.mode,
+        reasons: &decision.reasons,
+    }
+}
+
+/// One event's replay fields as a JSON object (what `replay --format json` prints per line).
+pub fn event_value(
+    event: &Event<'_>,
+    analysis: &Analysis,
+    decision: &Decision,
+) -> serde_json::Value {
+    serde_json::to_value(event_line(event, analysis, decision)).unwrap_or(serde_json::Value::Null)
+}
+
 /// Writes one JSON line per item to a shared writer, buffering per thread so lines never interleave.
 pub struct JsonLinesSink {
     buf: Vec<u8>,
@@ -78,47 +134,7 @@ impl Sink for JsonLinesSink {
                 event,
                 analysis,
                 decision,
-            } => {
-                let c = &analysis.caller;
-                let mut resources: Vec<String> = analysis
-                    .mapping
-                    .actions()
-                    .iter()
-                    .flat_map(|a| a.resources.iter().flat_map(|r| r.patterns()))
-                    .collect();
-                resources.sort();
-                resources.dedup();
-                let line = EventLine {
-                    event_id: event.record.event_id.as_deref(),
-                    event_source: event.source(),
-                    event_name: event.name(),
-                    event_time: event.record.event_time.as_deref(),
-                    account: event.account(),
-                    error_code: event.record.error_code.as_deref(),
-                    caller: CallerLine {
-                        kind: c.kind.as_str(),
-                        identity_type: &c.identity_type,
-                        arn: c.arn.as_deref(),
-                        principal_arn: c.principal_arn.as_deref(),
-                        path_known: c.path_known,
-                        restrictable: c.restrictable == policy_rules::caller::Restrictable::Yes,
-                        session_name: c.session_name.as_deref(),
-                        invoked_by: c.invoked_by.as_deref(),
-                    },
-                    actions: analysis
-                        .mapping
-                        .actions()
-                        .iter()
-                        .map(|a| a.action.as_str())
-                        .collect(),
-                    resources,
-                    verdict: decision.verdict,
-                    rule: decision.rule.as_deref(),
-                    mode: decision.mode,
-                    reasons: &decision.reasons,
-                };
-                serde_json::to_writer(&mut self.buf, &line)
-            }
+            } => serde_json::to_writer(&mut self.buf, &event_line(event, analysis, decision)),
             Item::Problem(p) => {
                 let line = ProblemLine {
                     verdict: Verdict::Error,

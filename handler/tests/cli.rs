@@ -258,3 +258,59 @@ fn evidence_verify_names_the_first_bad_record() {
             "broken at record 0 (seq 0, id `r0`): its content does not match its hash",
         ));
 }
+
+#[test]
+fn plan_shows_the_exact_document_and_the_undo() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = dir.path().join("event.json");
+    std::fs::write(
+        &event,
+        r#"{"detail-type":"AWS API Call via CloudTrail","source":"aws.iam","account":"111122223333","detail":{"eventSource":"iam.amazonaws.com","eventName":"AttachUserPolicy","eventTime":"2026-11-22T10:00:00Z","eventID":"e-1","recipientAccountId":"111122223333","awsRegion":"us-east-1","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/dev/mallory","accountId":"111122223333","userName":"mallory"},"requestParameters":{"userName":"mallory","policyArn":"arn:aws:iam::aws:policy/AdministratorAccess"}}}"#,
+    )
+    .unwrap();
+    let account = dir.path().join("account.json");
+    std::fs::write(&account, r#"{"UserDetailList":[{"UserName":"mallory","Arn":"arn:aws:iam::111122223333:user/dev/mallory","GroupList":["Developers"],"UserPolicyList":[],"AttachedManagedPolicies":[]}],"RoleDetailList":[],"GroupDetailList":[],"Policies":[]}"#).unwrap();
+    let out = warden()
+        .args([
+            "plan",
+            "--format",
+            "json",
+            "--event",
+            event.to_str().unwrap(),
+            "--account",
+            account.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verdict"], "deny");
+    assert_eq!(
+        v["plan"]["target"],
+        "arn:aws:iam::111122223333:user/dev/mallory"
+    );
+    assert_eq!(v["plan"]["policy_name"], "WardenDeny");
+    assert_eq!(v["plan"]["fallback"], serde_json::Value::Null);
+    assert_eq!(
+        v["plan"]["policy_document"]["Statement"][0]["Action"],
+        "iam:AttachUserPolicy"
+    );
+    assert_eq!(
+        v["plan"]["policy_document"]["Statement"][0]["Resource"],
+        "arn:aws:iam::111122223333:user/dev/mallory"
+    );
+    assert_eq!(v["plan"]["undo"][0]["call"], "iam:DetachUserPolicy");
+    // Without the account, the caller's groups are unknown: a person must check.
+    warden()
+        .args(["plan", "--event", event.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Verdict   alert"))
+        .stdout(predicate::str::contains(
+            "Plan      none: a person must act",
+        ));
+}

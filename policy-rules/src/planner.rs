@@ -175,11 +175,30 @@ pub fn plan(input: &Input<'_>) -> Outcome {
         describe_scope(rule.response.deny_scope)
     )];
     let mut fallback = None;
-    let mut pairs: Vec<(String, Vec<String>)> = d
-        .violations
+    // The observed pairs, from the mapped resources of the violated actions; a name the event gave
+    // without its path is narrowed to its exact ARN when the snapshot knows it.
+    let violated: BTreeSet<&str> = d.violations.iter().map(|(a, _)| a.as_str()).collect();
+    let mut pairs: Vec<(String, Vec<String>)> = input
+        .analysis
+        .mapping
+        .actions()
         .iter()
-        .filter(|(_, r)| !r.is_empty())
-        .cloned()
+        .filter(|a| {
+            violated.contains(a.action.as_str())
+                && a.unresolved.is_none()
+                && !a.resources.is_empty()
+        })
+        .map(|a| {
+            let rs = a
+                .resources
+                .iter()
+                .flat_map(|r| match input.snapshot.and_then(|s| s.exact_arn(r)) {
+                    Some(exact) => vec![exact],
+                    None => r.patterns(),
+                })
+                .collect();
+            (a.action.clone(), rs)
+        })
         .collect();
     if rule.response.deny_scope == DenyScope::Rule {
         match (input.snapshot, record) {

@@ -178,6 +178,23 @@ impl Snapshot {
         found
     }
 
+    /// The exact ARN (with its real path) of a user, role or group the event named without a path.
+    pub fn exact_arn(&self, resource: &crate::mapping::Resource) -> Option<String> {
+        resource.any_path_at?;
+        let parsed = crate::arn::Arn::parse(&resource.arn)?;
+        let (kind, name) = parsed.resource.split_once('/')?;
+        let arn = match kind {
+            "user" => &self.users.get(name)?.arn,
+            "role" => &self.roles.get(name)?.arn,
+            "group" => &self.groups.get(name)?.arn,
+            _ => return None,
+        };
+        // The snapshot must be of the same account and partition as the event.
+        let found = crate::arn::Arn::parse(arn)?;
+        (found.account == parsed.account && found.partition == parsed.partition)
+            .then(|| arn.clone())
+    }
+
     /// Every identity policy of a principal, named for reasons: its inline and attached policies and,
     /// for a user, its groups' inline and attached policies. Attached policies whose document the
     /// snapshot lacks are listed in the second value.

@@ -1,0 +1,147 @@
+//! What `warden plan` prints for one event: the replay fields plus the plan (the exact document
+//! Warden would write, where, the undo steps and any fallback), as text for people or JSON.
+
+use crate::report::event_value;
+use policy_rules::decision::Decision;
+use policy_rules::event::Event;
+use policy_rules::mapping::Analysis;
+use policy_rules::planner::{Outcome, UndoStep};
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+
+/// The JSON object for one planned event: `replay --format json`'s fields, `plan` (null or the plan)
+/// and `alert` (null, or what a person must do and the undo Warden proposes).
+pub fn plan_value(
+    event: &Event<'_>,
+    analysis: &Analysis,
+    decision: &Decision,
+    outcome: &Outcome,
+) -> Value {
+    let mut v = event_value(event, analysis, decision);
+    let (plan, alert) = match outcome {
+        Outcome::Deny(p) => (serde_json::to_value(p).unwrap_or(Value::Null), Value::Null),
+        Outcome::Alert { reasons, undo } => {
+            (Value::Null, json!({"reasons": reasons, "undo": undo}))
+        }
+        Outcome::Nothing => (Value::Null, Value::Null),
+    };
+    if let Value::Object(m) = &mut v {
+        m.insert("plan".to_owned(), plan);
+        m.insert("alert".to_owned(), alert);
+    }
+    v
+}
+
+fn undo_lines(out: &mut String, undo: &[UndoStep]) {
+    for s in undo {
+        let params: Vec<String> = s
+            .params
+            .iter()
+            .filter(|(k, _)| {
+                !k.ends_with("Document") && k.as_str() != "PublicAccessBlockConfiguration"
+            })
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "          {} {}  (only if {})",
+            s.call,
+            params.join(" "),
+            s.precondition
+        );
+    }
+}
+
+/// The plan for people.
+pub fn render_plan(
+    event: &Event<'_>,
+    analysis: &Analysis,
+    decision: &Decision,
+    outcome: &Outcome,
+) -> String {
+    let c = &analysis.caller;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "Event     {}:{} at {} (id {})",
+        event.source().split('.').next().unwrap_or(""),
+        event.name(),
+        event.record.event_time.as_deref().unwrap_or("?"),
+        event.record.event_id.as_deref().unwrap_or("?")
+    );
+    let _ = writeln!(
+        o,
+        "Caller    {} {}",
+        c.kind.as_str(),
+        c.principal_arn
+            .as_deref()
+            .or(c.arn.as_deref())
+            .unwrap_or("?")
+    );
+    for a in analysis.mapping.actions() {
+        let rs: Vec<String> = a.resources.iter().flat_map(|r| r.patterns()).collect();
+        let on = if rs.is_empty() {
+            a.unresolved.clone().unwrap_or_default()
+        } else {
+            rs.join(", ")
+        };
+        let _ = writeln!(o, "Action    {} on {on}", a.action);
+    }
+    let rule = decision
+        .rule
+        .as_deref()
+        .map(|r| format!(" (rule `{r}`)"))
+        .unwrap_or_default();
+    let _ = writeln!(o, "Verdict   {}{rule}", decision.verdict.as_str());
+    for r in &decision.reasons {
+        let _ = writeln!(o, "  why     {r}");
+    }
+    match outcome {
+        Outcome::Deny(p) => {
+            let place = match p.placement {
+                policy_rules::planner::Placement::Inline => "inline policy",
+                policy_rules::planner::Placement::Managed => "managed policy (attached)",
+            };
+            let _ = writeln!(o, "Plan      {place} `{}` on {}", p.policy_name, p.target);
+            if let Some(f) = &p.fallback {
+                let _ = writeln!(o, "  note    {f}");
+            }
+            // In IAM's element order (the document type's own serialisation), not sorted keys.
+            let pretty = policy_rules::policy::PolicyDocument::from_value(&p.policy_document)
+                .map_or_else(
+                    |_| serde_json::to_string_pretty(&p.policy_document),
+                    |d| serde_json::to_string_pretty(&d),
+                )
+                .unwrap_or_default();
+            for line in pretty.lines() {
+                let _ = writeln!(o, "          {line}");
+            }
+            if !p.undo.is_empty() {
+                let _ = writeln!(o, "Undo");
+                undo_lines(&mut o, &p.undo);
+            }
+            if let Some(n) = &p.no_undo {
+                let _ = writeln!(o, "Undo      none: {n}");
+            }
+        }
+        Outcome::Alert { reasons, undo } => {
+            let _ = writeln!(o, "Plan      none: a person must act");
+            for r in reasons.iter().filter(|r| !decision.reasons.contains(r)) {
+                let _ = writeln!(o, "  why     {r}");
+            }
+            if !undo.is_empty() {
+                let _ = writeln!(o, "Undo (proposed)");
+                undo_lines(&mut o, undo);
+            }
+        }
+        Outcome::Nothing => {
+            let _ = writeln!(o, "Plan      none: nothing to do");
+        }
+    }
+    o
+}
