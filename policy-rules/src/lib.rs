@@ -3,6 +3,7 @@
 //! here is a function of its arguments, so it can be unit-tested, property-tested and fuzzed.
 
 pub mod arn;
+pub mod bucket;
 pub mod caller;
 pub mod catalog;
 pub mod decision;

@@ -568,7 +568,14 @@ fn plan_undo(input: &Input<'_>) -> (Vec<UndoStep>, Option<String>) {
                 "roleName" => "RoleName",
                 _ => "GroupName",
             };
-            one(step(call, &[(key, p(who)), ("PolicyArn", p("policyArn"))], "the policy is still attached".to_owned()), name)
+            one(
+                step(
+                    call,
+                    &[(key, p(who)), ("PolicyArn", p("policyArn"))],
+                    "the policy is still attached".to_owned(),
+                ),
+                name,
+            )
         }
         ("iam.amazonaws.com", "PutUserPolicy" | "PutRolePolicy" | "PutGroupPolicy") => {
             let (kind, who, key) = match name {
@@ -588,20 +595,43 @@ fn plan_undo(input: &Input<'_>) -> (Vec<UndoStep>, Option<String>) {
                 None => one(step(&format!("iam:Delete{}Policy", cap(kind)), &[(key, p(who)), ("PolicyName", p("policyName"))], format!("{pre}; the snapshot shows no earlier policy of that name, so the inverse is deletion")), name),
             }
         }
-        ("iam.amazonaws.com", "AddUserToGroup") => {
-            one(step("iam:RemoveUserFromGroup", &[("GroupName", p("groupName")), ("UserName", p("userName"))], "the user is still in the group".to_owned()), name)
-        }
+        ("iam.amazonaws.com", "AddUserToGroup") => one(
+            step(
+                "iam:RemoveUserFromGroup",
+                &[("GroupName", p("groupName")), ("UserName", p("userName"))],
+                "the user is still in the group".to_owned(),
+            ),
+            name,
+        ),
         ("iam.amazonaws.com", "CreateAccessKey") => {
             let user = response(e, "/accessKey/userName").or_else(|| p("userName"));
-            let mut s = step("iam:UpdateAccessKey", &[("UserName", user), ("AccessKeyId", response(e, "/accessKey/accessKeyId"))], "the key still exists".to_owned());
+            let mut s = step(
+                "iam:UpdateAccessKey",
+                &[
+                    ("UserName", user),
+                    ("AccessKeyId", response(e, "/accessKey/accessKeyId")),
+                ],
+                "the key still exists".to_owned(),
+            );
             if let Some(s) = s.as_mut() {
-                s.params.insert("Status".to_owned(), Value::String("Inactive".to_owned()));
+                s.params
+                    .insert("Status".to_owned(), Value::String("Inactive".to_owned()));
             }
             one(s, name)
         }
-        ("iam.amazonaws.com", "CreateLoginProfile") => one(step("iam:DeleteLoginProfile", &[("UserName", p("userName"))], "the login profile still exists".to_owned()), name),
+        ("iam.amazonaws.com", "CreateLoginProfile") => one(
+            step(
+                "iam:DeleteLoginProfile",
+                &[("UserName", p("userName"))],
+                "the login profile still exists".to_owned(),
+            ),
+            name,
+        ),
         ("iam.amazonaws.com", "UpdateAssumeRolePolicy") => {
-            let previous = input.snapshot.and_then(|s| s.roles.get(&p("roleName")?)?.trust.as_ref()).and_then(|d| serde_json::to_value(d).ok());
+            let previous = input
+                .snapshot
+                .and_then(|s| s.roles.get(&p("roleName")?)?.trust.as_ref())
+                .and_then(|d| serde_json::to_value(d).ok());
             match previous {
                 Some(doc) => {
                     let mut s = step("iam:UpdateAssumeRolePolicy", &[("RoleName", p("roleName"))], "the trust policy is still the one the event wrote".to_owned());
@@ -614,15 +644,30 @@ fn plan_undo(input: &Input<'_>) -> (Vec<UndoStep>, Option<String>) {
             }
         }
         ("iam.amazonaws.com", "CreateUser" | "CreateRole") => {
-            let (call, key, who) = if name == "CreateUser" { ("iam:PutUserPolicy", "UserName", "userName") } else { ("iam:PutRolePolicy", "RoleName", "roleName") };
-            let mut s = step(call, &[(key, p(who)), ("PolicyName", Some(QUARANTINE_POLICY_NAME.to_owned()))], "the principal still exists (it is quarantined, never deleted)".to_owned());
+            let (call, key, who) = if name == "CreateUser" {
+                ("iam:PutUserPolicy", "UserName", "userName")
+            } else {
+                ("iam:PutRolePolicy", "RoleName", "roleName")
+            };
+            let mut s = step(
+                call,
+                &[
+                    (key, p(who)),
+                    ("PolicyName", Some(QUARANTINE_POLICY_NAME.to_owned())),
+                ],
+                "the principal still exists (it is quarantined, never deleted)".to_owned(),
+            );
             if let Some(s) = s.as_mut() {
                 s.params.insert("PolicyDocument".to_owned(), deny_all());
             }
             one(s, name)
         }
         ("s3.amazonaws.com", "DeleteBucketPublicAccessBlock") => {
-            let mut s = step("s3:PutPublicAccessBlock", &[("Bucket", p("bucketName"))], "the bucket still has no public access block".to_owned());
+            let mut s = step(
+                "s3:PutPublicAccessBlock",
+                &[("Bucket", p("bucketName"))],
+                "the bucket still has no public access block".to_owned(),
+            );
             if let Some(s) = s.as_mut() {
                 s.params.insert(
                     "PublicAccessBlockConfiguration".to_owned(),
@@ -631,11 +676,42 @@ fn plan_undo(input: &Input<'_>) -> (Vec<UndoStep>, Option<String>) {
             }
             one(s, name)
         }
-        ("s3.amazonaws.com", "PutBucketPolicy") => (
+        ("s3.amazonaws.com", "PutBucketPolicy") => {
+            let outside_rule = input
+                .decision
+                .rule
+                .as_deref()
+                .and_then(|id| input.rules.rules.iter().find(|r| r.id == id))
+                .is_some_and(|r| r.matches.grants_outside_account);
+            let written = serde_json::from_str::<Value>(
+                e.record.request_parameters.map_or("null", |r| r.get()),
+            )
+            .ok()
+            .and_then(|v| v.get("bucketPolicy").cloned())
+            .and_then(|p| PolicyDocument::from_value(&p).ok());
+            match (outside_rule, written, e.account()) {
+                (true, Some(doc), Some(account)) => match crate::bucket::remove_outside_grants(&doc, account, &input.rules.trusted_accounts) {
+                    Ok(surgery) => {
+                        let mut s = step("s3:PutBucketPolicy", &[("Bucket", p("bucketName"))], format!("the live policy is still the one the event wrote; {}", surgery.changes.join("; ")));
+                        if let Some(s) = s.as_mut() {
+                            s.params.insert("Policy".to_owned(), serde_json::to_value(&surgery.policy).unwrap_or(Value::Null));
+                        }
+                        one(s, name)
+                    }
+                    Err(err) => (Vec::new(), Some(format!("bucket-policy surgery refused: {err}"))),
+                },
+                _ => (
+                    Vec::new(),
+                    Some("restoring a bucket policy needs its live before-state (the enforcement path snapshots it); offline there is no safe inverse".to_owned()),
+                ),
+            }
+        }
+        _ => (
             Vec::new(),
-            Some("restoring a bucket policy needs its live before-state (the enforcement path snapshots it); offline there is no safe inverse".to_owned()),
+            Some(format!(
+                "`{name}` has no safe inverse Warden knows: a person must review the change"
+            )),
         ),
-        _ => (Vec::new(), Some(format!("`{name}` has no safe inverse Warden knows: a person must review the change"))),
     }
 }
 
@@ -888,6 +964,23 @@ mod tests {
                 "cloudtrail:StopLogging".to_owned(),
                 "arn:aws:cloudtrail:eu-west-1:111122223333:trail/main".to_owned()
             )));
+        }
+
+        #[test]
+        fn a_bucket_policy_granting_outside_is_undone_by_removing_exactly_that_grant() {
+            let ev = r#"{"eventSource":"s3.amazonaws.com","eventName":"PutBucketPolicy","eventTime":"2026-11-22T10:00:00Z","recipientAccountId":"111122223333","awsRegion":"us-east-1",
+                "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/admin","accountId":"111122223333","userName":"admin"},
+                "requestParameters":{"bucketName":"data","bucketPolicy":{"Version":"2012-10-17","Statement":[
+                    {"Sid":"Mine","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/app"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::data/*"},
+                    {"Sid":"Backdoor","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::193672423079:root"},"Action":["s3:GetObject","s3:ListBucket"],"Resource":["arn:aws:s3:::data","arn:aws:s3:::data/*"]}]}}}"#;
+            let admins = ["Administrators".to_owned()];
+            let Outcome::Alert { undo, .. } = run(ev, Some(&admins), None) else {
+                panic!("expected an alert with an undo")
+            };
+            assert_eq!(undo[0].call, "s3:PutBucketPolicy");
+            let policy = PolicyDocument::from_value(&undo[0].params["Policy"]).unwrap();
+            assert_eq!(policy.statements.len(), 1);
+            assert_eq!(policy.statements[0].sid.as_deref(), Some("Mine"));
         }
 
         proptest! {
