@@ -205,7 +205,7 @@ pub fn remove_outside_grants(
         } else {
             Some(p.to_owned())
         };
-        acct.is_some_and(|a| a == account || trusted.iter().any(|t| *t == a))
+        acct.is_some_and(|a| a == account || trusted.contains(&a))
     };
     let mut out = Vec::new();
     let mut changes = Vec::new();
