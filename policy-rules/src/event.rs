@@ -154,6 +154,8 @@ pub enum EventError {
     UnsupportedDetailType(String),
     #[error("not a CloudTrail record: no `eventSource` or `eventName`")]
     NotARecord,
+    #[error("invalid UTF-8 in this record")]
+    InvalidUtf8,
 }
 
 impl From<serde_json::Error> for EventError {
@@ -220,21 +222,37 @@ pub fn parse_document<'a>(
     bytes: &'a [u8],
     mut sink: impl FnMut(RecordIndex, Result<Event<'a>, EventError>),
 ) -> usize {
+    // Valid UTF-8 (checked once for the whole document) lets serde_json skip its per-string checks;
+    // anything else takes the byte path, which locates the bad bytes.
+    let text = std::str::from_utf8(bytes).ok();
     let mut emitted = 0usize;
     if starts_with_records_key(bytes) {
-        let mut de = serde_json::Deserializer::from_slice(bytes);
         let mut each = |record: CloudTrailEvent<'a>| {
             sink(Some(emitted), classify_record(record));
             emitted += 1;
         };
-        let streamed = de::DeserializeSeed::deserialize(RecordsFile { each: &mut each }, &mut de)
-            .and_then(|()| de.end());
+        let streamed = match text {
+            Some(t) => {
+                let mut de = serde_json::Deserializer::from_str(t);
+                de::DeserializeSeed::deserialize(RecordsFile { each: &mut each }, &mut de)
+                    .and_then(|()| de.end())
+            }
+            None => {
+                let mut de = serde_json::Deserializer::from_slice(bytes);
+                de::DeserializeSeed::deserialize(RecordsFile { each: &mut each }, &mut de)
+                    .and_then(|()| de.end())
+            }
+        };
         match streamed {
             Ok(()) => return emitted,
             Err(e) => return slow_path(bytes, emitted, e, &mut sink),
         }
     }
-    match serde_json::from_slice::<CloudTrailEvent<'a>>(bytes) {
+    let whole = match text {
+        Some(t) => serde_json::from_str::<CloudTrailEvent<'a>>(t),
+        None => serde_json::from_slice::<CloudTrailEvent<'a>>(bytes),
+    };
+    match whole {
         Ok(doc) => emit_document(doc, &mut sink),
         Err(whole_err) => slow_path(bytes, 0, whole_err, &mut sink),
     }
@@ -264,14 +282,76 @@ fn slow_path<'a>(
             }
             n
         }
-        Err(_) => {
-            sink(
-                if done > 0 { Some(done) } else { None },
-                Err(EventError::from(whole_err)),
-            );
-            done + 1
+        Err(_) => match split_records_despite_bad_utf8(bytes) {
+            Some(ranges) => {
+                let n = ranges.len();
+                for (i, range) in ranges.into_iter().enumerate().skip(done) {
+                    let item = match range {
+                        Some((start, end)) => serde_json::from_slice::<CloudTrailEvent<'a>>(
+                            bytes.get(start..end).unwrap_or(&[]),
+                        )
+                        .map_err(EventError::from)
+                        .and_then(classify_record),
+                        None => Err(EventError::InvalidUtf8),
+                    };
+                    sink(Some(i), item);
+                }
+                n
+            }
+            None => {
+                sink(
+                    if done > 0 { Some(done) } else { None },
+                    Err(EventError::from(whole_err)),
+                );
+                done + 1
+            }
+        },
+    }
+}
+
+/// For a log file whose only fault is invalid UTF-8: the byte range of each record in `bytes`, or
+/// `None` for a record that holds invalid UTF-8. `None` overall when the file has no such fault or
+/// is not a log file.
+fn split_records_despite_bad_utf8(bytes: &[u8]) -> Option<Vec<Option<(usize, usize)>>> {
+    #[derive(Deserialize)]
+    struct Container<'b> {
+        #[serde(borrow, rename = "Records")]
+        records: Vec<&'b RawValue>,
+    }
+    // Lossy text, and where each replacement sits: (offset in the text, bytes it replaced).
+    let mut text = String::with_capacity(bytes.len());
+    let mut shifts: Vec<(usize, usize)> = Vec::new();
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        if !chunk.invalid().is_empty() {
+            shifts.push((text.len(), chunk.invalid().len()));
+            text.push(char::REPLACEMENT_CHARACTER);
         }
     }
+    if shifts.is_empty() {
+        return None;
+    }
+    let container: Container<'_> = serde_json::from_str(&text).ok()?;
+    let base = text.as_ptr() as usize;
+    let to_original = |at: usize| {
+        // Each replacement is 3 bytes of text standing for `len` original bytes.
+        shifts
+            .iter()
+            .take_while(|(pos, _)| *pos < at)
+            .fold(at, |o, (_, len)| o + len - 3)
+    };
+    Some(
+        container
+            .records
+            .iter()
+            .map(|raw| {
+                let r = raw.get();
+                let start = r.as_ptr() as usize - base;
+                (!r.contains(char::REPLACEMENT_CHARACTER))
+                    .then(|| (to_original(start), to_original(start) + r.len()))
+            })
+            .collect(),
+    )
 }
 
 /// Whether a document opens with `{"Records":` (how CloudTrail writes its log files).
@@ -402,6 +482,21 @@ mod tests {
             collect(file),
             vec![(Some(0), Ok("One".into())), (Some(1), Ok("Two".into()))]
         );
+    }
+
+    #[test]
+    fn invalid_utf8_in_one_record_costs_only_that_record() {
+        let mut file = br#"{"Records":[{"eventSource":"a","eventName":"One"},{"eventSource":"b","eventName":"T"#.to_vec();
+        file.push(0xff);
+        file.extend_from_slice(br#"o"},{"eventSource":"c","eventName":"Three"}]}"#);
+        let got = collect(&file);
+        assert_eq!(got[0], (Some(0), Ok("One".into())));
+        assert!(
+            matches!(&got[1], (Some(1), Err(EventError::InvalidUtf8))),
+            "{got:?}"
+        );
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got[2], (Some(2), Ok("Three".into())));
     }
 
     #[test]
