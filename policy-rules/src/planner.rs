@@ -700,6 +700,28 @@ fn plan_undo(input: &Input<'_>) -> (Vec<UndoStep>, Option<String>) {
                     }
                     Err(err) => (Vec::new(), Some(format!("bucket-policy surgery refused: {err}"))),
                 },
+                (false, Some(doc), _) => {
+                    // Without the before-state, the caller's own grants in the policy it wrote are
+                    // what can safely go: every other principal and statement stays.
+                    let caller = input.analysis.caller.principal_arn.clone().unwrap_or_default();
+                    match crate::bucket::remove_principal(&doc, &caller, None) {
+                        Ok(surgery) => {
+                            let mut s = step(
+                                "s3:PutBucketPolicy",
+                                &[("Bucket", p("bucketName"))],
+                                format!("the live policy is still the one the event wrote (restoring the before-state needs a snapshot); {}", surgery.changes.join("; ")),
+                            );
+                            if let Some(s) = s.as_mut() {
+                                s.params.insert("Policy".to_owned(), serde_json::to_value(&surgery.policy).unwrap_or(Value::Null));
+                            }
+                            one(s, name)
+                        }
+                        Err(_) => (
+                            Vec::new(),
+                            Some("restoring a bucket policy needs its live before-state (the enforcement path snapshots it), and the written policy grants nothing to the caller itself: no safe inverse offline".to_owned()),
+                        ),
+                    }
+                }
                 _ => (
                     Vec::new(),
                     Some("restoring a bucket policy needs its live before-state (the enforcement path snapshots it); offline there is no safe inverse".to_owned()),

@@ -2,7 +2,7 @@
 //! snapshot in `get-account-authorization-details` form, optional rules) with the plan it must give.
 //! A new case is a new file. Expectation keys: `outcome` (`deny`, `alert`, `nothing`), and for a deny
 //! any of `target`, `policy_name`, `placement`, `denied` (exact list of pairs), `undo_calls`,
-//! `undo_params` (of the first step), `fallback` (null) or `fallback_contains`,
+//! `undo_params` (of the first step), `undo_policy_principals` (the AWS principals left in an undo's bucket policy), `fallback` (null) or `fallback_contains`,
 //! `revoke_sessions_before`, `document_denies` (pairs the written document must deny); for an alert,
 //! `alert_contains`.
 #![allow(
@@ -97,6 +97,20 @@ fn check(name: &str, case: &Value, catalog: &Catalog) {
                         assert_eq!(&p.undo[0].params[k], w, "{name}: undo param {k}");
                     }
                 }
+                if let Some(want) = expect.get("undo_policy_principals") {
+                    let policy = &p.undo[0].params["Policy"];
+                    let principals: Vec<&Value> = policy["Statement"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|st| &st["Principal"]["AWS"])
+                        .collect();
+                    assert_eq!(
+                        serde_json::to_value(&principals).unwrap(),
+                        *want,
+                        "{name}: principals left in the undo policy"
+                    );
+                }
                 if let Some(want) = expect.get("fallback") {
                     assert_eq!(&v["fallback"], want, "{name}: fallback");
                 }
@@ -183,5 +197,5 @@ fn every_planning_case_gives_its_plan() {
         check(&name, &case, &catalog);
         n += 1;
     }
-    assert!(n >= 10, "only {n} planning cases");
+    assert!(n >= 11, "only {n} planning cases");
 }
