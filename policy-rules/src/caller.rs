@@ -283,6 +283,12 @@ pub fn classify(event: &Event<'_>) -> Caller {
             caller.name = account.clone();
             caller.restrictable = OTHER_ACCOUNT;
         }
+        // Some service events (S3 Batch Operations) carry only `accountId` and `invokedBy`.
+        "" if invoked_by.is_some() && arn.is_none() => {
+            caller.kind = CallerKind::AwsService;
+            caller.name = invoked_by.clone();
+            caller.restrictable = SERVICE;
+        }
         "AWSService" => {
             caller.kind = CallerKind::AwsService;
             caller.name = invoked_by.clone();

@@ -422,6 +422,14 @@ fn fill_template(
                     let value = lookup(ctx.params.as_ref(), &param)
                         .and_then(Value::as_str)
                         .filter(|s| !s.is_empty());
+                    // IAM names are `[\w+=,.@-]+` ("IAM identifiers"): anything else (root's MFA
+                    // events name `AWS ROOT USER`) is not an IAM principal and must not become one.
+                    if prefix == "iam"
+                        && base.ends_with("Name")
+                        && value.is_some_and(|v| !v.starts_with("arn:") && !is_iam_name(v))
+                    {
+                        return None;
+                    }
                     match value {
                         // A parameter that holds a whole ARN (CloudTrail's `name` may be either).
                         Some(v) if Arn::parse(v).is_some() && template.len() <= 8 => {
@@ -453,6 +461,12 @@ fn fill_template(
         }
     }
     Some(Resource { arn, any_path_at })
+}
+
+fn is_iam_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
 }
 
 fn self_user(caller: &Caller) -> Option<Resource> {
