@@ -53,14 +53,7 @@ fn event_line<'a>(
     decision: &'a Decision,
 ) -> EventLine<'a> {
     let c = &analysis.caller;
-    let mut resources: Vec<String> = analysis
-        .mapping
-        .actions()
-        .iter()
-        .flat_map(|a| a.resources.iter().flat_map(|r| r.patterns()))
-        .collect();
-    resources.sort();
-    resources.dedup();
+    let resources = analysis.mapping.resource_patterns();
     EventLine {
         event_id: event.record.event_id.as_deref(),
         event_source: event.source(),

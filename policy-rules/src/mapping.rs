@@ -147,6 +147,18 @@ impl Mapping {
             Mapping::Unmapped(_) => &[],
         }
     }
+
+    /// Every resource pattern of every action, sorted, without duplicates (what outputs show).
+    pub fn resource_patterns(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .actions()
+            .iter()
+            .flat_map(|a| a.resources.iter().flat_map(Resource::patterns))
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
 }
 
 /// Everything Warden derives from one event before deciding: the caller and the mapping.

@@ -73,14 +73,7 @@ fn every_decision_case_gives_its_decision() {
                 assert_eq!(serde_json::to_value(got).unwrap(), *want, "{ctx}");
             }
             if let Some(want) = expect.get("resources") {
-                let mut got: Vec<String> = a
-                    .mapping
-                    .actions()
-                    .iter()
-                    .flat_map(|m| m.resources.iter().flat_map(|r| r.patterns()))
-                    .collect();
-                got.sort();
-                got.dedup();
+                let got = a.mapping.resource_patterns();
                 assert_eq!(serde_json::to_value(got).unwrap(), *want, "{ctx}");
             }
             if let Some(want) = expect.get("caller_kind").and_then(Value::as_str) {
