@@ -173,51 +173,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let bytes = std::fs::read(&event)
                 .with_context(|| format!("cannot read event `{}`", event.display()))?;
+            let ctx = warden_handler::plan_report::PlanContext {
+                catalog: &catalog,
+                rules: &rules,
+                memberships: &memberships,
+                snapshot: snapshot.as_ref(),
+            };
             let mut problems = 0;
-            let mut first = true;
-            policy_rules::event::parse_document(&bytes, |index, parsed| match parsed {
-                Ok(e) => {
-                    let analysis = policy_rules::mapping::analyse(&e, &catalog);
-                    let facts = policy_rules::decision::CallerFacts {
-                        groups: memberships.groups_of(&analysis.caller),
-                    };
-                    let decision = policy_rules::decision::decide(&e, &analysis, &rules, facts);
-                    let input = policy_rules::planner::Input {
-                        event: &e,
-                        analysis: &analysis,
-                        decision: &decision,
-                        rules: &rules,
-                        catalog: &catalog,
-                        snapshot: snapshot.as_ref(),
-                    };
-                    let outcome = policy_rules::planner::plan(&input);
-                    match format {
-                        Format::Json => println!(
-                            "{}",
-                            warden_handler::plan_report::plan_value(
-                                &e, &analysis, &decision, &outcome
-                            )
-                        ),
-                        Format::Text => {
-                            if !first {
-                                println!();
-                            }
-                            print!(
-                                "{}",
-                                warden_handler::plan_report::render_plan(
-                                    &e, &analysis, &decision, &outcome
-                                )
-                            );
-                        }
-                    }
-                    first = false;
-                }
-                Err(err) => {
+            let out = warden_handler::plan_report::plan_document(
+                &bytes,
+                &ctx,
+                format == Format::Json,
+                |index, err| {
                     problems += 1;
                     let at = index.map(|i| format!(": record {i}")).unwrap_or_default();
                     eprintln!("{}{at}: {err}", event.display());
-                }
-            });
+                },
+            );
+            print!("{out}");
             Ok(if problems > 0 {
                 ExitCode::from(1)
             } else {

@@ -2,12 +2,67 @@
 //! Warden would write, where, the undo steps and any fallback), as text for people or JSON.
 
 use crate::report::event_value;
-use policy_rules::decision::Decision;
-use policy_rules::event::Event;
-use policy_rules::mapping::Analysis;
-use policy_rules::planner::{Outcome, UndoStep};
+use policy_rules::catalog::Catalog;
+use policy_rules::decision::{decide, CallerFacts, Decision};
+use policy_rules::event::{parse_document, Event, EventError, RecordIndex};
+use policy_rules::mapping::{analyse, Analysis};
+use policy_rules::memberships::Memberships;
+use policy_rules::planner::{plan, Input, Outcome, UndoStep};
+use policy_rules::rules::RuleSet;
+use policy_rules::snapshot::Snapshot;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
+
+/// What planning reads besides the event.
+pub struct PlanContext<'a> {
+    pub catalog: &'a Catalog,
+    pub rules: &'a RuleSet,
+    pub memberships: &'a Memberships,
+    pub snapshot: Option<&'a Snapshot>,
+}
+
+/// Plans every event of one document (a record, an envelope or a log file) and renders each: a JSON
+/// line, or a text block (blocks separated by a blank line). Records that do not read go to `on_error`.
+pub fn plan_document(
+    bytes: &[u8],
+    ctx: &PlanContext<'_>,
+    json: bool,
+    mut on_error: impl FnMut(RecordIndex, EventError),
+) -> String {
+    let mut out = String::new();
+    parse_document(bytes, |index, parsed| match parsed {
+        Ok(e) => {
+            let analysis = analyse(&e, ctx.catalog);
+            let decision = decide(
+                &e,
+                &analysis,
+                ctx.rules,
+                CallerFacts {
+                    groups: ctx.memberships.groups_of(&analysis.caller),
+                },
+            );
+            let input = Input {
+                event: &e,
+                analysis: &analysis,
+                decision: &decision,
+                rules: ctx.rules,
+                catalog: ctx.catalog,
+                snapshot: ctx.snapshot,
+            };
+            let outcome = plan(&input);
+            if json {
+                let _ = writeln!(out, "{}", plan_value(&e, &analysis, &decision, &outcome));
+            } else {
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(&render_plan(&e, &analysis, &decision, &outcome));
+            }
+        }
+        Err(err) => on_error(index, err),
+    });
+    out
+}
 
 /// The JSON object for one planned event: `replay --format json`'s fields, `plan` (null or the plan)
 /// and `alert` (null, or what a person must do and the undo Warden proposes).

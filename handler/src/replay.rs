@@ -6,7 +6,7 @@
 use crate::input::{for_each_document, DocLocation};
 use policy_rules::catalog::Catalog;
 use policy_rules::decision::{decide, triage, CallerFacts, Decision, Verdict};
-use policy_rules::event::{parse_document, Event, EventError};
+use policy_rules::event::{parse_document, Event};
 use policy_rules::mapping::{analyse, Analysis};
 use policy_rules::memberships::Memberships;
 use policy_rules::rules::RuleSet;
@@ -168,7 +168,7 @@ pub fn replay_file(
                 let p = InputProblem {
                     file_index,
                     location: location(loc, record),
-                    message: describe_error(&e),
+                    message: e.to_string(),
                 };
                 sink.item(Item::Problem(&p));
                 summary.problem(p);
@@ -188,10 +188,6 @@ pub fn replay_file(
         }
     }
     sink.flush();
-}
-
-fn describe_error(e: &EventError) -> String {
-    e.to_string()
 }
 
 fn tally(summary: &mut Summary, analysis: &Analysis, decision: &Decision) {

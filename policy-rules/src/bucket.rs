@@ -6,7 +6,6 @@
 //! instead. The result must fit the bucket-policy limit of 20 KB ("Amazon S3 quotas"), or surgery
 //! refuses and a person must act. Statements with `NotPrincipal` are never edited.
 
-use crate::arn::Arn;
 use crate::policy::{Conditions, Effect, PolicyDocument, Principals, Scope, Statement};
 use crate::wildcard;
 use std::collections::BTreeMap;
@@ -199,14 +198,7 @@ pub fn remove_outside_grants(
     account: &str,
     trusted: &[String],
 ) -> Result<Surgery, SurgeryError> {
-    let inside = |p: &str| {
-        let acct = if p.starts_with("arn:") {
-            Arn::parse(p).map(|a| a.account.to_owned())
-        } else {
-            Some(p.to_owned())
-        };
-        acct.is_some_and(|a| a == account || trusted.contains(&a))
-    };
+    let inside = |p: &str| crate::grants::principal_is_inside(p, account, trusted);
     let mut out = Vec::new();
     let mut changes = Vec::new();
     for (i, st) in policy.statements.iter().enumerate() {
@@ -271,6 +263,7 @@ fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arn::Arn;
     use crate::evaluate::{evaluate, Answer, Policies, Request, RequestContext};
     use proptest::prelude::*;
 

@@ -14,6 +14,7 @@ use crate::catalog::Catalog;
 use crate::event::Event;
 use crate::grants::outside_grants;
 use crate::mapping::{unmapped_reason, Analysis, Mapping, Match};
+use crate::policy::PolicyDocument;
 use crate::rules::{AllowSet, DenyScope, Mode, Rule, RuleSet};
 use crate::wildcard;
 use serde::Serialize;
@@ -97,7 +98,8 @@ pub struct CallerFacts<'a> {
 
 enum Applies {
     No,
-    Yes(Vec<(String, Vec<String>)>),
+    /// The matched actions with their resources, and notes for the reasons.
+    Yes(Vec<(String, Vec<String>)>, Vec<String>),
     /// The rule may apply; Warden cannot tell.
     Unknown(String),
     Unmapped(String),
@@ -176,7 +178,11 @@ pub fn decide(
             Applies::Unknown(why) => {
                 judge(rule, event, analysis, rules, facts, Vec::new(), Some(why))
             }
-            Applies::Yes(matched) => judge(rule, event, analysis, rules, facts, matched, None),
+            Applies::Yes(matched, notes) => {
+                let mut d = judge(rule, event, analysis, rules, facts, matched, None);
+                d.reasons.extend(notes);
+                d
+            }
         };
         let rank = outcome.verdict.rank();
         match &best {
@@ -296,63 +302,55 @@ fn applies(rule: &Rule, event: &Event<'_>, analysis: &Analysis, rules: &RuleSet)
             Vec::new(),
         ));
     }
-    if !m.request.is_empty() {
-        let params: Option<serde_json::Value> = event
-            .record
-            .request_parameters
-            .and_then(|r| serde_json::from_str(r.get()).ok());
-        for (key, pattern) in &m.request {
-            let value = params
-                .as_ref()
-                .and_then(|p| p.get(key))
-                .and_then(|v| v.as_str());
-            if !value.is_some_and(|v| wildcard::matches(pattern, v)) {
-                return Applies::No;
-            }
+    // The request parameters, parsed once, only for rules that look into them.
+    let params: Option<serde_json::Value> = (!m.request.is_empty() || m.grants_outside_account)
+        .then(|| {
+            event
+                .record
+                .request_parameters
+                .and_then(|r| serde_json::from_str(r.get()).ok())
+        })
+        .flatten();
+    for (key, pattern) in &m.request {
+        let value = params
+            .as_ref()
+            .and_then(|p| p.get(key))
+            .and_then(|v| v.as_str());
+        if !value.is_some_and(|v| wildcard::matches(pattern, v)) {
+            return Applies::No;
         }
     }
+    let mut notes = Vec::new();
     if m.grants_outside_account {
-        let params: Option<serde_json::Value> = event
-            .record
-            .request_parameters
-            .and_then(|r| serde_json::from_str(r.get()).ok());
         let Some(policy) = params.as_ref().and_then(|p| p.get("bucketPolicy")) else {
             return Applies::Unknown("the event carries no `bucketPolicy` to check".to_owned());
         };
-        let account = event.account().unwrap_or("");
-        match outside_grants(policy, account, &rules.trusted_accounts) {
-            Err(why) => return Applies::Unknown(why),
-            Ok(g) if g.is_empty() => return Applies::No,
-            Ok(g) => {
-                let list: Vec<String> = g
-                    .iter()
-                    .map(|x| {
-                        let cond = if x.conditional {
-                            " (with a condition Warden did not evaluate)"
-                        } else {
-                            ""
-                        };
-                        format!(
-                            "statement `{}` grants to `{}`{cond}",
-                            x.statement, x.principal
-                        )
-                    })
-                    .collect();
-                return match matched.is_empty() {
-                    true => Applies::No,
-                    false => {
-                        let mut m2 = matched;
-                        if let Some(first) = m2.first_mut() {
-                            first.1.extend(
-                                list.into_iter()
-                                    .map(|l| format!("outside the account: {l}")),
-                            );
-                        }
-                        Applies::Yes(m2)
-                    }
-                };
-            }
+        let policy = match PolicyDocument::from_value(policy) {
+            Ok(p) => p,
+            Err(e) => return Applies::Unknown(format!("the bucket policy does not read: {e}")),
+        };
+        let grants = outside_grants(
+            &policy,
+            event.account().unwrap_or(""),
+            &rules.trusted_accounts,
+        );
+        if grants.is_empty() || matched.is_empty() {
+            return Applies::No;
         }
+        notes = grants
+            .iter()
+            .map(|x| {
+                let cond = if x.conditional {
+                    " (with a condition Warden did not evaluate)"
+                } else {
+                    ""
+                };
+                format!(
+                    "outside the account: statement `{}` grants to `{}`{cond}",
+                    x.statement, x.principal
+                )
+            })
+            .collect();
     }
     if matched.is_empty() {
         return match unknown {
@@ -360,7 +358,7 @@ fn applies(rule: &Rule, event: &Event<'_>, analysis: &Analysis, rules: &RuleSet)
             None => Applies::No,
         };
     }
-    Applies::Yes(matched)
+    Applies::Yes(matched, notes)
 }
 
 enum Allowed {

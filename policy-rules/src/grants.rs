@@ -3,9 +3,9 @@
 //! account or ARN of another account. Service principals are not "outside". Conditions are not
 //! evaluated here: a statement with a condition is still reported, with a note, because a guard must
 //! not assume a condition narrows the grant ("Policy evaluation logic", "AWS JSON policy elements:
-//! Principal", IAM user guide). The full policy model and evaluator are a later piece of work.
+//! Principal", IAM user guide). `bucket` removes exactly these grants, judging "inside" the same way.
 
-use serde_json::Value;
+use crate::policy::{Effect, PolicyDocument, Principals, Scope};
 
 /// One grant to a principal outside the account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,93 +15,69 @@ pub struct OutsideGrant {
     pub conditional: bool,
 }
 
-/// The outside grants of a policy document (a JSON object, or a string holding one). `Err` when the
-/// document cannot be read as a policy.
+/// Whether an `AWS` principal (`*`, an account id, or an ARN) is inside `account` or a trusted account.
+pub fn principal_is_inside(principal: &str, account: &str, trusted: &[String]) -> bool {
+    let acct = if principal == "*" {
+        None
+    } else if principal.starts_with("arn:") {
+        crate::arn::Arn::parse(principal).map(|a| a.account)
+    } else {
+        Some(principal)
+    };
+    acct.is_some_and(|a| a == account || trusted.iter().any(|t| t == a))
+}
+
+/// The outside grants of a policy: its `Allow` statements' principals outside the account.
 pub fn outside_grants(
-    policy: &Value,
+    policy: &PolicyDocument,
     account: &str,
     trusted: &[String],
-) -> Result<Vec<OutsideGrant>, String> {
-    let owned;
-    let doc = match policy {
-        Value::String(s) => {
-            owned = serde_json::from_str::<Value>(s)
-                .map_err(|e| format!("the bucket policy is not JSON: {e}"))?;
-            &owned
-        }
-        v => v,
-    };
-    let statements = match doc.get("Statement") {
-        Some(Value::Array(a)) => a.iter().collect::<Vec<_>>(),
-        Some(o @ Value::Object(_)) => vec![o],
-        _ => return Err("the bucket policy has no `Statement`".to_owned()),
-    };
+) -> Vec<OutsideGrant> {
     let mut out = Vec::new();
-    for (i, st) in statements.into_iter().enumerate() {
-        if st.get("Effect").and_then(Value::as_str) != Some("Allow") {
+    for (i, st) in policy.statements.iter().enumerate() {
+        if st.effect != Effect::Allow {
             continue;
         }
-        let sid = st
-            .get("Sid")
-            .and_then(Value::as_str)
-            .map_or_else(|| format!("#{i}"), str::to_owned);
-        let conditional = st
-            .get("Condition")
-            .is_some_and(|c| c.as_object().is_some_and(|o| !o.is_empty()));
-        let principals: Vec<String> = match st.get("Principal") {
-            Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Object(o)) => o
-                .iter()
-                .filter(|(k, _)| k.as_str() == "AWS")
-                .flat_map(|(_, v)| match v {
-                    Value::String(s) => vec![s.clone()],
-                    Value::Array(a) => a
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect(),
-                    _ => Vec::new(),
-                })
+        let principals: Vec<&str> = match &st.principal {
+            Some(Scope::Only(Principals::Any)) => vec!["*"],
+            Some(Scope::Only(Principals::Kinds(k))) => k
+                .get("AWS")
+                .into_iter()
+                .flatten()
+                .map(String::as_str)
                 .collect(),
             _ => Vec::new(),
         };
-        for p in principals {
-            let principal_account = if p == "*" {
-                None
-            } else if p.starts_with("arn:") {
-                crate::arn::Arn::parse(&p).map(|a| a.account.to_owned())
-            } else {
-                Some(p.clone())
-            };
-            let inside = principal_account
-                .as_deref()
-                .is_some_and(|a| a == account || trusted.iter().any(|t| t == a));
-            if !inside {
-                out.push(OutsideGrant {
-                    statement: sid.clone(),
-                    principal: p,
-                    conditional,
-                });
-            }
+        let sid = st.sid.clone().unwrap_or_else(|| format!("#{i}"));
+        for p in principals
+            .into_iter()
+            .filter(|p| !principal_is_inside(p, account, trusted))
+        {
+            out.push(OutsideGrant {
+                statement: sid.clone(),
+                principal: p.to_owned(),
+                conditional: !st.condition.is_empty(),
+            });
         }
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     #[test]
     fn public_and_cross_account_grants_are_found() {
-        let p = json!({"Statement":[
+        let doc = |v: Value| PolicyDocument::from_value(&v).unwrap();
+        let p = doc(json!({"Statement":[
             {"Sid":"Public","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"},
             {"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::111122223333:root","444455556666"]},"Action":"s3:*","Resource":"*"},
             {"Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},"Action":"s3:PutObject","Resource":"*"},
             {"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*"}
-        ]});
-        let g = outside_grants(&p, "111122223333", &["444455556666".to_owned()]).unwrap();
+        ]}));
+        let g = outside_grants(&p, "111122223333", &["444455556666".to_owned()]);
         assert_eq!(
             g,
             vec![OutsideGrant {
@@ -110,8 +86,9 @@ mod tests {
                 conditional: false
             }]
         );
-        assert!(outside_grants(&json!("{\"Statement\":{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"999999999999\"}}}"), "1", &[]).unwrap().len() == 1);
-        assert!(outside_grants(&json!({}), "1", &[]).is_err());
+        let from_string = doc(json!("{\"Statement\":{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"999999999999\"},\"Action\":\"s3:*\"}}"));
+        assert_eq!(outside_grants(&from_string, "1", &[]).len(), 1);
+        assert!(PolicyDocument::from_value(&json!({})).is_err());
     }
 
     #[test]
@@ -125,7 +102,11 @@ mod tests {
             .find(|(k, _)| k.contains("s3-backdoor"))
             .unwrap()
             .1;
-        let g = outside_grants(policy, "111122223333", &[]).unwrap();
+        let g = outside_grants(
+            &PolicyDocument::from_value(policy).unwrap(),
+            "111122223333",
+            &[],
+        );
         assert!(!g.is_empty());
     }
 }

@@ -202,12 +202,12 @@ pub fn unmapped_reason(event: &Event<'_>, catalog: &Catalog) -> Option<String> {
 
 /// Maps an event to its actions and resources.
 pub fn map_event(event: &Event<'_>, caller: &Caller, catalog: &Catalog) -> Mapping {
+    if let Some(why) = unmapped_reason(event, catalog) {
+        return Mapping::Unmapped(why);
+    }
     let name = event.name();
-    let (Some(prefix), None) = (
-        catalog.service_for_source(event.source()),
-        unmapped_reason(event, catalog),
-    ) else {
-        return Mapping::Unmapped(unmapped_reason(event, catalog).unwrap_or_default());
+    let Some(prefix) = catalog.service_for_source(event.source()) else {
+        return Mapping::Unmapped(String::new());
     };
     let infos = catalog.actions_for_event(prefix, name);
     let region = event.record.aws_region.as_deref().unwrap_or("");
