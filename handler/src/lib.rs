@@ -1,8 +1,13 @@
-//! Warden's edge: the `warden` CLI's offline commands (replay, rules check) on top of the pure
-//! `policy-rules` core. Later: the Lambda entry points, the connectors and the AWS clients.
+//! Warden's edge: the `warden` CLI, the Lambda entry points, the enforcement flow, the connectors
+//! that change AWS, the AWS client layer and the stores, on top of the pure `policy-rules` core.
 
+pub mod alerts;
+pub mod aws;
+pub mod connectors;
 pub mod evidence_file;
 pub mod input;
+pub mod local_aws;
 pub mod plan_report;
 pub mod replay;
 pub mod report;
+pub mod store;

@@ -7,7 +7,7 @@ use policy_rules::decision::{decide, CallerFacts, Decision};
 use policy_rules::event::{parse_document, Event, EventError, RecordIndex};
 use policy_rules::mapping::{analyse, Analysis};
 use policy_rules::memberships::Memberships;
-use policy_rules::planner::{plan, Input, Outcome, UndoStep};
+use policy_rules::planner::{plan, Input, Outcome, Step};
 use policy_rules::rules::RuleSet;
 use policy_rules::snapshot::Snapshot;
 use serde_json::{json, Value};
@@ -87,7 +87,7 @@ pub fn plan_value(
     v
 }
 
-fn undo_lines(out: &mut String, undo: &[UndoStep]) {
+fn undo_lines(out: &mut String, undo: &[Step]) {
     for s in undo {
         let params: Vec<String> = s
             .params

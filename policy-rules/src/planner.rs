@@ -25,7 +25,7 @@ use crate::policy::{Conditions, Effect, PolicyDocument, Scope, Statement};
 use crate::rules::{DenyScope, RuleSet};
 use crate::snapshot::Snapshot;
 use crate::wildcard;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -43,14 +43,19 @@ pub const GROUP_INLINE_LIMIT: usize = 5_120;
 pub const MANAGED_POLICY_LIMIT: usize = 6_144;
 pub const ATTACHED_POLICY_LIMIT: usize = 10;
 
-/// One step of an undo, with the precondition it needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct UndoStep {
-    /// The IAM or S3 API call, as `service:Operation`.
+/// One change to make (placing the Deny, or one step of an undo), with the precondition it needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// The IAM or S3 API call, as `service:Operation` (`warden:PutManagedDeny` for the managed
+    /// fallback, which creates or updates a Warden-owned policy and attaches it).
     pub call: String,
     pub params: BTreeMap<String, Value>,
     /// What must still be true of the live state for the step to be safe.
     pub precondition: String,
+    /// The document the event wrote, when the precondition is "the live document is still the one
+    /// the event wrote": the connector compares the live document with it before acting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Value>,
 }
 
 /// Where the Deny goes.
@@ -75,7 +80,7 @@ pub struct Plan {
     pub denied: Vec<(String, String)>,
     /// Sessions issued before this time stop working (roles only).
     pub revoke_sessions_before: Option<String>,
-    pub undo: Vec<UndoStep>,
+    pub undo: Vec<Step>,
     /// Why the change has no safe inverse, when it has none.
     pub no_undo: Option<String>,
     /// Why the placement is not the default inline policy, or the scope not the rule's.
@@ -90,7 +95,7 @@ pub enum Outcome {
     /// A person must act; undo steps may still be proposed.
     Alert {
         reasons: Vec<String>,
-        undo: Vec<UndoStep>,
+        undo: Vec<Step>,
     },
     /// Nothing to do (the verdict is not a violation).
     Nothing,
@@ -295,6 +300,30 @@ pub fn plan(input: &Input<'_>) -> Outcome {
         fallback,
         reasons,
     }))
+}
+
+/// The steps that place a plan's Deny, before its undo steps: the Warden-owned inline policy
+/// (`iam:PutUserPolicy`/`iam:PutRolePolicy`), or the managed fallback (`warden:PutManagedDeny`).
+/// Writing Warden's own policy needs no precondition: its document already merges what was there.
+pub fn deny_steps(plan: &Plan) -> Vec<Step> {
+    let is_role = crate::arn::Arn::parse(&plan.target).is_some_and(|a| a.resource.starts_with("role/"));
+    let key = if is_role { "RoleName" } else { "UserName" };
+    let call = match (plan.placement, is_role) {
+        (Placement::Inline, true) => "iam:PutRolePolicy",
+        (Placement::Inline, false) => "iam:PutUserPolicy",
+        (Placement::Managed, _) => "warden:PutManagedDeny",
+    };
+    let params = BTreeMap::from([
+        (key.to_owned(), Value::String(plan.target_name.clone())),
+        ("PolicyName".to_owned(), Value::String(plan.policy_name.clone())),
+        ("PolicyDocument".to_owned(), plan.policy_document.clone()),
+    ]);
+    vec![Step {
+        call: call.to_owned(),
+        params,
+        precondition: "none: the document is Warden's own, merged with what it held".to_owned(),
+        expect: None,
+    }]
 }
 
 fn describe_scope(s: DenyScope) -> &'static str {
@@ -510,15 +539,24 @@ fn response(event: &Event<'_>, pointer: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn step(call: &str, params: &[(&str, Option<String>)], precondition: String) -> Option<UndoStep> {
+/// The policy document a call wrote (`requestParameters.<key>`: JSON text, possibly URL-encoded, or
+/// an object), in Warden's compact form.
+fn written_document(event: &Event<'_>, key: &str) -> Option<Value> {
+    let v: Value = serde_json::from_str(event.record.request_parameters?.get()).ok()?;
+    let doc = PolicyDocument::from_value(v.get(key)?).ok()?;
+    serde_json::to_value(&doc).ok()
+}
+
+fn step(call: &str, params: &[(&str, Option<String>)], precondition: String) -> Option<Step> {
     let mut p = BTreeMap::new();
     for (k, v) in params {
         p.insert((*k).to_owned(), Value::String(v.clone()?));
     }
-    Some(UndoStep {
+    Some(Step {
         call: call.to_owned(),
         params: p,
         precondition,
+        expect: None,
     })
 }
 
@@ -527,7 +565,7 @@ fn deny_all() -> Value {
 }
 
 /// The inverse of the caller's change, or why there is none.
-fn plan_undo(input: &Input<'_>) -> (Vec<UndoStep>, Option<String>) {
+fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
     let e = input.event;
     if e.record.error_code.is_some() {
         return (
@@ -549,7 +587,7 @@ fn plan_undo(input: &Input<'_>) -> (Vec<UndoStep>, Option<String>) {
         };
     let source = e.source();
     let name = e.name();
-    let one = |s: Option<UndoStep>, what: &str| match s {
+    let one = |s: Option<Step>, what: &str| match s {
         Some(s) => (vec![s], None),
         None => (
             Vec::new(),
@@ -584,15 +622,23 @@ fn plan_undo(input: &Input<'_>) -> (Vec<UndoStep>, Option<String>) {
                 _ => ("group", "groupName", "GroupName"),
             };
             let pre = "the inline policy still holds the document the event wrote".to_owned();
+            let written = written_document(e, "policyDocument");
             match snap_inline(kind, p(who), p("policyName")) {
                 Some(previous) => {
                     let mut s = step(&format!("iam:Put{}Policy", cap(kind)), &[(key, p(who)), ("PolicyName", p("policyName"))], pre);
                     if let Some(s) = s.as_mut() {
                         s.params.insert("PolicyDocument".to_owned(), previous);
+                        s.expect = written;
                     }
                     one(s, name)
                 }
-                None => one(step(&format!("iam:Delete{}Policy", cap(kind)), &[(key, p(who)), ("PolicyName", p("policyName"))], format!("{pre}; the snapshot shows no earlier policy of that name, so the inverse is deletion")), name),
+                None => {
+                    let mut s = step(&format!("iam:Delete{}Policy", cap(kind)), &[(key, p(who)), ("PolicyName", p("policyName"))], format!("{pre}; the snapshot shows no earlier policy of that name, so the inverse is deletion"));
+                    if let Some(s) = s.as_mut() {
+                        s.expect = written;
+                    }
+                    one(s, name)
+                }
             }
         }
         ("iam.amazonaws.com", "AddUserToGroup") => one(
@@ -637,6 +683,7 @@ fn plan_undo(input: &Input<'_>) -> (Vec<UndoStep>, Option<String>) {
                     let mut s = step("iam:UpdateAssumeRolePolicy", &[("RoleName", p("roleName"))], "the trust policy is still the one the event wrote".to_owned());
                     if let Some(s) = s.as_mut() {
                         s.params.insert("PolicyDocument".to_owned(), doc);
+                        s.expect = written_document(e, "policyDocument");
                     }
                     one(s, name)
                 }
@@ -695,6 +742,7 @@ fn plan_undo(input: &Input<'_>) -> (Vec<UndoStep>, Option<String>) {
                         let mut s = step("s3:PutBucketPolicy", &[("Bucket", p("bucketName"))], format!("the live policy is still the one the event wrote; {}", surgery.changes.join("; ")));
                         if let Some(s) = s.as_mut() {
                             s.params.insert("Policy".to_owned(), serde_json::to_value(&surgery.policy).unwrap_or(Value::Null));
+                            s.expect = serde_json::to_value(&doc).ok();
                         }
                         one(s, name)
                     }
@@ -713,6 +761,7 @@ fn plan_undo(input: &Input<'_>) -> (Vec<UndoStep>, Option<String>) {
                             );
                             if let Some(s) = s.as_mut() {
                                 s.params.insert("Policy".to_owned(), serde_json::to_value(&surgery.policy).unwrap_or(Value::Null));
+                                s.expect = serde_json::to_value(&doc).ok();
                             }
                             one(s, name)
                         }

@@ -1,0 +1,378 @@
+//! The one AWS client layer: the SDK clients Warden uses (built once per process), a client-side rate
+//! limit per service (`governor`), retries with exponential backoff and full jitter on throttling,
+//! 5xx and transport errors, and every failure turned into an [`AwsError`] that says whether retrying
+//! can help and keeps the AWS request id for evidence. The SDK's own retries are off, so a call is
+//! retried in exactly one place.
+//!
+//! IAM's control plane throttles with unpublished token-bucket rates ("IAM and AWS STS quotas"); the
+//! default limits here stay well under what AWS documents for the other services.
+
+use aws_sdk_iam::operation::RequestId;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The services Warden calls, by the name used in rate-limit configuration.
+pub const SERVICES: [&str; 6] = ["iam", "s3", "sqs", "sns", "dynamodb", "events"];
+
+/// Error codes AWS uses for throttling, across the services Warden calls.
+const THROTTLING_CODES: [&str; 10] = [
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceededException",
+];
+
+/// Codes that are transient although not throttling.
+const TRANSIENT_CODES: [&str; 5] = [
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "ServiceFailure",
+    "TransactionInProgressException",
+];
+
+/// Whether retrying can help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Throttling, 5xx, timeouts, transport failures.
+    Retryable,
+    /// Anything else: the request is wrong, or the state does not allow it.
+    Permanent,
+}
+
+/// A failed AWS call, classified.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{service}:{operation} failed{}: {message}{}", .code.as_ref().map(|c| format!(" with `{c}`")).unwrap_or_default(), .request_id.as_ref().map(|r| format!(" (request id `{r}`)")).unwrap_or_default())]
+pub struct AwsError {
+    pub service: &'static str,
+    pub operation: &'static str,
+    pub class: ErrorClass,
+    /// The AWS error code (`NoSuchEntity`, `Throttling`, …) when the response had one.
+    pub code: Option<String>,
+    pub message: String,
+    pub status: Option<u16>,
+    pub request_id: Option<String>,
+    /// How many attempts were made.
+    pub attempts: u32,
+}
+
+impl AwsError {
+    pub fn is_retryable(&self) -> bool {
+        self.class == ErrorClass::Retryable
+    }
+
+    /// The call named something that does not exist (a user, a policy, a bucket's policy).
+    pub fn is_not_found(&self) -> bool {
+        self.status == Some(404)
+            || self.code.as_deref().is_some_and(|c| {
+                c.starts_with("NoSuch") || c.ends_with("NotFound") || c.ends_with("NotFoundException")
+            })
+    }
+
+    /// A conditional write's condition did not hold.
+    pub fn is_condition_failed(&self) -> bool {
+        self.code.as_deref().is_some_and(|c| {
+            c == "ConditionalCheckFailedException" || c == "TransactionCanceledException"
+        })
+    }
+
+    /// The caller may not make the call (HTTP 403; the code may be missing, as with the emulator).
+    pub fn is_access_denied(&self) -> bool {
+        self.status == Some(403)
+            || self
+                .code
+                .as_deref()
+                .is_some_and(|c| c.contains("AccessDenied"))
+    }
+}
+
+/// Classifies an SDK error. Throttling codes, HTTP 429 and 5xx, timeouts and transport failures
+/// are retryable; everything else is permanent.
+pub fn classify<E>(
+    service: &'static str,
+    operation: &'static str,
+    err: &SdkError<E, HttpResponse>,
+) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let request_id = err.request_id().map(str::to_owned);
+    let (class, code, message) = match err {
+        SdkError::ServiceError(se) => {
+            let e = se.err();
+            let code = e.code().map(str::to_owned);
+            let transient = code.as_deref().is_some_and(|c| {
+                THROTTLING_CODES.contains(&c) || TRANSIENT_CODES.contains(&c)
+            }) || status.is_some_and(|s| s == 429 || s >= 500);
+            let message = e
+                .message()
+                .map(str::to_owned)
+                .unwrap_or_else(|| e.to_string());
+            (
+                if transient {
+                    ErrorClass::Retryable
+                } else {
+                    ErrorClass::Permanent
+                },
+                code,
+                message,
+            )
+        }
+        SdkError::TimeoutError(_) => (ErrorClass::Retryable, None, "timed out".to_owned()),
+        SdkError::DispatchFailure(d) => (
+            if d.is_user() {
+                ErrorClass::Permanent
+            } else {
+                ErrorClass::Retryable
+            },
+            None,
+            format!("{}", aws_smithy_types::error::display::DisplayErrorContext(err)),
+        ),
+        SdkError::ResponseError(_) => (
+            if status.is_some_and(|s| s == 429 || s >= 500) {
+                ErrorClass::Retryable
+            } else {
+                ErrorClass::Permanent
+            },
+            None,
+            format!("{}", aws_smithy_types::error::display::DisplayErrorContext(err)),
+        ),
+        _ => (
+            ErrorClass::Permanent,
+            None,
+            format!("{}", aws_smithy_types::error::display::DisplayErrorContext(err)),
+        ),
+    };
+    AwsError {
+        service,
+        operation,
+        class,
+        code,
+        message,
+        status,
+        request_id,
+        attempts: 1,
+    }
+}
+
+/// How calls are retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// "Full jitter" (AWS Architecture Blog, "Exponential Backoff And Jitter"): a uniformly random
+    /// delay between zero and `min(max_delay, base_delay · 2^attempt)`.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let cap = self
+            .base_delay
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.max_delay);
+        cap.mul_f64(fastrand::f64())
+    }
+}
+
+/// Requests per second and burst, per service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimits(pub BTreeMap<String, (u32, u32)>);
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        // IAM's own limits are unpublished and low; the others are far higher in AWS.
+        let mut m = BTreeMap::new();
+        m.insert("iam".to_owned(), (10, 10));
+        for s in ["s3", "sqs", "sns", "dynamodb", "events"] {
+            m.insert(s.to_owned(), (50, 50));
+        }
+        Self(m)
+    }
+}
+
+impl RateLimits {
+    /// Reads `service=rate[/burst],…` (e.g. `iam=5,s3=20/40`) over the defaults.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut limits = Self::default();
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (service, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("`{part}`: expected `service=rate` or `service=rate/burst`"))?;
+            if !SERVICES.contains(&service) {
+                return Err(format!(
+                    "`{service}`: not a service Warden calls (one of {})",
+                    SERVICES.join(", ")
+                ));
+            }
+            let (rate, burst) = value.split_once('/').unwrap_or((value, value));
+            let num = |s: &str| {
+                s.trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("`{part}`: `{s}` is not a whole number above zero"))
+            };
+            limits.0.insert(service.to_owned(), (num(rate)?, num(burst)?));
+        }
+        Ok(limits)
+    }
+}
+
+/// Rate limiting and retries around every AWS call.
+#[derive(Debug)]
+pub struct Caller {
+    limiters: BTreeMap<String, DefaultDirectRateLimiter>,
+    retry: RetryPolicy,
+}
+
+impl Caller {
+    pub fn new(limits: &RateLimits, retry: RetryPolicy) -> Self {
+        let limiters = limits
+            .0
+            .iter()
+            .filter_map(|(service, (rate, burst))| {
+                let quota = Quota::per_second(NonZeroU32::new(*rate)?)
+                    .allow_burst(NonZeroU32::new(*burst)?);
+                Some((service.clone(), RateLimiter::direct(quota)))
+            })
+            .collect();
+        Self { limiters, retry }
+    }
+
+    /// Runs `call` (which sends one request) under the service's rate limit, retrying retryable
+    /// failures with backoff. Returns the output and its AWS request id.
+    pub async fn call<T, E, F, Fut>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        mut call: F,
+    ) -> Result<Called<T>, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        T: RequestId,
+    {
+        let mut attempt = 0u32;
+        loop {
+            if let Some(limiter) = self.limiters.get(service) {
+                limiter.until_ready().await;
+            }
+            attempt += 1;
+            match call().await {
+                Ok(value) => {
+                    let request_id = value.request_id().map(str::to_owned);
+                    return Ok(Called { value, request_id });
+                }
+                Err(e) => {
+                    let mut err = classify(service, operation, &e);
+                    err.attempts = attempt;
+                    if !err.is_retryable() || attempt >= self.retry.max_attempts {
+                        return Err(err);
+                    }
+                    tracing::warn!(service, operation, attempt, error = %err, "retrying");
+                    tokio::time::sleep(self.retry.delay(attempt)).await;
+                }
+            }
+        }
+    }
+}
+
+/// A call's output with the request id AWS gave it.
+#[derive(Debug, Clone)]
+pub struct Called<T> {
+    pub value: T,
+    pub request_id: Option<String>,
+}
+
+/// The SDK clients, built once per process (a Lambda cold start, a CLI run) and shared.
+#[derive(Clone)]
+pub struct Clients {
+    pub iam: aws_sdk_iam::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub events: aws_sdk_eventbridge::Client,
+    pub caller: Arc<Caller>,
+}
+
+impl Clients {
+    /// Clients from the standard AWS configuration (environment, profile, `AWS_ENDPOINT_URL`), with
+    /// the SDK's retries off (Warden retries in [`Caller::call`]).
+    pub async fn from_env(limits: &RateLimits, retry: RetryPolicy) -> Self {
+        let conf = aws_config::from_env()
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .load()
+            .await;
+        Self::from_conf(&conf, limits, retry)
+    }
+
+    pub fn from_conf(conf: &aws_config::SdkConfig, limits: &RateLimits, retry: RetryPolicy) -> Self {
+        // Bucket names as virtual hosts need DNS that a local endpoint does not have.
+        let s3 = aws_sdk_s3::config::Builder::from(conf)
+            .force_path_style(conf.endpoint_url().is_some())
+            .build();
+        Self {
+            iam: aws_sdk_iam::Client::new(conf),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            sqs: aws_sdk_sqs::Client::new(conf),
+            sns: aws_sdk_sns::Client::new(conf),
+            dynamodb: aws_sdk_dynamodb::Client::new(conf),
+            events: aws_sdk_eventbridge::Client::new(conf),
+            caller: Arc::new(Caller::new(limits, retry)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limits_parse_over_defaults_with_located_errors() {
+        let l = RateLimits::parse("iam=5, s3=20/40").unwrap();
+        assert_eq!(l.0["iam"], (5, 5));
+        assert_eq!(l.0["s3"], (20, 40));
+        assert_eq!(l.0["sqs"], (50, 50));
+        assert!(RateLimits::parse("ec2=5").unwrap_err().contains("`ec2`"));
+        assert!(RateLimits::parse("iam=0").unwrap_err().contains("`0`"));
+        assert!(RateLimits::parse("iam").unwrap_err().contains("`iam`"));
+    }
+
+    #[test]
+    fn backoff_is_capped_and_jittered() {
+        let p = RetryPolicy::default();
+        for attempt in 0..40 {
+            let d = p.delay(attempt);
+            assert!(d <= p.max_delay);
+            assert!(d <= p.base_delay.saturating_mul(1 << attempt.min(16)));
+        }
+    }
+}

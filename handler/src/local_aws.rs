@@ -1,0 +1,257 @@
+//! The local AWS: moto in server mode, the emulator the demo and the end-to-end tests run against.
+//! Installs it on first use into a virtual environment under the user's cache directory (a pinned
+//! version, from PyPI), starts it on a free loopback port, drives its control API (reset, policy
+//! enforcement on or off, sent notifications), and stops it when dropped. Nothing here is used on a
+//! real account.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The moto version Warden is tested with (`shared/guide/local-aws.md` was verified with it).
+pub const MOTO_VERSION: &str = "5.2.5";
+
+/// Why the local AWS could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalAwsError {
+    #[error("installing moto {MOTO_VERSION} into `{dir}` failed: {why}")]
+    Install { dir: String, why: String },
+    #[error("starting `{program}` failed: {source}")]
+    Start {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("moto did not answer on port {port} within {seconds} s")]
+    NotReady { port: u16, seconds: u64 },
+    #[error("moto control call `{what}` failed: {why}")]
+    Control { what: String, why: String },
+}
+
+/// A running moto server; stopped when dropped.
+#[derive(Debug)]
+pub struct LocalAws {
+    child: Child,
+    pub port: u16,
+    /// `http://127.0.0.1:PORT`
+    pub endpoint: String,
+}
+
+/// Where the pinned moto is installed: `$WARDEN_LOCAL_AWS_DIR`, else the user's cache directory.
+pub fn install_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("WARDEN_LOCAL_AWS_DIR") {
+        return PathBuf::from(d);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    cache.join("warden").join(format!("moto-{MOTO_VERSION}"))
+}
+
+/// The `moto_server` program, installed first when missing (`python3 -m venv` and `pip install`).
+pub fn ensure_installed(progress: &mut dyn FnMut(&str)) -> Result<PathBuf, LocalAwsError> {
+    let dir = install_dir();
+    let program = dir.join("bin").join("moto_server");
+    if program.is_file() {
+        return Ok(program);
+    }
+    let fail = |why: String| LocalAwsError::Install {
+        dir: dir.display().to_string(),
+        why,
+    };
+    progress(&format!(
+        "installing the local AWS (moto {MOTO_VERSION}) into {} (once; about a minute)",
+        dir.display()
+    ));
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    run(Command::new(&python).args(["-m", "venv"]).arg(&dir)).map_err(fail)?;
+    run(Command::new(dir.join("bin").join("pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check"])
+        .arg(format!("moto[server]=={MOTO_VERSION}")))
+    .map_err(fail)?;
+    if program.is_file() {
+        Ok(program)
+    } else {
+        Err(fail("pip finished but `bin/moto_server` is missing".to_owned()))
+    }
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{cmd:?} exited with {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+fn free_port() -> Result<u16, std::io::Error> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl LocalAws {
+    /// Installs (when needed) and starts moto on a free loopback port, and waits until it answers.
+    pub fn start() -> Result<Self, LocalAwsError> {
+        Self::start_with(&mut |_| {})
+    }
+
+    pub fn start_with(progress: &mut dyn FnMut(&str)) -> Result<Self, LocalAwsError> {
+        let program = ensure_installed(progress)?;
+        let start_err = |source| LocalAwsError::Start {
+            program: program.display().to_string(),
+            source,
+        };
+        // A port taken between the check and moto's bind is retried with another.
+        let mut last = None;
+        for _ in 0..3 {
+            let port = free_port().map_err(start_err)?;
+            let child = Command::new(&program)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(start_err)?;
+            let mut server = Self {
+                child,
+                port,
+                endpoint: format!("http://127.0.0.1:{port}"),
+            };
+            match server.wait_ready(Duration::from_secs(30)) {
+                Ok(()) => return Ok(server),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or(LocalAwsError::NotReady {
+            port: 0,
+            seconds: 30,
+        }))
+    }
+
+    fn wait_ready(&mut self, limit: Duration) -> Result<(), LocalAwsError> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            if self.http("GET", "/moto-api/data.json", "", "").is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(LocalAwsError::NotReady {
+            port: self.port,
+            seconds: limit.as_secs(),
+        })
+    }
+
+    /// Forgets every resource in every account (`POST /moto-api/reset`).
+    pub fn reset(&self) -> Result<(), LocalAwsError> {
+        self.http("POST", "/moto-api/reset", "", "").map(drop)
+    }
+
+    /// Turns IAM policy enforcement on (`true`) or off. Create the admin and its keys first, with
+    /// enforcement off: from then on every call is signature-checked and evaluated.
+    pub fn enforce_policies(&self, on: bool) -> Result<(), LocalAwsError> {
+        self.http(
+            "POST",
+            "/moto-api/reset-auth",
+            "text/plain",
+            if on { "0" } else { "inf" },
+        )
+        .map(drop)
+    }
+
+    /// Everything moto holds, as its control API shows it (SNS notifications sent, among others).
+    pub fn data(&self) -> Result<serde_json::Value, LocalAwsError> {
+        let body = self.http("GET", "/moto-api/data.json", "", "")?;
+        serde_json::from_str(&body).map_err(|e| LocalAwsError::Control {
+            what: "GET /moto-api/data.json".to_owned(),
+            why: e.to_string(),
+        })
+    }
+
+    /// One HTTP/1.1 request to the control API; the body of a 2xx answer.
+    fn http(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &str,
+    ) -> Result<String, LocalAwsError> {
+        let what = format!("{method} {path}");
+        let fail = |why: String| LocalAwsError::Control {
+            what: what.clone(),
+            why,
+        };
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).map_err(|e| fail(e.to_string()))?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))
+            .map_err(|e| fail(e.to_string()))?;
+        let ct = if content_type.is_empty() {
+            String::new()
+        } else {
+            format!("Content-Type: {content_type}\r\n")
+        };
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n{ct}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.port,
+            body.len()
+        );
+        s.write_all(req.as_bytes()).map_err(|e| fail(e.to_string()))?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).map_err(|e| fail(e.to_string()))?;
+        let text = String::from_utf8_lossy(&raw);
+        let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse::<u16>().ok())
+            .unwrap_or(0);
+        if !(200..300).contains(&status) {
+            return Err(fail(format!("HTTP {status}")));
+        }
+        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+            dechunk(rest)
+        } else {
+            rest.to_owned()
+        };
+        Ok(body)
+    }
+
+    /// The moto program in use.
+    pub fn program() -> PathBuf {
+        install_dir().join("bin").join("moto_server")
+    }
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 {
+            break;
+        }
+        out.push_str(after.get(..n).unwrap_or(after));
+        rest = after.get(n + 2..).unwrap_or("");
+    }
+    out
+}
+
+impl Drop for LocalAws {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+

@@ -1,0 +1,117 @@
+//! The ports the enforcement flow keeps its state behind: the event ledger (idempotency on the
+//! CloudTrail `eventID`, with the flow's saved progress), the evidence store (the hash chain), the
+//! alert outbox (one incident per principal, so a burst of events gives one message) and the
+//! notifier (SNS). They take and return Warden's types, never SDK types; the DynamoDB, S3 and SNS
+//! adapters live in `dynamo.rs`, `sns.rs`, and the local file store for the CLI in `evidence_file.rs`.
+
+use crate::alerts::{Alert, Notice};
+use crate::aws::AwsError;
+use async_trait::async_trait;
+use policy_rules::evidence::{Draft, Record};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// Another writer moved the evidence head between the read and the conditional append, more
+    /// times than the store retries.
+    #[error("the evidence chain head kept moving during the append (contention); retry")]
+    Contention,
+    /// A claim or incident is no longer the writer's (its lease expired and another took it).
+    #[error("`{0}` is no longer held by this worker")]
+    Lost(String),
+    /// What the store holds does not read.
+    #[error("{0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl StoreError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            StoreError::Aws(e) => e.is_retryable(),
+            StoreError::Contention | StoreError::Lost(_) => true,
+            StoreError::Corrupt(_) | StoreError::Io(_) => false,
+        }
+    }
+}
+
+/// The ledger's answer to a claim.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// First time: the event is now this worker's.
+    Fresh,
+    /// An earlier attempt stopped part-way (its lease ran out); its saved progress.
+    Resume(Value),
+    /// Already fully processed; the summary saved by `finish`.
+    Done(Value),
+    /// Another worker holds it until this time (epoch seconds).
+    Busy { until: i64 },
+}
+
+/// Idempotency on the CloudTrail `eventID`, kept far longer than SQS's 5-minute dedup window.
+#[async_trait]
+pub trait Ledger: Send + Sync {
+    /// Takes `event_id` for `owner` until `lease_until` (epoch seconds), with a conditional write.
+    async fn claim(
+        &self,
+        event_id: &str,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Claim, StoreError>;
+    /// Saves the flow's progress; fails with `Lost` when the claim is no longer `owner`'s.
+    async fn save(&self, event_id: &str, owner: &str, progress: &Value) -> Result<(), StoreError>;
+    /// Marks the event done for good, with a summary.
+    async fn finish(&self, event_id: &str, owner: &str, summary: &Value) -> Result<(), StoreError>;
+}
+
+/// The hash-chained evidence trail.
+#[async_trait]
+pub trait EvidenceStore: Send + Sync {
+    /// Appends a record after the current head, conditional on the head not having moved (two
+    /// writers cannot fork the chain), unless a record with the draft's id exists already: then that
+    /// record is returned and nothing is written (a retried step writes its record once).
+    async fn append(&self, draft: Draft) -> Result<Record, StoreError>;
+    /// Every record, in sequence order.
+    async fn list(&self) -> Result<Vec<Record>, StoreError>;
+    async fn get(&self, id: &str) -> Result<Option<Record>, StoreError>;
+    /// The newest record's `(seq, hash)` as the store keeps it apart from the records.
+    async fn head(&self) -> Result<Option<(u64, String)>, StoreError>;
+}
+
+/// The notices of one principal's incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: String,
+    /// The principal whose events these are.
+    pub principal: String,
+    /// When the incident opened (epoch seconds).
+    pub opened: i64,
+    /// In the order they were added, one per event.
+    pub notices: Vec<Notice>,
+}
+
+/// Alerts waiting to be sent, grouped into incidents.
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Adds an event's notice to its principal's open incident, opening one when there is none.
+    /// Idempotent on the notice's event id.
+    async fn add(&self, notice: &Notice, now: i64) -> Result<(), StoreError>;
+    /// The open incidents opened at least `window` seconds before `now`.
+    async fn due(&self, now: i64, window: i64) -> Result<Vec<Incident>, StoreError>;
+    /// Closes an incident as sent; the principal's next notice opens a new one.
+    async fn sent(&self, incident: &Incident, message_id: &str, now: i64)
+        -> Result<(), StoreError>;
+}
+
+/// Where alerts go.
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// Publishes one alert; returns the message id.
+    async fn publish(&self, alert: &Alert) -> Result<String, StoreError>;
+}
