@@ -154,6 +154,29 @@ impl LocalAws {
         })
     }
 
+    /// SDK configuration for this server: region `us-east-1`, static test credentials, the SDK's
+    /// retries off (Warden retries in `aws::Caller`).
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        self.sdk_config_as("testing", "testing").await
+    }
+
+    /// The same, signing as the given access key (for calls checked with enforcement on).
+    pub async fn sdk_config_as(&self, access_key: &str, secret: &str) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                access_key,
+                secret,
+                None,
+                None,
+                "warden-local-aws",
+            ))
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .load()
+            .await
+    }
+
     /// Forgets every resource in every account (`POST /moto-api/reset`).
     pub fn reset(&self) -> Result<(), LocalAwsError> {
         self.http("POST", "/moto-api/reset", "", "").map(drop)
