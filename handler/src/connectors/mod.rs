@@ -152,14 +152,17 @@ impl Connectors {
         Self::new(Vec::new())
     }
 
-    /// The connector that applies `step`, with the thing it changes.
+    /// The connector that applies `step`, with the thing it changes: the first connector listing
+    /// the call whose `target` accepts the step (`warden:PutManagedDeny` names a user or a role).
     pub fn for_step(&self, step: &Step) -> Result<(&dyn Connector, Target), ConnectorError> {
-        let c = self
-            .all
-            .iter()
-            .find(|c| c.calls().contains(&step.call.as_str()))
-            .ok_or_else(|| ConnectorError::NoConnector(step.call.clone()))?;
-        Ok((c.as_ref(), c.target(step)?))
+        let mut last = None;
+        for c in self.all.iter().filter(|c| c.calls().contains(&step.call.as_str())) {
+            match c.target(step) {
+                Ok(t) => return Ok((c.as_ref(), t)),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| ConnectorError::NoConnector(step.call.clone())))
     }
 
     pub fn by_kind(&self, kind: &str) -> Option<&dyn Connector> {
