@@ -1,6 +1,7 @@
 //! Warden's edge: the `warden` CLI, the Lambda entry points, the enforcement flow, the connectors
 //! that change AWS, the AWS client layer and the stores, on top of the pure `policy-rules` core.
 
+pub mod account;
 pub mod alerts;
 pub mod aws;
 pub mod connectors;

@@ -18,6 +18,23 @@ use std::sync::Arc;
 
 pub use policy_rules::planner::Step;
 
+pub mod access_keys;
+pub mod bucket_policy;
+pub mod group_membership;
+pub mod iam_group;
+pub(crate) mod iam_policies;
+pub mod iam_role;
+pub mod iam_user;
+pub mod login_profile;
+pub mod public_access_block;
+
+/// The names of Warden's own inline policies: writing them needs no precondition (their document
+/// already merges what they held).
+pub const WARDEN_POLICY_NAMES: [&str; 2] = [
+    policy_rules::planner::DENY_POLICY_NAME,
+    policy_rules::planner::QUARANTINE_POLICY_NAME,
+];
+
 /// A thing a connector changes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Target {
@@ -98,6 +115,35 @@ impl ConnectorError {
     }
 }
 
+/// A step's string parameter, or a permanent step error naming it.
+pub(crate) fn param<'s>(step: &'s Step, key: &str) -> Result<&'s str, ConnectorError> {
+    match step.params.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s),
+        Some(other) => Err(ConnectorError::step(
+            step,
+            format!("parameter `{key}` must be a non-empty string, found `{other}`"),
+        )),
+        None => Err(ConnectorError::step(step, format!("missing parameter `{key}`"))),
+    }
+}
+
+/// A step's policy-document parameter (an object, JSON text or URL-encoded text), in Warden's
+/// compact form.
+pub(crate) fn document_param(step: &Step, key: &str) -> Result<Value, ConnectorError> {
+    let raw = step
+        .params
+        .get(key)
+        .ok_or_else(|| ConnectorError::step(step, format!("missing parameter `{key}`")))?;
+    compact(raw).map_err(|why| ConnectorError::step(step, format!("parameter `{key}`: {why}")))
+}
+
+/// A policy document (an object, JSON text or the URL-encoded text IAM returns) in Warden's
+/// compact form, so two reads of the same document are equal.
+pub(crate) fn compact(raw: &Value) -> Result<Value, String> {
+    let doc = policy_rules::policy::PolicyDocument::from_value(raw).map_err(|e| e.to_string())?;
+    serde_json::to_value(&doc).map_err(|e| e.to_string())
+}
+
 /// A kind of thing Warden changes.
 #[async_trait]
 pub trait Connector: Send + Sync {
@@ -148,8 +194,17 @@ impl Connectors {
 
     /// The built-in connectors.
     pub fn standard(clients: &Clients) -> Self {
-        let _ = clients;
-        Self::new(Vec::new())
+        let c = clients.clone();
+        Self::new(vec![
+            Arc::new(iam_user::IamUser::new(c.clone())),
+            Arc::new(iam_role::IamRole::new(c.clone())),
+            Arc::new(iam_group::IamGroup::new(c.clone())),
+            Arc::new(group_membership::GroupMembership::new(c.clone())),
+            Arc::new(access_keys::AccessKeys::new(c.clone())),
+            Arc::new(login_profile::LoginProfile::new(c.clone())),
+            Arc::new(bucket_policy::BucketPolicy::new(c.clone())),
+            Arc::new(public_access_block::PublicAccessBlock::new(c)),
+        ])
     }
 
     /// The connector that applies `step`, with the thing it changes: the first connector listing

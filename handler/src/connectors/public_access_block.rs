@@ -1,0 +1,200 @@
+//! The `public_access_block` connector: an S3 bucket's public access block, put back by
+//! `s3:PutPublicAccessBlock` after someone deleted it. The state is the configuration (its four
+//! flags) or `null` when the bucket has none. The step acts only while the bucket still has no
+//! block: a block someone has put back since (whatever its flags) is theirs and is left alone. The
+//! account-level block is not this connector's.
+//!
+//! API calls: `snapshot` 1 (GetPublicAccessBlock); `apply` 1 (0 when skipped); `verify` 1;
+//! `restore` at most 2.
+
+use super::{param, Applied, Connector, ConnectorError, State, Step, Target, Verification};
+use crate::aws::{AwsError, Clients};
+use async_trait::async_trait;
+use aws_sdk_s3::types::PublicAccessBlockConfiguration;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A bucket's public access block.
+pub struct PublicAccessBlock {
+    clients: Clients,
+}
+
+/// The four flags, named as in the S3 API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct Flags {
+    block_public_acls: bool,
+    ignore_public_acls: bool,
+    block_public_policy: bool,
+    restrict_public_buckets: bool,
+}
+
+impl Flags {
+    fn to_sdk(self) -> PublicAccessBlockConfiguration {
+        PublicAccessBlockConfiguration::builder()
+            .block_public_acls(self.block_public_acls)
+            .ignore_public_acls(self.ignore_public_acls)
+            .block_public_policy(self.block_public_policy)
+            .restrict_public_buckets(self.restrict_public_buckets)
+            .build()
+    }
+}
+
+fn to_state(flags: Option<Flags>) -> State {
+    flags
+        .and_then(|f| serde_json::to_value(f).ok())
+        .unwrap_or(Value::Null)
+}
+
+fn flags_of(target: &Target, state: &State) -> Result<Option<Flags>, ConnectorError> {
+    serde_json::from_value(state.clone()).map_err(|e| ConnectorError::State {
+        target: target.to_string(),
+        why: format!("not a public access block: {e}"),
+    })
+}
+
+impl PublicAccessBlock {
+    pub const KIND: &'static str = "public_access_block";
+
+    pub fn new(clients: Clients) -> Self {
+        Self { clients }
+    }
+
+    async fn read(&self, bucket: &str) -> Result<Option<Flags>, AwsError> {
+        let c = &self.clients;
+        match c
+            .caller
+            .call("s3", "GetPublicAccessBlock", || {
+                c.s3.get_public_access_block().bucket(bucket).send()
+            })
+            .await
+        {
+            Ok(o) => Ok(o.value.public_access_block_configuration.map(|p| Flags {
+                // An unset flag is off ("PublicAccessBlockConfiguration", S3 API reference).
+                block_public_acls: p.block_public_acls.unwrap_or(false),
+                ignore_public_acls: p.ignore_public_acls.unwrap_or(false),
+                block_public_policy: p.block_public_policy.unwrap_or(false),
+                restrict_public_buckets: p.restrict_public_buckets.unwrap_or(false),
+            })),
+            Err(e) if e.code.as_deref() == Some("NoSuchPublicAccessBlockConfiguration") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn put(&self, bucket: &str, flags: Flags) -> Result<Option<String>, AwsError> {
+        let c = &self.clients;
+        Ok(c.caller
+            .call("s3", "PutPublicAccessBlock", || {
+                c.s3.put_public_access_block()
+                    .bucket(bucket)
+                    .public_access_block_configuration(flags.to_sdk())
+                    .send()
+            })
+            .await?
+            .request_id)
+    }
+
+    async fn delete(&self, bucket: &str) -> Result<Option<String>, AwsError> {
+        let c = &self.clients;
+        Ok(c.caller
+            .call("s3", "DeletePublicAccessBlock", || {
+                c.s3.delete_public_access_block().bucket(bucket).send()
+            })
+            .await?
+            .request_id)
+    }
+}
+
+/// The flags the step puts.
+fn wanted(step: &Step) -> Result<Flags, ConnectorError> {
+    if step.call != "s3:PutPublicAccessBlock" {
+        return Err(ConnectorError::step(step, "not a public-access-block call"));
+    }
+    let raw = step
+        .params
+        .get("PublicAccessBlockConfiguration")
+        .ok_or_else(|| {
+            ConnectorError::step(step, "missing parameter `PublicAccessBlockConfiguration`")
+        })?;
+    serde_json::from_value(raw.clone()).map_err(|e| {
+        ConnectorError::step(
+            step,
+            format!("parameter `PublicAccessBlockConfiguration`: {e}"),
+        )
+    })
+}
+
+#[async_trait]
+impl Connector for PublicAccessBlock {
+    fn kind(&self) -> &'static str {
+        Self::KIND
+    }
+
+    fn calls(&self) -> &'static [&'static str] {
+        &["s3:PutPublicAccessBlock"]
+    }
+
+    fn target(&self, step: &Step) -> Result<Target, ConnectorError> {
+        wanted(step)?;
+        Ok(Target {
+            connector: Self::KIND.to_owned(),
+            name: param(step, "Bucket")?.to_owned(),
+        })
+    }
+
+    async fn snapshot(&self, target: &Target) -> Result<State, ConnectorError> {
+        Ok(to_state(self.read(&target.name).await?))
+    }
+
+    async fn apply(
+        &self,
+        target: &Target,
+        step: &Step,
+        before: &State,
+    ) -> Result<Applied, ConnectorError> {
+        let want = wanted(step)?;
+        match flags_of(target, before)? {
+            Some(live) if live == want => Ok(Applied::Skipped {
+                why: "the bucket already has the public access block".to_owned(),
+            }),
+            Some(_) => Ok(Applied::Skipped {
+                why: "the bucket has a public access block again (someone put one back since the event)"
+                    .to_owned(),
+            }),
+            None => {
+                let id = self.put(&target.name, want).await?;
+                Ok(Applied::Changed {
+                    request_ids: id.into_iter().collect(),
+                })
+            }
+        }
+    }
+
+    async fn verify(&self, target: &Target, step: &Step) -> Result<Verification, ConnectorError> {
+        let want = wanted(step)?;
+        let live = self.read(&target.name).await?;
+        let holds = live == Some(want);
+        Ok(Verification {
+            holds,
+            detail: if holds {
+                "the bucket has the step's public access block".to_owned()
+            } else {
+                "not so: the bucket's public access block differs from the step's".to_owned()
+            },
+            after: to_state(live),
+        })
+    }
+
+    async fn restore(&self, target: &Target, state: &State) -> Result<Vec<String>, ConnectorError> {
+        let want = flags_of(target, state)?;
+        let live = self.read(&target.name).await?;
+        if live == want {
+            return Ok(Vec::new());
+        }
+        let id = match want {
+            Some(flags) => self.put(&target.name, flags).await?,
+            None => self.delete(&target.name).await?,
+        };
+        Ok(id.into_iter().collect())
+    }
+}

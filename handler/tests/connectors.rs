@@ -1,0 +1,942 @@
+//! The connectors and the live account reader against the local AWS (moto over real HTTP): for each
+//! connector, snapshot → apply → verify → guarded rollback, the skipped step when the precondition no
+//! longer holds, idempotent re-apply, rollback refused after a later change and done when forced;
+//! a Warden Deny proved to hold with policy enforcement on.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use warden_handler::account::{IamAccount, PrincipalKind};
+use warden_handler::aws::{Clients, RateLimits, RetryPolicy};
+use warden_handler::connectors::{Applied, ConnectorError, Connectors, State, Step, Target};
+use warden_handler::local_aws::LocalAws;
+
+const ACCOUNT: &str = "123456789012";
+
+fn retry() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 2,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(5),
+    }
+}
+
+async fn clients_for(conf: &aws_config::SdkConfig) -> Clients {
+    let limits = RateLimits::parse("iam=1000,s3=1000").unwrap();
+    Clients::from_conf(conf, &limits, retry())
+}
+
+async fn start() -> (LocalAws, Clients, Connectors) {
+    let aws = LocalAws::start().unwrap();
+    let clients = clients_for(&aws.sdk_config().await).await;
+    let conns = Connectors::standard(&clients);
+    (aws, clients, conns)
+}
+
+fn step(call: &str, params: Value, expect: Option<Value>) -> Step {
+    let params: BTreeMap<String, Value> = serde_json::from_value(params).unwrap();
+    Step {
+        call: call.to_owned(),
+        params,
+        precondition: "test".to_owned(),
+        expect,
+    }
+}
+
+fn doc(action: &str, effect: &str) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": effect, "Action": action, "Resource": "*"}]})
+}
+
+fn deny_doc(action: &str, resource: &str) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [{"Sid": "WardenDeny", "Effect": "Deny", "Action": action, "Resource": resource}]})
+}
+
+fn is_changed(a: &Applied) -> bool {
+    matches!(a, Applied::Changed { .. })
+}
+
+fn skipped_why(a: &Applied) -> &str {
+    match a {
+        Applied::Skipped { why } => why,
+        Applied::Changed { .. } => panic!("expected a skipped step, got {a:?}"),
+    }
+}
+
+/// Snapshot → apply (changed) → verify (holds) → re-apply (skipped) → rollback (restores the
+/// snapshot). Returns the target, the state before and the state Warden left.
+async fn round_trip(conns: &Connectors, s: &Step) -> (Target, State, State) {
+    let (c, target) = conns.for_step(s).unwrap();
+    let before = c.snapshot(&target).await.unwrap();
+    assert_eq!(
+        before,
+        c.snapshot(&target).await.unwrap(),
+        "two reads are equal"
+    );
+    let applied = c.apply(&target, s, &before).await.unwrap();
+    assert!(is_changed(&applied), "{}: {applied:?}", s.call);
+    let v = c.verify(&target, s).await.unwrap();
+    assert!(v.holds, "{}: {}", s.call, v.detail);
+    let left = c.snapshot(&target).await.unwrap();
+    assert_eq!(v.after, left);
+    assert_ne!(left, before);
+    let again = c.apply(&target, s, &left).await.unwrap();
+    assert!(!skipped_why(&again).is_empty());
+    (target, before, left)
+}
+
+async fn rollback_ok(conns: &Connectors, target: &Target, before: &State, left: &State) {
+    let rb = conns.rollback(target, before, left, false).await.unwrap();
+    assert_eq!(&rb.after, before);
+    assert!(!rb.forced);
+}
+
+/// The live state is changed after Warden's change: a rollback is refused, and done when forced.
+async fn refused_then_forced(conns: &Connectors, target: &Target, before: &State, left: &State) {
+    let err = conns
+        .rollback(target, before, left, false)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Refused { .. }), "{err}");
+    assert!(err.to_string().contains("--force"), "{err}");
+    let rb = conns.rollback(target, before, left, true).await.unwrap();
+    assert!(rb.forced);
+    assert_eq!(&rb.after, before);
+}
+
+async fn create_user(c: &Clients, name: &str) {
+    c.iam.create_user().user_name(name).send().await.unwrap();
+}
+
+async fn put_user_policy(c: &Clients, user: &str, policy: &str, d: &Value) {
+    c.iam
+        .put_user_policy()
+        .user_name(user)
+        .policy_name(policy)
+        .policy_document(d.to_string())
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn create_managed(c: &Clients, name: &str) -> String {
+    c.iam
+        .create_policy()
+        .policy_name(name)
+        .policy_document(doc("s3:GetObject", "Allow").to_string())
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .arn
+        .unwrap()
+}
+
+fn trust(service: &str) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
+}
+
+async fn create_role(c: &Clients, name: &str) {
+    c.iam
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust("ec2.amazonaws.com").to_string())
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn iam_user_inline_and_attached_policies() {
+    let (_aws, c, conns) = start().await;
+    create_user(&c, "bob").await;
+    put_user_policy(&c, "bob", "keep", &doc("s3:*", "Allow")).await;
+    let managed = create_managed(&c, "Reader").await;
+    c.iam
+        .attach_user_policy()
+        .user_name("bob")
+        .policy_arn(&managed)
+        .send()
+        .await
+        .unwrap();
+
+    // Warden's own Deny: no precondition; rollback restores the user as it was.
+    let put = step(
+        "iam:PutUserPolicy",
+        json!({"UserName": "bob", "PolicyName": "WardenDeny", "PolicyDocument": deny_doc("s3:DeleteBucket", "*")}),
+        None,
+    );
+    let (target, before, left) = round_trip(&conns, &put).await;
+    assert_eq!(target.connector, "iam_user");
+    assert_eq!(before["attached"], json!([managed]));
+    assert!(before["inline"]["keep"].is_object());
+    rollback_ok(&conns, &target, &before, &left).await;
+
+    // Detach: done once, then skipped (no longer attached); rollback re-attaches.
+    let detach = step(
+        "iam:DetachUserPolicy",
+        json!({"UserName": "bob", "PolicyArn": managed}),
+        None,
+    );
+    let (target, before, left) = round_trip(&conns, &detach).await;
+    assert_eq!(left["attached"], json!([]));
+    rollback_ok(&conns, &target, &before, &left).await;
+
+    // Delete of the event's inline policy: skipped when the live document is not the event's.
+    let delete = step(
+        "iam:DeleteUserPolicy",
+        json!({"UserName": "bob", "PolicyName": "keep"}),
+        Some(doc("iam:*", "Allow")),
+    );
+    let (conn, target) = conns.for_step(&delete).unwrap();
+    let live = conn.snapshot(&target).await.unwrap();
+    let why = skipped_why(&conn.apply(&target, &delete, &live).await.unwrap()).to_owned();
+    assert!(why.contains("no longer the one the event wrote"), "{why}");
+    assert_eq!(
+        conn.snapshot(&target).await.unwrap(),
+        live,
+        "nothing was called"
+    );
+    // With the event's document live (URL-encoded by IAM, compared in compact form), it is deleted.
+    let delete = Step {
+        expect: Some(doc("s3:*", "Allow").to_string().into()),
+        ..delete
+    };
+    let (target, before, left) = round_trip(&conns, &delete).await;
+    rollback_ok(&conns, &target, &before, &left).await;
+
+    // Someone changes the user after Warden: rollback refused, then forced.
+    let (target, before, left) = round_trip(&conns, &put).await;
+    put_user_policy(&c, "bob", "later", &doc("ec2:*", "Allow")).await;
+    refused_then_forced(&conns, &target, &before, &left).await;
+}
+
+#[tokio::test]
+async fn managed_deny_creates_updates_and_rotates_versions() {
+    let (_aws, c, conns) = start().await;
+    create_user(&c, "carol").await;
+    create_role(&c, "app").await;
+    let for_user = step(
+        "warden:PutManagedDeny",
+        json!({"UserName": "carol", "PolicyName": "WardenDeny-carol", "PolicyDocument": deny_doc("iam:*", "*")}),
+        None,
+    );
+    let (target, before, left) = round_trip(&conns, &for_user).await;
+    assert_eq!(target.connector, "iam_user");
+    let arn = format!("arn:aws:iam::{ACCOUNT}:policy/warden/WardenDeny-carol");
+    assert_eq!(left["attached"], json!([arn]));
+
+    // A new document becomes the default version; with five versions the oldest non-default goes.
+    let (conn, _) = conns.for_step(&for_user).unwrap();
+    for i in 0..6 {
+        let mut s = for_user.clone();
+        s.params.insert(
+            "PolicyDocument".to_owned(),
+            deny_doc(&format!("s3:Action{i}"), "*"),
+        );
+        let live = conn.snapshot(&target).await.unwrap();
+        assert!(is_changed(&conn.apply(&target, &s, &live).await.unwrap()));
+        assert!(conn.verify(&target, &s).await.unwrap().holds);
+    }
+    let versions = c
+        .iam
+        .list_policy_versions()
+        .policy_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(versions.versions().len(), 5);
+    rollback_ok(&conns, &target, &before, &left).await;
+
+    let for_role = step(
+        "warden:PutManagedDeny",
+        json!({"RoleName": "app", "PolicyName": "WardenDeny-app", "PolicyDocument": deny_doc("iam:*", "*")}),
+        None,
+    );
+    let (target, before, left) = round_trip(&conns, &for_role).await;
+    assert_eq!(target.connector, "iam_role");
+    rollback_ok(&conns, &target, &before, &left).await;
+}
+
+#[tokio::test]
+async fn iam_role_policies_and_trust() {
+    let (_aws, c, conns) = start().await;
+    create_role(&c, "app").await;
+    let put = step(
+        "iam:PutRolePolicy",
+        json!({"RoleName": "app", "PolicyName": "WardenDeny", "PolicyDocument": deny_doc("s3:*", "*")}),
+        None,
+    );
+    let (target, before, left) = round_trip(&conns, &put).await;
+    assert_eq!(target.connector, "iam_role");
+    assert_eq!(
+        before["trust"],
+        serde_json::to_value(
+            policy_rules::policy::PolicyDocument::from_value(&trust("ec2.amazonaws.com")).unwrap()
+        )
+        .unwrap()
+    );
+    rollback_ok(&conns, &target, &before, &left).await;
+
+    // The event wrote a trust policy for lambda; the undo puts ec2's back while lambda's is live.
+    let written = trust("lambda.amazonaws.com");
+    c.iam
+        .update_assume_role_policy()
+        .role_name("app")
+        .policy_document(written.to_string())
+        .send()
+        .await
+        .unwrap();
+    let undo = step(
+        "iam:UpdateAssumeRolePolicy",
+        json!({"RoleName": "app", "PolicyDocument": trust("ec2.amazonaws.com")}),
+        Some(written.clone()),
+    );
+    let mismatched = Step {
+        expect: Some(trust("ecs.amazonaws.com")),
+        ..undo.clone()
+    };
+    let (conn, target) = conns.for_step(&mismatched).unwrap();
+    let live = conn.snapshot(&target).await.unwrap();
+    assert!(
+        skipped_why(&conn.apply(&target, &mismatched, &live).await.unwrap())
+            .contains("trust policy")
+    );
+    let (target, before, left) = round_trip(&conns, &undo).await;
+    c.iam
+        .put_role_policy()
+        .role_name("app")
+        .policy_name("later")
+        .policy_document(doc("sqs:*", "Allow").to_string())
+        .send()
+        .await
+        .unwrap();
+    refused_then_forced(&conns, &target, &before, &left).await;
+}
+
+#[tokio::test]
+async fn iam_group_policies() {
+    let (_aws, c, conns) = start().await;
+    c.iam
+        .create_group()
+        .group_name("devs")
+        .send()
+        .await
+        .unwrap();
+    let managed = create_managed(&c, "Reader").await;
+    c.iam
+        .attach_group_policy()
+        .group_name("devs")
+        .policy_arn(&managed)
+        .send()
+        .await
+        .unwrap();
+    let written = doc("iam:*", "Allow");
+    c.iam
+        .put_group_policy()
+        .group_name("devs")
+        .policy_name("grab")
+        .policy_document(written.to_string())
+        .send()
+        .await
+        .unwrap();
+
+    let delete = step(
+        "iam:DeleteGroupPolicy",
+        json!({"GroupName": "devs", "PolicyName": "grab"}),
+        Some(written),
+    );
+    let (target, before, left) = round_trip(&conns, &delete).await;
+    assert_eq!(target.connector, "iam_group");
+    rollback_ok(&conns, &target, &before, &left).await;
+
+    let detach = step(
+        "iam:DetachGroupPolicy",
+        json!({"GroupName": "devs", "PolicyArn": managed}),
+        None,
+    );
+    let (target, before, left) = round_trip(&conns, &detach).await;
+    c.iam
+        .put_group_policy()
+        .group_name("devs")
+        .policy_name("later")
+        .policy_document(doc("sqs:*", "Allow").to_string())
+        .send()
+        .await
+        .unwrap();
+    refused_then_forced(&conns, &target, &before, &left).await;
+
+    let put = step(
+        "iam:PutGroupPolicy",
+        json!({"GroupName": "devs", "PolicyName": "WardenQuarantine", "PolicyDocument": deny_doc("*", "*")}),
+        None,
+    );
+    let (target, before, left) = round_trip(&conns, &put).await;
+    rollback_ok(&conns, &target, &before, &left).await;
+}
+
+#[tokio::test]
+async fn group_membership_remove_and_restore() {
+    let (_aws, c, conns) = start().await;
+    create_user(&c, "dave").await;
+    for g in ["admins", "devs", "ops"] {
+        c.iam.create_group().group_name(g).send().await.unwrap();
+    }
+    for g in ["devs", "admins"] {
+        c.iam
+            .add_user_to_group()
+            .user_name("dave")
+            .group_name(g)
+            .send()
+            .await
+            .unwrap();
+    }
+    let remove = step(
+        "iam:RemoveUserFromGroup",
+        json!({"UserName": "dave", "GroupName": "admins"}),
+        None,
+    );
+    let (target, before, left) = round_trip(&conns, &remove).await;
+    assert_eq!(target.connector, "group_membership");
+    assert_eq!(before, json!(["admins", "devs"]));
+    assert_eq!(left, json!(["devs"]));
+    let (conn, _) = conns.for_step(&remove).unwrap();
+    assert!(
+        skipped_why(&conn.apply(&target, &remove, &left).await.unwrap()).contains("no longer in")
+    );
+    rollback_ok(&conns, &target, &before, &left).await;
+
+    let (target, before, left) = round_trip(&conns, &remove).await;
+    c.iam
+        .add_user_to_group()
+        .user_name("dave")
+        .group_name("ops")
+        .send()
+        .await
+        .unwrap();
+    refused_then_forced(&conns, &target, &before, &left).await;
+}
+
+#[tokio::test]
+async fn access_keys_deactivated_never_deleted() {
+    let (_aws, c, conns) = start().await;
+    create_user(&c, "erin").await;
+    let key = |o: aws_sdk_iam::operation::create_access_key::CreateAccessKeyOutput| {
+        o.access_key.unwrap().access_key_id
+    };
+    let k1 = key(c
+        .iam
+        .create_access_key()
+        .user_name("erin")
+        .send()
+        .await
+        .unwrap());
+    let k2 = key(c
+        .iam
+        .create_access_key()
+        .user_name("erin")
+        .send()
+        .await
+        .unwrap());
+    let deactivate = step(
+        "iam:UpdateAccessKey",
+        json!({"UserName": "erin", "AccessKeyId": k1, "Status": "Inactive"}),
+        None,
+    );
+    let (target, before, left) = round_trip(&conns, &deactivate).await;
+    assert_eq!(target.connector, "access_keys");
+    assert_eq!(before.as_array().unwrap().len(), 2);
+    assert!(left
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|k| k["id"] == k1.as_str() && k["status"] == "Inactive"));
+    rollback_ok(&conns, &target, &before, &left).await;
+
+    // A key that is gone: the step is skipped, and a restore of it is a clear error.
+    let (target, before, left) = round_trip(&conns, &deactivate).await;
+    c.iam
+        .update_access_key()
+        .user_name("erin")
+        .access_key_id(&k2)
+        .status(aws_sdk_iam::types::StatusType::Inactive)
+        .send()
+        .await
+        .unwrap();
+    refused_then_forced(&conns, &target, &before, &left).await;
+    c.iam
+        .delete_access_key()
+        .user_name("erin")
+        .access_key_id(&k1)
+        .send()
+        .await
+        .unwrap();
+    let (conn, _) = conns.for_step(&deactivate).unwrap();
+    let live = conn.snapshot(&target).await.unwrap();
+    assert!(
+        skipped_why(&conn.apply(&target, &deactivate, &live).await.unwrap())
+            .contains("no longer exists")
+    );
+    let err = conns
+        .rollback(&target, &before, &live, false)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("access key `{k1}` no longer exists")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn login_profile_deleted_and_not_restorable() {
+    let (_aws, c, conns) = start().await;
+    create_user(&c, "frank").await;
+    c.iam
+        .create_login_profile()
+        .user_name("frank")
+        .password("Str0ng!Passw0rd-x")
+        .password_reset_required(true)
+        .send()
+        .await
+        .unwrap();
+    let delete = step("iam:DeleteLoginProfile", json!({"UserName": "frank"}), None);
+    let (target, before, left) = round_trip(&conns, &delete).await;
+    assert_eq!(target.connector, "login_profile");
+    // moto 5.2.5 answers `PasswordResetRequired: false` whatever the profile was created with.
+    assert_eq!(before["exists"], json!(true));
+    assert_eq!(left, json!({"exists": false}));
+    let (conn, _) = conns.for_step(&delete).unwrap();
+    assert!(
+        skipped_why(&conn.apply(&target, &delete, &left).await.unwrap())
+            .contains("no login profile")
+    );
+    let err = conns
+        .rollback(&target, &before, &left, false)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Refused { .. }));
+    assert!(
+        err.to_string()
+            .contains("aws iam create-login-profile --user-name frank"),
+        "{err}"
+    );
+    // Someone gave the user a profile again: refused as changed; forced, it is back as it was.
+    c.iam
+        .create_login_profile()
+        .user_name("frank")
+        .password("An0ther!Passw0rd")
+        .send()
+        .await
+        .unwrap();
+    refused_then_forced(&conns, &target, &before, &left).await;
+}
+
+async fn create_bucket(c: &Clients, name: &str) {
+    c.s3.create_bucket().bucket(name).send().await.unwrap();
+}
+
+fn bucket_policy(bucket: &str, principal: &str) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [{"Sid": "Read", "Effect": "Allow", "Principal": {"AWS": principal}, "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{bucket}/*")}]})
+}
+
+#[tokio::test]
+async fn bucket_policy_put_delete_and_restore() {
+    let (_aws, c, conns) = start().await;
+    create_bucket(&c, "data").await;
+    let written = bucket_policy("data", "arn:aws:iam::999999999999:root");
+    c.s3.put_bucket_policy()
+        .bucket("data")
+        .policy(written.to_string())
+        .send()
+        .await
+        .unwrap();
+    let fixed = bucket_policy("data", &format!("arn:aws:iam::{ACCOUNT}:root"));
+    let put = step(
+        "s3:PutBucketPolicy",
+        json!({"Bucket": "data", "Policy": fixed}),
+        Some(written.clone()),
+    );
+    let mismatched = Step {
+        expect: Some(bucket_policy("data", "arn:aws:iam::888888888888:root")),
+        ..put.clone()
+    };
+    let (conn, target) = conns.for_step(&mismatched).unwrap();
+    let live = conn.snapshot(&target).await.unwrap();
+    assert!(
+        skipped_why(&conn.apply(&target, &mismatched, &live).await.unwrap())
+            .contains("no longer the one")
+    );
+    let (target, before, left) = round_trip(&conns, &put).await;
+    assert_eq!(target.connector, "bucket_policy");
+    rollback_ok(&conns, &target, &before, &left).await;
+
+    let delete = step(
+        "s3:DeleteBucketPolicy",
+        json!({"Bucket": "data"}),
+        Some(written),
+    );
+    let (target, before, left) = round_trip(&conns, &delete).await;
+    assert_eq!(left, Value::Null);
+    rollback_ok(&conns, &target, &before, &left).await;
+    let (target, before, left) = round_trip(&conns, &delete).await;
+    c.s3.put_bucket_policy()
+        .bucket("data")
+        .policy(fixed.to_string())
+        .send()
+        .await
+        .unwrap();
+    refused_then_forced(&conns, &target, &before, &left).await;
+}
+
+#[tokio::test]
+async fn public_access_block_put_back() {
+    let (_aws, c, conns) = start().await;
+    create_bucket(&c, "site").await;
+    let all = json!({"BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": true, "RestrictPublicBuckets": true});
+    let put = step(
+        "s3:PutPublicAccessBlock",
+        json!({"Bucket": "site", "PublicAccessBlockConfiguration": all}),
+        None,
+    );
+    let (target, before, left) = round_trip(&conns, &put).await;
+    assert_eq!(target.connector, "public_access_block");
+    assert_eq!(before, Value::Null);
+    assert_eq!(left, all);
+    rollback_ok(&conns, &target, &before, &left).await;
+
+    // Someone put a (different) block back since the event: skipped, theirs is left alone.
+    let some = aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+        .block_public_acls(true)
+        .build();
+    c.s3.put_public_access_block()
+        .bucket("site")
+        .public_access_block_configuration(some)
+        .send()
+        .await
+        .unwrap();
+    let (conn, _) = conns.for_step(&put).unwrap();
+    let live = conn.snapshot(&target).await.unwrap();
+    assert!(skipped_why(&conn.apply(&target, &put, &live).await.unwrap()).contains("again"));
+    c.s3.delete_public_access_block()
+        .bucket("site")
+        .send()
+        .await
+        .unwrap();
+
+    let (target, before, left) = round_trip(&conns, &put).await;
+    let none = aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+        .block_public_acls(false)
+        .build();
+    c.s3.put_public_access_block()
+        .bucket("site")
+        .public_access_block_configuration(none)
+        .send()
+        .await
+        .unwrap();
+    refused_then_forced(&conns, &target, &before, &left).await;
+}
+
+#[tokio::test]
+async fn for_step_picks_the_connector_and_rejects_malformed_steps() {
+    let (_aws, _c, conns) = start().await;
+    let cases = [
+        (
+            "iam:PutUserPolicy",
+            json!({"UserName": "u", "PolicyName": "p", "PolicyDocument": doc("*", "Deny")}),
+            "iam_user",
+        ),
+        (
+            "iam:DetachUserPolicy",
+            json!({"UserName": "u", "PolicyArn": "arn:aws:iam::aws:policy/X"}),
+            "iam_user",
+        ),
+        (
+            "warden:PutManagedDeny",
+            json!({"UserName": "u", "PolicyName": "p", "PolicyDocument": doc("*", "Deny")}),
+            "iam_user",
+        ),
+        (
+            "warden:PutManagedDeny",
+            json!({"RoleName": "r", "PolicyName": "p", "PolicyDocument": doc("*", "Deny")}),
+            "iam_role",
+        ),
+        (
+            "iam:UpdateAssumeRolePolicy",
+            json!({"RoleName": "r", "PolicyDocument": trust("ec2.amazonaws.com")}),
+            "iam_role",
+        ),
+        (
+            "iam:DeleteGroupPolicy",
+            json!({"GroupName": "g", "PolicyName": "p"}),
+            "iam_group",
+        ),
+        (
+            "iam:RemoveUserFromGroup",
+            json!({"UserName": "u", "GroupName": "g"}),
+            "group_membership",
+        ),
+        (
+            "iam:UpdateAccessKey",
+            json!({"UserName": "u", "AccessKeyId": "AKIA", "Status": "Inactive"}),
+            "access_keys",
+        ),
+        (
+            "iam:DeleteLoginProfile",
+            json!({"UserName": "u"}),
+            "login_profile",
+        ),
+        (
+            "s3:DeleteBucketPolicy",
+            json!({"Bucket": "b"}),
+            "bucket_policy",
+        ),
+        (
+            "s3:PutPublicAccessBlock",
+            json!({"Bucket": "b", "PublicAccessBlockConfiguration": {"BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": true, "RestrictPublicBuckets": true}}),
+            "public_access_block",
+        ),
+    ];
+    for (call, params, kind) in cases {
+        let (_, t) = conns.for_step(&step(call, params, None)).unwrap();
+        assert_eq!(t.connector, kind, "{call}");
+    }
+    let bad = [
+        step(
+            "iam:PutUserPolicy",
+            json!({"UserName": "u", "PolicyName": "p"}),
+            None,
+        ),
+        step(
+            "iam:PutUserPolicy",
+            json!({"UserName": "u", "PolicyName": "p", "PolicyDocument": "{not json"}),
+            None,
+        ),
+        step(
+            "iam:DetachUserPolicy",
+            json!({"UserName": 7, "PolicyArn": "a"}),
+            None,
+        ),
+        step(
+            "warden:PutManagedDeny",
+            json!({"PolicyName": "p", "PolicyDocument": doc("*", "Deny")}),
+            None,
+        ),
+        step(
+            "iam:UpdateAccessKey",
+            json!({"UserName": "u", "AccessKeyId": "AKIA", "Status": "Deleted"}),
+            None,
+        ),
+        step(
+            "s3:PutPublicAccessBlock",
+            json!({"Bucket": "b", "PublicAccessBlockConfiguration": {"BlockPublicAcls": "yes"}}),
+            None,
+        ),
+    ];
+    for s in bad {
+        let err = conns.for_step(&s).map(|(_, t)| t).unwrap_err();
+        assert!(
+            matches!(err, ConnectorError::Step { .. }),
+            "{}: {err}",
+            s.call
+        );
+        assert!(!err.is_retryable());
+    }
+    let none = conns
+        .for_step(&step("ec2:TerminateInstances", json!({}), None))
+        .map(|(_, t)| t)
+        .unwrap_err();
+    assert!(matches!(none, ConnectorError::NoConnector(_)));
+}
+
+/// With enforcement on, the Deny that `iam_role` writes on the restricted role holds for that
+/// role's session on role A only: the same call on role B still succeeds.
+#[tokio::test]
+async fn warden_deny_holds_with_enforcement_on() {
+    let (aws, c, _conns) = start().await;
+    create_user(&c, "admin").await;
+    put_user_policy(&c, "admin", "all", &doc("*", "Allow")).await;
+    let key = c
+        .iam
+        .create_access_key()
+        .user_name("admin")
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap();
+    let account_trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:user/admin")}, "Action": "sts:AssumeRole"}]});
+    c.iam
+        .create_role()
+        .role_name("restricted")
+        .assume_role_policy_document(account_trust.to_string())
+        .send()
+        .await
+        .unwrap();
+    c.iam
+        .put_role_policy()
+        .role_name("restricted")
+        .policy_name("all")
+        .policy_document(doc("*", "Allow").to_string())
+        .send()
+        .await
+        .unwrap();
+    create_role(&c, "a").await;
+    create_role(&c, "b").await;
+    aws.enforce_policies(true).unwrap();
+
+    let admin_conf = aws
+        .sdk_config_as(&key.access_key_id, &key.secret_access_key)
+        .await;
+    let admin = clients_for(&admin_conf).await;
+    let admin_conns = Connectors::standard(&admin);
+    let role_a = format!("arn:aws:iam::{ACCOUNT}:role/a");
+    let deny = step(
+        "iam:PutRolePolicy",
+        json!({"RoleName": "restricted", "PolicyName": "WardenDeny", "PolicyDocument": deny_doc("iam:PutRolePolicy", &role_a)}),
+        None,
+    );
+    let (conn, target) = admin_conns.for_step(&deny).unwrap();
+    let before = conn.snapshot(&target).await.unwrap();
+    assert!(is_changed(
+        &conn.apply(&target, &deny, &before).await.unwrap()
+    ));
+    assert!(conn.verify(&target, &deny).await.unwrap().holds);
+
+    let session = aws_config::sts::AssumeRoleProvider::builder(format!(
+        "arn:aws:iam::{ACCOUNT}:role/restricted"
+    ))
+    .session_name("attacker")
+    .configure(&admin_conf)
+    .build()
+    .await;
+    let session_conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&aws.endpoint)
+        .credentials_provider(session)
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await;
+    let restricted = clients_for(&session_conf).await;
+    let put = |role: &'static str| {
+        let r = restricted.clone();
+        async move {
+            r.caller
+                .call("iam", "PutRolePolicy", || {
+                    r.iam
+                        .put_role_policy()
+                        .role_name(role)
+                        .policy_name("grab")
+                        .policy_document(doc("*", "Allow").to_string())
+                        .send()
+                })
+                .await
+        }
+    };
+    let denied = put("a").await.unwrap_err();
+    assert!(denied.is_access_denied(), "{denied}");
+    assert_eq!(denied.status, Some(403));
+    assert!(!denied.is_retryable());
+    put("b").await.unwrap();
+}
+
+#[tokio::test]
+async fn account_reads_one_principal_with_path_groups_and_policies() {
+    let (_aws, c, _conns) = start().await;
+    c.iam
+        .create_user()
+        .user_name("gina")
+        .path("/division/")
+        .send()
+        .await
+        .unwrap();
+    put_user_policy(&c, "gina", "own", &doc("s3:*", "Allow")).await;
+    let managed = create_managed(&c, "Reader").await;
+    c.iam
+        .attach_user_policy()
+        .user_name("gina")
+        .policy_arn(&managed)
+        .send()
+        .await
+        .unwrap();
+    for g in ["ops", "devs"] {
+        c.iam.create_group().group_name(g).send().await.unwrap();
+        c.iam
+            .add_user_to_group()
+            .user_name("gina")
+            .group_name(g)
+            .send()
+            .await
+            .unwrap();
+    }
+    c.iam
+        .put_group_policy()
+        .group_name("devs")
+        .policy_name("dev")
+        .policy_document(doc("ec2:*", "Allow").to_string())
+        .send()
+        .await
+        .unwrap();
+    let group_managed = create_managed(&c, "GroupReader").await;
+    c.iam
+        .attach_group_policy()
+        .group_name("ops")
+        .policy_arn(&group_managed)
+        .send()
+        .await
+        .unwrap();
+
+    let account = IamAccount::new(c.clone());
+    assert_eq!(
+        account.groups_of_user("gina").await.unwrap(),
+        vec!["devs", "ops"]
+    );
+    let snap = account
+        .principal(PrincipalKind::User, "gina", true)
+        .await
+        .unwrap()
+        .unwrap();
+    let u = &snap.users["gina"];
+    assert_eq!(u.arn, format!("arn:aws:iam::{ACCOUNT}:user/division/gina"));
+    assert_eq!(u.inline.keys().collect::<Vec<_>>(), vec!["own"]);
+    assert_eq!(u.attached, vec![managed.clone()]);
+    assert_eq!(u.groups, vec!["devs", "ops"]);
+    assert!(snap.groups["devs"].inline.contains_key("dev"));
+    assert_eq!(snap.groups["ops"].attached, vec![group_managed.clone()]);
+    assert!(snap.managed.contains_key(&managed) && snap.managed.contains_key(&group_managed));
+    let (policies, missing) = snap.identity_policies(u);
+    assert_eq!(policies.len(), 4);
+    assert!(missing.is_empty());
+
+    let lean = account
+        .principal(PrincipalKind::User, "gina", false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(lean.managed.is_empty() && lean.groups.is_empty());
+    assert_eq!(lean.users["gina"], *u);
+
+    c.iam
+        .create_role()
+        .role_name("svc")
+        .path("/apps/")
+        .assume_role_policy_document(trust("lambda.amazonaws.com").to_string())
+        .send()
+        .await
+        .unwrap();
+    let snap = account
+        .principal(PrincipalKind::Role, "svc", false)
+        .await
+        .unwrap()
+        .unwrap();
+    let r = &snap.roles["svc"];
+    assert_eq!(r.arn, format!("arn:aws:iam::{ACCOUNT}:role/apps/svc"));
+    assert!(r.trust.is_some());
+    assert!(account
+        .principal(PrincipalKind::Role, "nobody", true)
+        .await
+        .unwrap()
+        .is_none());
+}
