@@ -114,11 +114,23 @@ impl LocalAws {
         let mut last = None;
         for _ in 0..3 {
             let port = free_port().map_err(start_err)?;
+            // `WARDEN_LOCAL_AWS_LOG=FILE` keeps moto's request log (for debugging a test).
+            let log = || {
+                std::env::var_os("WARDEN_LOCAL_AWS_LOG")
+                    .and_then(|p| {
+                        std::fs::OpenOptions::new()
+                            .create(true)
+                            .append(true)
+                            .open(p)
+                            .ok()
+                    })
+                    .map_or_else(Stdio::null, Stdio::from)
+            };
             let child = Command::new(&program)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stdout(log())
+                .stderr(log())
                 .spawn()
                 .map_err(start_err)?;
             let mut server = Self {

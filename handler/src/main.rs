@@ -1,4 +1,5 @@
-//! The `warden` command line: offline replay of CloudTrail logs through the rules, and rule checks.
+//! The `warden` command line: offline replay of CloudTrail logs through the rules, rule checks and
+//! plans; and, on an account, `init`, `worker`, `evidence`, `rollback`, and the local `demo`.
 //! The binary is the one place that prints: data to stdout, the summary (with `--format json`),
 //! progress and errors to stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -12,6 +13,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
+use warden_handler::commands;
 use warden_handler::replay::{replay, ReplayContext, Sink};
 use warden_handler::report::{render_summary, JsonLinesSink, NullSink};
 
@@ -20,7 +22,7 @@ const EXIT_CODES: &str = "Exit codes:
   1  done, but some input (a file, line or record) could not be read: see the errors
   2  usage error, or the rules, groups or input paths could not be used";
 
-/// Warden: detect-and-revoke guard for AWS access. Offline commands.
+/// Warden: detect-and-revoke guard for AWS access.
 #[derive(Parser)]
 #[command(name = "warden", version, after_help = EXIT_CODES)]
 struct Cli {
@@ -85,7 +87,34 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
-    /// Check an evidence trail (a local JSON Lines file).
+    /// Create, idempotently, what the CloudFormation stack creates (queue and dead-letter queue,
+    /// alert topic, tables, EventBridge rules) in the configured account, and print the
+    /// configuration as `export NAME=value` lines.
+    Init {
+        /// Prefix of every resource name.
+        #[arg(long, default_value = "warden")]
+        prefix: String,
+        /// Also create an S3 bucket with Object Lock mirroring the evidence.
+        #[arg(long)]
+        evidence_bucket: bool,
+    },
+    /// Poll the queue and enforce: the Lambda's flow, run here. Configuration from WARDEN_*
+    /// variables (see the README) and the standard AWS ones (AWS_ENDPOINT_URL, …).
+    Worker {
+        /// Process what is on the queue, send pending alerts, and exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Restore the before-state of a change Warden made (an evidence record id of kind `change`),
+    /// through its connector; refused when the live state changed since, unless --force.
+    Rollback {
+        id: String,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run the whole thing on the local AWS (installed and started as needed), step by step.
+    Demo,
+    /// Check or list the evidence trail (a local file, or the configured DynamoDB store).
     Evidence {
         #[command(subcommand)]
         command: EvidenceCommand,
@@ -102,10 +131,21 @@ enum EvidenceCommand {
     /// Verify the hash chain: names the first modified, deleted, inserted or moved record. Exit 0
     /// when intact, 1 when not, 2 when the file cannot be read.
     Verify {
-        file: PathBuf,
+        /// A local JSON Lines trail; the configured store (WARDEN_EVIDENCE_TABLE) when absent, whose
+        /// head is checked too.
+        file: Option<PathBuf>,
         /// The newest record's `SEQ:HASH` as kept outside the file, to catch truncation.
         #[arg(long, value_name = "SEQ:HASH")]
         head: Option<String>,
+    },
+    /// List the records, one a line (`--format json`: id, seq, kind, principal, target, actions,
+    /// rule, time, event_id).
+    List {
+        /// A local JSON Lines trail; the configured store when absent.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
 }
 
@@ -119,6 +159,7 @@ enum RulesCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    warden_handler::runtime::init_logging(std::env::var("WARDEN_LOG_FORMAT").is_ok_and(|f| f == "json"));
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -126,6 +167,14 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn block_on<T>(f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(f)
 }
 
 fn load_rules(path: Option<&PathBuf>, allow_groups: Vec<String>) -> Result<RuleSet> {
@@ -197,8 +246,49 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
+        Command::Init {
+            prefix,
+            evidence_bucket,
+        } => {
+            block_on(commands::init(&prefix, evidence_bucket, &mut std::io::stdout()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Worker { once } => {
+            block_on(commands::worker(once, &mut std::io::stdout()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rollback { id, force } => {
+            block_on(commands::rollback(&id, force, &mut std::io::stdout()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo => {
+            block_on(warden_handler::demo::run(&mut std::io::stdout()))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Evidence {
-            command: EvidenceCommand::Verify { file, head },
+            command: EvidenceCommand::List { file, format },
+        } => {
+            let (records, _, _) = block_on(commands::read_evidence(file.as_deref()))?;
+            commands::list(&records, format == Format::Json, &mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Evidence {
+            command: EvidenceCommand::Verify { file: None, head },
+        } => {
+            if head.is_some() {
+                anyhow::bail!("--head is for a local file; the store keeps its own head");
+            }
+            let (records, head, name) = block_on(commands::read_evidence(None))?;
+            let ok = commands::verify_chain(
+                &records,
+                head.as_ref().map(|(s, h)| (*s, h.as_str())),
+                &name,
+                &mut std::io::stdout(),
+            )?;
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Evidence {
+            command: EvidenceCommand::Verify { file: Some(file), head },
         } => {
             let head = match head.as_deref().map(|h| h.split_once(':')) {
                 None => None,

@@ -17,10 +17,10 @@ use crate::mapping::{unmapped_reason, Analysis, Mapping, Match};
 use crate::policy::PolicyDocument;
 use crate::rules::{AllowSet, DenyScope, Mode, Rule, RuleSet};
 use crate::wildcard;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The outcome for one event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// The caller broke a rule and Warden would revoke narrowly.
@@ -87,6 +87,9 @@ pub struct Decision {
     pub reasons: Vec<String>,
     /// For `deny`: the actions (with their resources) the violation concerns, as `action resource`.
     pub violations: Vec<(String, Vec<String>)>,
+    /// The rule surely applies and the caller is surely outside its allow-sets: no guess is
+    /// involved. Only then may an `alert` still undo the change (a rule with `deny_scope = "none"`).
+    pub certain: bool,
 }
 
 /// What is known about the caller beyond the event.
@@ -223,6 +226,7 @@ fn plain(verdict: Verdict, reason: String) -> Decision {
         mode: None,
         reasons: vec![reason],
         violations: Vec::new(),
+        certain: false,
     }
 }
 
@@ -476,6 +480,7 @@ fn judge(
         mode: Some(rule.mode),
         reasons: Vec::new(),
         violations: Vec::new(),
+        certain: false,
     };
     let who = c
         .principal_arn
@@ -551,6 +556,7 @@ fn judge(
         format!("`{who}` broke rule `{}`: {}", rule.id, describe(&matched)),
     );
     d.violations = matched;
+    d.certain = true;
     if let Restrictable::No { why, what_to_do } = &c.restrictable {
         d.reasons.push(format!("{why}; what to do: {what_to_do}"));
         return d;

@@ -95,6 +95,38 @@ impl Memberships {
     }
 }
 
+/// A user's groups as they were before `event`, from its groups read live after it: the event's own
+/// membership change (`AddUserToGroup` or `RemoveUserFromGroup` of that user, when it succeeded) is
+/// taken back, so a user adding itself to an allowed group is judged without that group. Changes
+/// made by other events between this one and the live read cannot be seen here.
+pub fn groups_before(event: &crate::event::Event<'_>, user_name: &str, live: &[String]) -> Vec<String> {
+    let mut groups: Vec<String> = live.to_vec();
+    let params: Option<serde_json::Value> = event
+        .record
+        .request_parameters
+        .and_then(|r| serde_json::from_str(r.get()).ok());
+    let field = |k: &str| {
+        params
+            .as_ref()
+            .and_then(|p| p.get(k))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    };
+    let succeeded = event.record.error_code.is_none();
+    if event.source() == "iam.amazonaws.com" && succeeded && field("userName").as_deref() == Some(user_name) {
+        if let Some(group) = field("groupName") {
+            match event.name() {
+                "AddUserToGroup" => groups.retain(|g| *g != group),
+                "RemoveUserFromGroup" if !groups.contains(&group) => groups.push(group),
+                _ => {}
+            }
+        }
+    }
+    groups.sort();
+    groups.dedup();
+    groups
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -178,6 +178,53 @@ impl Snapshot {
         found
     }
 
+    /// The account as it was before `event`, as far as the live state read after it can tell: what
+    /// the event itself wrote is taken out (the inline policy a `Put*Policy` wrote, the trust policy
+    /// `UpdateAssumeRolePolicy` wrote), since CloudTrail does not record what it replaced. The
+    /// planner then proposes deletion, or no inverse, instead of "restoring" the caller's own document.
+    pub fn before_event(&self, event: &crate::event::Event<'_>) -> Snapshot {
+        let mut s = self.clone();
+        if event.source() != "iam.amazonaws.com" || event.record.error_code.is_some() {
+            return s;
+        }
+        let params: Option<Value> = event
+            .record
+            .request_parameters
+            .and_then(|r| serde_json::from_str(r.get()).ok());
+        let field = |k: &str| {
+            params
+                .as_ref()
+                .and_then(|p| p.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let policy = field("policyName").unwrap_or_default();
+        match event.name() {
+            "PutUserPolicy" => {
+                if let Some(u) = field("userName").and_then(|n| s.users.get_mut(&n)) {
+                    u.inline.remove(&policy);
+                }
+            }
+            "PutRolePolicy" => {
+                if let Some(r) = field("roleName").and_then(|n| s.roles.get_mut(&n)) {
+                    r.inline.remove(&policy);
+                }
+            }
+            "PutGroupPolicy" => {
+                if let Some(g) = field("groupName").and_then(|n| s.groups.get_mut(&n)) {
+                    g.inline.remove(&policy);
+                }
+            }
+            "UpdateAssumeRolePolicy" => {
+                if let Some(r) = field("roleName").and_then(|n| s.roles.get_mut(&n)) {
+                    r.trust = None;
+                }
+            }
+            _ => {}
+        }
+        s
+    }
+
     /// The exact ARN (with its real path) of a user, role or group the event named without a path.
     pub fn exact_arn(&self, resource: &crate::mapping::Resource) -> Option<String> {
         resource.any_path_at?;

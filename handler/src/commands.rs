@@ -1,0 +1,137 @@
+//! The `warden` subcommands that talk to AWS: `init`, `worker`, `evidence list|verify` on the
+//! configured store, `rollback`. Each reads the configuration from the environment, builds the
+//! clients once, and writes data to the given output (stdout in the binary); logs go to stderr.
+
+use crate::aws::{Clients, RateLimits, RetryPolicy};
+use crate::config::Config;
+use crate::queue::{run_worker, SqsDeadLetters};
+use crate::runtime::{build_flow, evidence_store};
+use crate::store::EvidenceStore;
+use anyhow::{Context, Result};
+use policy_rules::evidence::{verify, Record};
+use std::io::Write;
+
+/// `warden init`: prints the configuration as `export` lines.
+pub async fn init(prefix: &str, evidence_bucket: bool, out: &mut dyn Write) -> Result<()> {
+    let clients = Clients::from_env(&RateLimits::default(), RetryPolicy::default()).await;
+    let made = crate::init::init(&clients, prefix, evidence_bucket).await?;
+    write!(out, "{}", made.to_exports())?;
+    Ok(())
+}
+
+/// `warden worker`: long-polls the configured queue.
+pub async fn worker(once: bool, out: &mut dyn Write) -> Result<()> {
+    let config = Config::from_env()?;
+    let clients = Clients::from_env(&config.rate_limits, config.retry).await;
+    let flow = build_flow(&config, &clients)?;
+    let queue = Config::required(&config.queue_url, "WARDEN_QUEUE_URL")?;
+    let dlq = SqsDeadLetters {
+        clients: clients.clone(),
+        url: Config::required(&config.dlq_url, "WARDEN_DLQ_URL")?.to_owned(),
+    };
+    tracing::info!(rules = %config.rules_source, queue, once, "worker started");
+    let stats = run_worker(&flow, &clients, queue, &dlq, once, config.alert_window_seconds).await?;
+    writeln!(
+        out,
+        "messages {}, changes {}, alerts {}, dead-lettered {}, left for retry {}",
+        stats.messages, stats.changes, stats.alerts, stats.dead_lettered, stats.left_for_retry
+    )?;
+    Ok(())
+}
+
+/// Every record of the local file, or of the configured store, and the store's head.
+pub async fn read_evidence(
+    file: Option<&std::path::Path>,
+) -> Result<(Vec<Record>, Option<(u64, String)>, String)> {
+    match file {
+        Some(f) => Ok((
+            crate::evidence_file::read(f)?,
+            None,
+            f.display().to_string(),
+        )),
+        None => {
+            let config = Config::from_env()?;
+            let clients = Clients::from_env(&config.rate_limits, config.retry).await;
+            let store = evidence_store(&config, &clients);
+            let records = store.list().await?;
+            let head = store.head().await?;
+            Ok((records, head, format!("table `{}`", config.evidence_table)))
+        }
+    }
+}
+
+/// `warden evidence list`: one record a line.
+pub fn list(records: &[Record], json: bool, out: &mut dyn Write) -> Result<()> {
+    for r in records {
+        let kind = serde_json::to_value(r.kind)?;
+        if json {
+            let line = serde_json::json!({
+                "id": r.id, "seq": r.seq, "kind": kind, "principal": r.principal,
+                "target": r.target, "actions": r.actions, "rule": r.rule, "time": r.time,
+                "event_id": r.event_id,
+            });
+            writeln!(out, "{line}")?;
+        } else {
+            writeln!(
+                out,
+                "{:>5}  {}  {:<8}  {}  {}  {}  {}",
+                r.seq,
+                r.id,
+                kind.as_str().unwrap_or(""),
+                r.time,
+                r.principal.as_deref().unwrap_or("-"),
+                r.target.as_deref().unwrap_or("-"),
+                r.actions.join(",")
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// `warden evidence verify`: `Ok(true)` when intact.
+pub fn verify_chain(
+    records: &[Record],
+    head: Option<(u64, &str)>,
+    name: &str,
+    out: &mut dyn Write,
+) -> Result<bool> {
+    match verify(records, head) {
+        Ok(()) => {
+            match records.last() {
+                Some(last) => writeln!(
+                    out,
+                    "{name}: intact: {} records; head {}:{}",
+                    records.len(),
+                    last.seq,
+                    last.hash
+                )?,
+                None => writeln!(out, "{name}: intact: empty")?,
+            }
+            Ok(true)
+        }
+        Err(e) => {
+            writeln!(out, "{name}: broken at {e}")?;
+            Ok(false)
+        }
+    }
+}
+
+/// `warden rollback ID`.
+pub async fn rollback(id: &str, force: bool, out: &mut dyn Write) -> Result<()> {
+    let config = Config::from_env()?;
+    let clients = Clients::from_env(&config.rate_limits, config.retry).await;
+    let flow = build_flow(&config, &clients)?;
+    let (record, done) = flow
+        .rollback(id, force)
+        .await
+        .with_context(|| format!("rollback of `{id}`"))?;
+    writeln!(
+        out,
+        "rolled back `{id}`: restored {}{}; recorded as `{}` (seq {})",
+        record.target.as_deref().unwrap_or("?"),
+        if done.forced { " (forced)" } else { "" },
+        record.id,
+        record.seq
+    )?;
+    Ok(())
+}

@@ -1,0 +1,216 @@
+//! Configuration of the Lambda and the worker, from environment variables (the README lists them
+//! all), on top of the standard AWS configuration (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL`).
+//! Every problem is reported with the variable's name and what was wrong; nothing falls back
+//! silently to a less safe value.
+
+use crate::aws::{RateLimits, RetryPolicy};
+use policy_rules::rules::{Mode, RuleSet};
+use std::collections::BTreeMap;
+
+/// One configuration problem.
+#[derive(Debug, thiserror::Error)]
+#[error("`{name}`: {why}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub why: String,
+}
+
+/// Everything the enforcement flow is configured with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `WARDEN_RULES`: a rule file (TOML); the default pack when unset.
+    pub rules: RuleSet,
+    /// Where the rules came from, for logs and evidence.
+    pub rules_source: String,
+    pub queue_url: Option<String>,
+    pub dlq_url: Option<String>,
+    pub alert_topic_arn: Option<String>,
+    pub state_table: String,
+    pub evidence_table: String,
+    pub evidence_bucket: Option<String>,
+    pub rate_limits: RateLimits,
+    pub retry: RetryPolicy,
+    /// `WARDEN_ALERT_WINDOW_SECONDS`: an incident's alert goes out this long after its first event,
+    /// listing every event of the principal until then.
+    pub alert_window_seconds: i64,
+    /// `WARDEN_LEASE_SECONDS`: how long a worker holds an event before another may take it over.
+    pub lease_seconds: i64,
+    /// `WARDEN_MAX_RECEIVES`: after this many failed receives a message goes to the dead-letter
+    /// queue with its reason (the queue's redrive count should be higher, as a backstop).
+    pub max_receives: u32,
+}
+
+/// The variables, with what each one means (for `--help` and the README).
+pub const VARIABLES: &[(&str, &str)] = &[
+    ("WARDEN_RULES", "rule file (TOML); the default rule pack when unset"),
+    ("WARDEN_MODE", "`enforce` or `monitor`: overrides the mode of the rule file and every rule"),
+    ("WARDEN_ALLOW_GROUPS", "comma-separated IAM groups replacing the `admins` allow-set's groups"),
+    ("WARDEN_QUEUE_URL", "the SQS FIFO queue the worker polls"),
+    ("WARDEN_DLQ_URL", "its dead-letter queue (permanent errors go there with their reason)"),
+    ("WARDEN_ALERT_TOPIC_ARN", "the SNS topic for alerts"),
+    ("WARDEN_STATE_TABLE", "DynamoDB table for idempotency and alert incidents (default `warden-state`)"),
+    ("WARDEN_EVIDENCE_TABLE", "DynamoDB table for the evidence chain (default `warden-evidence`)"),
+    ("WARDEN_EVIDENCE_BUCKET", "optional S3 bucket with Object Lock mirroring every evidence record"),
+    ("WARDEN_RATE_LIMITS", "client-side limits per service, `iam=10,s3=50/100` (rate per second / burst)"),
+    ("WARDEN_MAX_ATTEMPTS", "attempts per AWS call on throttling and 5xx (default 5)"),
+    ("WARDEN_ALERT_WINDOW_SECONDS", "how long an incident collects a principal's events before its one alert (default 60)"),
+    ("WARDEN_LEASE_SECONDS", "how long a worker holds an event before another may resume it (default 120)"),
+    ("WARDEN_MAX_RECEIVES", "failed receives before a message goes to the dead-letter queue (default 4)"),
+];
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let vars: BTreeMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("WARDEN_"))
+            .collect();
+        Self::from_vars(&vars)
+    }
+
+    /// Reads the configuration from `vars` (tests give their own).
+    pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let (mut rules, rules_source) = match get("WARDEN_RULES") {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+                    name: "WARDEN_RULES",
+                    why: format!("`{path}`: {e}"),
+                })?;
+                let rules = RuleSet::parse(path, &text).map_err(|e| ConfigError {
+                    name: "WARDEN_RULES",
+                    why: e.to_string(),
+                })?;
+                (rules, path.to_owned())
+            }
+            None => (
+                RuleSet::default_pack().map_err(|e| ConfigError {
+                    name: "WARDEN_RULES",
+                    why: format!("the default pack does not read (a bug): {e}"),
+                })?,
+                "the default rule pack".to_owned(),
+            ),
+        };
+        if let Some(groups) = get("WARDEN_ALLOW_GROUPS") {
+            let groups: Vec<String> = groups
+                .split(',')
+                .map(str::trim)
+                .filter(|g| !g.is_empty())
+                .map(str::to_owned)
+                .collect();
+            let set = rules.allow_sets.get_mut("admins").ok_or(ConfigError {
+                name: "WARDEN_ALLOW_GROUPS",
+                why: "the rules have no `admins` allow-set to replace the groups of".to_owned(),
+            })?;
+            set.groups = groups;
+        }
+        if let Some(mode) = get("WARDEN_MODE") {
+            let mode = match mode {
+                "enforce" => Mode::Enforce,
+                "monitor" => Mode::Monitor,
+                other => {
+                    return Err(ConfigError {
+                        name: "WARDEN_MODE",
+                        why: format!("`{other}`: expected `enforce` or `monitor`"),
+                    })
+                }
+            };
+            rules.mode = mode;
+            for r in &mut rules.rules {
+                r.mode = mode;
+            }
+        }
+        let rate_limits = match get("WARDEN_RATE_LIMITS") {
+            Some(spec) => RateLimits::parse(spec).map_err(|why| ConfigError {
+                name: "WARDEN_RATE_LIMITS",
+                why,
+            })?,
+            None => RateLimits::default(),
+        };
+        let number = |name: &'static str, default: i64, min: i64| -> Result<i64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= min)
+                    .ok_or_else(|| ConfigError {
+                        name,
+                        why: format!("`{v}` is not a whole number of at least {min}"),
+                    }),
+            }
+        };
+        let retry = RetryPolicy {
+            max_attempts: u32::try_from(number("WARDEN_MAX_ATTEMPTS", 5, 1)?).unwrap_or(5),
+            ..RetryPolicy::default()
+        };
+        Ok(Self {
+            rules,
+            rules_source,
+            queue_url: get("WARDEN_QUEUE_URL").map(str::to_owned),
+            dlq_url: get("WARDEN_DLQ_URL").map(str::to_owned),
+            alert_topic_arn: get("WARDEN_ALERT_TOPIC_ARN").map(str::to_owned),
+            state_table: get("WARDEN_STATE_TABLE")
+                .unwrap_or("warden-state")
+                .to_owned(),
+            evidence_table: get("WARDEN_EVIDENCE_TABLE")
+                .unwrap_or("warden-evidence")
+                .to_owned(),
+            evidence_bucket: get("WARDEN_EVIDENCE_BUCKET").map(str::to_owned),
+            rate_limits,
+            retry,
+            alert_window_seconds: number("WARDEN_ALERT_WINDOW_SECONDS", 60, 0)?,
+            lease_seconds: number("WARDEN_LEASE_SECONDS", 120, 1)?,
+            max_receives: u32::try_from(number("WARDEN_MAX_RECEIVES", 4, 1)?).unwrap_or(4),
+        })
+    }
+
+    /// The value of a setting the running command needs, or an error naming the variable.
+    pub fn required<'a>(
+        value: &'a Option<String>,
+        name: &'static str,
+    ) -> Result<&'a str, ConfigError> {
+        value.as_deref().ok_or(ConfigError {
+            name,
+            why: "not set (run `warden init` and export what it prints)".to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c = Config::from_vars(&vars(&[])).unwrap();
+        assert_eq!(c.state_table, "warden-state");
+        assert_eq!(c.alert_window_seconds, 60);
+        let c = Config::from_vars(&vars(&[
+            ("WARDEN_MODE", "monitor"),
+            ("WARDEN_ALLOW_GROUPS", "Ops, Sec"),
+            ("WARDEN_RATE_LIMITS", "iam=3"),
+        ]))
+        .unwrap();
+        assert!(c.rules.rules.iter().all(|r| r.mode == Mode::Monitor));
+        assert_eq!(c.rules.allow_sets["admins"].groups, ["Ops", "Sec"]);
+        assert_eq!(c.rate_limits.0["iam"], (3, 3));
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let e = Config::from_vars(&vars(&[("WARDEN_MODE", "loud")])).unwrap_err();
+        assert_eq!(e.name, "WARDEN_MODE");
+        assert!(e.to_string().contains("`loud`"));
+        let e = Config::from_vars(&vars(&[("WARDEN_LEASE_SECONDS", "0")])).unwrap_err();
+        assert_eq!(e.name, "WARDEN_LEASE_SECONDS");
+        let e = Config::from_vars(&vars(&[("WARDEN_RULES", "/nonexistent.toml")])).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent.toml"));
+    }
+}

@@ -1,0 +1,969 @@
+//! The enforcement flow for one event, shared by the Lambda and `warden worker`: claim the CloudTrail
+//! `eventID` in the ledger → decide (the caller's groups read live and judged as before the event) →
+//! plan against the principal's current policies → per step: snapshot → apply → verify → record
+//! evidence → add the alert to the principal's incident → done. Each stage saves its result in the
+//! ledger before the next begins, so a crash anywhere followed by redelivery resumes where it
+//! stopped and converges to one applied change, one set of evidence records (deterministic ids) and
+//! one alert (the outbox is idempotent on the event id). `monitor` mode does everything but apply,
+//! and says so in the evidence and the alert.
+//!
+//! Messages: [`Flow::handle_message`] turns a queue message into `Done`, `Retry` (a retryable error:
+//! SQS redelivers) or `DeadLetter` (a permanent error, or retries exhausted: recorded in evidence,
+//! alerted once, and sent to the dead-letter queue with its reason by the caller).
+
+use crate::alerts::{render, Notice, NoticeChange};
+use crate::aws::AwsError;
+use crate::connectors::{Applied, ConnectorError, Connectors, RolledBack, State, Step, Target, Verification};
+use crate::store::{Claim, EvidenceStore, Ledger, Notifier, Outbox, StoreError};
+use async_trait::async_trait;
+use policy_rules::caller::{CallerKind, Restrictable};
+use policy_rules::catalog::Catalog;
+use policy_rules::decision::{decide, CallerFacts, Decision, Verdict};
+use policy_rules::event::{parse_document, Event};
+use policy_rules::evidence::{deterministic_id, Draft, Record, RecordKind};
+use policy_rules::mapping::{analyse, Analysis};
+use policy_rules::memberships::groups_before;
+use policy_rules::planner::{deny_steps, plan, Input, Outcome};
+use policy_rules::rules::{DenyScope, Mode, RuleSet};
+use policy_rules::snapshot::Snapshot;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Reads what the flow needs to know of the live account.
+#[async_trait]
+pub trait AccountReader: Send + Sync {
+    /// A user's groups now.
+    async fn groups_of_user(&self, user_name: &str) -> Result<Vec<String>, AwsError>;
+    /// A snapshot holding one user or role with its policies (and, when asked, its managed
+    /// policies' documents); `None` when it does not exist.
+    async fn principal(
+        &self,
+        is_role: bool,
+        name: &str,
+        with_managed_documents: bool,
+    ) -> Result<Option<Snapshot>, AwsError>;
+}
+
+/// The points between stages where a test can make the flow stop as if it crashed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Stage {
+    Claimed,
+    Decided,
+    Planned,
+    Snapshotted,
+    Applied,
+    Verified,
+    Recorded,
+    Alerted,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 8] = [
+        Stage::Claimed,
+        Stage::Decided,
+        Stage::Planned,
+        Stage::Snapshotted,
+        Stage::Applied,
+        Stage::Verified,
+        Stage::Recorded,
+        Stage::Alerted,
+    ];
+}
+
+/// Failure injection: the next time the flow passes `stage`, it stops with an error.
+#[derive(Debug, Default)]
+pub struct Faults(Mutex<Option<Stage>>);
+
+impl Faults {
+    pub fn fail_once_at(&self, stage: Stage) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = Some(stage);
+        }
+    }
+
+    fn check(&self, stage: Stage) -> Result<(), FlowError> {
+        let mut g = self.0.lock().map_err(|_| FlowError::Injected(stage))?;
+        if *g == Some(stage) {
+            *g = None;
+            return Err(FlowError::Injected(stage));
+        }
+        Ok(())
+    }
+}
+
+/// Why an event or message could not be processed.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+    #[error("event `{event_id}` is being processed by another worker until {until}")]
+    Busy { event_id: String, until: i64 },
+    #[error("failure injected after stage {0:?}")]
+    Injected(Stage),
+    #[error("{0}")]
+    Unreadable(String),
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+impl FlowError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            FlowError::Store(e) => e.is_retryable(),
+            FlowError::Aws(e) => e.is_retryable(),
+            FlowError::Connector(e) => e.is_retryable(),
+            FlowError::Busy { .. } | FlowError::Injected(_) => true,
+            FlowError::Unreadable(_) | FlowError::Corrupt(_) => false,
+        }
+    }
+}
+
+/// The verdict and what it rested on, saved once so a resumed attempt judges the same way.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Decided {
+    verdict: Verdict,
+    rule: Option<String>,
+    mode: Option<Mode>,
+    reasons: Vec<String>,
+    violations: Vec<(String, Vec<String>)>,
+    certain: bool,
+    /// The caller's groups before the event (IAM users), as read live and adjusted.
+    groups_before: Option<Vec<String>>,
+}
+
+impl Decided {
+    fn decision(&self) -> Decision {
+        Decision {
+            verdict: self.verdict,
+            rule: self.rule.clone(),
+            mode: self.mode,
+            reasons: self.reasons.clone(),
+            violations: self.violations.clone(),
+            certain: self.certain,
+        }
+    }
+}
+
+/// One planned step and what became of it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StepRun {
+    step: Step,
+    /// `deny` (placing Warden's Deny) or `undo`.
+    role: String,
+    target: Option<Target>,
+    before: Option<State>,
+    applied: Option<Applied>,
+    /// The attempt that applied it was an earlier one (the change was already live on resume).
+    applied_earlier: bool,
+    verification: Option<Verification>,
+    error: Option<String>,
+}
+
+/// The plan as saved.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Planned {
+    /// `deny`, `alert` or `nothing`.
+    outcome: String,
+    reasons: Vec<String>,
+    /// What a person should do.
+    todo: Vec<String>,
+    /// The plan's JSON (document, placement, undo), for evidence.
+    plan: Value,
+    steps: Vec<StepRun>,
+    /// Whether the steps are applied (false in monitor mode, or for an alert whose undo is only proposed).
+    apply: bool,
+}
+
+/// What the ledger holds for an event in progress.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Progress {
+    decided: Option<Decided>,
+    planned: Option<Planned>,
+    recorded: bool,
+    alerted: bool,
+}
+
+/// What happened to one event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventSummary {
+    pub event_id: String,
+    pub principal: Option<String>,
+    pub verdict: Verdict,
+    pub rule: Option<String>,
+    /// The evidence ids of the changes made.
+    pub changes: Vec<String>,
+    /// True when the ledger said the event was done already (a redelivery).
+    pub duplicate: bool,
+}
+
+/// What to do with a queue message.
+#[derive(Debug)]
+pub enum Handled {
+    Done(Vec<EventSummary>),
+    /// Retryable: leave it on the queue.
+    Retry(String),
+    /// Permanent (or retries exhausted): recorded and alerted; move it to the dead-letter queue
+    /// with this reason.
+    DeadLetter(String),
+}
+
+/// The flow with everything it talks to.
+pub struct Flow {
+    pub catalog: Catalog,
+    pub rules: RuleSet,
+    pub connectors: Connectors,
+    pub account: Arc<dyn AccountReader>,
+    pub ledger: Arc<dyn Ledger>,
+    pub evidence: Arc<dyn EvidenceStore>,
+    pub outbox: Arc<dyn Outbox>,
+    pub notifier: Arc<dyn Notifier>,
+    /// Epoch seconds.
+    pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+    /// This worker's id in ledger claims.
+    pub owner: String,
+    pub lease_seconds: i64,
+    pub max_receives: u32,
+    pub faults: Faults,
+}
+
+/// The current time as epoch seconds.
+pub fn system_clock() -> Arc<dyn Fn() -> i64 + Send + Sync> {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    })
+}
+
+pub fn iso(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+impl Flow {
+    fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    /// Handles one queue message (an EventBridge envelope, a CloudTrail record or a log file).
+    /// `receive_count` is SQS's `ApproximateReceiveCount`.
+    pub async fn handle_message(&self, message_id: &str, body: &str, receive_count: u32) -> Handled {
+        let mut events = Vec::new();
+        let mut unreadable = Vec::new();
+        parse_document(body.as_bytes(), |index, parsed| match parsed {
+            Ok(e) => events.push(e),
+            Err(err) => unreadable.push(match index {
+                Some(i) => format!("record {i}: {err}"),
+                None => err.to_string(),
+            }),
+        });
+        if events.is_empty() || !unreadable.is_empty() {
+            let why = format!(
+                "message `{message_id}` is not a CloudTrail event Warden can read: {}",
+                if unreadable.is_empty() {
+                    "no event in it".to_owned()
+                } else {
+                    unreadable.join("; ")
+                }
+            );
+            return self.dead_letter(message_id, None, why).await;
+        }
+        let mut done = Vec::new();
+        for event in &events {
+            let started = Instant::now();
+            let span = tracing::info_span!(
+                "event",
+                message_id,
+                event_id = event.record.event_id.as_deref().unwrap_or(""),
+                event_name = event.name(),
+            );
+            let _entered = span.enter();
+            match self.process_event(event, message_id).await {
+                Ok(s) => {
+                    tracing::info!(
+                        principal = s.principal.as_deref().unwrap_or(""),
+                        rule = s.rule.as_deref().unwrap_or(""),
+                        verdict = s.verdict.as_str(),
+                        duplicate = s.duplicate,
+                        ms = started.elapsed().as_secs_f64() * 1000.0,
+                        "processed"
+                    );
+                    done.push(s);
+                }
+                Err(e) if e.is_retryable() && receive_count < self.max_receives => {
+                    tracing::warn!(error = %e, receive_count, ms = started.elapsed().as_secs_f64() * 1000.0, "will retry");
+                    return Handled::Retry(e.to_string());
+                }
+                Err(e) => {
+                    let why = if e.is_retryable() {
+                        format!("gave up after {receive_count} receives: {e}")
+                    } else {
+                        e.to_string()
+                    };
+                    tracing::error!(error = %why, "to the dead-letter queue");
+                    return self
+                        .dead_letter(message_id, event.record.event_id.as_deref(), why)
+                        .await;
+                }
+            }
+        }
+        Handled::Done(done)
+    }
+
+    /// Records a permanent error and alerts once (both idempotent on the message id).
+    async fn dead_letter(&self, message_id: &str, event_id: Option<&str>, why: String) -> Handled {
+        let id = deterministic_id(&["error", message_id]);
+        let now = self.now();
+        let draft = Draft {
+            id: id.clone(),
+            time: iso(now),
+            kind: Some(RecordKind::Error),
+            principal: None,
+            target: None,
+            actions: Vec::new(),
+            rule: None,
+            event_id: event_id.map(str::to_owned),
+            body: json!({"message_id": message_id, "reason": why}),
+        };
+        let notice = Notice {
+            event_id: event_id.map_or_else(|| format!("message {message_id}"), str::to_owned),
+            event_time: None,
+            event_source: "warden".to_owned(),
+            event_name: "UnprocessableMessage".to_owned(),
+            account: None,
+            region: None,
+            principal: "(unprocessable message)".to_owned(),
+            caller_arn: None,
+            caller_kind: "unknown".to_owned(),
+            verdict: "error".to_owned(),
+            mode: "enforce".to_owned(),
+            rule: None,
+            actions: Vec::new(),
+            resources: Vec::new(),
+            reasons: vec![why.clone()],
+            changes: Vec::new(),
+            todo: vec![format!(
+                "inspect the message in the dead-letter queue (evidence record `{id}`) and replay it with `warden plan --event FILE` once it reads"
+            )],
+        };
+        if let Err(e) = self.evidence.append(draft).await {
+            return Handled::Retry(format!("{why}; and recording it failed: {e}"));
+        }
+        if let Err(e) = self.outbox.add(&notice, now).await {
+            return Handled::Retry(format!("{why}; and alerting it failed: {e}"));
+        }
+        Handled::DeadLetter(why)
+    }
+
+    async fn save(&self, event_id: &str, p: &Progress) -> Result<(), FlowError> {
+        let v = serde_json::to_value(p).map_err(|e| FlowError::Corrupt(e.to_string()))?;
+        Ok(self.ledger.save(event_id, &self.owner, &v).await?)
+    }
+
+    /// Runs the flow for one event.
+    pub async fn process_event(
+        &self,
+        event: &Event<'_>,
+        message_id: &str,
+    ) -> Result<EventSummary, FlowError> {
+        let event_id = event
+            .record
+            .event_id
+            .as_deref()
+            .map_or_else(|| format!("message-{message_id}"), str::to_owned);
+        let now = self.now();
+        let analysis = analyse(event, &self.catalog);
+        let principal = analysis
+            .caller
+            .principal_arn
+            .clone()
+            .or_else(|| analysis.caller.arn.clone());
+        let mut progress = match self
+            .ledger
+            .claim(&event_id, &self.owner, now, now + self.lease_seconds)
+            .await?
+        {
+            Claim::Done(summary) => {
+                return Ok(EventSummary {
+                    event_id,
+                    principal,
+                    verdict: serde_json::from_value(summary["verdict"].clone())
+                        .unwrap_or(Verdict::Ignore),
+                    rule: summary["rule"].as_str().map(str::to_owned),
+                    changes: serde_json::from_value(summary["changes"].clone())
+                        .unwrap_or_default(),
+                    duplicate: true,
+                })
+            }
+            Claim::Busy { until } => return Err(FlowError::Busy { event_id, until }),
+            Claim::Fresh => Progress::default(),
+            Claim::Resume(saved) => serde_json::from_value(saved).map_err(|e| {
+                FlowError::Corrupt(format!(
+                    "the saved progress of event `{event_id}` does not read: {e}"
+                ))
+            })?,
+        };
+        self.faults.check(Stage::Claimed)?;
+
+        if progress.decided.is_none() {
+            let groups = self.groups_before_event(event, &analysis).await?;
+            let d = decide(
+                event,
+                &analysis,
+                &self.rules,
+                CallerFacts {
+                    groups: groups.as_deref(),
+                },
+            );
+            progress.decided = Some(Decided {
+                verdict: d.verdict,
+                rule: d.rule,
+                mode: d.mode,
+                reasons: d.reasons,
+                violations: d.violations,
+                certain: d.certain,
+                groups_before: groups,
+            });
+            self.save(&event_id, &progress).await?;
+        }
+        self.faults.check(Stage::Decided)?;
+        let decided = progress
+            .decided
+            .clone()
+            .ok_or_else(|| FlowError::Corrupt("no decision after deciding".to_owned()))?;
+        let decision = decided.decision();
+
+        if progress.planned.is_none() {
+            progress.planned = Some(self.plan_event(event, &analysis, &decision).await?);
+            self.save(&event_id, &progress).await?;
+        }
+        self.faults.check(Stage::Planned)?;
+
+        let mut planned = progress
+            .planned
+            .clone()
+            .ok_or_else(|| FlowError::Corrupt("no plan after planning".to_owned()))?;
+        if planned.apply {
+            for i in 0..planned.steps.len() {
+                self.run_step(&event_id, &mut progress, &mut planned, i).await?;
+            }
+        }
+
+        if !progress.recorded {
+            self.record(event, &event_id, &analysis, &decided, &planned).await?;
+            progress.recorded = true;
+            self.save(&event_id, &progress).await?;
+        }
+        self.faults.check(Stage::Recorded)?;
+
+        let rule = decided
+            .rule
+            .as_deref()
+            .and_then(|id| self.rules.rules.iter().find(|r| r.id == id));
+        let wants_alert = match decided.verdict {
+            Verdict::Alert => true,
+            Verdict::Deny | Verdict::Exempt => rule.is_none_or(|r| r.response.alert),
+            _ => false,
+        };
+        if wants_alert && !progress.alerted {
+            let notice = self.notice(event, &event_id, &analysis, &decided, &planned);
+            self.outbox.add(&notice, now).await?;
+            progress.alerted = true;
+            self.save(&event_id, &progress).await?;
+        }
+        self.faults.check(Stage::Alerted)?;
+
+        let changes: Vec<String> = planned
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches!(s.applied, Some(Applied::Changed { .. })) || s.applied_earlier)
+            .map(|(i, _)| change_id(&event_id, i))
+            .collect();
+        let summary = EventSummary {
+            event_id: event_id.clone(),
+            principal,
+            verdict: decided.verdict,
+            rule: decided.rule.clone(),
+            changes,
+            duplicate: false,
+        };
+        let v = serde_json::to_value(&summary).unwrap_or(Value::Null);
+        self.ledger.finish(&event_id, &self.owner, &v).await?;
+        Ok(summary)
+    }
+
+    /// The caller's groups before the event (IAM users only; `None` for other callers).
+    async fn groups_before_event(
+        &self,
+        event: &Event<'_>,
+        analysis: &Analysis,
+    ) -> Result<Option<Vec<String>>, FlowError> {
+        let c = &analysis.caller;
+        if c.kind != CallerKind::IamUser {
+            return Ok(None);
+        }
+        let Some(name) = c.name.as_deref() else {
+            return Ok(None);
+        };
+        // No rule looks at groups for an event no rule can apply to; skip the read.
+        if policy_rules::decision::triage(event, &self.catalog, &self.rules).is_some() {
+            return Ok(None);
+        }
+        let live = self.account.groups_of_user(name).await?;
+        Ok(Some(groups_before(event, name, &live)))
+    }
+
+    async fn plan_event(
+        &self,
+        event: &Event<'_>,
+        analysis: &Analysis,
+        decision: &Decision,
+    ) -> Result<Planned, FlowError> {
+        let rule = decision
+            .rule
+            .as_deref()
+            .and_then(|id| self.rules.rules.iter().find(|r| r.id == id));
+        let c = &analysis.caller;
+        let snapshot = match (decision.verdict, c.name.as_deref()) {
+            (Verdict::Deny | Verdict::Alert, Some(name))
+                if c.restrictable == Restrictable::Yes
+                    && matches!(c.kind, CallerKind::IamUser | CallerKind::AssumedRole) =>
+            {
+                let with_managed = rule.is_some_and(|r| r.response.deny_scope == DenyScope::Rule);
+                self.account
+                    .principal(c.kind == CallerKind::AssumedRole, name, with_managed)
+                    .await?
+                    .map(|s| s.before_event(event))
+            }
+            _ => None,
+        };
+        let outcome = plan(&Input {
+            event,
+            analysis,
+            decision,
+            rules: &self.rules,
+            catalog: &self.catalog,
+            snapshot: snapshot.as_ref(),
+        });
+        let monitor = decision.mode == Some(Mode::Monitor);
+        let what_to_do = match &c.restrictable {
+            Restrictable::No { what_to_do, .. } => vec![(*what_to_do).to_owned()],
+            Restrictable::Yes => Vec::new(),
+        };
+        let run = |step: Step, role: &str| StepRun {
+            step,
+            role: role.to_owned(),
+            target: None,
+            before: None,
+            applied: None,
+            applied_earlier: false,
+            verification: None,
+            error: None,
+        };
+        Ok(match outcome {
+            Outcome::Deny(p) => {
+                let mut steps: Vec<StepRun> =
+                    deny_steps(&p).into_iter().map(|s| run(s, "deny")).collect();
+                steps.extend(p.undo.iter().cloned().map(|s| run(s, "undo")));
+                let mut reasons = p.reasons.clone();
+                reasons.extend(p.fallback.clone());
+                let mut todo = Vec::new();
+                if let Some(why) = &p.no_undo {
+                    todo.push(format!("undo the change by hand: {why}"));
+                }
+                Planned {
+                    outcome: "deny".to_owned(),
+                    reasons,
+                    todo,
+                    plan: serde_json::to_value(&*p).unwrap_or(Value::Null),
+                    steps,
+                    apply: !monitor,
+                }
+            }
+            Outcome::Alert { reasons, undo } => {
+                // An alert's undo is applied only when the violation is certain and the rule asks
+                // for no Deny (alert and undo); otherwise it is proposed to a person.
+                let apply = !monitor
+                    && decision.certain
+                    && rule.is_some_and(|r| r.response.deny_scope == DenyScope::None);
+                let mut todo = what_to_do;
+                if !apply {
+                    todo.extend(undo.iter().map(|s| {
+                        format!(
+                            "consider `{}` {} (precondition: {})",
+                            s.call,
+                            policy_rules::evidence::canonical_json(
+                                &serde_json::to_value(&s.params).unwrap_or(Value::Null)
+                            ),
+                            s.precondition
+                        )
+                    }));
+                    if todo.is_empty() {
+                        todo.push("review the call and its caller; Warden changed nothing".to_owned());
+                    }
+                }
+                Planned {
+                    outcome: "alert".to_owned(),
+                    reasons,
+                    todo,
+                    plan: json!({"undo": undo}),
+                    steps: undo.into_iter().map(|s| run(s, "undo")).collect(),
+                    apply,
+                }
+            }
+            Outcome::Nothing => Planned {
+                outcome: "nothing".to_owned(),
+                reasons: Vec::new(),
+                todo: what_to_do,
+                plan: Value::Null,
+                steps: Vec::new(),
+                apply: false,
+            },
+        })
+    }
+
+    /// Snapshot → apply → verify for step `i`, saving after each.
+    async fn run_step(
+        &self,
+        event_id: &str,
+        progress: &mut Progress,
+        planned: &mut Planned,
+        i: usize,
+    ) -> Result<(), FlowError> {
+        let Some(run) = planned.steps.get_mut(i) else {
+            return Ok(());
+        };
+        if run.error.is_some() || run.verification.is_some() {
+            return Ok(());
+        }
+        let (connector, target) = match self.connectors.for_step(&run.step) {
+            Ok(x) => x,
+            Err(e) => {
+                run.error = Some(e.to_string());
+                progress.planned = Some(planned.clone());
+                return self.save(event_id, progress).await;
+            }
+        };
+        run.target = Some(target.clone());
+        let permanent = |e: ConnectorError| -> Result<String, FlowError> {
+            if e.is_retryable() {
+                Err(FlowError::Connector(e))
+            } else {
+                Ok(e.to_string())
+            }
+        };
+        let mut fresh_snapshot = false;
+        if run.before.is_none() {
+            match connector.snapshot(&target).await {
+                Ok(s) => run.before = Some(s),
+                Err(e) => run.error = Some(permanent(e)?),
+            }
+            fresh_snapshot = true;
+            progress.planned = Some(planned.clone());
+            self.save(event_id, progress).await?;
+        }
+        self.faults.check(Stage::Snapshotted)?;
+        let Some(run) = planned.steps.get_mut(i) else {
+            return Ok(());
+        };
+        if run.error.is_some() {
+            return Ok(());
+        }
+        if run.applied.is_none() {
+            // The precondition is checked on the live state: on a resumed attempt, the change may
+            // already be live (then the connector skips it).
+            let live = match (&run.before, fresh_snapshot) {
+                (Some(b), true) => b.clone(),
+                _ => connector.snapshot(&target).await.map_err(FlowError::Connector)?,
+            };
+            match connector.apply(&target, &run.step, &live).await {
+                Ok(a) => {
+                    run.applied_earlier =
+                        !fresh_snapshot && matches!(a, Applied::Skipped { .. }) && Some(&live) != run.before.as_ref();
+                    run.applied = Some(a);
+                }
+                Err(e) => run.error = Some(permanent(e)?),
+            }
+            progress.planned = Some(planned.clone());
+            self.save(event_id, progress).await?;
+        }
+        self.faults.check(Stage::Applied)?;
+        let Some(run) = planned.steps.get_mut(i) else {
+            return Ok(());
+        };
+        if run.error.is_none() && run.verification.is_none() {
+            match connector.verify(&target, &run.step).await {
+                Ok(v) => run.verification = Some(v),
+                Err(e) => run.error = Some(permanent(e)?),
+            }
+            progress.planned = Some(planned.clone());
+            self.save(event_id, progress).await?;
+        }
+        self.faults.check(Stage::Verified)?;
+        Ok(())
+    }
+
+    /// The evidence records of one event: the decision (with the plan), then a `change` and a
+    /// `verify` record per step applied. Ids are deterministic, so a retry writes nothing twice.
+    async fn record(
+        &self,
+        event: &Event<'_>,
+        event_id: &str,
+        analysis: &Analysis,
+        d: &Decided,
+        planned: &Planned,
+    ) -> Result<(), FlowError> {
+        let now = iso(self.now());
+        let principal = analysis
+            .caller
+            .principal_arn
+            .clone()
+            .or_else(|| analysis.caller.arn.clone());
+        let actions: Vec<String> = analysis
+            .mapping
+            .actions()
+            .iter()
+            .map(|a| a.action.clone())
+            .collect();
+        let monitor = d.mode == Some(Mode::Monitor);
+        let body = json!({
+            "event_source": event.source(),
+            "event_name": event.name(),
+            "event_time": event.record.event_time.as_deref(),
+            "account": event.account(),
+            "caller": {"kind": analysis.caller.kind.as_str(), "arn": analysis.caller.arn, "principal_arn": analysis.caller.principal_arn},
+            "resources": analysis.mapping.resource_patterns(),
+            "verdict": d.verdict.as_str(),
+            "mode": d.mode,
+            "reasons": d.reasons,
+            "groups_before": d.groups_before,
+            "outcome": planned.outcome,
+            "plan": planned.plan,
+            "plan_reasons": planned.reasons,
+            "applied": planned.apply,
+            "monitor": monitor.then_some("monitor mode: the plan was not applied"),
+            "todo": planned.todo,
+        });
+        self.evidence
+            .append(Draft {
+                id: deterministic_id(&["decision", event_id]),
+                time: now.clone(),
+                kind: Some(RecordKind::Decision),
+                principal: principal.clone(),
+                target: None,
+                actions: actions.clone(),
+                rule: d.rule.clone(),
+                event_id: Some(event_id.to_owned()),
+                body,
+            })
+            .await?;
+        for (i, run) in planned.steps.iter().enumerate() {
+            let (Some(target), Some(before)) = (&run.target, &run.before) else {
+                continue;
+            };
+            let Some(applied) = &run.applied else {
+                continue;
+            };
+            let call_action = vec![run.step.call.clone()];
+            self.evidence
+                .append(Draft {
+                    id: change_id(event_id, i),
+                    time: now.clone(),
+                    kind: Some(RecordKind::Change),
+                    principal: principal.clone(),
+                    target: Some(target.to_string()),
+                    actions: call_action.clone(),
+                    rule: d.rule.clone(),
+                    event_id: Some(event_id.to_owned()),
+                    body: json!({
+                        "connector": target.connector,
+                        "name": target.name,
+                        "role": run.role,
+                        "step": run.step,
+                        "before": before,
+                        "after": run.verification.as_ref().map(|v| &v.after),
+                        "applied": applied,
+                        "applied_by_earlier_attempt": run.applied_earlier,
+                    }),
+                })
+                .await?;
+            if let Some(v) = &run.verification {
+                self.evidence
+                    .append(Draft {
+                        id: deterministic_id(&["verify", event_id, &i.to_string()]),
+                        time: now.clone(),
+                        kind: Some(RecordKind::Verify),
+                        principal: principal.clone(),
+                        target: Some(target.to_string()),
+                        actions: call_action,
+                        rule: d.rule.clone(),
+                        event_id: Some(event_id.to_owned()),
+                        body: json!({"of": change_id(event_id, i), "holds": v.holds, "detail": v.detail}),
+                    })
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn notice(
+        &self,
+        event: &Event<'_>,
+        event_id: &str,
+        analysis: &Analysis,
+        d: &Decided,
+        planned: &Planned,
+    ) -> Notice {
+        let c = &analysis.caller;
+        let monitor = d.mode == Some(Mode::Monitor);
+        let changes = planned
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, run)| {
+                let status = if monitor {
+                    "not applied (monitor mode)".to_owned()
+                } else if !planned.apply {
+                    "proposed, not applied".to_owned()
+                } else if let Some(e) = &run.error {
+                    format!("failed: {e}")
+                } else {
+                    match (&run.applied, &run.verification) {
+                        (Some(Applied::Changed { .. }), Some(v)) if v.holds => "applied and verified".to_owned(),
+                        (Some(Applied::Skipped { .. }), Some(v)) if v.holds && run.applied_earlier => "applied and verified".to_owned(),
+                        (Some(Applied::Skipped { why }), _) => format!("skipped: {why}"),
+                        (Some(_), Some(v)) => format!("applied but does not hold: {}", v.detail),
+                        _ => "not applied".to_owned(),
+                    }
+                };
+                let what = run
+                    .step
+                    .params
+                    .get("PolicyDocument")
+                    .or_else(|| run.step.params.get("Policy"))
+                    .cloned()
+                    .unwrap_or_else(|| serde_json::to_value(&run.step.params).unwrap_or(Value::Null));
+                NoticeChange {
+                    call: run.step.call.clone(),
+                    target: run
+                        .target
+                        .as_ref()
+                        .map_or_else(|| "(no connector)".to_owned(), ToString::to_string),
+                    what,
+                    status,
+                    evidence_id: (run.before.is_some() && run.applied.is_some())
+                        .then(|| change_id(event_id, i)),
+                }
+            })
+            .collect();
+        let mut reasons = d.reasons.clone();
+        reasons.extend(planned.reasons.iter().cloned());
+        let mut todo = planned.todo.clone();
+        todo.extend(
+            planned
+                .steps
+                .iter()
+                .filter_map(|r| r.error.as_ref().map(|e| format!("`{}` failed ({e}): make the change by hand", r.step.call))),
+        );
+        Notice {
+            event_id: event_id.to_owned(),
+            event_time: event.record.event_time.as_deref().map(str::to_owned),
+            event_source: event.source().to_owned(),
+            event_name: event.name().to_owned(),
+            account: event.account().map(str::to_owned),
+            region: event.record.aws_region.as_deref().map(str::to_owned),
+            principal: c
+                .principal_arn
+                .clone()
+                .or_else(|| c.arn.clone())
+                .unwrap_or_else(|| "(unknown caller)".to_owned()),
+            caller_arn: c.arn.clone(),
+            caller_kind: c.kind.as_str().to_owned(),
+            verdict: d.verdict.as_str().to_owned(),
+            mode: if monitor { "monitor" } else { "enforce" }.to_owned(),
+            rule: d.rule.clone(),
+            actions: analysis
+                .mapping
+                .actions()
+                .iter()
+                .map(|a| a.action.clone())
+                .collect(),
+            resources: analysis.mapping.resource_patterns(),
+            reasons,
+            changes,
+            todo,
+        }
+    }
+
+    /// Sends the incidents opened at least `window` seconds ago (all of them with 0): one message
+    /// per principal listing its events. Returns the message ids.
+    pub async fn flush_alerts(&self, window: i64) -> Result<Vec<String>, FlowError> {
+        let now = self.now();
+        let mut sent = Vec::new();
+        for incident in self.outbox.due(now, window).await? {
+            let alert = render(&incident);
+            let id = self.notifier.publish(&alert).await?;
+            self.outbox.sent(&incident, &id, now).await?;
+            tracing::info!(incident = %incident.id, principal = %incident.principal, events = incident.notices.len(), message_id = %id, "alert sent");
+            sent.push(id);
+        }
+        Ok(sent)
+    }
+
+    /// Restores the before-state of the change recorded as `id` through its connector (refused
+    /// when the live state changed since Warden's change, unless `force`), and records the rollback.
+    pub async fn rollback(&self, id: &str, force: bool) -> Result<(Record, RolledBack), FlowError> {
+        let record = self
+            .evidence
+            .get(id)
+            .await?
+            .ok_or_else(|| FlowError::Unreadable(format!("no evidence record `{id}`")))?;
+        if record.kind != RecordKind::Change {
+            return Err(FlowError::Unreadable(format!(
+                "record `{id}` is a `{}` record; only `change` records can be rolled back",
+                serde_json::to_value(record.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+            )));
+        }
+        let b = &record.body;
+        let target = Target {
+            connector: b["connector"].as_str().unwrap_or_default().to_owned(),
+            name: b["name"].as_str().unwrap_or_default().to_owned(),
+        };
+        let before = &b["before"];
+        let left = &b["after"];
+        if left.is_null() {
+            return Err(FlowError::Unreadable(format!(
+                "record `{id}` has no verified after-state, so Warden cannot tell whether the live state changed since"
+            )));
+        }
+        let done = self.connectors.rollback(&target, before, left, force).await?;
+        let rec = self
+            .evidence
+            .append(Draft {
+                id: deterministic_id(&["rollback", id, &self.now().to_string()]),
+                time: iso(self.now()),
+                kind: Some(RecordKind::Rollback),
+                principal: record.principal.clone(),
+                target: record.target.clone(),
+                actions: record.actions.clone(),
+                rule: record.rule.clone(),
+                event_id: record.event_id.clone(),
+                body: json!({"of": id, "restored": before, "live_before": done.live_before, "after": done.after, "forced": force, "request_ids": done.request_ids}),
+            })
+            .await?;
+        Ok((rec, done))
+    }
+}
+
+fn change_id(event_id: &str, i: usize) -> String {
+    deterministic_id(&["change", event_id, &i.to_string()])
+}

@@ -1,0 +1,89 @@
+//! Builds the enforcement flow once per process (a Lambda cold start, a `warden worker` run) from the
+//! configuration: the SDK clients, the live IAM reader, the connectors, the DynamoDB stores (with the
+//! optional S3 Object Lock mirror) and the SNS notifier. Also the logging set-up: JSON lines for the
+//! Lambda (and `WARDEN_LOG_FORMAT=json`), readable lines on a terminal.
+
+use crate::account::{IamAccount, PrincipalKind};
+use crate::aws::{AwsError, Clients};
+use crate::config::Config;
+use crate::connectors::Connectors;
+use crate::dynamo::{DynamoEvidence, DynamoLedger, DynamoOutbox, EvidenceMirror};
+use crate::flow::{system_clock, AccountReader, Faults, Flow};
+use crate::sns::SnsNotifier;
+use async_trait::async_trait;
+use policy_rules::catalog::Catalog;
+use policy_rules::snapshot::Snapshot;
+use std::sync::Arc;
+
+#[async_trait]
+impl AccountReader for IamAccount {
+    async fn groups_of_user(&self, user_name: &str) -> Result<Vec<String>, AwsError> {
+        IamAccount::groups_of_user(self, user_name).await
+    }
+
+    async fn principal(
+        &self,
+        is_role: bool,
+        name: &str,
+        with_managed_documents: bool,
+    ) -> Result<Option<Snapshot>, AwsError> {
+        let kind = if is_role {
+            PrincipalKind::Role
+        } else {
+            PrincipalKind::User
+        };
+        IamAccount::principal(self, kind, name, with_managed_documents).await
+    }
+}
+
+/// The evidence store the configuration names (the DynamoDB table, mirrored when a bucket is set).
+pub fn evidence_store(config: &Config, clients: &Clients) -> DynamoEvidence {
+    let store = DynamoEvidence::new(clients.clone(), config.evidence_table.clone());
+    match &config.evidence_bucket {
+        Some(bucket) => store.with_mirror(EvidenceMirror::new(bucket.clone())),
+        None => store,
+    }
+}
+
+/// The flow, wired to AWS.
+pub fn build_flow(config: &Config, clients: &Clients) -> Result<Flow, anyhow::Error> {
+    let topic = Config::required(&config.alert_topic_arn, "WARDEN_ALERT_TOPIC_ARN")?;
+    Ok(Flow {
+        catalog: Catalog::builtin()?,
+        rules: config.rules.clone(),
+        connectors: Connectors::standard(clients),
+        account: Arc::new(IamAccount::new(clients.clone())),
+        ledger: Arc::new(DynamoLedger::new(clients.clone(), config.state_table.clone())),
+        evidence: Arc::new(evidence_store(config, clients)),
+        outbox: Arc::new(DynamoOutbox::new(clients.clone(), config.state_table.clone())),
+        notifier: Arc::new(SnsNotifier::new(clients.clone(), topic)),
+        clock: system_clock(),
+        owner: format!(
+            "{}-{}",
+            std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_else(|_| "worker".to_owned()),
+            std::process::id()
+        ),
+        lease_seconds: config.lease_seconds,
+        max_receives: config.max_receives,
+        faults: Faults::default(),
+    })
+}
+
+/// Logs to stderr: JSON lines when `json` (one object per event span's log line, with its fields),
+/// readable lines otherwise. `RUST_LOG` filters (default `info`).
+pub fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
+    } else {
+        builder.compact().try_init()
+    };
+}
