@@ -3,7 +3,12 @@
 //! longer holds, idempotent re-apply, rollback refused after a later change and done when forced;
 //! a Warden Deny proved to hold with policy enforcement on.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
