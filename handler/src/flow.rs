@@ -405,6 +405,8 @@ impl Flow {
             }
             Claim::Busy { until } => return Err(FlowError::Busy { event_id, until }),
             Claim::Fresh => Progress::default(),
+            // A claim that crashed before its first save has no progress yet.
+            Claim::Resume(Value::Null) => Progress::default(),
             Claim::Resume(saved) => serde_json::from_value(saved).map_err(|e| {
                 FlowError::Corrupt(format!(
                     "the saved progress of event `{event_id}` does not read: {e}"

@@ -1,0 +1,317 @@
+//! End to end on the local AWS: CloudTrail events put on EventBridge (`PutEvents`, as AWS delivers
+//! them) → the rule `warden init` made → the SQS FIFO queue → the worker's flow → IAM, S3, DynamoDB
+//! evidence, SNS alerts. Each test starts its own emulator on a free loopback port. Policy
+//! enforcement is on for the checks that prove a Deny holds (see `demo::work_once` for why it is off
+//! while Warden itself works).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use policy_rules::evidence::RecordKind;
+use serde_json::{json, Value};
+use warden_handler::demo::{self, mallory_puts_role_policy, user_call, Scenario, ESCALATE};
+use warden_handler::flow::Stage;
+use warden_handler::local_aws::LocalAws;
+
+async fn start() -> (LocalAws, Scenario) {
+    let aws = LocalAws::start().expect("the local AWS starts (moto, installed by the project)");
+    let scenario = Scenario::setup(&aws).await.expect("the demo account is set up");
+    (aws, scenario)
+}
+
+fn put_role_policy(event_id: &str, role: &str) -> Value {
+    user_call(
+        "mallory",
+        "iam.amazonaws.com",
+        "PutRolePolicy",
+        json!({"roleName": role, "policyName": "escalate", "policyDocument": ESCALATE}),
+        event_id,
+    )
+}
+
+async fn evidence_verifies(flow: &warden_handler::flow::Flow) -> Vec<policy_rules::evidence::Record> {
+    let records = flow.evidence.list().await.unwrap();
+    let head = flow.evidence.head().await.unwrap();
+    policy_rules::evidence::verify(&records, head.as_ref().map(|(s, h)| (*s, h.as_str()))).unwrap();
+    records
+}
+
+async fn role_policies(s: &Scenario, role: &str) -> Vec<String> {
+    s.warden
+        .clients
+        .iam
+        .list_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .unwrap()
+        .policy_names()
+        .to_vec()
+}
+
+async fn queue_depth(s: &Scenario, url: &str) -> usize {
+    let r = s
+        .warden
+        .clients
+        .sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .message_attribute_names("All")
+        .send()
+        .await
+        .unwrap();
+    r.messages().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_admin_is_denied_narrowly_undone_alerted_recorded_and_rolled_back() {
+    let (aws, s) = start().await;
+    assert!(mallory_puts_role_policy(&s, "app-deploy", "escalate").await.unwrap());
+    s.emit(&put_role_policy("e2e-role-1", "app-deploy")).await.unwrap();
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Mine","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/mallory"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::payments-data/*"}]}"#;
+    s.mallory
+        .clients
+        .s3
+        .put_bucket_policy()
+        .bucket("payments-data")
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+    s.emit(&user_call(
+        "mallory",
+        "s3.amazonaws.com",
+        "PutBucketPolicy",
+        json!({"bucketName": "payments-data", "bucketPolicy": serde_json::from_str::<Value>(policy).unwrap(), "policy": [""]}),
+        "e2e-bucket-1",
+    ))
+    .await
+    .unwrap();
+
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    let stats = demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    assert_eq!(stats.messages, 2);
+    assert_eq!(stats.dead_lettered, 0);
+
+    // The Deny holds and is narrow: the protected role and bucket are denied, others are fine.
+    assert!(!mallory_puts_role_policy(&s, "app-deploy", "again").await.unwrap());
+    assert!(mallory_puts_role_policy(&s, "billing-reports", "fine").await.unwrap());
+    assert!(s.mallory.clients.iam.list_users().send().await.is_ok());
+    let bucket_put = |b: &'static str| {
+        s.mallory
+            .clients
+            .s3
+            .put_bucket_policy()
+            .bucket(b)
+            .policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/admin"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::BUCKET/*"}]}"#.replace("BUCKET", b))
+            .send()
+    };
+    assert!(bucket_put("payments-data").await.is_err(), "the bucket-policy Deny holds");
+    assert!(bucket_put("public-site").await.is_ok(), "another bucket is fine");
+
+    // The undo happened: the escalation is gone.
+    assert!(!role_policies(&s, "app-deploy").await.contains(&"escalate".to_owned()));
+
+    // One alert for the principal's incident, listing both events.
+    let alerts = s.alerts().await.unwrap();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(alerts[0].contains("e2e-role-1") && alerts[0].contains("e2e-bucket-1"), "{}", alerts[0]);
+    assert!(alerts[0].contains("warden rollback"));
+
+    // The evidence chain verifies; rollback restores the before-state and is recorded.
+    let records = evidence_verifies(&flow).await;
+    // The newest change to mallory's Deny (the bucket event's, merged into the role event's):
+    // rolling back the older one is refused, since the live state is no longer what it left.
+    let denies: Vec<_> = records
+        .iter()
+        .filter(|r| r.kind == RecordKind::Change && r.body["role"] == "deny" && r.target.as_deref() == Some("iam_user `mallory`"))
+        .collect();
+    assert_eq!(denies.len(), 2);
+    aws.enforce_policies(false).unwrap();
+    assert!(flow.rollback(&denies[0].id, false).await.is_err(), "stale rollback refused");
+    aws.enforce_policies(true).unwrap();
+    let deny = denies[1];
+    aws.enforce_policies(false).unwrap();
+    let (rec, done) = flow.rollback(&deny.id, false).await.unwrap();
+    // A second rollback finds the live state no longer what Warden left: refused.
+    let again = flow.rollback(&deny.id, false).await;
+    aws.enforce_policies(true).unwrap();
+    assert_eq!(rec.kind, RecordKind::Rollback);
+    assert_eq!(done.after, deny.body["before"]);
+    assert!(again.is_err(), "a second rollback is refused");
+    assert!(bucket_put("payments-data").await.is_ok(), "the bucket Deny is rolled back");
+    assert!(!mallory_puts_role_policy(&s, "app-deploy", "after").await.unwrap(), "the role Deny stays");
+    evidence_verifies(&flow).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_event_delivered_twice_is_enforced_once() {
+    let (aws, s) = start().await;
+    let event = put_role_policy("e2e-dup-1", "app-deploy");
+    s.emit(&event).await.unwrap();
+    s.emit(&event).await.unwrap(); // EventBridge adds its own id and time: not deduplicated by content
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    let stats = demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    assert_eq!(stats.messages, 2);
+    let records = evidence_verifies(&flow).await;
+    assert_eq!(records.iter().filter(|r| r.kind == RecordKind::Decision).count(), 1);
+    assert_eq!(s.alerts().await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_message_ends_in_the_dead_letter_queue_with_its_reason() {
+    let (aws, s) = start().await;
+    let queue = s.init.get("WARDEN_QUEUE_URL").unwrap().to_owned();
+    let dlq = s.init.get("WARDEN_DLQ_URL").unwrap().to_owned();
+    s.warden
+        .clients
+        .sqs
+        .send_message()
+        .queue_url(&queue)
+        .message_body("{\"detail-type\": \"AWS API Call via CloudTrail\", \"detail\": {\"eventSource\": 7")
+        .message_group_id("warden")
+        .message_deduplication_id("bad-1")
+        .send()
+        .await
+        .unwrap();
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    let stats = demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    assert_eq!(stats.dead_lettered, 1);
+    let r = s
+        .warden
+        .clients
+        .sqs
+        .receive_message()
+        .queue_url(&dlq)
+        .message_attribute_names("All")
+        .send()
+        .await
+        .unwrap();
+    let m = &r.messages()[0];
+    let reason = m.message_attributes().unwrap()["warden_reason"].string_value().unwrap().to_owned();
+    assert!(reason.contains("not a CloudTrail event Warden can read"), "{reason}");
+    assert_eq!(queue_depth(&s, &queue).await, 0, "not retried forever");
+    let records = evidence_verifies(&flow).await;
+    assert!(records.iter().any(|r| r.kind == RecordKind::Error));
+    assert_eq!(s.alerts().await.unwrap().len(), 1, "alerted once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowed_root_identity_center_and_monitor_mode_change_nothing() {
+    let (aws, s) = start().await;
+    let admin_call = user_call(
+        "admin",
+        "iam.amazonaws.com",
+        "PutRolePolicy",
+        json!({"roleName": "app-deploy", "policyName": "ops", "policyDocument": ESCALATE}),
+        "e2e-admin-1",
+    );
+    s.emit(&admin_call).await.unwrap();
+    let req = json!({"roleName": "app-deploy", "policyName": "x", "policyDocument": ESCALATE});
+    s.emit(&demo::root_call("iam.amazonaws.com", "PutRolePolicy", req.clone(), "e2e-root-1")).await.unwrap();
+    s.emit(&demo::sso_call("iam.amazonaws.com", "PutRolePolicy", req, "e2e-sso-1")).await.unwrap();
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    let records = evidence_verifies(&flow).await;
+    assert!(records.iter().all(|r| r.kind == RecordKind::Decision), "nothing changed");
+    let verdict = |id: &str| {
+        records
+            .iter()
+            .find(|r| r.event_id.as_deref() == Some(id))
+            .map(|r| r.body["verdict"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(verdict("e2e-admin-1").as_deref(), Some("allow"));
+    assert_eq!(verdict("e2e-root-1").as_deref(), Some("alert"));
+    assert_eq!(verdict("e2e-sso-1").as_deref(), Some("alert"));
+    let alerts = s.alerts().await.unwrap();
+    assert_eq!(alerts.len(), 2, "root and Identity Center: an alert each, the admin none");
+    assert!(alerts.iter().any(|a| a.contains("to do:")));
+
+    // Monitor mode: the violation is decided and alerted, nothing is applied.
+    s.emit(&put_role_policy("e2e-monitor-1", "app-deploy")).await.unwrap();
+    let (flow, config) = demo::flow(&s, &[("WARDEN_MODE", "monitor")]).unwrap();
+    demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    let deny = s
+        .warden
+        .clients
+        .iam
+        .get_user_policy()
+        .user_name("mallory")
+        .policy_name("WardenDeny")
+        .send()
+        .await;
+    assert!(deny.is_err(), "no Deny in monitor mode");
+    let alerts = s.alerts().await.unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert!(alerts[0].contains("monitor mode"), "{}", alerts[0]);
+    let records = evidence_verifies(&flow).await;
+    let d = records.iter().find(|r| r.event_id.as_deref() == Some("e2e-monitor-1")).unwrap();
+    assert!(d.body["monitor"].as_str().unwrap().contains("not applied"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_after_any_stage_then_redelivery_converges_to_one_change_record_set_and_alert() {
+    let (aws, s) = start().await;
+    aws.enforce_policies(false).unwrap();
+    let (mut flow, _config) = demo::flow(&s, &[]).unwrap();
+    // A controllable clock: each redelivery comes after the crashed attempt's lease ran out.
+    let now = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(1_800_000_000));
+    let clock = now.clone();
+    flow.clock = std::sync::Arc::new(move || clock.load(std::sync::atomic::Ordering::SeqCst));
+    let mut expected_records = 0;
+    for (i, stage) in Stage::ALL.iter().enumerate() {
+        let id = format!("e2e-crash-{i}");
+        let role = format!("crash-role-{i}");
+        s.warden
+            .clients
+            .iam
+            .create_role()
+            .role_name(&role)
+            .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#)
+            .send()
+            .await
+            .unwrap();
+        s.warden
+            .clients
+            .iam
+            .put_role_policy()
+            .role_name(&role)
+            .policy_name("escalate")
+            .policy_document(ESCALATE)
+            .send()
+            .await
+            .unwrap();
+        let body = json!({"version": "0", "id": id, "detail-type": "AWS API Call via CloudTrail", "source": "aws.iam", "account": demo::ACCOUNT, "region": "us-east-1", "detail": put_role_policy(&id, &role)}).to_string();
+        flow.faults.fail_once_at(*stage);
+        match flow.handle_message(&format!("m-{i}"), &body, 1).await {
+            warden_handler::flow::Handled::Retry(why) => assert!(why.contains("injected"), "{why}"),
+            other => panic!("stage {stage:?}: expected a retry, got {other:?}"),
+        }
+        now.fetch_add(1_000, std::sync::atomic::Ordering::SeqCst);
+        match flow.handle_message(&format!("m-{i}"), &body, 2).await {
+            warden_handler::flow::Handled::Done(s) => assert_eq!(s.len(), 1),
+            other => panic!("stage {stage:?}: expected done, got {other:?}"),
+        }
+        // A third delivery changes nothing.
+        flow.handle_message(&format!("m-{i}"), &body, 3).await;
+        assert!(role_policies(&s, &role).await.is_empty(), "stage {stage:?}: undone once");
+        let records = evidence_verifies(&flow).await;
+        let mine: Vec<_> = records.iter().filter(|r| r.event_id.as_deref() == Some(id.as_str())).collect();
+        // decision + (change + verify) for the Deny and for the undo.
+        assert_eq!(mine.len(), 5, "stage {stage:?}: {mine:?}");
+        assert_eq!(mine.iter().filter(|r| r.kind == RecordKind::Change).count(), 2);
+        expected_records += 5;
+        assert_eq!(records.len(), expected_records);
+    }
+    flow.flush_alerts(0).await.unwrap();
+    let alerts = s.alerts().await.unwrap();
+    assert_eq!(alerts.len(), 1, "one incident for mallory");
+    for i in 0..Stage::ALL.len() {
+        assert_eq!(alerts[0].matches(&format!("event:  e2e-crash-{i}\n")).count(), 1, "{}", alerts[0]);
+    }
+    let deny = s.warden.clients.iam.get_user_policy().user_name("mallory").policy_name("WardenDeny").send().await.unwrap();
+    let doc = policy_rules::policy::PolicyDocument::parse(deny.policy_document()).unwrap();
+    let text = doc.to_json();
+    for i in 0..Stage::ALL.len() {
+        assert_eq!(text.matches(&format!("role/crash-role-{i}\"")).count(), 1, "{text}");
+    }
+}
