@@ -197,8 +197,13 @@ async fn inline_policies(
 ) -> Result<BTreeMap<String, PolicyDocument>, AwsError> {
     let mut out = BTreeMap::new();
     for (policy, raw) in iam_policies::inline_documents(c, holder, name).await? {
+        let operation = match holder {
+            Holder::User => "GetUserPolicy",
+            Holder::Role => "GetRolePolicy",
+            Holder::Group => "GetGroupPolicy",
+        };
         let doc = document(
-            "GetUserPolicy",
+            operation,
             &format!("inline policy `{policy}` of `{name}`"),
             &raw,
         )?;
