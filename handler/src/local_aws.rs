@@ -50,11 +50,12 @@ pub fn install_dir() -> PathBuf {
     cache.join("warden").join(format!("moto-{MOTO_VERSION}"))
 }
 
-/// The `moto_server` program, installed first when missing (`python3 -m venv` and `pip install`).
+/// The virtual environment's Python that runs moto, installed first when missing (`python3 -m venv`
+/// and `pip install`).
 pub fn ensure_installed(progress: &mut dyn FnMut(&str)) -> Result<PathBuf, LocalAwsError> {
     let dir = install_dir();
-    let program = dir.join("bin").join("moto_server");
-    if program.is_file() {
+    let program = dir.join("bin").join("python");
+    if program.is_file() && dir.join("bin").join("moto_server").is_file() {
         return Ok(program);
     }
     let fail = |why: String| LocalAwsError::Install {
@@ -65,16 +66,25 @@ pub fn ensure_installed(progress: &mut dyn FnMut(&str)) -> Result<PathBuf, Local
         "installing the local AWS (moto {MOTO_VERSION}) into {} (once; about a minute)",
         dir.display()
     ));
+    // Installed beside the target and renamed into place, so concurrent first uses (tests run in
+    // parallel) never see a half-made environment.
+    let staging = dir.with_extension(format!("staging-{}", std::process::id()));
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    run(Command::new(&python).args(["-m", "venv"]).arg(&dir)).map_err(fail)?;
-    run(Command::new(dir.join("bin").join("pip"))
+    let _ = std::fs::remove_dir_all(&staging);
+    run(Command::new(&python).args(["-m", "venv"]).arg(&staging)).map_err(fail)?;
+    run(Command::new(staging.join("bin").join("pip"))
         .args(["install", "--quiet", "--disable-pip-version-check"])
         .arg(format!("moto[server]=={MOTO_VERSION}")))
     .map_err(fail)?;
+    // Scripts in `bin/` name the staging path; moto is started as `bin/python -m moto.server`,
+    // which does not care.
+    if std::fs::rename(&staging, &dir).is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
     if program.is_file() {
         Ok(program)
     } else {
-        Err(fail("pip finished but `bin/moto_server` is missing".to_owned()))
+        Err(fail("pip finished but `bin/python` is missing".to_owned()))
     }
 }
 
@@ -127,7 +137,7 @@ impl LocalAws {
                     .map_or_else(Stdio::null, Stdio::from)
             };
             let child = Command::new(&program)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdin(Stdio::null())
                 .stdout(log())
                 .stderr(log())
@@ -262,10 +272,6 @@ impl LocalAws {
         Ok(body)
     }
 
-    /// The moto program in use.
-    pub fn program() -> PathBuf {
-        install_dir().join("bin").join("moto_server")
-    }
 }
 
 fn dechunk(mut rest: &str) -> String {
