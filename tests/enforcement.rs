@@ -3,7 +3,12 @@
 //! evidence, SNS alerts. Each test starts its own emulator on a free loopback port. Policy
 //! enforcement is on for the checks that prove a Deny holds (see `demo::work_once` for why it is off
 //! while Warden itself works).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use policy_rules::evidence::RecordKind;
 use serde_json::{json, Value};
@@ -13,7 +18,9 @@ use warden_handler::local_aws::LocalAws;
 
 async fn start() -> (LocalAws, Scenario) {
     let aws = LocalAws::start().expect("the local AWS starts (moto, installed by the project)");
-    let scenario = Scenario::setup(&aws).await.expect("the demo account is set up");
+    let scenario = Scenario::setup(&aws)
+        .await
+        .expect("the demo account is set up");
     (aws, scenario)
 }
 
@@ -27,7 +34,9 @@ fn put_role_policy(event_id: &str, role: &str) -> Value {
     )
 }
 
-async fn evidence_verifies(flow: &warden_handler::flow::Flow) -> Vec<policy_rules::evidence::Record> {
+async fn evidence_verifies(
+    flow: &warden_handler::flow::Flow,
+) -> Vec<policy_rules::evidence::Record> {
     let records = flow.evidence.list().await.unwrap();
     let head = flow.evidence.head().await.unwrap();
     policy_rules::evidence::verify(&records, head.as_ref().map(|(s, h)| (*s, h.as_str()))).unwrap();
@@ -65,8 +74,12 @@ async fn queue_depth(s: &Scenario, url: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_non_admin_is_denied_narrowly_undone_alerted_recorded_and_rolled_back() {
     let (aws, s) = start().await;
-    assert!(mallory_puts_role_policy(&s, "app-deploy", "escalate").await.unwrap());
-    s.emit(&put_role_policy("e2e-role-1", "app-deploy")).await.unwrap();
+    assert!(mallory_puts_role_policy(&s, "app-deploy", "escalate")
+        .await
+        .unwrap());
+    s.emit(&put_role_policy("e2e-role-1", "app-deploy"))
+        .await
+        .unwrap();
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Mine","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/mallory"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::payments-data/*"}]}"#;
     s.mallory
         .clients
@@ -93,8 +106,12 @@ async fn a_non_admin_is_denied_narrowly_undone_alerted_recorded_and_rolled_back(
     assert_eq!(stats.dead_lettered, 0);
 
     // The Deny holds and is narrow: the protected role and bucket are denied, others are fine.
-    assert!(!mallory_puts_role_policy(&s, "app-deploy", "again").await.unwrap());
-    assert!(mallory_puts_role_policy(&s, "billing-reports", "fine").await.unwrap());
+    assert!(!mallory_puts_role_policy(&s, "app-deploy", "again")
+        .await
+        .unwrap());
+    assert!(mallory_puts_role_policy(&s, "billing-reports", "fine")
+        .await
+        .unwrap());
     assert!(s.mallory.clients.iam.list_users().send().await.is_ok());
     let bucket_put = |b: &'static str| {
         s.mallory
@@ -105,16 +122,28 @@ async fn a_non_admin_is_denied_narrowly_undone_alerted_recorded_and_rolled_back(
             .policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/admin"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::BUCKET/*"}]}"#.replace("BUCKET", b))
             .send()
     };
-    assert!(bucket_put("payments-data").await.is_err(), "the bucket-policy Deny holds");
-    assert!(bucket_put("public-site").await.is_ok(), "another bucket is fine");
+    assert!(
+        bucket_put("payments-data").await.is_err(),
+        "the bucket-policy Deny holds"
+    );
+    assert!(
+        bucket_put("public-site").await.is_ok(),
+        "another bucket is fine"
+    );
 
     // The undo happened: the escalation is gone.
-    assert!(!role_policies(&s, "app-deploy").await.contains(&"escalate".to_owned()));
+    assert!(!role_policies(&s, "app-deploy")
+        .await
+        .contains(&"escalate".to_owned()));
 
     // One alert for the principal's incident, listing both events.
     let alerts = s.alerts().await.unwrap();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
-    assert!(alerts[0].contains("e2e-role-1") && alerts[0].contains("e2e-bucket-1"), "{}", alerts[0]);
+    assert!(
+        alerts[0].contains("e2e-role-1") && alerts[0].contains("e2e-bucket-1"),
+        "{}",
+        alerts[0]
+    );
     assert!(alerts[0].contains("warden rollback"));
 
     // The evidence chain verifies; rollback restores the before-state and is recorded.
@@ -123,11 +152,18 @@ async fn a_non_admin_is_denied_narrowly_undone_alerted_recorded_and_rolled_back(
     // rolling back the older one is refused, since the live state is no longer what it left.
     let denies: Vec<_> = records
         .iter()
-        .filter(|r| r.kind == RecordKind::Change && r.body["role"] == "deny" && r.target.as_deref() == Some("iam_user `mallory`"))
+        .filter(|r| {
+            r.kind == RecordKind::Change
+                && r.body["role"] == "deny"
+                && r.target.as_deref() == Some("iam_user `mallory`")
+        })
         .collect();
     assert_eq!(denies.len(), 2);
     aws.enforce_policies(false).unwrap();
-    assert!(flow.rollback(&denies[0].id, false).await.is_err(), "stale rollback refused");
+    assert!(
+        flow.rollback(&denies[0].id, false).await.is_err(),
+        "stale rollback refused"
+    );
     aws.enforce_policies(true).unwrap();
     let deny = denies[1];
     aws.enforce_policies(false).unwrap();
@@ -138,8 +174,16 @@ async fn a_non_admin_is_denied_narrowly_undone_alerted_recorded_and_rolled_back(
     assert_eq!(rec.kind, RecordKind::Rollback);
     assert_eq!(done.after, deny.body["before"]);
     assert!(again.is_err(), "a second rollback is refused");
-    assert!(bucket_put("payments-data").await.is_ok(), "the bucket Deny is rolled back");
-    assert!(!mallory_puts_role_policy(&s, "app-deploy", "after").await.unwrap(), "the role Deny stays");
+    assert!(
+        bucket_put("payments-data").await.is_ok(),
+        "the bucket Deny is rolled back"
+    );
+    assert!(
+        !mallory_puts_role_policy(&s, "app-deploy", "after")
+            .await
+            .unwrap(),
+        "the role Deny stays"
+    );
     evidence_verifies(&flow).await;
 }
 
@@ -153,7 +197,13 @@ async fn the_same_event_delivered_twice_is_enforced_once() {
     let stats = demo::work_once(&aws, &s, &flow, &config).await.unwrap();
     assert_eq!(stats.messages, 2);
     let records = evidence_verifies(&flow).await;
-    assert_eq!(records.iter().filter(|r| r.kind == RecordKind::Decision).count(), 1);
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.kind == RecordKind::Decision)
+            .count(),
+        1
+    );
     assert_eq!(s.alerts().await.unwrap().len(), 1);
 }
 
@@ -167,7 +217,9 @@ async fn a_malformed_message_ends_in_the_dead_letter_queue_with_its_reason() {
         .sqs
         .send_message()
         .queue_url(&queue)
-        .message_body("{\"detail-type\": \"AWS API Call via CloudTrail\", \"detail\": {\"eventSource\": 7")
+        .message_body(
+            "{\"detail-type\": \"AWS API Call via CloudTrail\", \"detail\": {\"eventSource\": 7",
+        )
         .message_group_id("warden")
         .message_deduplication_id("bad-1")
         .send()
@@ -187,8 +239,14 @@ async fn a_malformed_message_ends_in_the_dead_letter_queue_with_its_reason() {
         .await
         .unwrap();
     let m = &r.messages()[0];
-    let reason = m.message_attributes().unwrap()["warden_reason"].string_value().unwrap().to_owned();
-    assert!(reason.contains("not a CloudTrail event Warden can read"), "{reason}");
+    let reason = m.message_attributes().unwrap()["warden_reason"]
+        .string_value()
+        .unwrap()
+        .to_owned();
+    assert!(
+        reason.contains("not a CloudTrail event Warden can read"),
+        "{reason}"
+    );
     assert_eq!(queue_depth(&s, &queue).await, 0, "not retried forever");
     let records = evidence_verifies(&flow).await;
     assert!(records.iter().any(|r| r.kind == RecordKind::Error));
@@ -207,12 +265,29 @@ async fn allowed_root_identity_center_and_monitor_mode_change_nothing() {
     );
     s.emit(&admin_call).await.unwrap();
     let req = json!({"roleName": "app-deploy", "policyName": "x", "policyDocument": ESCALATE});
-    s.emit(&demo::root_call("iam.amazonaws.com", "PutRolePolicy", req.clone(), "e2e-root-1")).await.unwrap();
-    s.emit(&demo::sso_call("iam.amazonaws.com", "PutRolePolicy", req, "e2e-sso-1")).await.unwrap();
+    s.emit(&demo::root_call(
+        "iam.amazonaws.com",
+        "PutRolePolicy",
+        req.clone(),
+        "e2e-root-1",
+    ))
+    .await
+    .unwrap();
+    s.emit(&demo::sso_call(
+        "iam.amazonaws.com",
+        "PutRolePolicy",
+        req,
+        "e2e-sso-1",
+    ))
+    .await
+    .unwrap();
     let (flow, config) = demo::flow(&s, &[]).unwrap();
     demo::work_once(&aws, &s, &flow, &config).await.unwrap();
     let records = evidence_verifies(&flow).await;
-    assert!(records.iter().all(|r| r.kind == RecordKind::Decision), "nothing changed");
+    assert!(
+        records.iter().all(|r| r.kind == RecordKind::Decision),
+        "nothing changed"
+    );
     let verdict = |id: &str| {
         records
             .iter()
@@ -223,11 +298,17 @@ async fn allowed_root_identity_center_and_monitor_mode_change_nothing() {
     assert_eq!(verdict("e2e-root-1").as_deref(), Some("alert"));
     assert_eq!(verdict("e2e-sso-1").as_deref(), Some("alert"));
     let alerts = s.alerts().await.unwrap();
-    assert_eq!(alerts.len(), 2, "root and Identity Center: an alert each, the admin none");
+    assert_eq!(
+        alerts.len(),
+        2,
+        "root and Identity Center: an alert each, the admin none"
+    );
     assert!(alerts.iter().any(|a| a.contains("to do:")));
 
     // Monitor mode: the violation is decided and alerted, nothing is applied.
-    s.emit(&put_role_policy("e2e-monitor-1", "app-deploy")).await.unwrap();
+    s.emit(&put_role_policy("e2e-monitor-1", "app-deploy"))
+        .await
+        .unwrap();
     let (flow, config) = demo::flow(&s, &[("WARDEN_MODE", "monitor")]).unwrap();
     demo::work_once(&aws, &s, &flow, &config).await.unwrap();
     let deny = s
@@ -244,7 +325,10 @@ async fn allowed_root_identity_center_and_monitor_mode_change_nothing() {
     assert_eq!(alerts.len(), 1);
     assert!(alerts[0].contains("monitor mode"), "{}", alerts[0]);
     let records = evidence_verifies(&flow).await;
-    let d = records.iter().find(|r| r.event_id.as_deref() == Some("e2e-monitor-1")).unwrap();
+    let d = records
+        .iter()
+        .find(|r| r.event_id.as_deref() == Some("e2e-monitor-1"))
+        .unwrap();
     assert!(d.body["monitor"].as_str().unwrap().contains("not applied"));
 }
 
@@ -293,12 +377,21 @@ async fn a_crash_after_any_stage_then_redelivery_converges_to_one_change_record_
         }
         // A third delivery changes nothing.
         flow.handle_message(&format!("m-{i}"), &body, 3).await;
-        assert!(role_policies(&s, &role).await.is_empty(), "stage {stage:?}: undone once");
+        assert!(
+            role_policies(&s, &role).await.is_empty(),
+            "stage {stage:?}: undone once"
+        );
         let records = evidence_verifies(&flow).await;
-        let mine: Vec<_> = records.iter().filter(|r| r.event_id.as_deref() == Some(id.as_str())).collect();
+        let mine: Vec<_> = records
+            .iter()
+            .filter(|r| r.event_id.as_deref() == Some(id.as_str()))
+            .collect();
         // decision + (change + verify) for the Deny and for the undo.
         assert_eq!(mine.len(), 5, "stage {stage:?}: {mine:?}");
-        assert_eq!(mine.iter().filter(|r| r.kind == RecordKind::Change).count(), 2);
+        assert_eq!(
+            mine.iter().filter(|r| r.kind == RecordKind::Change).count(),
+            2
+        );
         expected_records += 5;
         assert_eq!(records.len(), expected_records);
     }
@@ -306,12 +399,32 @@ async fn a_crash_after_any_stage_then_redelivery_converges_to_one_change_record_
     let alerts = s.alerts().await.unwrap();
     assert_eq!(alerts.len(), 1, "one incident for mallory");
     for i in 0..Stage::ALL.len() {
-        assert_eq!(alerts[0].matches(&format!("event:  e2e-crash-{i}\n")).count(), 1, "{}", alerts[0]);
+        assert_eq!(
+            alerts[0]
+                .matches(&format!("event:  e2e-crash-{i}\n"))
+                .count(),
+            1,
+            "{}",
+            alerts[0]
+        );
     }
-    let deny = s.warden.clients.iam.get_user_policy().user_name("mallory").policy_name("WardenDeny").send().await.unwrap();
+    let deny = s
+        .warden
+        .clients
+        .iam
+        .get_user_policy()
+        .user_name("mallory")
+        .policy_name("WardenDeny")
+        .send()
+        .await
+        .unwrap();
     let doc = policy_rules::policy::PolicyDocument::parse(deny.policy_document()).unwrap();
     let text = doc.to_json();
     for i in 0..Stage::ALL.len() {
-        assert_eq!(text.matches(&format!("role/crash-role-{i}\"")).count(), 1, "{text}");
+        assert_eq!(
+            text.matches(&format!("role/crash-role-{i}\"")).count(),
+            1,
+            "{text}"
+        );
     }
 }

@@ -121,7 +121,8 @@ pub fn render(incident: &Incident) -> Alert {
     body.push_str(&format!(
         "Warden {} {} event(s) by {principal}.\n",
         match (verdict, mode) {
-            ("deny", "monitor") => "would have revoked access for (monitor mode: nothing was changed)",
+            ("deny", "monitor") =>
+                "would have revoked access for (monitor mode: nothing was changed)",
             ("deny", _) => "revoked access narrowly for",
             ("alert", _) => "needs a person to act on",
             ("exempt", _) => "saw a break-glass principal break a rule in",
@@ -130,24 +131,55 @@ pub fn render(incident: &Incident) -> Alert {
         notices.len()
     ));
     for (i, n) in notices.iter().enumerate() {
-        body.push_str(&format!("\n#{} {}:{} ({})\n", i + 1, n.event_source, n.event_name, n.verdict));
-        body.push_str(&format!("  who:    {} ({})", n.caller_arn.as_deref().unwrap_or(&n.principal), n.caller_kind));
+        body.push_str(&format!(
+            "\n#{} {}:{} ({})\n",
+            i + 1,
+            n.event_source,
+            n.event_name,
+            n.verdict
+        ));
+        body.push_str(&format!(
+            "  who:    {} ({})",
+            n.caller_arn.as_deref().unwrap_or(&n.principal),
+            n.caller_kind
+        ));
         body.push('\n');
-        body.push_str(&format!("  when:   {}\n", n.event_time.as_deref().unwrap_or("unknown")));
+        body.push_str(&format!(
+            "  when:   {}\n",
+            n.event_time.as_deref().unwrap_or("unknown")
+        ));
         body.push_str(&format!(
             "  where:  account {} region {}\n",
             n.account.as_deref().unwrap_or("unknown"),
             n.region.as_deref().unwrap_or("unknown")
         ));
-        body.push_str(&format!("  what:   {} on {}\n", n.actions.join(", "), if n.resources.is_empty() { "(no resource)".to_owned() } else { n.resources.join(", ") }));
-        body.push_str(&format!("  rule:   {} (mode {})\n", n.rule.as_deref().unwrap_or("none"), n.mode));
+        body.push_str(&format!(
+            "  what:   {} on {}\n",
+            n.actions.join(", "),
+            if n.resources.is_empty() {
+                "(no resource)".to_owned()
+            } else {
+                n.resources.join(", ")
+            }
+        ));
+        body.push_str(&format!(
+            "  rule:   {} (mode {})\n",
+            n.rule.as_deref().unwrap_or("none"),
+            n.mode
+        ));
         body.push_str(&format!("  event:  {}\n", n.event_id));
         for r in &n.reasons {
             body.push_str(&format!("  why:    {r}\n"));
         }
         for c in &n.changes {
-            body.push_str(&format!("  change: {} on {}: {}\n", c.call, c.target, c.status));
-            body.push_str(&format!("          {}\n", policy_rules::evidence::canonical_json(&c.what)));
+            body.push_str(&format!(
+                "  change: {} on {}: {}\n",
+                c.call, c.target, c.status
+            ));
+            body.push_str(&format!(
+                "          {}\n",
+                policy_rules::evidence::canonical_json(&c.what)
+            ));
             if let Some(id) = &c.evidence_id {
                 body.push_str(&format!("          roll back: warden rollback {id}\n"));
             }
@@ -199,7 +231,13 @@ fn strongest_verdict(notices: &[Notice]) -> &str {
 fn sanitize_subject(s: &str) -> String {
     let mut out: String = s
         .chars()
-        .map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { ' ' })
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c
+            } else {
+                ' '
+            }
+        })
         .collect();
     if out.len() > 100 {
         out.truncate(97);

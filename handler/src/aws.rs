@@ -78,7 +78,9 @@ impl AwsError {
     pub fn is_not_found(&self) -> bool {
         self.status == Some(404)
             || self.code.as_deref().is_some_and(|c| {
-                c.starts_with("NoSuch") || c.ends_with("NotFound") || c.ends_with("NotFoundException")
+                c.starts_with("NoSuch")
+                    || c.ends_with("NotFound")
+                    || c.ends_with("NotFoundException")
             })
     }
 
@@ -115,9 +117,10 @@ where
         SdkError::ServiceError(se) => {
             let e = se.err();
             let code = e.code().map(str::to_owned);
-            let transient = code.as_deref().is_some_and(|c| {
-                THROTTLING_CODES.contains(&c) || TRANSIENT_CODES.contains(&c)
-            }) || status.is_some_and(|s| s == 429 || s >= 500);
+            let transient = code
+                .as_deref()
+                .is_some_and(|c| THROTTLING_CODES.contains(&c) || TRANSIENT_CODES.contains(&c))
+                || status.is_some_and(|s| s == 429 || s >= 500);
             let message = e
                 .message()
                 .map(str::to_owned)
@@ -140,7 +143,10 @@ where
                 ErrorClass::Retryable
             },
             None,
-            format!("{}", aws_smithy_types::error::display::DisplayErrorContext(err)),
+            format!(
+                "{}",
+                aws_smithy_types::error::display::DisplayErrorContext(err)
+            ),
         ),
         SdkError::ResponseError(_) => (
             if status.is_some_and(|s| s == 429 || s >= 500) {
@@ -149,12 +155,18 @@ where
                 ErrorClass::Permanent
             },
             None,
-            format!("{}", aws_smithy_types::error::display::DisplayErrorContext(err)),
+            format!(
+                "{}",
+                aws_smithy_types::error::display::DisplayErrorContext(err)
+            ),
         ),
         _ => (
             ErrorClass::Permanent,
             None,
-            format!("{}", aws_smithy_types::error::display::DisplayErrorContext(err)),
+            format!(
+                "{}",
+                aws_smithy_types::error::display::DisplayErrorContext(err)
+            ),
         ),
     };
     AwsError {
@@ -221,9 +233,9 @@ impl RateLimits {
     pub fn parse(spec: &str) -> Result<Self, String> {
         let mut limits = Self::default();
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (service, value) = part
-                .split_once('=')
-                .ok_or_else(|| format!("`{part}`: expected `service=rate` or `service=rate/burst`"))?;
+            let (service, value) = part.split_once('=').ok_or_else(|| {
+                format!("`{part}`: expected `service=rate` or `service=rate/burst`")
+            })?;
             if !SERVICES.contains(&service) {
                 return Err(format!(
                     "`{service}`: not a service Warden calls (one of {})",
@@ -238,7 +250,9 @@ impl RateLimits {
                     .filter(|n| *n > 0)
                     .ok_or_else(|| format!("`{part}`: `{s}` is not a whole number above zero"))
             };
-            limits.0.insert(service.to_owned(), (num(rate)?, num(burst)?));
+            limits
+                .0
+                .insert(service.to_owned(), (num(rate)?, num(burst)?));
         }
         Ok(limits)
     }
@@ -334,7 +348,11 @@ impl Clients {
         Self::from_conf(&conf, limits, retry)
     }
 
-    pub fn from_conf(conf: &aws_config::SdkConfig, limits: &RateLimits, retry: RetryPolicy) -> Self {
+    pub fn from_conf(
+        conf: &aws_config::SdkConfig,
+        limits: &RateLimits,
+        retry: RetryPolicy,
+    ) -> Self {
         // Bucket names as virtual hosts need DNS that a local endpoint does not have.
         let s3 = aws_sdk_s3::config::Builder::from(conf)
             .force_path_style(conf.endpoint_url().is_some())

@@ -30,7 +30,15 @@ pub async fn worker(once: bool, out: &mut dyn Write) -> Result<()> {
         url: Config::required(&config.dlq_url, "WARDEN_DLQ_URL")?.to_owned(),
     };
     tracing::info!(rules = %config.rules_source, queue, once, "worker started");
-    let stats = run_worker(&flow, &clients, queue, &dlq, once, config.alert_window_seconds).await?;
+    let stats = run_worker(
+        &flow,
+        &clients,
+        queue,
+        &dlq,
+        once,
+        config.alert_window_seconds,
+    )
+    .await?;
     writeln!(
         out,
         "messages {}, changes {}, alerts {}, dead-lettered {}, left for retry {}",

@@ -42,20 +42,56 @@ pub struct Config {
 
 /// The variables, with what each one means (for `--help` and the README).
 pub const VARIABLES: &[(&str, &str)] = &[
-    ("WARDEN_RULES", "rule file (TOML); the default rule pack when unset"),
-    ("WARDEN_MODE", "`enforce` or `monitor`: overrides the mode of the rule file and every rule"),
-    ("WARDEN_ALLOW_GROUPS", "comma-separated IAM groups replacing the `admins` allow-set's groups"),
+    (
+        "WARDEN_RULES",
+        "rule file (TOML); the default rule pack when unset",
+    ),
+    (
+        "WARDEN_MODE",
+        "`enforce` or `monitor`: overrides the mode of the rule file and every rule",
+    ),
+    (
+        "WARDEN_ALLOW_GROUPS",
+        "comma-separated IAM groups replacing the `admins` allow-set's groups",
+    ),
     ("WARDEN_QUEUE_URL", "the SQS FIFO queue the worker polls"),
-    ("WARDEN_DLQ_URL", "its dead-letter queue (permanent errors go there with their reason)"),
+    (
+        "WARDEN_DLQ_URL",
+        "its dead-letter queue (permanent errors go there with their reason)",
+    ),
     ("WARDEN_ALERT_TOPIC_ARN", "the SNS topic for alerts"),
-    ("WARDEN_STATE_TABLE", "DynamoDB table for idempotency and alert incidents (default `warden-state`)"),
-    ("WARDEN_EVIDENCE_TABLE", "DynamoDB table for the evidence chain (default `warden-evidence`)"),
-    ("WARDEN_EVIDENCE_BUCKET", "optional S3 bucket with Object Lock mirroring every evidence record"),
-    ("WARDEN_RATE_LIMITS", "client-side limits per service, `iam=10,s3=50/100` (rate per second / burst)"),
-    ("WARDEN_MAX_ATTEMPTS", "attempts per AWS call on throttling and 5xx (default 5)"),
-    ("WARDEN_ALERT_WINDOW_SECONDS", "how long an incident collects a principal's events before its one alert (default 60)"),
-    ("WARDEN_LEASE_SECONDS", "how long a worker holds an event before another may resume it (default 120)"),
-    ("WARDEN_MAX_RECEIVES", "failed receives before a message goes to the dead-letter queue (default 4)"),
+    (
+        "WARDEN_STATE_TABLE",
+        "DynamoDB table for idempotency and alert incidents (default `warden-state`)",
+    ),
+    (
+        "WARDEN_EVIDENCE_TABLE",
+        "DynamoDB table for the evidence chain (default `warden-evidence`)",
+    ),
+    (
+        "WARDEN_EVIDENCE_BUCKET",
+        "optional S3 bucket with Object Lock mirroring every evidence record",
+    ),
+    (
+        "WARDEN_RATE_LIMITS",
+        "client-side limits per service, `iam=10,s3=50/100` (rate per second / burst)",
+    ),
+    (
+        "WARDEN_MAX_ATTEMPTS",
+        "attempts per AWS call on throttling and 5xx (default 5)",
+    ),
+    (
+        "WARDEN_ALERT_WINDOW_SECONDS",
+        "how long an incident collects a principal's events before its one alert (default 60)",
+    ),
+    (
+        "WARDEN_LEASE_SECONDS",
+        "how long a worker holds an event before another may resume it (default 120)",
+    ),
+    (
+        "WARDEN_MAX_RECEIVES",
+        "failed receives before a message goes to the dead-letter queue (default 4)",
+    ),
 ];
 
 impl Config {

@@ -43,7 +43,13 @@ fn clients(conf: &aws_config::SdkConfig) -> Clients {
     Clients::from_conf(conf, &RateLimits::default(), RetryPolicy::default())
 }
 
-async fn user(setup: &Clients, aws: &LocalAws, name: &str, policy: &str, group: Option<&str>) -> Result<Actor> {
+async fn user(
+    setup: &Clients,
+    aws: &LocalAws,
+    name: &str,
+    policy: &str,
+    group: Option<&str>,
+) -> Result<Actor> {
     let out = setup.iam.create_user().user_name(name).send().await?;
     let arn = out.user().map(|u| u.arn().to_owned()).unwrap_or_default();
     setup
@@ -55,11 +61,21 @@ async fn user(setup: &Clients, aws: &LocalAws, name: &str, policy: &str, group: 
         .send()
         .await?;
     if let Some(g) = group {
-        setup.iam.add_user_to_group().group_name(g).user_name(name).send().await?;
+        setup
+            .iam
+            .add_user_to_group()
+            .group_name(g)
+            .user_name(name)
+            .send()
+            .await?;
     }
     let key = setup.iam.create_access_key().user_name(name).send().await?;
-    let k = key.access_key().context("CreateAccessKey returned no key")?;
-    let conf = aws.sdk_config_as(k.access_key_id(), k.secret_access_key()).await;
+    let k = key
+        .access_key()
+        .context("CreateAccessKey returned no key")?;
+    let conf = aws
+        .sdk_config_as(k.access_key_id(), k.secret_access_key())
+        .await;
     Ok(Actor {
         name: name.to_owned(),
         arn,
@@ -73,7 +89,12 @@ impl Scenario {
         aws.enforce_policies(false)?;
         let setup = clients(&aws.sdk_config().await);
         let init = init(&setup, "warden", false).await.context("warden init")?;
-        setup.iam.create_group().group_name("Administrators").send().await?;
+        setup
+            .iam
+            .create_group()
+            .group_name("Administrators")
+            .send()
+            .await?;
         let admin = user(&setup, aws, "admin", ALLOW_ALL, Some("Administrators")).await?;
         let mallory = user(&setup, aws, "mallory", DEVELOPER, None).await?;
         let warden = user(&setup, aws, "warden-worker", ALLOW_ALL, None).await?;
@@ -232,23 +253,39 @@ pub fn user_call(
 }
 
 /// The same call made as the root user.
-pub fn root_call(source: &str, event_name: &str, request_parameters: Value, event_id: &str) -> Value {
+pub fn root_call(
+    source: &str,
+    event_name: &str,
+    request_parameters: Value,
+    event_id: &str,
+) -> Value {
     let mut v = user_call("root", source, event_name, request_parameters, event_id);
-    v["userIdentity"] = json!({
-        "type": "Root",
-        "principalId": ACCOUNT,
-        "arn": format!("arn:aws:iam::{ACCOUNT}:root"),
-        "accountId": ACCOUNT,
-        "accessKeyId": "ASIAEXAMPLE",
+    v.as_object_mut().map(|o| {
+        o.insert(
+            "userIdentity".to_owned(),
+            json!({
+                "type": "Root",
+                "principalId": ACCOUNT,
+                "arn": format!("arn:aws:iam::{ACCOUNT}:root"),
+                "accountId": ACCOUNT,
+                "accessKeyId": "ASIAEXAMPLE",
+            }),
+        )
     });
     v
 }
 
 /// The same call made through an IAM Identity Center permission set's role.
-pub fn sso_call(source: &str, event_name: &str, request_parameters: Value, event_id: &str) -> Value {
+pub fn sso_call(
+    source: &str,
+    event_name: &str,
+    request_parameters: Value,
+    event_id: &str,
+) -> Value {
     let role = "AWSReservedSSO_PowerUser_0123456789abcdef";
     let mut v = user_call("sso", source, event_name, request_parameters, event_id);
-    v["userIdentity"] = json!({
+    v.as_object_mut().map(|o| {
+        o.insert("userIdentity".to_owned(), json!({
         "type": "AssumedRole",
         "principalId": "AROAEXAMPLE:jane@example.com",
         "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/{role}/jane@example.com"),
@@ -264,12 +301,14 @@ pub fn sso_call(source: &str, event_name: &str, request_parameters: Value, event
             },
             "attributes": {"creationDate": "2026-11-24T09:00:00Z", "mfaAuthenticated": "false"},
         },
+    }))
     });
     v
 }
 
 /// The inline policy document mallory writes to escalate.
-pub const ESCALATE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+pub const ESCALATE: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 
 /// Builds the flow for the demo account, signing as Warden's own user.
 pub fn flow(scenario: &Scenario, extra: &[(&str, &str)]) -> Result<(crate::flow::Flow, Config)> {
@@ -284,14 +323,23 @@ pub fn flow(scenario: &Scenario, extra: &[(&str, &str)]) -> Result<(crate::flow:
 /// bodies (SNS `Publish` with a space, `(`, `#`, `<` or non-ASCII text fails with HTTP 403 when
 /// enforcement is on; JSON protocols are unaffected), so policy enforcement is off while Warden
 /// works and back on for the checks that prove the Deny holds.
-pub async fn work_once(aws: &LocalAws, scenario: &Scenario, flow: &crate::flow::Flow, config: &Config) -> Result<crate::queue::WorkerStats> {
+pub async fn work_once(
+    aws: &LocalAws,
+    scenario: &Scenario,
+    flow: &crate::flow::Flow,
+    config: &Config,
+) -> Result<crate::queue::WorkerStats> {
     aws.enforce_policies(false)?;
     let stats = work_once_as_is(scenario, flow, config).await;
     aws.enforce_policies(true)?;
     stats
 }
 
-async fn work_once_as_is(scenario: &Scenario, flow: &crate::flow::Flow, config: &Config) -> Result<crate::queue::WorkerStats> {
+async fn work_once_as_is(
+    scenario: &Scenario,
+    flow: &crate::flow::Flow,
+    config: &Config,
+) -> Result<crate::queue::WorkerStats> {
     let clients = &scenario.warden.clients;
     let dlq = crate::queue::SqsDeadLetters {
         clients: clients.clone(),
@@ -302,7 +350,11 @@ async fn work_once_as_is(scenario: &Scenario, flow: &crate::flow::Flow, config: 
 }
 
 /// Mallory's `PutRolePolicy` on a role, as Mallory; `Ok(true)` when allowed, `Ok(false)` on HTTP 403.
-pub async fn mallory_puts_role_policy(scenario: &Scenario, role: &str, policy_name: &str) -> Result<bool> {
+pub async fn mallory_puts_role_policy(
+    scenario: &Scenario,
+    role: &str,
+    policy_name: &str,
+) -> Result<bool> {
     let c = &scenario.mallory.clients;
     match c
         .iam
@@ -332,17 +384,38 @@ pub async fn run(out: &mut dyn std::io::Write) -> Result<()> {
     let aws = LocalAws::start_with(&mut |m| {
         tracing::info!("{m}");
     })?;
-    say(out, &format!("1. Local AWS running at {}; `warden init` created:", aws.endpoint))?;
+    say(
+        out,
+        &format!(
+            "1. Local AWS running at {}; `warden init` created:",
+            aws.endpoint
+        ),
+    )?;
     let scenario = Scenario::setup(&aws).await?;
     for (k, v) in &scenario.init.vars {
         say(out, &format!("     export {k}={v}"))?;
     }
-    say(out, "   Account: group Administrators (user `admin`), non-admin `mallory` with iam:* and s3:*,")?;
-    say(out, "   roles `app-deploy` and `billing-reports`. IAM policy enforcement is on.")?;
+    say(
+        out,
+        "   Account: group Administrators (user `admin`), non-admin `mallory` with iam:* and s3:*,",
+    )?;
+    say(
+        out,
+        "   roles `app-deploy` and `billing-reports`. IAM policy enforcement is on.",
+    )?;
 
-    say(out, "\n2. Mallory (not an admin) gives role `app-deploy` an admin inline policy:")?;
+    say(
+        out,
+        "\n2. Mallory (not an admin) gives role `app-deploy` an admin inline policy:",
+    )?;
     let did = mallory_puts_role_policy(&scenario, "app-deploy", "escalate").await?;
-    say(out, &format!("     iam:PutRolePolicy app-deploy/escalate -> {}", if did { "allowed" } else { "denied" }))?;
+    say(
+        out,
+        &format!(
+            "     iam:PutRolePolicy app-deploy/escalate -> {}",
+            if did { "allowed" } else { "denied" }
+        ),
+    )?;
     let event_id = "demo-0001-mallory-putrolepolicy";
     scenario
         .emit(&user_call(
@@ -353,20 +426,69 @@ pub async fn run(out: &mut dyn std::io::Write) -> Result<()> {
             event_id,
         ))
         .await?;
-    say(out, "   CloudTrail's record of it goes to EventBridge -> rule -> SQS FIFO queue.")?;
+    say(
+        out,
+        "   CloudTrail's record of it goes to EventBridge -> rule -> SQS FIFO queue.",
+    )?;
 
-    say(out, "\n3. Warden's worker takes it from the queue (`warden worker --once`):")?;
+    say(
+        out,
+        "\n3. Warden's worker takes it from the queue (`warden worker --once`):",
+    )?;
     let (flow, config) = flow(&scenario, &[])?;
     let stats = work_once(&aws, &scenario, &flow, &config).await?;
-    say(out, &format!("     messages {}, changes {}, alerts {}", stats.messages, stats.changes, stats.alerts))?;
+    say(
+        out,
+        &format!(
+            "     messages {}, changes {}, alerts {}",
+            stats.messages, stats.changes, stats.alerts
+        ),
+    )?;
 
     say(out, "\n4. The Deny holds, and it is narrow:")?;
     let again = mallory_puts_role_policy(&scenario, "app-deploy", "escalate-again").await?;
-    say(out, &format!("     mallory iam:PutRolePolicy on app-deploy      -> {}", if again { "ALLOWED (unexpected)" } else { "denied (HTTP 403)" }))?;
+    say(
+        out,
+        &format!(
+            "     mallory iam:PutRolePolicy on app-deploy      -> {}",
+            if again {
+                "ALLOWED (unexpected)"
+            } else {
+                "denied (HTTP 403)"
+            }
+        ),
+    )?;
     let other = mallory_puts_role_policy(&scenario, "billing-reports", "reports").await?;
-    say(out, &format!("     mallory iam:PutRolePolicy on billing-reports -> {}", if other { "allowed" } else { "DENIED (unexpected)" }))?;
-    let users = scenario.mallory.clients.iam.list_users().send().await.is_ok();
-    say(out, &format!("     mallory iam:ListUsers                        -> {}", if users { "allowed" } else { "DENIED (unexpected)" }))?;
+    say(
+        out,
+        &format!(
+            "     mallory iam:PutRolePolicy on billing-reports -> {}",
+            if other {
+                "allowed"
+            } else {
+                "DENIED (unexpected)"
+            }
+        ),
+    )?;
+    let users = scenario
+        .mallory
+        .clients
+        .iam
+        .list_users()
+        .send()
+        .await
+        .is_ok();
+    say(
+        out,
+        &format!(
+            "     mallory iam:ListUsers                        -> {}",
+            if users {
+                "allowed"
+            } else {
+                "DENIED (unexpected)"
+            }
+        ),
+    )?;
     let deny = scenario
         .warden
         .clients
@@ -377,11 +499,30 @@ pub async fn run(out: &mut dyn std::io::Write) -> Result<()> {
         .send()
         .await?;
     let doc = policy_rules::policy::PolicyDocument::parse(deny.policy_document())?;
-    say(out, &format!("     WardenDeny on mallory: {}", doc.to_json()))?;
+    say(
+        out,
+        &format!("     WardenDeny on mallory: {}", doc.to_json()),
+    )?;
 
-    say(out, "\n5. The undo: mallory's `escalate` policy is gone from app-deploy:")?;
-    let left = scenario.warden.clients.iam.list_role_policies().role_name("app-deploy").send().await?;
-    say(out, &format!("     inline policies of app-deploy: {:?}", left.policy_names()))?;
+    say(
+        out,
+        "\n5. The undo: mallory's `escalate` policy is gone from app-deploy:",
+    )?;
+    let left = scenario
+        .warden
+        .clients
+        .iam
+        .list_role_policies()
+        .role_name("app-deploy")
+        .send()
+        .await?;
+    say(
+        out,
+        &format!(
+            "     inline policies of app-deploy: {:?}",
+            left.policy_names()
+        ),
+    )?;
 
     say(out, "\n6. One alert (SNS topic -> subscribed queue):")?;
     for a in scenario.alerts().await? {
@@ -390,29 +531,66 @@ pub async fn run(out: &mut dyn std::io::Write) -> Result<()> {
         }
     }
 
-    say(out, "\n7. The evidence chain verifies (`warden evidence verify`):")?;
+    say(
+        out,
+        "\n7. The evidence chain verifies (`warden evidence verify`):",
+    )?;
     let records = flow.evidence.list().await?;
     let head = flow.evidence.head().await?;
     for r in &records {
-        say(out, &format!("     {:>2} {:<8} {} {}", r.seq, serde_json::to_value(r.kind)?.as_str().unwrap_or(""), r.id, r.target.as_deref().unwrap_or("")))?;
+        say(
+            out,
+            &format!(
+                "     {:>2} {:<8} {} {}",
+                r.seq,
+                serde_json::to_value(r.kind)?.as_str().unwrap_or(""),
+                r.id,
+                r.target.as_deref().unwrap_or("")
+            ),
+        )?;
     }
-    crate::commands::verify_chain(&records, head.as_ref().map(|(s, h)| (*s, h.as_str())), "     evidence", out)?;
+    crate::commands::verify_chain(
+        &records,
+        head.as_ref().map(|(s, h)| (*s, h.as_str())),
+        "     evidence",
+        out,
+    )?;
 
     say(out, "\n8. Roll back the Deny (`warden rollback ID`): mallory may write app-deploy's policies again:")?;
     let deny_change = records
         .iter()
-        .find(|r| r.kind == policy_rules::evidence::RecordKind::Change && r.body["role"] == "deny")
+        .find(|r| {
+            r.kind == policy_rules::evidence::RecordKind::Change
+                && r.body.get("role").and_then(Value::as_str) == Some("deny")
+        })
         .context("no change record of the Deny")?;
     aws.enforce_policies(false)?;
     let rolled = flow.rollback(&deny_change.id, false).await;
     aws.enforce_policies(true)?;
     let (rec, _) = rolled?;
-    say(out, &format!("     rolled back {} (recorded as {}, seq {})", deny_change.id, rec.id, rec.seq))?;
+    say(
+        out,
+        &format!(
+            "     rolled back {} (recorded as {}, seq {})",
+            deny_change.id, rec.id, rec.seq
+        ),
+    )?;
     let after = mallory_puts_role_policy(&scenario, "app-deploy", "after-rollback").await?;
-    say(out, &format!("     mallory iam:PutRolePolicy on app-deploy      -> {}", if after { "allowed" } else { "denied" }))?;
+    say(
+        out,
+        &format!(
+            "     mallory iam:PutRolePolicy on app-deploy      -> {}",
+            if after { "allowed" } else { "denied" }
+        ),
+    )?;
     let records = flow.evidence.list().await?;
     let head = flow.evidence.head().await?;
-    crate::commands::verify_chain(&records, head.as_ref().map(|(s, h)| (*s, h.as_str())), "     evidence", out)?;
+    crate::commands::verify_chain(
+        &records,
+        head.as_ref().map(|(s, h)| (*s, h.as_str())),
+        "     evidence",
+        out,
+    )?;
     say(out, "\nDone. The local AWS stops with this process.")?;
     Ok(())
 }

@@ -13,7 +13,9 @@
 
 use crate::alerts::{render, Notice, NoticeChange};
 use crate::aws::AwsError;
-use crate::connectors::{Applied, ConnectorError, Connectors, RolledBack, State, Step, Target, Verification};
+use crate::connectors::{
+    Applied, ConnectorError, Connectors, RolledBack, State, Step, Target, Verification,
+};
 use crate::store::{Claim, EvidenceStore, Ledger, Notifier, Outbox, StoreError};
 use async_trait::async_trait;
 use policy_rules::caller::{CallerKind, Restrictable};
@@ -255,7 +257,12 @@ impl Flow {
 
     /// Handles one queue message (an EventBridge envelope, a CloudTrail record or a log file).
     /// `receive_count` is SQS's `ApproximateReceiveCount`.
-    pub async fn handle_message(&self, message_id: &str, body: &str, receive_count: u32) -> Handled {
+    pub async fn handle_message(
+        &self,
+        message_id: &str,
+        body: &str,
+        receive_count: u32,
+    ) -> Handled {
         let mut events = Vec::new();
         let mut unreadable = Vec::new();
         parse_document(body.as_bytes(), |index, parsed| match parsed {
@@ -395,11 +402,18 @@ impl Flow {
                 return Ok(EventSummary {
                     event_id,
                     principal,
-                    verdict: serde_json::from_value(summary["verdict"].clone())
-                        .unwrap_or(Verdict::Ignore),
-                    rule: summary["rule"].as_str().map(str::to_owned),
-                    changes: serde_json::from_value(summary["changes"].clone())
-                        .unwrap_or_default(),
+                    verdict: serde_json::from_value(
+                        summary.get("verdict").cloned().unwrap_or(Value::Null),
+                    )
+                    .unwrap_or(Verdict::Ignore),
+                    rule: summary
+                        .get("rule")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    changes: serde_json::from_value(
+                        summary.get("changes").cloned().unwrap_or(Value::Null),
+                    )
+                    .unwrap_or_default(),
                     duplicate: true,
                 })
             }
@@ -455,12 +469,14 @@ impl Flow {
             .ok_or_else(|| FlowError::Corrupt("no plan after planning".to_owned()))?;
         if planned.apply {
             for i in 0..planned.steps.len() {
-                self.run_step(&event_id, &mut progress, &mut planned, i).await?;
+                self.run_step(&event_id, &mut progress, &mut planned, i)
+                    .await?;
             }
         }
 
         if !progress.recorded {
-            self.record(event, &event_id, &analysis, &decided, &planned).await?;
+            self.record(event, &event_id, &analysis, &decided, &planned)
+                .await?;
             progress.recorded = true;
             self.save(&event_id, &progress).await?;
         }
@@ -487,7 +503,9 @@ impl Flow {
             .steps
             .iter()
             .enumerate()
-            .filter(|(_, s)| matches!(s.applied, Some(Applied::Changed { .. })) || s.applied_earlier)
+            .filter(|(_, s)| {
+                matches!(s.applied, Some(Applied::Changed { .. })) || s.applied_earlier
+            })
             .map(|(i, _)| change_id(&event_id, i))
             .collect();
         let summary = EventSummary {
@@ -610,7 +628,9 @@ impl Flow {
                         )
                     }));
                     if todo.is_empty() {
-                        todo.push("review the call and its caller; Warden changed nothing".to_owned());
+                        todo.push(
+                            "review the call and its caller; Warden changed nothing".to_owned(),
+                        );
                     }
                 }
                 Planned {
@@ -685,12 +705,16 @@ impl Flow {
             // already be live (then the connector skips it).
             let live = match (&run.before, fresh_snapshot) {
                 (Some(b), true) => b.clone(),
-                _ => connector.snapshot(&target).await.map_err(FlowError::Connector)?,
+                _ => connector
+                    .snapshot(&target)
+                    .await
+                    .map_err(FlowError::Connector)?,
             };
             match connector.apply(&target, &run.step, &live).await {
                 Ok(a) => {
-                    run.applied_earlier =
-                        !fresh_snapshot && matches!(a, Applied::Skipped { .. }) && Some(&live) != run.before.as_ref();
+                    run.applied_earlier = !fresh_snapshot
+                        && matches!(a, Applied::Skipped { .. })
+                        && Some(&live) != run.before.as_ref();
                     run.applied = Some(a);
                 }
                 Err(e) => run.error = Some(permanent(e)?),
@@ -840,8 +864,14 @@ impl Flow {
                     format!("failed: {e}")
                 } else {
                     match (&run.applied, &run.verification) {
-                        (Some(Applied::Changed { .. }), Some(v)) if v.holds => "applied and verified".to_owned(),
-                        (Some(Applied::Skipped { .. }), Some(v)) if v.holds && run.applied_earlier => "applied and verified".to_owned(),
+                        (Some(Applied::Changed { .. }), Some(v)) if v.holds => {
+                            "applied and verified".to_owned()
+                        }
+                        (Some(Applied::Skipped { .. }), Some(v))
+                            if v.holds && run.applied_earlier =>
+                        {
+                            "applied and verified".to_owned()
+                        }
                         (Some(Applied::Skipped { why }), _) => format!("skipped: {why}"),
                         (Some(_), Some(v)) => format!("applied but does not hold: {}", v.detail),
                         _ => "not applied".to_owned(),
@@ -853,7 +883,9 @@ impl Flow {
                     .get("PolicyDocument")
                     .or_else(|| run.step.params.get("Policy"))
                     .cloned()
-                    .unwrap_or_else(|| serde_json::to_value(&run.step.params).unwrap_or(Value::Null));
+                    .unwrap_or_else(|| {
+                        serde_json::to_value(&run.step.params).unwrap_or(Value::Null)
+                    });
                 NoticeChange {
                     call: run.step.call.clone(),
                     target: run
@@ -870,12 +902,11 @@ impl Flow {
         let mut reasons = d.reasons.clone();
         reasons.extend(planned.reasons.iter().cloned());
         let mut todo = planned.todo.clone();
-        todo.extend(
-            planned
-                .steps
-                .iter()
-                .filter_map(|r| r.error.as_ref().map(|e| format!("`{}` failed ({e}): make the change by hand", r.step.call))),
-        );
+        todo.extend(planned.steps.iter().filter_map(|r| {
+            r.error
+                .as_ref()
+                .map(|e| format!("`{}` failed ({e}): make the change by hand", r.step.call))
+        }));
         Notice {
             event_id: event_id.to_owned(),
             event_time: event.record.event_time.as_deref().map(str::to_owned),
@@ -932,22 +963,36 @@ impl Flow {
         if record.kind != RecordKind::Change {
             return Err(FlowError::Unreadable(format!(
                 "record `{id}` is a `{}` record; only `change` records can be rolled back",
-                serde_json::to_value(record.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+                serde_json::to_value(record.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
             )));
         }
         let b = &record.body;
         let target = Target {
-            connector: b["connector"].as_str().unwrap_or_default().to_owned(),
-            name: b["name"].as_str().unwrap_or_default().to_owned(),
+            connector: b
+                .get("connector")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            name: b
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
         };
-        let before = &b["before"];
-        let left = &b["after"];
+        let before = b.get("before").unwrap_or(&Value::Null);
+        let left = b.get("after").unwrap_or(&Value::Null);
         if left.is_null() {
             return Err(FlowError::Unreadable(format!(
                 "record `{id}` has no verified after-state, so Warden cannot tell whether the live state changed since"
             )));
         }
-        let done = self.connectors.rollback(&target, before, left, force).await?;
+        let done = self
+            .connectors
+            .rollback(&target, before, left, force)
+            .await?;
         let rec = self
             .evidence
             .append(Draft {

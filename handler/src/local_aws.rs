@@ -137,7 +137,14 @@ impl LocalAws {
                     .map_or_else(Stdio::null, Stdio::from)
             };
             let child = Command::new(&program)
-                .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+                .args([
+                    "-m",
+                    "moto.server",
+                    "-H",
+                    "127.0.0.1",
+                    "-p",
+                    &port.to_string(),
+                ])
                 .stdin(Stdio::null())
                 .stdout(log())
                 .stderr(log())
@@ -238,7 +245,8 @@ impl LocalAws {
             what: what.clone(),
             why,
         };
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).map_err(|e| fail(e.to_string()))?;
+        let mut s =
+            TcpStream::connect(("127.0.0.1", self.port)).map_err(|e| fail(e.to_string()))?;
         s.set_read_timeout(Some(Duration::from_secs(30)))
             .map_err(|e| fail(e.to_string()))?;
         let ct = if content_type.is_empty() {
@@ -251,7 +259,8 @@ impl LocalAws {
             self.port,
             body.len()
         );
-        s.write_all(req.as_bytes()).map_err(|e| fail(e.to_string()))?;
+        s.write_all(req.as_bytes())
+            .map_err(|e| fail(e.to_string()))?;
         let mut raw = Vec::new();
         s.read_to_end(&mut raw).map_err(|e| fail(e.to_string()))?;
         let text = String::from_utf8_lossy(&raw);
@@ -264,14 +273,16 @@ impl LocalAws {
         if !(200..300).contains(&status) {
             return Err(fail(format!("HTTP {status}")));
         }
-        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
             dechunk(rest)
         } else {
             rest.to_owned()
         };
         Ok(body)
     }
-
 }
 
 fn dechunk(mut rest: &str) -> String {
@@ -295,4 +306,3 @@ impl Drop for LocalAws {
         let _ = self.child.wait();
     }
 }
-

@@ -159,7 +159,9 @@ enum RulesCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    warden_handler::runtime::init_logging(std::env::var("WARDEN_LOG_FORMAT").is_ok_and(|f| f == "json"));
+    warden_handler::runtime::init_logging(
+        std::env::var("WARDEN_LOG_FORMAT").is_ok_and(|f| f == "json"),
+    );
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -250,7 +252,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             prefix,
             evidence_bucket,
         } => {
-            block_on(commands::init(&prefix, evidence_bucket, &mut std::io::stdout()))?;
+            block_on(commands::init(
+                &prefix,
+                evidence_bucket,
+                &mut std::io::stdout(),
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Worker { once } => {
@@ -285,10 +291,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 &name,
                 &mut std::io::stdout(),
             )?;
-            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Evidence {
-            command: EvidenceCommand::Verify { file: Some(file), head },
+            command:
+                EvidenceCommand::Verify {
+                    file: Some(file),
+                    head,
+                },
         } => {
             let head = match head.as_deref().map(|h| h.split_once(':')) {
                 None => None,

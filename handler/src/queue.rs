@@ -114,7 +114,9 @@ pub async fn process_batch(
                     out.dead_lettered.push((m.id.clone(), reason));
                     None
                 }
-                Err(e) => Some(format!("{reason}; and moving it to the dead-letter queue failed: {e}")),
+                Err(e) => Some(format!(
+                    "{reason}; and moving it to the dead-letter queue failed: {e}"
+                )),
             },
             Handled::Retry(why) => Some(why),
         };
@@ -181,7 +183,10 @@ pub async fn run_worker(
             })
             .collect();
         if messages.is_empty() {
-            stats.alerts += flow.flush_alerts(if once { 0 } else { alert_window }).await?.len();
+            stats.alerts += flow
+                .flush_alerts(if once { 0 } else { alert_window })
+                .await?
+                .len();
             if once {
                 return Ok(stats);
             }

@@ -53,9 +53,15 @@ pub fn build_flow(config: &Config, clients: &Clients) -> Result<Flow, anyhow::Er
         rules: config.rules.clone(),
         connectors: Connectors::standard(clients),
         account: Arc::new(IamAccount::new(clients.clone())),
-        ledger: Arc::new(DynamoLedger::new(clients.clone(), config.state_table.clone())),
+        ledger: Arc::new(DynamoLedger::new(
+            clients.clone(),
+            config.state_table.clone(),
+        )),
         evidence: Arc::new(evidence_store(config, clients)),
-        outbox: Arc::new(DynamoOutbox::new(clients.clone(), config.state_table.clone())),
+        outbox: Arc::new(DynamoOutbox::new(
+            clients.clone(),
+            config.state_table.clone(),
+        )),
         notifier: Arc::new(SnsNotifier::new(clients.clone(), topic)),
         clock: system_clock(),
         owner: format!(

@@ -99,7 +99,11 @@ impl Memberships {
 /// membership change (`AddUserToGroup` or `RemoveUserFromGroup` of that user, when it succeeded) is
 /// taken back, so a user adding itself to an allowed group is judged without that group. Changes
 /// made by other events between this one and the live read cannot be seen here.
-pub fn groups_before(event: &crate::event::Event<'_>, user_name: &str, live: &[String]) -> Vec<String> {
+pub fn groups_before(
+    event: &crate::event::Event<'_>,
+    user_name: &str,
+    live: &[String],
+) -> Vec<String> {
     let mut groups: Vec<String> = live.to_vec();
     let params: Option<serde_json::Value> = event
         .record
@@ -113,7 +117,10 @@ pub fn groups_before(event: &crate::event::Event<'_>, user_name: &str, live: &[S
             .map(str::to_owned)
     };
     let succeeded = event.record.error_code.is_none();
-    if event.source() == "iam.amazonaws.com" && succeeded && field("userName").as_deref() == Some(user_name) {
+    if event.source() == "iam.amazonaws.com"
+        && succeeded
+        && field("userName").as_deref() == Some(user_name)
+    {
         if let Some(group) = field("groupName") {
             match event.name() {
                 "AddUserToGroup" => groups.retain(|g| *g != group),

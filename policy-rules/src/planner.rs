@@ -306,7 +306,8 @@ pub fn plan(input: &Input<'_>) -> Outcome {
 /// (`iam:PutUserPolicy`/`iam:PutRolePolicy`), or the managed fallback (`warden:PutManagedDeny`).
 /// Writing Warden's own policy needs no precondition: its document already merges what was there.
 pub fn deny_steps(plan: &Plan) -> Vec<Step> {
-    let is_role = crate::arn::Arn::parse(&plan.target).is_some_and(|a| a.resource.starts_with("role/"));
+    let is_role =
+        crate::arn::Arn::parse(&plan.target).is_some_and(|a| a.resource.starts_with("role/"));
     let key = if is_role { "RoleName" } else { "UserName" };
     let call = match (plan.placement, is_role) {
         (Placement::Inline, true) => "iam:PutRolePolicy",
@@ -315,7 +316,10 @@ pub fn deny_steps(plan: &Plan) -> Vec<Step> {
     };
     let params = BTreeMap::from([
         (key.to_owned(), Value::String(plan.target_name.clone())),
-        ("PolicyName".to_owned(), Value::String(plan.policy_name.clone())),
+        (
+            "PolicyName".to_owned(),
+            Value::String(plan.policy_name.clone()),
+        ),
         ("PolicyDocument".to_owned(), plan.policy_document.clone()),
     ]);
     vec![Step {
@@ -625,7 +629,11 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
             let written = written_document(e, "policyDocument");
             match snap_inline(kind, p(who), p("policyName")) {
                 Some(previous) => {
-                    let mut s = step(&format!("iam:Put{}Policy", cap(kind)), &[(key, p(who)), ("PolicyName", p("policyName"))], pre);
+                    let mut s = step(
+                        &format!("iam:Put{}Policy", cap(kind)),
+                        &[(key, p(who)), ("PolicyName", p("policyName"))],
+                        pre,
+                    );
                     if let Some(s) = s.as_mut() {
                         s.params.insert("PolicyDocument".to_owned(), previous);
                         s.expect = written;

@@ -123,7 +123,10 @@ pub(crate) fn param<'s>(step: &'s Step, key: &str) -> Result<&'s str, ConnectorE
             step,
             format!("parameter `{key}` must be a non-empty string, found `{other}`"),
         )),
-        None => Err(ConnectorError::step(step, format!("missing parameter `{key}`"))),
+        None => Err(ConnectorError::step(
+            step,
+            format!("missing parameter `{key}`"),
+        )),
     }
 }
 
@@ -166,8 +169,7 @@ pub trait Connector: Send + Sync {
     /// Reads back whether the step's change holds.
     async fn verify(&self, target: &Target, step: &Step) -> Result<Verification, ConnectorError>;
     /// Makes the live state `state` (a snapshot this connector took). Returns the request ids.
-    async fn restore(&self, target: &Target, state: &State)
-        -> Result<Vec<String>, ConnectorError>;
+    async fn restore(&self, target: &Target, state: &State) -> Result<Vec<String>, ConnectorError>;
 }
 
 /// What a rollback did.
@@ -211,7 +213,11 @@ impl Connectors {
     /// the call whose `target` accepts the step (`warden:PutManagedDeny` names a user or a role).
     pub fn for_step(&self, step: &Step) -> Result<(&dyn Connector, Target), ConnectorError> {
         let mut last = None;
-        for c in self.all.iter().filter(|c| c.calls().contains(&step.call.as_str())) {
+        for c in self
+            .all
+            .iter()
+            .filter(|c| c.calls().contains(&step.call.as_str()))
+        {
             match c.target(step) {
                 Ok(t) => return Ok((c.as_ref(), t)),
                 Err(e) => last = Some(e),
@@ -221,7 +227,10 @@ impl Connectors {
     }
 
     pub fn by_kind(&self, kind: &str) -> Option<&dyn Connector> {
-        self.all.iter().find(|c| c.kind() == kind).map(AsRef::as_ref)
+        self.all
+            .iter()
+            .find(|c| c.kind() == kind)
+            .map(AsRef::as_ref)
     }
 
     /// Restores `before` on `target`, when the live state is still `left` (what Warden's change left)
