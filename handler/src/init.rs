@@ -1,0 +1,575 @@
+//! `warden init`: creates, idempotently, what Warden runs on in one account and region, and returns
+//! the configuration that points at it. A second run changes nothing and returns the same output.
+//!
+//! - the FIFO queue `<prefix>-events.fifo` (content-based deduplication, which an EventBridge FIFO
+//!   target needs) with a redrive policy to the FIFO dead-letter queue `<prefix>-events-dlq.fifo`
+//!   after 5 receives, and a queue policy that lets `events.amazonaws.com` send, from Warden's rules
+//!   only;
+//! - the SNS topic `<prefix>-alerts`;
+//! - the DynamoDB tables of `dynamo::table_definitions` (TTL on the state table);
+//! - optionally the evidence bucket `<prefix>-evidence-<account>-<region>`, with Object Lock (and
+//!   so versioning) and every public access blocked;
+//! - three EventBridge pattern rules (no schedule) on the default bus, each targeting the queue with
+//!   the fixed message group `warden`: every IAM API call, the S3 bucket-policy, ACL and
+//!   public-access-block calls, and CloudTrail tampering.
+//!
+//! Not here: the CLI subcommand (`main.rs`), the Lambda and its event source mapping (the template).
+
+use crate::aws::{AwsError, Clients};
+use crate::dynamo::{table_definitions, KeyType, TableDefinition};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType as DynKey,
+    Projection, ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+    TimeToLiveStatus,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use aws_smithy_types::error::operation::BuildError;
+use serde_json::json;
+use std::time::Duration;
+
+/// The message group of every event EventBridge puts on the queue. One group keeps the events in
+/// order; EventBridge requires a fixed group id for an SQS FIFO target (Amazon EventBridge User
+/// Guide, "Amazon SQS queues as targets").
+pub const MESSAGE_GROUP_ID: &str = "warden";
+
+/// How many receives before a message goes to the dead-letter queue.
+pub const MAX_RECEIVE_COUNT: u32 = 5;
+
+/// The CloudTrail event detail type of management API calls.
+pub const DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
+
+/// The S3 calls that change who can reach a bucket.
+pub const S3_ACCESS_CALLS: [&str; 6] = [
+    "PutBucketPolicy",
+    "DeleteBucketPolicy",
+    "PutBucketAcl",
+    "PutPublicAccessBlock",
+    "DeleteBucketPublicAccessBlock",
+    "PutBucketPublicAccessBlock",
+];
+
+/// The CloudTrail calls that blind the guard.
+pub const CLOUDTRAIL_TAMPERING_CALLS: [&str; 4] = [
+    "StopLogging",
+    "DeleteTrail",
+    "UpdateTrail",
+    "PutEventSelectors",
+];
+
+/// Why init failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("while building a request: {0}")]
+    Build(#[from] BuildError),
+    #[error("`{prefix}`: a prefix is 1 to 40 letters, digits, `-` or `_`")]
+    Prefix { prefix: String },
+    #[error("`{name}`: a bucket name has at most 63 characters; use a shorter prefix")]
+    BucketName { name: String },
+    #[error("{what}: the answer had no {field}")]
+    Missing { what: String, field: &'static str },
+    #[error("table `{table}` is still `{status}` after {seconds} s")]
+    NotActive {
+        table: String,
+        status: String,
+        seconds: u64,
+    },
+    #[error("EventBridge refused target of rule `{rule}`: {message}")]
+    Target { rule: String, message: String },
+}
+
+/// The configuration `init` made, as `(NAME, value)` pairs in a fixed order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitOutput {
+    pub vars: Vec<(&'static str, String)>,
+}
+
+impl InitOutput {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `export NAME=value` lines, values shell-quoted when needed.
+    pub fn to_exports(&self) -> String {
+        self.vars
+            .iter()
+            .map(|(n, v)| format!("export {n}={}\n", shell_quote(v)))
+            .collect()
+    }
+}
+
+/// A POSIX shell word for `s`: as is when it holds only safe characters, else single-quoted.
+pub fn shell_quote(s: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c);
+    if !s.is_empty() && s.chars().all(safe) {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// The EventBridge rules: `(name suffix, pattern)`. Read-only calls are not delivered to rules that
+/// do not opt in, so "every IAM call" is every IAM write (Amazon EventBridge User Guide, "Events
+/// from AWS services", CloudTrail delivery).
+pub fn rule_patterns() -> Vec<(&'static str, serde_json::Value)> {
+    vec![
+        (
+            "iam",
+            json!({"source": ["aws.iam"], "detail-type": [DETAIL_TYPE]}),
+        ),
+        (
+            "s3-access",
+            json!({
+                "source": ["aws.s3"],
+                "detail-type": [DETAIL_TYPE],
+                "detail": {"eventSource": ["s3.amazonaws.com"], "eventName": S3_ACCESS_CALLS},
+            }),
+        ),
+        (
+            "cloudtrail-tampering",
+            json!({
+                "source": ["aws.cloudtrail"],
+                "detail-type": [DETAIL_TYPE],
+                "detail": {"eventSource": ["cloudtrail.amazonaws.com"], "eventName": CLOUDTRAIL_TAMPERING_CALLS},
+            }),
+        ),
+    ]
+}
+
+fn valid_prefix(prefix: &str) -> bool {
+    (1..=40).contains(&prefix.len())
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// Creates (or finds) everything; see the file comment.
+pub async fn init(
+    clients: &Clients,
+    prefix: &str,
+    with_evidence_bucket: bool,
+) -> Result<InitOutput, InitError> {
+    if !valid_prefix(prefix) {
+        return Err(InitError::Prefix {
+            prefix: prefix.to_owned(),
+        });
+    }
+    let (dlq_url, dlq_arn) = fifo_queue(clients, &format!("{prefix}-events-dlq.fifo")).await?;
+    let (queue_url, queue_arn) = fifo_queue(clients, &format!("{prefix}-events.fifo")).await?;
+    let topic_arn = topic(clients, &format!("{prefix}-alerts")).await?;
+    let tables = table_definitions(prefix);
+    for t in &tables {
+        table(clients, t).await?;
+    }
+    let mut bucket_name = None;
+    if with_evidence_bucket {
+        // arn:PARTITION:sqs:REGION:ACCOUNT:NAME
+        let mut parts = queue_arn.split(':').skip(3);
+        let (region, account) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let name = format!(
+            "{}-evidence-{account}-{region}",
+            prefix.to_ascii_lowercase()
+        )
+        .replace('_', "-");
+        // Amazon S3 User Guide, "General purpose bucket naming rules": 3 to 63 characters.
+        if name.len() > 63 {
+            return Err(InitError::BucketName { name });
+        }
+        bucket(clients, &name, region).await?;
+        bucket_name = Some(name);
+    }
+    let mut rule_arns = Vec::new();
+    for (suffix, pattern) in rule_patterns() {
+        let name = format!("{prefix}-{suffix}");
+        let req = clients
+            .events
+            .put_rule()
+            .name(&name)
+            .description(format!(
+                "Warden: {suffix} CloudTrail events to {prefix}-events.fifo"
+            ))
+            .event_pattern(pattern.to_string())
+            .state(aws_sdk_eventbridge::types::RuleState::Enabled);
+        let out = clients
+            .caller
+            .call("events", "PutRule", || req.clone().send())
+            .await?;
+        let arn = out.value.rule_arn.ok_or_else(|| InitError::Missing {
+            what: format!("PutRule `{name}`"),
+            field: "RuleArn",
+        })?;
+        rule_arns.push((name, arn));
+    }
+    // Before the targets: EventBridge checks nothing, but a send without the policy is dropped.
+    queue_policy(clients, &queue_url, &queue_arn, &dlq_arn, &rule_arns).await?;
+    for (name, _) in &rule_arns {
+        let target = aws_sdk_eventbridge::types::Target::builder()
+            .id("warden-queue")
+            .arn(&queue_arn)
+            .sqs_parameters(
+                aws_sdk_eventbridge::types::SqsParameters::builder()
+                    .message_group_id(MESSAGE_GROUP_ID)
+                    .build(),
+            )
+            .build()?;
+        let req = clients.events.put_targets().rule(name).targets(target);
+        let out = clients
+            .caller
+            .call("events", "PutTargets", || req.clone().send())
+            .await?;
+        if let Some(failed) = out.value.failed_entries().first() {
+            return Err(InitError::Target {
+                rule: name.clone(),
+                message: failed
+                    .error_message()
+                    .unwrap_or("no reason given")
+                    .to_owned(),
+            });
+        }
+    }
+
+    let mut vars = vec![
+        ("WARDEN_QUEUE_URL", queue_url),
+        ("WARDEN_DLQ_URL", dlq_url),
+        ("WARDEN_ALERT_TOPIC_ARN", topic_arn),
+    ];
+    for t in tables {
+        vars.push((t.env, t.name));
+    }
+    if let Some(b) = bucket_name {
+        vars.push(("WARDEN_EVIDENCE_BUCKET", b));
+    }
+    Ok(InitOutput { vars })
+}
+
+/// A FIFO queue with content-based deduplication: `(url, arn)`. `CreateQueue` returns the existing
+/// queue when the attributes given match, so only those two are given here; the rest is set after.
+async fn fifo_queue(clients: &Clients, name: &str) -> Result<(String, String), InitError> {
+    let req = clients
+        .sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .attributes(QueueAttributeName::ContentBasedDeduplication, "true");
+    let url = clients
+        .caller
+        .call("sqs", "CreateQueue", || req.clone().send())
+        .await?
+        .value
+        .queue_url
+        .ok_or_else(|| InitError::Missing {
+            what: format!("CreateQueue `{name}`"),
+            field: "QueueUrl",
+        })?;
+    let req = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn);
+    let arn = clients
+        .caller
+        .call("sqs", "GetQueueAttributes", || req.clone().send())
+        .await?
+        .value
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .ok_or_else(|| InitError::Missing {
+            what: format!("GetQueueAttributes `{name}`"),
+            field: "QueueArn",
+        })?;
+    Ok((url, arn))
+}
+
+/// The redrive policy and the policy that lets Warden's rules (and only them) send.
+async fn queue_policy(
+    clients: &Clients,
+    queue_url: &str,
+    queue_arn: &str,
+    dlq_arn: &str,
+    rules: &[(String, String)],
+) -> Result<(), InitError> {
+    let redrive = json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT});
+    let arns: Vec<&str> = rules.iter().map(|(_, a)| a.as_str()).collect();
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "WardenRulesSend",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": arns}},
+        }],
+    });
+    let req = clients
+        .sqs
+        .set_queue_attributes()
+        .queue_url(queue_url)
+        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+        .attributes(QueueAttributeName::Policy, policy.to_string());
+    clients
+        .caller
+        .call("sqs", "SetQueueAttributes", || req.clone().send())
+        .await?;
+    Ok(())
+}
+
+/// `CreateTopic` returns the existing topic's ARN.
+async fn topic(clients: &Clients, name: &str) -> Result<String, InitError> {
+    let req = clients.sns.create_topic().name(name);
+    clients
+        .caller
+        .call("sns", "CreateTopic", || req.clone().send())
+        .await?
+        .value
+        .topic_arn
+        .ok_or_else(|| InitError::Missing {
+            what: format!("CreateTopic `{name}`"),
+            field: "TopicArn",
+        })
+}
+
+fn scalar(t: KeyType) -> ScalarAttributeType {
+    match t {
+        KeyType::String => ScalarAttributeType::S,
+        KeyType::Number => ScalarAttributeType::N,
+    }
+}
+
+fn key_schema(
+    hash: (&str, KeyType),
+    range: Option<(&str, KeyType)>,
+) -> Result<Vec<KeySchemaElement>, BuildError> {
+    let mut out = vec![KeySchemaElement::builder()
+        .attribute_name(hash.0)
+        .key_type(DynKey::Hash)
+        .build()?];
+    if let Some((name, _)) = range {
+        out.push(
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(DynKey::Range)
+                .build()?,
+        );
+    }
+    Ok(out)
+}
+
+/// Creates the table unless it exists, waits until it is active, and turns its TTL on.
+async fn table(clients: &Clients, t: &TableDefinition) -> Result<(), InitError> {
+    let describe = clients.dynamodb.describe_table().table_name(&t.name);
+    let existing = match clients
+        .caller
+        .call("dynamodb", "DescribeTable", || describe.clone().send())
+        .await
+    {
+        Ok(out) => out.value.table,
+        Err(e) if e.is_not_found() => None,
+        Err(e) => return Err(e.into()),
+    };
+    if existing.is_none() {
+        let mut attrs: Vec<(&str, KeyType)> = vec![t.hash_key];
+        attrs.extend(t.range_key);
+        for i in &t.indexes {
+            attrs.push(i.hash_key);
+            attrs.extend(i.range_key);
+        }
+        attrs.sort_by_key(|(n, _)| *n);
+        attrs.dedup_by_key(|(n, _)| *n);
+        let mut req = clients
+            .dynamodb
+            .create_table()
+            .table_name(&t.name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .set_key_schema(Some(key_schema(t.hash_key, t.range_key)?));
+        for (name, kind) in attrs {
+            req = req.attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(scalar(kind))
+                    .build()?,
+            );
+        }
+        for i in &t.indexes {
+            req = req.global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(i.name)
+                    .set_key_schema(Some(key_schema(i.hash_key, i.range_key)?))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
+                    .build()?,
+            );
+        }
+        match clients
+            .caller
+            .call("dynamodb", "CreateTable", || req.clone().send())
+            .await
+        {
+            Ok(_) => {}
+            // Another init created it meanwhile.
+            Err(e) if e.code.as_deref() == Some("ResourceInUseException") => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // A new table is CREATING for some seconds; TTL can only be set on an active one.
+    let mut status = String::new();
+    for _ in 0..60 {
+        let out = clients
+            .caller
+            .call("dynamodb", "DescribeTable", || describe.clone().send())
+            .await?;
+        let s = out.value.table.and_then(|t| t.table_status);
+        if s == Some(TableStatus::Active) {
+            status.clear();
+            break;
+        }
+        status = s.map_or_else(|| "unknown".to_owned(), |s| s.as_str().to_owned());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    if !status.is_empty() {
+        return Err(InitError::NotActive {
+            table: t.name.clone(),
+            status,
+            seconds: 60,
+        });
+    }
+    if let Some(attr) = t.ttl_attribute {
+        let req = clients.dynamodb.describe_time_to_live().table_name(&t.name);
+        let ttl = clients
+            .caller
+            .call("dynamodb", "DescribeTimeToLive", || req.clone().send())
+            .await?
+            .value
+            .time_to_live_description;
+        let on = ttl.as_ref().is_some_and(|d| {
+            matches!(
+                d.time_to_live_status,
+                Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+            ) && d.attribute_name.as_deref() == Some(attr)
+        });
+        if !on {
+            let req = clients
+                .dynamodb
+                .update_time_to_live()
+                .table_name(&t.name)
+                .time_to_live_specification(
+                    TimeToLiveSpecification::builder()
+                        .attribute_name(attr)
+                        .enabled(true)
+                        .build()?,
+                );
+            clients
+                .caller
+                .call("dynamodb", "UpdateTimeToLive", || req.clone().send())
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The evidence bucket: Object Lock on (which turns versioning on), public access blocked.
+async fn bucket(clients: &Clients, name: &str, region: &str) -> Result<(), InitError> {
+    let head = clients.s3.head_bucket().bucket(name);
+    let exists = match clients
+        .caller
+        .call("s3", "HeadBucket", || head.clone().send())
+        .await
+    {
+        Ok(_) => true,
+        Err(e) if e.is_not_found() => false,
+        Err(e) => return Err(e.into()),
+    };
+    if !exists {
+        let mut req = clients
+            .s3
+            .create_bucket()
+            .bucket(name)
+            .object_lock_enabled_for_bucket(true);
+        // us-east-1 takes no location constraint (Amazon S3 API Reference, "CreateBucket").
+        if region != "us-east-1" {
+            req = req.create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
+                    .build(),
+            );
+        }
+        match clients
+            .caller
+            .call("s3", "CreateBucket", || req.clone().send())
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.code.as_deref() == Some("BucketAlreadyOwnedByYou") => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let block = aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+        .block_public_acls(true)
+        .ignore_public_acls(true)
+        .block_public_policy(true)
+        .restrict_public_buckets(true)
+        .build();
+    let req = clients
+        .s3
+        .put_public_access_block()
+        .bucket(name)
+        .public_access_block_configuration(block);
+    clients
+        .caller
+        .call("s3", "PutPublicAccessBlock", || req.clone().send())
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exports_quote_only_what_needs_it() {
+        let out = InitOutput {
+            vars: vec![
+                (
+                    "WARDEN_QUEUE_URL",
+                    "https://sqs.us-east-1.amazonaws.com/1/w-events.fifo".into(),
+                ),
+                ("X", "it's a b".into()),
+                ("Y", String::new()),
+            ],
+        };
+        assert_eq!(
+            out.to_exports(),
+            "export WARDEN_QUEUE_URL=https://sqs.us-east-1.amazonaws.com/1/w-events.fifo\n\
+             export X='it'\\''s a b'\n\
+             export Y=''\n"
+        );
+    }
+
+    #[test]
+    fn prefixes_are_checked() {
+        assert!(valid_prefix("warden-prod_1"));
+        assert!(!valid_prefix(""));
+        assert!(!valid_prefix("a b"));
+        assert!(!valid_prefix(&"a".repeat(41)));
+    }
+
+    #[test]
+    fn the_s3_rule_names_exactly_the_access_calls() {
+        let rules = rule_patterns();
+        assert_eq!(rules.len(), 3);
+        assert_eq!(
+            rules[1].1["detail"]["eventName"].as_array().unwrap().len(),
+            6
+        );
+        assert!(rules
+            .iter()
+            .all(|(_, p)| p["detail-type"][0] == DETAIL_TYPE));
+    }
+}
