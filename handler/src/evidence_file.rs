@@ -1,11 +1,17 @@
 //! The local evidence store: one canonical JSON record per line in an append-only file, for the CLI
 //! and offline use. Appends re-read the head first and refuse to write when it moved since the caller
 //! read it, the file-store form of the conditional append that keeps two writers from forking the chain.
+//! [`FileEvidence`] is the file as an [`EvidenceStore`]. The file keeps no head apart from its
+//! records, so its `head` is the last line: unlike the DynamoDB store, a file truncated at the end
+//! still verifies.
 
+use crate::store::{EvidenceStore, StoreError};
+use async_trait::async_trait;
 use policy_rules::evidence::{append, Draft, Record};
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A problem with an evidence file.
 #[derive(Debug, thiserror::Error)]
@@ -90,10 +96,116 @@ pub fn append_after(
     Ok(record)
 }
 
+/// A JSON Lines evidence file as an [`EvidenceStore`]. Appends in one process are serialized; a
+/// head moved by another process between the read and the write is retried, a few times.
+#[derive(Debug, Clone)]
+pub struct FileEvidence {
+    pub path: PathBuf,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl FileEvidence {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            lock: Arc::default(),
+        }
+    }
+
+    /// Runs blocking file work off the async threads.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Path) -> Result<T, EvidenceFileError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || work(&path))
+            .await
+            .map_err(|e| StoreError::Io(format!("`{}`: {e}", self.path.display())))?
+            .map_err(StoreError::from)
+    }
+}
+
+impl From<EvidenceFileError> for StoreError {
+    fn from(e: EvidenceFileError) -> Self {
+        match e {
+            EvidenceFileError::Io { .. } => StoreError::Io(e.to_string()),
+            EvidenceFileError::Record { .. } => StoreError::Corrupt(e.to_string()),
+            EvidenceFileError::HeadMoved { .. } => StoreError::Contention,
+        }
+    }
+}
+
+#[async_trait]
+impl EvidenceStore for FileEvidence {
+    async fn append(&self, draft: Draft) -> Result<Record, StoreError> {
+        let _one = self.lock.lock().await;
+        for _ in 0..5 {
+            let draft = draft.clone();
+            let result = self
+                .blocking(move |path| {
+                    let records = read(path)?;
+                    if let Some(stored) = records.iter().find(|r| r.id == draft.id) {
+                        return Ok(stored.clone());
+                    }
+                    append_after(path, records.last().map(|r| r.seq), draft)
+                })
+                .await;
+            match result {
+                Err(StoreError::Contention) => continue,
+                other => return other,
+            }
+        }
+        Err(StoreError::Contention)
+    }
+
+    async fn list(&self) -> Result<Vec<Record>, StoreError> {
+        self.blocking(read).await
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        let id = id.to_owned();
+        self.blocking(move |path| Ok(read(path)?.into_iter().find(|r| r.id == id)))
+            .await
+    }
+
+    async fn head(&self) -> Result<Option<(u64, String)>, StoreError> {
+        self.blocking(|path| Ok(read(path)?.pop().map(|r| (r.seq, r.hash))))
+            .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use policy_rules::evidence::{verify, RecordKind};
+
+    #[tokio::test]
+    async fn the_file_is_an_evidence_store_that_writes_an_id_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileEvidence::new(dir.path().join("evidence.jsonl"));
+        assert_eq!(store.head().await.unwrap(), None);
+        let d = |id: &str, time: &str| Draft {
+            id: id.into(),
+            time: time.into(),
+            kind: Some(RecordKind::Change),
+            ..Draft::default()
+        };
+        let a = store.append(d("a", "2026-11-22T10:00:00Z")).await.unwrap();
+        let b = store.append(d("b", "2026-11-22T10:00:01Z")).await.unwrap();
+        assert_eq!(
+            store.append(d("a", "2026-11-22T11:00:00Z")).await.unwrap(),
+            a
+        );
+        let all = store.list().await.unwrap();
+        assert_eq!(all, vec![a, b.clone()]);
+        let head = store.head().await.unwrap().unwrap();
+        assert_eq!(head, (1, b.hash.clone()));
+        assert_eq!(verify(&all, Some((head.0, &head.1))), Ok(()));
+        assert_eq!(store.get("b").await.unwrap(), Some(b));
+        assert_eq!(store.get("c").await.unwrap(), None);
+        // The CLI's functions read what the store wrote.
+        assert_eq!(read(&store.path).unwrap().len(), 2);
+    }
 
     #[test]
     fn appends_chain_and_refuse_a_moved_head() {
