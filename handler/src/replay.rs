@@ -11,6 +11,7 @@ use policy_rules::mapping::{analyse, Analysis};
 use policy_rules::memberships::Memberships;
 use policy_rules::rules::RuleSet;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -145,8 +146,33 @@ pub struct ReplayWorker {
 // INVARIANT (triage-memo): `TriageMemo::verdict` answers what `triage(..).map(|d| d.verdict)` does.
 #[derive(Default)]
 struct TriageMemo {
-    by_source: HashMap<String, HashMap<String, Option<Verdict>>>,
+    by_source: MemoMap<MemoMap<Option<Verdict>>>,
     entries: usize,
+}
+
+type MemoMap<V> = HashMap<String, V, BuildHasherDefault<MemoHasher>>;
+
+/// A multiply-rotate hash (FxHash's) for the memo's short keys, several times cheaper than SipHash.
+/// It does not resist chosen collisions; the memo's size limit bounds what hostile input could cost.
+#[derive(Default)]
+struct MemoHasher(u64);
+
+impl Hasher for MemoHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let word = u64::from_le_bytes(<[u8; 8]>::try_from(c).unwrap_or_default());
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// Kinds of event remembered at most, so hostile input cannot grow the memo without bound.

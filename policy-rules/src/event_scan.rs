@@ -96,6 +96,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Skips JSON whitespace and returns the next byte without taking it.
+    #[inline(always)]
     fn next_token(&mut self) -> Scan<u8> {
         while let Some(&b) = self.bytes.get(self.pos) {
             match b {
@@ -180,6 +181,7 @@ impl<'a> Scanner<'a> {
     /// range and whether it holds an escape. Escapes are checked as serde_json checks a string it
     /// skips (a known escape, or `\u` and four hex digits; surrogates are not paired here);
     /// control characters are refused.
+    #[inline(always)]
     fn string_body(&mut self) -> Scan<(usize, usize, bool)> {
         let start = self.pos;
         let mut escaped = false;
@@ -213,6 +215,7 @@ impl<'a> Scanner<'a> {
 
     /// Moves to the next `"`, `\` or control character inside a string, eight bytes at a time (the
     /// same word-at-a-time test serde_json uses).
+    #[inline(always)]
     fn skip_plain_string_bytes(&mut self) {
         const ONES: u64 = u64::MAX / 255;
         const HIGH: u64 = ONES << 7;
