@@ -2,13 +2,13 @@
 //! or gzip-compressed (by content, not by name), as JSON Lines (one record, envelope or log file per
 //! line) or as one whole JSON document (a pretty-printed log file or record). JSON Lines are streamed
 //! line by line, so memory stays flat however large the file; a whole document is read at once
-//! (CloudTrail's log files are small).
+//! (CloudTrail's log files are small). A `DocumentReader` keeps its buffer from file to file.
 //!
 //! This file owns bytes and locations; what the bytes mean is `policy_rules::event`'s business.
 
 use flate2::read::MultiGzDecoder;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 /// Where a document came from, for messages: the file, and the line for JSON Lines.
@@ -61,20 +61,6 @@ fn walk(path: &Path, out: &mut Vec<(PathBuf, u64)>, top: bool) -> Result<(), Inp
         out.push((path.to_owned(), meta.len()));
     }
     Ok(())
-}
-
-/// Opens a file, transparently gunzipping it when it starts with the gzip magic bytes; says which.
-pub fn open(path: &Path) -> io::Result<(Box<dyn BufRead + Send>, bool)> {
-    let mut file = BufReader::with_capacity(1 << 20, File::open(path)?);
-    let gz = file.fill_buf()?.starts_with(&GZIP_MAGIC);
-    Ok(if gz {
-        (
-            Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(file))),
-            true,
-        )
-    } else {
-        (Box::new(file), false)
-    })
 }
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -279,7 +265,7 @@ fn looks_like_json_lines(first_line: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+    use std::io::{BufRead, Write};
 
     #[test]
     fn json_lines_plain_and_gz_and_pretty_documents() {

@@ -3,6 +3,8 @@
 //! siblings) and CloudTrail log files (`{"Records":[…]}`), all parsed in one pass into one borrowed
 //! type. Parsing is tolerant: unknown fields are skipped, optional fields may be missing or `null`.
 //! Strings borrow from the input where they can, so a record costs little more than a bare parse.
+//! serde_json defines what is valid and words every error; a hand-written scanner (`event_scan`)
+//! reads the common case faster and hands anything it cannot vouch for back to serde_json.
 //!
 //! This file owns the shapes and the splitting of a document into events; it does not interpret
 //! who called or what the call did (`caller`, `mapping`), and it reads no files.
