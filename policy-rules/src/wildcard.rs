@@ -93,6 +93,13 @@ fn match_ascii(pattern: &[u8], text: &[u8], eq: impl Fn(u8, u8) -> bool) -> bool
                 // Mismatch: let the last `*` swallow one more character, or fail.
                 Some((star_p, star_t)) if *star_t < text.len() => {
                     *star_t += 1;
+                    // Where the literal after the `*` cannot match, the loop would only come back
+                    // here: skip those text positions at once.
+                    if let Some(&lit) = pattern.get(*star_p).filter(|&&c| c != b'*' && c != b'?') {
+                        while text.get(*star_t).is_some_and(|&c| !eq(lit, c)) {
+                            *star_t += 1;
+                        }
+                    }
                     p = *star_p;
                     t = *star_t;
                 }
