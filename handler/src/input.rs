@@ -104,19 +104,23 @@ impl DocumentReader {
     ) -> io::Result<u64> {
         let mut file = File::open(path)?;
         let size = file.metadata()?.len();
+        let mut head = Vec::with_capacity(GZIP_MAGIC.len());
+        (&mut file)
+            .take(GZIP_MAGIC.len() as u64)
+            .read_to_end(&mut head)?;
+        let gz = head.starts_with(&GZIP_MAGIC);
         let buf = &mut self.buf;
-        buf.clear();
-        (&mut file).take(GZIP_MAGIC.len() as u64).read_to_end(buf)?;
-        let gz = buf.starts_with(&GZIP_MAGIC);
         let result = if !gz && size <= READ_WHOLE_LIMIT {
+            buf.clear();
             buf.reserve(usize::try_from(size).unwrap_or(0) + 1);
+            buf.extend_from_slice(&head);
             file.read_to_end(buf).map(|_| {
                 split_whole(path, buf, &mut on_doc);
                 buf.len() as u64
             })
         } else {
             // The sniffed bytes go back in front of the rest.
-            let source = io::Cursor::new(buf.clone()).chain(file);
+            let source = io::Cursor::new(head).chain(file);
             if gz {
                 stream(
                     path,
@@ -179,8 +183,11 @@ fn stream(
     chunk: usize,
     on_doc: &mut impl FnMut(DocLocation<'_>, &[u8]),
 ) -> io::Result<u64> {
-    buf.clear();
-    buf.resize(buf.capacity().max(chunk).max(1), 0);
+    // Whatever `buf` holds is overwritten, never read: only its length is used, so a buffer kept
+    // from the last file is not cleared again.
+    if buf.len() < chunk.max(1) {
+        buf.resize(chunk.max(1), 0);
+    }
     // `buf[..end]` is read; `buf[start..end]` is not handed over yet; `buf[start..searched]` holds
     // no line end. `json_lines` is decided at the first line end (or the end of input).
     let (mut start, mut searched, mut end) = (0usize, 0usize, 0usize);
@@ -334,7 +341,8 @@ mod tests {
         let total = stream(
             Path::new("x"),
             Trickle { data, step },
-            &mut Vec::new(),
+            // A buffer kept from an earlier file: its stale bytes (line ends) must never be read.
+            &mut vec![b'\n'; 5],
             chunk,
             &mut |loc, d| out.push((loc.line, d.to_vec())),
         )
