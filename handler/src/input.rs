@@ -2,13 +2,13 @@
 //! or gzip-compressed (by content, not by name), as JSON Lines (one record, envelope or log file per
 //! line) or as one whole JSON document (a pretty-printed log file or record). JSON Lines are streamed
 //! line by line, so memory stays flat however large the file; a whole document is read at once
-//! (CloudTrail's log files are small).
+//! (CloudTrail's log files are small). A `DocumentReader` keeps its buffer from file to file.
 //!
 //! This file owns bytes and locations; what the bytes mean is `policy_rules::event`'s business.
 
 use flate2::read::MultiGzDecoder;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 /// Where a document came from, for messages: the file, and the line for JSON Lines.
@@ -63,89 +63,201 @@ fn walk(path: &Path, out: &mut Vec<(PathBuf, u64)>, top: bool) -> Result<(), Inp
     Ok(())
 }
 
-/// Opens a file, transparently gunzipping it when it starts with the gzip magic bytes; says which.
-pub fn open(path: &Path) -> io::Result<(Box<dyn BufRead + Send>, bool)> {
-    let mut file = BufReader::with_capacity(1 << 20, File::open(path)?);
-    let gz = file.fill_buf()?.starts_with(&[0x1f, 0x8b]);
-    Ok(if gz {
-        (
-            Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(file))),
-            true,
-        )
-    } else {
-        (Box::new(file), false)
-    })
-}
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// Plain files up to this size are read whole (one read, no per-line copy); larger ones and gzip
 /// input are streamed.
 const READ_WHOLE_LIMIT: u64 = 256 << 20;
 
-/// Reads the documents of one file and hands each to `on_doc` with its location. A first line shaped
-/// like a whole JSON value (it ends with `}` or `]`) means JSON Lines, where each non-blank line is a
-/// document (a CloudTrail log file is one such line); otherwise (a pretty-printed document starts
-/// with a line holding just `{`) the file is one document. Returns the bytes read (decompressed).
+/// How much a streamed read asks for at a time, and the buffer a reader starts with.
+const STREAM_CHUNK: usize = 1 << 20;
+
+/// A buffer kept beyond this after a file is given back, so one huge line does not pin its memory.
+const KEPT_BUFFER: usize = 64 << 20;
+
+/// Reads the documents of one file and hands each to `on_doc` with its location (see
+/// [`DocumentReader::for_each_document`]), with a buffer of its own.
 pub fn for_each_document(
     path: &Path,
-    mut on_doc: impl FnMut(DocLocation<'_>, &[u8]),
+    on_doc: impl FnMut(DocLocation<'_>, &[u8]),
 ) -> io::Result<u64> {
-    let size = std::fs::metadata(path)?.len();
-    let (mut reader, gz) = open(path)?;
-    if !gz && size <= READ_WHOLE_LIMIT {
-        drop(reader);
-        let mut all = Vec::with_capacity(size as usize + 1);
-        File::open(path)?.read_to_end(&mut all)?;
-        let first_end = memchr::memchr(b'\n', &all).unwrap_or(all.len());
-        if looks_like_json_lines(all.get(..first_end).unwrap_or(&[])) {
-            let mut start = 0usize;
-            let ends = memchr::memchr_iter(b'\n', &all).chain(std::iter::once(all.len()));
-            for (i, end) in ends.enumerate() {
-                let line = all.get(start..end).unwrap_or(&[]);
-                start = end + 1;
-                if !line.iter().all(u8::is_ascii_whitespace) {
-                    on_doc(
-                        DocLocation {
-                            path,
-                            line: Some(i + 1),
-                        },
-                        line,
-                    );
-                }
+    DocumentReader::default().for_each_document(path, on_doc)
+}
+
+/// Reads files into one buffer it keeps between files (a replay thread holds one), so reading a file
+/// costs no fresh allocation and no copy beyond the read itself.
+#[derive(Debug, Default)]
+pub struct DocumentReader {
+    buf: Vec<u8>,
+}
+
+impl DocumentReader {
+    /// Reads the documents of one file and hands each to `on_doc` with its location. A first line
+    /// shaped like a whole JSON value (it ends with `}` or `]`) means JSON Lines, where each non-blank
+    /// line is a document (a CloudTrail log file is one such line); otherwise (a pretty-printed
+    /// document starts with a line holding just `{`) the file is one document. Gzip input is
+    /// recognised by its first bytes, whatever the name. Returns the bytes read (decompressed).
+    pub fn for_each_document(
+        &mut self,
+        path: &Path,
+        mut on_doc: impl FnMut(DocLocation<'_>, &[u8]),
+    ) -> io::Result<u64> {
+        let mut file = File::open(path)?;
+        let size = file.metadata()?.len();
+        let mut head = Vec::with_capacity(GZIP_MAGIC.len());
+        (&mut file)
+            .take(GZIP_MAGIC.len() as u64)
+            .read_to_end(&mut head)?;
+        let gz = head.starts_with(&GZIP_MAGIC);
+        let buf = &mut self.buf;
+        let result = if !gz && size <= READ_WHOLE_LIMIT {
+            buf.clear();
+            buf.reserve(usize::try_from(size).unwrap_or(0) + 1);
+            buf.extend_from_slice(&head);
+            file.read_to_end(buf).map(|_| {
+                split_whole(path, buf, &mut on_doc);
+                buf.len() as u64
+            })
+        } else {
+            // The sniffed bytes go back in front of the rest.
+            let source = io::Cursor::new(head).chain(file);
+            if gz {
+                stream(
+                    path,
+                    MultiGzDecoder::new(source),
+                    buf,
+                    STREAM_CHUNK,
+                    &mut on_doc,
+                )
+            } else {
+                stream(path, source, buf, STREAM_CHUNK, &mut on_doc)
             }
-        } else if !all.iter().all(u8::is_ascii_whitespace) {
-            on_doc(DocLocation { path, line: None }, &all);
+        };
+        if self.buf.capacity() > KEPT_BUFFER {
+            self.buf = Vec::new();
         }
-        return Ok(all.len() as u64);
+        result
     }
-    let mut line = Vec::with_capacity(1 << 16);
-    let mut total = reader.read_until(b'\n', &mut line)? as u64;
-    if !looks_like_json_lines(&line) {
-        // One document spread over lines (pretty-printed).
-        let mut rest = line;
-        total += reader.read_to_end(&mut rest)? as u64;
-        if !rest.iter().all(u8::is_ascii_whitespace) {
-            on_doc(DocLocation { path, line: None }, &rest);
+}
+
+/// The documents of a file read whole: its lines for JSON Lines (without their line ends), else the
+/// whole text.
+fn split_whole(path: &Path, all: &[u8], on_doc: &mut impl FnMut(DocLocation<'_>, &[u8])) {
+    let first_end = memchr::memchr(b'\n', all).unwrap_or(all.len());
+    if !looks_like_json_lines(all.get(..first_end).unwrap_or(&[])) {
+        if !all.iter().all(u8::is_ascii_whitespace) {
+            on_doc(DocLocation { path, line: None }, all);
         }
-        return Ok(total);
+        return;
     }
-    let mut line_no = 1usize;
-    loop {
+    let mut start = 0usize;
+    // After the first line end (none when the file has none): the other line ends, then the end.
+    let rest_ends = all.get(first_end + 1..).into_iter().flat_map(|rest| {
+        memchr::memchr_iter(b'\n', rest)
+            .map(move |i| i + first_end + 1)
+            .chain(std::iter::once(all.len()))
+    });
+    let ends = std::iter::once(first_end).chain(rest_ends);
+    for (i, end) in ends.enumerate() {
+        let line = all.get(start..end).unwrap_or(&[]);
+        start = end + 1;
+        if !line.iter().all(u8::is_ascii_whitespace) {
+            on_doc(
+                DocLocation {
+                    path,
+                    line: Some(i + 1),
+                },
+                line,
+            );
+        }
+    }
+}
+
+/// The documents of a streamed file, read through `buf` without a copy per line: its lines for JSON
+/// Lines (each with its line end), else the whole text (a pretty-printed document). Memory stays at
+/// the longest line, however large the file.
+fn stream(
+    path: &Path,
+    mut reader: impl Read,
+    buf: &mut Vec<u8>,
+    chunk: usize,
+    on_doc: &mut impl FnMut(DocLocation<'_>, &[u8]),
+) -> io::Result<u64> {
+    // Whatever `buf` holds is overwritten, never read: only its length is used, so a buffer kept
+    // from the last file is not cleared again.
+    if buf.len() < chunk.max(1) {
+        buf.resize(chunk.max(1), 0);
+    }
+    // `buf[..end]` is read; `buf[start..end]` is not handed over yet; `buf[start..searched]` holds
+    // no line end. `json_lines` is decided at the first line end (or the end of input).
+    let (mut start, mut searched, mut end) = (0usize, 0usize, 0usize);
+    let mut json_lines: Option<bool> = None;
+    let mut line_no = 0usize;
+    let mut total = 0u64;
+    let mut hand_over = |line: &[u8], line_no: usize| {
         if !line.iter().all(u8::is_ascii_whitespace) {
             on_doc(
                 DocLocation {
                     path,
                     line: Some(line_no),
                 },
-                &line,
+                line,
             );
         }
-        line.clear();
-        let n = reader.read_until(b'\n', &mut line)?;
+    };
+    loop {
+        if json_lines != Some(false) {
+            while let Some(i) = memchr::memchr(b'\n', buf.get(searched..end).unwrap_or(&[])) {
+                let line_end = searched + i + 1;
+                let line = buf.get(start..line_end).unwrap_or(&[]);
+                if json_lines.is_none() {
+                    json_lines = Some(looks_like_json_lines(line));
+                    if json_lines == Some(false) {
+                        break;
+                    }
+                }
+                line_no += 1;
+                hand_over(line, line_no);
+                start = line_end;
+                searched = line_end;
+            }
+            if json_lines != Some(false) {
+                searched = end;
+            }
+        }
+        if end == buf.len() {
+            if start > 0 {
+                buf.copy_within(start..end, 0);
+                end -= start;
+                searched -= start;
+                start = 0;
+            } else {
+                let grown = buf.len() * 2;
+                buf.resize(grown, 0);
+            }
+        }
+        let n = match reader.read(buf.get_mut(end..).unwrap_or(&mut [])) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
         if n == 0 {
             break;
         }
+        end += n;
         total += n as u64;
-        line_no += 1;
+    }
+    let rest = buf.get(start..end).unwrap_or(&[]);
+    match json_lines {
+        Some(true) => hand_over(rest, line_no + 1),
+        // A file whose first line does not look like JSON Lines (or that has no line end) is one
+        // document.
+        _ if looks_like_json_lines(rest) && json_lines.is_none() => hand_over(rest, 1),
+        _ => {
+            if !rest.iter().all(u8::is_ascii_whitespace) {
+                on_doc(DocLocation { path, line: None }, rest);
+            }
+        }
     }
     Ok(total)
 }
@@ -160,7 +272,7 @@ fn looks_like_json_lines(first_line: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+    use std::io::{BufRead, Write};
 
     #[test]
     fn json_lines_plain_and_gz_and_pretty_documents() {
@@ -179,6 +291,7 @@ mod tests {
                 (Some(3), "{\"b\":2}".to_owned())
             ]
         );
+        let seen_plain = seen;
 
         let gz = dir.path().join("b.json.gz");
         let mut enc =
@@ -189,8 +302,103 @@ mod tests {
         for_each_document(&gz, |loc, d| seen.push((loc.line, d.len()))).unwrap();
         assert_eq!(seen, vec![(None, 20)]);
 
+        // The same file streamed (as a large plain file would be) reads the same.
+        let mut streamed = Vec::new();
+        stream(
+            &jsonl,
+            File::open(&jsonl).unwrap(),
+            &mut Vec::new(),
+            STREAM_CHUNK,
+            &mut |loc, d| streamed.push((loc.line, String::from_utf8_lossy(d).trim().to_owned())),
+        )
+        .unwrap();
+        assert_eq!(streamed, seen_plain);
+
         let files = collect_files(&[dir.path().to_owned()]).unwrap();
         assert_eq!(files.len(), 2);
         assert!(collect_files(&[dir.path().join("missing")]).is_err());
+    }
+
+    /// A reader that hands out at most `step` bytes a read.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(out.len()).min(self.data.len());
+            out[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    /// What `stream` hands over, as (line, text), for `data` read `step` bytes at a time through a
+    /// buffer that starts at `chunk` bytes.
+    fn streamed(data: &[u8], step: usize, chunk: usize) -> Vec<(Option<usize>, Vec<u8>)> {
+        let mut out = Vec::new();
+        let total = stream(
+            Path::new("x"),
+            Trickle { data, step },
+            // A buffer kept from an earlier file: its stale bytes (line ends) must never be read.
+            &mut vec![b'\n'; 5],
+            chunk,
+            &mut |loc, d| out.push((loc.line, d.to_vec())),
+        )
+        .unwrap();
+        assert_eq!(total, data.len() as u64);
+        out
+    }
+
+    /// The documents as the line-by-line reader before `stream` handed them over (each line with its
+    /// line end, a first line not shaped like JSON meaning one document).
+    fn by_read_until(data: &[u8]) -> Vec<(Option<usize>, Vec<u8>)> {
+        let mut reader = data;
+        let mut line = Vec::new();
+        reader.read_until(b'\n', &mut line).unwrap();
+        if !looks_like_json_lines(&line) {
+            reader.read_to_end(&mut line).unwrap();
+            let blank = line.iter().all(u8::is_ascii_whitespace);
+            return if blank { vec![] } else { vec![(None, line)] };
+        }
+        let mut out = Vec::new();
+        let mut n = 1;
+        loop {
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                out.push((Some(n), line.clone()));
+            }
+            line.clear();
+            if reader.read_until(b'\n', &mut line).unwrap() == 0 {
+                return out;
+            }
+            n += 1;
+        }
+    }
+
+    #[test]
+    fn streaming_splits_lines_across_reads_and_buffer_growth() {
+        let long = format!("{{\"Records\":[{}]}}", "1,".repeat(40) + "2");
+        let cases: Vec<Vec<u8>> = vec![
+            Vec::new(),
+            b"\n\n".to_vec(),
+            b"{\"a\":1}".to_vec(),
+            b"{\"a\":1}\n".to_vec(),
+            format!("{long}\n\n{{\"b\":2}}\r\n  \n{long}").into_bytes(),
+            format!("{{\n  \"Records\": [\n{long}\n]\n}}\n").into_bytes(),
+            b"{\n}".to_vec(),
+            b"[1]\nnot json\n{".to_vec(),
+        ];
+        for data in &cases {
+            let want = by_read_until(data);
+            for (step, chunk) in [(1, 1), (3, 2), (7, 16), (64, 8), (1000, 4096)] {
+                assert_eq!(
+                    streamed(data, step, chunk),
+                    want,
+                    "{:?} step {step} chunk {chunk}",
+                    String::from_utf8_lossy(data)
+                );
+            }
+        }
     }
 }

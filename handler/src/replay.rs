@@ -3,7 +3,7 @@
 //! handed to a sink (the report), and a summary merged at the end. A malformed record or file is
 //! counted and reported with where it is; the replay goes on.
 
-use crate::input::{for_each_document, DocLocation};
+use crate::input::{DocLocation, DocumentReader};
 use policy_rules::catalog::Catalog;
 use policy_rules::decision::{decide, triage, CallerFacts, Decision, Verdict};
 use policy_rules::event::{parse_document, Event};
@@ -11,6 +11,7 @@ use policy_rules::mapping::{analyse, Analysis};
 use policy_rules::memberships::Memberships;
 use policy_rules::rules::RuleSet;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -132,23 +133,91 @@ fn location(loc: DocLocation<'_>, record: Option<usize>) -> String {
     s
 }
 
+/// What one replay thread keeps between files: its read buffer and its triage answers.
+#[derive(Default)]
+pub struct ReplayWorker {
+    reader: DocumentReader,
+    triaged: TriageMemo,
+}
+
+/// `triage`'s verdicts by event source and name. Triage depends on nothing else of an event (its
+/// insight flag aside, which is checked first) for a fixed catalog and rule set, so a replay asks it
+/// once per kind of event rather than once per event.
+// INVARIANT (triage-memo): `TriageMemo::verdict` answers what `triage(..).map(|d| d.verdict)` does.
+#[derive(Default)]
+struct TriageMemo {
+    by_source: MemoMap<MemoMap<Option<Verdict>>>,
+    entries: usize,
+}
+
+type MemoMap<V> = HashMap<String, V, BuildHasherDefault<MemoHasher>>;
+
+/// A multiply-rotate hash (FxHash's) for the memo's short keys, several times cheaper than SipHash.
+/// It does not resist chosen collisions; the memo's size limit bounds what hostile input could cost.
+#[derive(Default)]
+struct MemoHasher(u64);
+
+impl Hasher for MemoHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let word = u64::from_le_bytes(<[u8; 8]>::try_from(c).unwrap_or_default());
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Kinds of event remembered at most, so hostile input cannot grow the memo without bound.
+const TRIAGE_MEMO_LIMIT: usize = 4096;
+
+impl TriageMemo {
+    fn verdict(&mut self, event: &Event<'_>, ctx: &ReplayContext<'_>) -> Option<Verdict> {
+        if event.is_insight() {
+            return triage(event, ctx.catalog, ctx.rules).map(|d| d.verdict);
+        }
+        let (source, name) = (event.source(), event.name());
+        if let Some(known) = self.by_source.get(source).and_then(|m| m.get(name)) {
+            return *known;
+        }
+        let verdict = triage(event, ctx.catalog, ctx.rules).map(|d| d.verdict);
+        if self.entries < TRIAGE_MEMO_LIMIT {
+            self.entries += 1;
+            self.by_source
+                .entry(source.to_owned())
+                .or_default()
+                .insert(name.to_owned(), verdict);
+        }
+        verdict
+    }
+}
+
 /// Replays one file into `summary` and `sink`.
 pub fn replay_file(
     file_index: usize,
     path: &Path,
     ctx: &ReplayContext<'_>,
+    worker: &mut ReplayWorker,
     summary: &mut Summary,
     sink: &mut dyn Sink,
 ) {
     summary.files += 1;
     let full = sink.wants_every_event();
-    let result = for_each_document(path, |loc, bytes| {
+    let triaged = &mut worker.triaged;
+    let result = worker.reader.for_each_document(path, |loc, bytes| {
         parse_document(bytes, |record, parsed| match parsed {
             Ok(event) => {
                 summary.events += 1;
                 if !full {
-                    if let Some(decision) = triage(&event, ctx.catalog, ctx.rules) {
-                        *summary.verdicts.entry(decision.verdict).or_default() += 1;
+                    if let Some(verdict) = triaged.verdict(&event, ctx) {
+                        *summary.verdicts.entry(verdict).or_default() += 1;
                         return;
                     }
                 }
@@ -242,12 +311,13 @@ pub fn replay(
     let work = || {
         let mut summary = Summary::default();
         let mut sink = make_sink();
+        let mut worker = ReplayWorker::default();
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some((path, size)) = files.get(i) else {
                 break;
             };
-            replay_file(i, path, ctx, &mut summary, sink.as_mut());
+            replay_file(i, path, ctx, &mut worker, &mut summary, sink.as_mut());
             on_file_done(*size);
         }
         summary
@@ -268,4 +338,46 @@ pub fn replay(
         }
         total
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // INVARIANT (triage-memo): the memo answers what triage does, asked cold and warm.
+    #[test]
+    fn triage_memo_answers_what_triage_does() {
+        let catalog = Catalog::builtin().unwrap();
+        let rules = RuleSet::default_pack().unwrap();
+        let memberships = Memberships::default();
+        let ctx = ReplayContext {
+            catalog: &catalog,
+            rules: &rules,
+            memberships: &memberships,
+        };
+        let fixtures = [
+            include_str!("../../fixtures/cloudtrail/stratus_red_team_detonation_logs.jsonl"),
+            include_str!("../../fixtures/cloudtrail/awsdocs_example_events.jsonl"),
+            include_str!("../../fixtures/cloudtrail/custodian_eventbridge_envelopes.jsonl"),
+            include_str!("../../fixtures/cloudtrail/eventbridge_fixtures_consoleme_iambic.jsonl"),
+            r#"{"eventType":"AwsCloudTrailInsight","eventSource":"iam.amazonaws.com","eventName":"CreateUser"}"#,
+            r#"{"eventSource":"iam.amazonaws.com","eventName":"CreateUser"}"#,
+        ];
+        let mut memo = TriageMemo::default();
+        let (mut answered, mut deferred) = (0, 0);
+        for _ in 0..2 {
+            for line in fixtures.iter().flat_map(|f| f.lines()) {
+                parse_document(line.as_bytes(), |_, e| {
+                    let Ok(e) = e else { return };
+                    let want = triage(&e, &catalog, &rules).map(|d| d.verdict);
+                    assert_eq!(memo.verdict(&e, &ctx), want, "{}:{}", e.source(), e.name());
+                    match want {
+                        Some(_) => answered += 1,
+                        None => deferred += 1,
+                    }
+                });
+            }
+        }
+        assert!(answered > 500 && deferred > 40, "{answered} {deferred}");
+    }
 }

@@ -15,16 +15,26 @@ pub struct Arn<'a> {
 impl<'a> Arn<'a> {
     /// Splits `s` into its six parts; `None` when it is not an ARN.
     pub fn parse(s: &'a str) -> Option<Self> {
-        let mut parts = s.splitn(6, ':');
-        if parts.next()? != "arn" {
+        // The text before each of the first five colons, then the rest (what `splitn(6, ':')`
+        // yields), found byte by byte: ARNs are short, and this runs for every resource a rule
+        // is matched against.
+        let mut rest = s;
+        let mut part = || {
+            let colon = rest.bytes().position(|b| b == b':')?;
+            let before = rest.get(..colon)?;
+            rest = rest.get(colon + 1..)?;
+            Some(before)
+        };
+        if part()? != "arn" {
             return None;
         }
+        let (partition, service, region, account) = (part()?, part()?, part()?, part()?);
         let arn = Arn {
-            partition: parts.next()?,
-            service: parts.next()?,
-            region: parts.next()?,
-            account: parts.next()?,
-            resource: parts.next()?,
+            partition,
+            service,
+            region,
+            account,
+            resource: rest,
         };
         (!arn.partition.is_empty() && !arn.service.is_empty()).then_some(arn)
     }
@@ -67,5 +77,28 @@ mod tests {
         assert_eq!(partition_for_region("cn-north-1"), "aws-cn");
         assert_eq!(partition_for_region("us-gov-west-1"), "aws-us-gov");
         assert_eq!(partition_for_region("eu-west-1"), "aws");
+    }
+
+    /// What `parse` did before it split by hand: `splitn(6, ':')`.
+    fn by_splitn(s: &str) -> Option<Arn<'_>> {
+        let mut parts = s.splitn(6, ':');
+        if parts.next()? != "arn" {
+            return None;
+        }
+        let arn = Arn {
+            partition: parts.next()?,
+            service: parts.next()?,
+            region: parts.next()?,
+            account: parts.next()?,
+            resource: parts.next()?,
+        };
+        (!arn.partition.is_empty() && !arn.service.is_empty()).then_some(arn)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn splits_as_splitn_does(s in "(arn)?(:[a-zé/*]{0,3}){0,7}") {
+            proptest::prop_assert_eq!(Arn::parse(&s), by_splitn(&s));
+        }
     }
 }

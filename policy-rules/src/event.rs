@@ -3,12 +3,15 @@
 //! siblings) and CloudTrail log files (`{"Records":[…]}`), all parsed in one pass into one borrowed
 //! type. Parsing is tolerant: unknown fields are skipped, optional fields may be missing or `null`.
 //! Strings borrow from the input where they can, so a record costs little more than a bare parse.
+//! serde_json defines what is valid and words every error; a hand-written scanner (`event_scan`)
+//! reads the common case faster and hands anything it cannot vouch for back to serde_json.
 //!
 //! This file owns the shapes and the splitting of a document into events; it does not interpret
 //! who called or what the call did (`caller`, `mapping`), and it reads no files.
 //! Shapes: "CloudTrail record contents" and "CloudTrail userIdentity element" (CloudTrail user
 //! guide); "Events from AWS services" (EventBridge user guide).
 
+use crate::event_scan;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -27,7 +30,7 @@ pub const CLOUDTRAIL_DETAIL_TYPES: [&str; 3] = [
 pub const INSIGHT_EVENT_TYPE: &str = "AwsCloudTrailInsight";
 
 /// One CloudTrail record, or (when `detail` or `records` is set) a container of them.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CloudTrailEvent<'a> {
     #[serde(borrow, rename = "eventID")]
@@ -51,12 +54,12 @@ pub struct CloudTrailEvent<'a> {
     #[serde(borrow)]
     pub user_identity: Option<UserIdentity<'a>>,
     #[serde(borrow)]
-    pub request_parameters: Option<&'a RawValue>,
+    pub request_parameters: Option<RawJson<'a>>,
     #[serde(borrow)]
-    pub response_elements: Option<&'a RawValue>,
+    pub response_elements: Option<RawJson<'a>>,
     /// CloudTrail's `resources` (`[{ARN, accountId, type}]`); in an envelope, EventBridge's list of ARNs.
     #[serde(borrow)]
-    pub resources: Option<&'a RawValue>,
+    pub resources: Option<RawJson<'a>>,
     /// EventBridge envelope: the account the event came from.
     #[serde(borrow)]
     pub account: Option<Cow<'a, str>>,
@@ -72,7 +75,7 @@ pub struct CloudTrailEvent<'a> {
 }
 
 /// `userIdentity`: who made the call, as CloudTrail tells it.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserIdentity<'a> {
     #[serde(borrow, rename = "type")]
@@ -89,7 +92,7 @@ pub struct UserIdentity<'a> {
     pub session_context: Option<SessionContext<'a>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionContext<'a> {
     #[serde(borrow)]
@@ -98,7 +101,7 @@ pub struct SessionContext<'a> {
 
 /// The principal that issued a session: the role behind an assumed-role session, or the IAM user
 /// (or root) behind a federation token.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionIssuer<'a> {
     #[serde(borrow, rename = "type")]
@@ -109,6 +112,30 @@ pub struct SessionIssuer<'a> {
     pub account_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub user_name: Option<Cow<'a, str>>,
+}
+
+/// A JSON value kept as its text, borrowed from the input: what serde_json's `RawValue` is, without
+/// being tied to serde_json's reader, so the fast scanner (`event_scan`) can hand one over too.
+/// Valid JSON by construction (serde_json or the scanner checked it); no surrounding whitespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawJson<'a>(&'a str);
+
+impl<'a> RawJson<'a> {
+    /// The value's JSON text.
+    pub fn get(&self) -> &'a str {
+        self.0
+    }
+
+    /// A value `event_scan` checked.
+    pub(crate) fn scanned(text: &'a str) -> Self {
+        RawJson(text)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawJson<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <&'de RawValue>::deserialize(d).map(|raw| RawJson(raw.get()))
+    }
 }
 
 fn bool_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
@@ -175,7 +202,7 @@ impl From<serde_json::Error> for EventError {
 }
 
 /// A CloudTrail record ready for analysis, with the envelope's account when it came in one.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct Event<'a> {
     pub record: CloudTrailEvent<'a>,
     pub envelope_account: Option<Cow<'a, str>>,
@@ -218,18 +245,53 @@ pub type RecordIndex = Option<usize>;
 /// error that stopped it, to `sink` with its index in `Records`. Returns how many items were handed
 /// over. A log file's records are streamed (never collected), and a log file with a bad record is
 /// re-read record by record, so one bad record costs only itself and no record is handed over twice.
+///
+/// Valid UTF-8 is read by the fast scanner (`event_scan`) first; whatever it cannot vouch for is
+/// read by serde_json as in [`parse_document_reference`], which decides what is valid and words
+/// every error. The two hand over the same items (INVARIANT scan-subset).
 pub fn parse_document<'a>(
     bytes: &'a [u8],
+    sink: impl FnMut(RecordIndex, Result<Event<'a>, EventError>),
+) -> usize {
+    parse_document_with(bytes, true, sink)
+}
+
+/// [`parse_document`] without the fast scanner: serde_json alone. The reference the scanner is
+/// held to (tests, the `event_scan_differential` fuzz target, benchmarks).
+pub fn parse_document_reference<'a>(
+    bytes: &'a [u8],
+    sink: impl FnMut(RecordIndex, Result<Event<'a>, EventError>),
+) -> usize {
+    parse_document_with(bytes, false, sink)
+}
+
+fn parse_document_with<'a>(
+    bytes: &'a [u8],
+    scan: bool,
     mut sink: impl FnMut(RecordIndex, Result<Event<'a>, EventError>),
 ) -> usize {
     // Valid UTF-8 (checked once for the whole document) lets serde_json skip its per-string checks;
     // anything else takes the byte path, which locates the bad bytes.
     let text = std::str::from_utf8(bytes).ok();
-    let mut emitted = 0usize;
     if starts_with_records_key(bytes) {
+        // Records handed over so far, by the scanner and then by serde_json.
+        let mut emitted = 0usize;
+        if let (true, Some(t)) = (scan, text) {
+            let scanned = event_scan::scan_log_file(t, &mut |record| {
+                sink(Some(emitted), classify_record(record));
+                emitted += 1;
+            });
+            if scanned.is_ok() {
+                return emitted;
+            }
+        }
+        // serde_json from the start, handing over only the records the scanner did not.
+        let mut seen = 0usize;
         let mut each = |record: CloudTrailEvent<'a>| {
-            sink(Some(emitted), classify_record(record));
-            emitted += 1;
+            if seen >= emitted {
+                sink(Some(seen), classify_record(record));
+            }
+            seen += 1;
         };
         let streamed = match text {
             Some(t) => {
@@ -243,9 +305,15 @@ pub fn parse_document<'a>(
                     .and_then(|()| de.end())
             }
         };
-        match streamed {
-            Ok(()) => return emitted,
-            Err(e) => return slow_path(bytes, emitted, e, &mut sink),
+        let done = seen.max(emitted);
+        return match streamed {
+            Ok(()) => done,
+            Err(e) => slow_path(bytes, done, e, &mut sink),
+        };
+    }
+    if let (true, Some(t)) = (scan, text) {
+        if let Ok(doc) = event_scan::scan_record(t) {
+            return emit_document(doc, &mut sink);
         }
     }
     let whole = match text {

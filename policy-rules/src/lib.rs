@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod decision;
 pub mod evaluate;
 pub mod event;
+pub mod event_scan;
 pub mod evidence;
 pub mod grants;
 pub mod mapping;

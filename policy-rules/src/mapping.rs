@@ -217,7 +217,7 @@ pub fn map_event(event: &Event<'_>, caller: &Caller, catalog: &Catalog) -> Mappi
         .and_then(Arn::parse)
         .map(|a| a.partition.to_owned())
         .unwrap_or_else(|| partition_for_region(region).to_owned());
-    let parse = |raw: Option<&serde_json::value::RawValue>| {
+    let parse = |raw: Option<crate::event::RawJson<'_>>| {
         raw.and_then(|r| serde_json::from_str(r.get()).ok())
     };
     let ctx = Context {

@@ -28,6 +28,12 @@ pub fn has_wildcard(pattern: &str) -> bool {
 }
 
 fn match_impl(pattern: &str, text: &str, eq: impl Fn(char, char) -> bool) -> bool {
+    // ASCII on both sides (ARNs, actions, sources): the same matching over bytes, without decoding.
+    if pattern.is_ascii() && text.is_ascii() {
+        return match_ascii(pattern.as_bytes(), text.as_bytes(), |a, b| {
+            eq(char::from(a), char::from(b))
+        });
+    }
     // Fast paths for the shapes rules use most: no wildcard, or a single trailing `*`.
     if !has_wildcard(pattern) {
         return pattern.len() == text.len()
@@ -62,6 +68,43 @@ fn match_impl(pattern: &str, text: &str, eq: impl Fn(char, char) -> bool) -> boo
                     None => return false,
                 }
             }
+        }
+    }
+}
+
+/// `match_impl` for ASCII text, where every byte is a character: the same greedy matching with one
+/// backtrack point, by index.
+fn match_ascii(pattern: &[u8], text: &[u8], eq: impl Fn(u8, u8) -> bool) -> bool {
+    let (mut p, mut t) = (0usize, 0usize);
+    // After the last `*` seen: where the pattern resumes, and the text position it last tried.
+    let mut star: Option<(usize, usize)> = None;
+    loop {
+        match (pattern.get(p), text.get(t)) {
+            (Some(b'*'), _) => {
+                p += 1;
+                star = Some((p, t));
+            }
+            (Some(&pc), Some(&tc)) if pc == b'?' || eq(pc, tc) => {
+                p += 1;
+                t += 1;
+            }
+            (None, None) => return true,
+            _ => match star.as_mut() {
+                // Mismatch: let the last `*` swallow one more character, or fail.
+                Some((star_p, star_t)) if *star_t < text.len() => {
+                    *star_t += 1;
+                    // Where the literal after the `*` cannot match, the loop would only come back
+                    // here: skip those text positions at once.
+                    if let Some(&lit) = pattern.get(*star_p).filter(|&&c| c != b'*' && c != b'?') {
+                        while text.get(*star_t).is_some_and(|&c| !eq(lit, c)) {
+                            *star_t += 1;
+                        }
+                    }
+                    p = *star_p;
+                    t = *star_t;
+                }
+                _ => return false,
+            },
         }
     }
 }
@@ -107,6 +150,12 @@ mod tests {
         #[test]
         fn agrees_with_regex_oracle(pattern in "[ab*?/é]{0,8}", text in "[ab/é]{0,10}") {
             prop_assert_eq!(matches(&pattern, &text), oracle(&pattern, &text));
+        }
+
+        #[test]
+        fn ignoring_case_agrees_with_regex_oracle(pattern in "[aAbB*?/é]{0,8}", text in "[aAbB/é]{0,10}") {
+            let folded = oracle(&pattern.to_ascii_lowercase(), &text.to_ascii_lowercase());
+            prop_assert_eq!(matches_ignore_ascii_case(&pattern, &text), folded);
         }
 
         #[test]
