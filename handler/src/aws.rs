@@ -15,7 +15,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// The services Warden calls, by the name used in rate-limit configuration.
@@ -258,11 +258,46 @@ impl RateLimits {
     }
 }
 
-/// Rate limiting and retries around every AWS call.
+/// Requests sent, per service and operation; every attempt counts, retries included.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sent(pub BTreeMap<(&'static str, &'static str), u64>);
+
+impl Sent {
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
+
+    /// The requests sent since `earlier` (a snapshot of the same counter).
+    pub fn since(&self, earlier: &Sent) -> Sent {
+        Sent(
+            self.0
+                .iter()
+                .filter_map(|(k, n)| {
+                    let d = n.saturating_sub(earlier.0.get(k).copied().unwrap_or(0));
+                    (d > 0).then_some((*k, d))
+                })
+                .collect(),
+        )
+    }
+}
+
+impl std::fmt::Display for Sent {
+    /// `iam:PutUserPolicy×2, dynamodb:GetItem×5`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, ((service, operation), n)) in self.0.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            write!(f, "{sep}{service}:{operation}×{n}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Rate limiting and retries around every AWS call, and a count of the requests sent.
 #[derive(Debug)]
 pub struct Caller {
     limiters: BTreeMap<String, DefaultDirectRateLimiter>,
     retry: RetryPolicy,
+    sent: Mutex<Sent>,
 }
 
 impl Caller {
@@ -276,7 +311,29 @@ impl Caller {
                 Some((service.clone(), RateLimiter::direct(quota)))
             })
             .collect();
-        Self { limiters, retry }
+        Self {
+            limiters,
+            retry,
+            sent: Mutex::new(Sent::default()),
+        }
+    }
+
+    /// The requests sent so far by this process's clients.
+    pub fn sent(&self) -> Sent {
+        self.sent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn count(&self, service: &'static str, operation: &'static str) {
+        *self
+            .sent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+            .entry((service, operation))
+            .or_default() += 1;
     }
 
     /// Runs `call` (which sends one request) under the service's rate limit, retrying retryable
@@ -299,6 +356,7 @@ impl Caller {
                 limiter.until_ready().await;
             }
             attempt += 1;
+            self.count(service, operation);
             match call().await {
                 Ok(value) => {
                     let request_id = value.request_id().map(str::to_owned);

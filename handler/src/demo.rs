@@ -21,6 +21,9 @@ pub struct Actor {
     pub name: String,
     pub arn: String,
     pub clients: Clients,
+    /// The actor's access key, for a process that signs as it (the `bootstrap` binary under test).
+    pub access_key_id: String,
+    pub secret_access_key: String,
 }
 
 /// The demo account, set up with policy enforcement on.
@@ -80,6 +83,8 @@ async fn user(
         name: name.to_owned(),
         arn,
         clients: clients(&conf),
+        access_key_id: k.access_key_id().to_owned(),
+        secret_access_key: k.secret_access_key().to_owned(),
     })
 }
 

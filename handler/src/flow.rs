@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use tracing::Instrument;
 
 /// Reads what the flow needs to know of the live account.
 #[async_trait]
@@ -232,6 +233,10 @@ pub struct Flow {
     pub lease_seconds: i64,
     pub max_receives: u32,
     pub faults: Faults,
+    /// The AWS client layer the stores and connectors call through; its request count gives each
+    /// event's log line the number of AWS requests it took (exact when events are handled one at
+    /// a time, as the Lambda and the worker do).
+    pub caller: Arc<crate::aws::Caller>,
 }
 
 /// The current time as epoch seconds.
@@ -286,27 +291,40 @@ impl Flow {
         let mut done = Vec::new();
         for event in &events {
             let started = Instant::now();
+            let sent_before = self.caller.sent();
             let span = tracing::info_span!(
                 "event",
                 message_id,
                 event_id = event.record.event_id.as_deref().unwrap_or(""),
                 event_name = event.name(),
             );
-            let _entered = span.enter();
-            match self.process_event(event, message_id).await {
+            // The span is attached to the future (not entered across awaits) and entered for each
+            // log line, so every line carries the event's fields.
+            let result = self
+                .process_event(event, message_id)
+                .instrument(span.clone())
+                .await;
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            let aws_requests = self.caller.sent().since(&sent_before).total();
+            match result {
                 Ok(s) => {
-                    tracing::info!(
-                        principal = s.principal.as_deref().unwrap_or(""),
-                        rule = s.rule.as_deref().unwrap_or(""),
-                        verdict = s.verdict.as_str(),
-                        duplicate = s.duplicate,
-                        ms = started.elapsed().as_secs_f64() * 1000.0,
-                        "processed"
-                    );
+                    span.in_scope(|| {
+                        tracing::info!(
+                            principal = s.principal.as_deref().unwrap_or(""),
+                            rule = s.rule.as_deref().unwrap_or(""),
+                            verdict = s.verdict.as_str(),
+                            duplicate = s.duplicate,
+                            ms,
+                            aws_requests,
+                            "processed"
+                        );
+                    });
                     done.push(s);
                 }
                 Err(e) if e.is_retryable() && receive_count < self.max_receives => {
-                    tracing::warn!(error = %e, receive_count, ms = started.elapsed().as_secs_f64() * 1000.0, "will retry");
+                    span.in_scope(|| {
+                        tracing::warn!(error = %e, receive_count, ms, aws_requests, "will retry");
+                    });
                     return Handled::Retry(e.to_string());
                 }
                 Err(e) => {
@@ -315,9 +333,12 @@ impl Flow {
                     } else {
                         e.to_string()
                     };
-                    tracing::error!(error = %why, "to the dead-letter queue");
+                    span.in_scope(|| {
+                        tracing::error!(error = %why, ms, aws_requests, "to the dead-letter queue");
+                    });
                     return self
                         .dead_letter(message_id, event.record.event_id.as_deref(), why)
+                        .instrument(span)
                         .await;
                 }
             }

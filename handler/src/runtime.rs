@@ -72,6 +72,7 @@ pub fn build_flow(config: &Config, clients: &Clients) -> Result<Flow, anyhow::Er
         lease_seconds: config.lease_seconds,
         max_receives: config.max_receives,
         faults: Faults::default(),
+        caller: clients.caller.clone(),
     })
 }
 

@@ -1,0 +1,212 @@
+//! The real `bootstrap` binary (the Lambda) against the local AWS, driven through a stand-in for the
+//! Lambda Runtime API (the emulator cannot run functions): an SQS FIFO batch as Lambda's event source
+//! mapping delivers it, holding an event to enforce and a message Warden cannot read, then a
+//! scheduled tick.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod support;
+
+use serde_json::{json, Value};
+use std::time::Duration;
+use support::runtime_api::{RuntimeApi, NEXT};
+use warden_handler::demo::{mallory_puts_role_policy, user_call, Scenario, ESCALATE};
+use warden_handler::local_aws::LocalAws;
+
+/// The environment Lambda would give the function: `warden init`'s configuration, credentials of
+/// Warden's own user, the endpoint.
+fn function_env(aws: &LocalAws, s: &Scenario) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = s
+        .init
+        .vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    env.extend(
+        [
+            ("AWS_ENDPOINT_URL", aws.endpoint.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", s.warden.access_key_id.as_str()),
+            ("AWS_SECRET_ACCESS_KEY", s.warden.secret_access_key.as_str()),
+            ("WARDEN_ALERT_WINDOW_SECONDS", "0"),
+            ("RUST_LOG", "info"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    env
+}
+
+/// An SQS record as the event source mapping hands it to the function.
+fn sqs_record(id: &str, body: &str, receive_count: u32) -> Value {
+    json!({
+        "messageId": id,
+        "receiptHandle": format!("handle-{id}"),
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": receive_count.to_string(),
+            "SentTimestamp": "1795510800000",
+            "SequenceNumber": "18849496460467696128",
+            "MessageGroupId": "123456789012",
+            "SenderId": "AIDAEVENTS",
+            "MessageDeduplicationId": id,
+            "ApproximateFirstReceiveTimestamp": "1795510800000"
+        },
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:warden-events.fifo",
+        "awsRegion": "us-east-1"
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lambda_binary_enforces_a_batch_dead_letters_what_it_cannot_read_and_ticks() {
+    let aws = LocalAws::start().expect("the local AWS starts");
+    let s = Scenario::setup(&aws).await.expect("the demo account");
+    // See `demo::work_once`: the emulator's signature check and the SDK's SNS form encoding
+    // disagree, so enforcement is off while Warden works.
+    aws.enforce_policies(false).unwrap();
+    assert!(mallory_puts_role_policy(&s, "app-deploy", "escalate")
+        .await
+        .unwrap());
+    s.emit(&user_call(
+        "mallory",
+        "iam.amazonaws.com",
+        "PutRolePolicy",
+        json!({"roleName": "app-deploy", "policyName": "escalate", "policyDocument": ESCALATE}),
+        "lambda-1",
+    ))
+    .await
+    .unwrap();
+    // Take the message EventBridge routed to the queue, as the event source mapping would.
+    let queue = s.init.get("WARDEN_QUEUE_URL").unwrap().to_owned();
+    let received = s
+        .admin
+        .clients
+        .sqs
+        .receive_message()
+        .queue_url(&queue)
+        .wait_time_seconds(5)
+        .send()
+        .await
+        .unwrap();
+    let message = received
+        .messages()
+        .first()
+        .expect("the event reached the queue");
+
+    let mut api = RuntimeApi::start().await.unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+        .envs(function_env(&aws, &s))
+        .envs(api.lambda_env())
+        .kill_on_drop(true)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let wait = Duration::from_secs(120);
+    let poll = api.next(wait).await.expect("the function polls");
+    assert_eq!((poll.method.as_str(), poll.path.as_str()), ("GET", NEXT));
+    poll.invoke(
+        "batch-1",
+        &json!({"Records": [
+            sqs_record(message.message_id().unwrap(), message.body().unwrap(), 1),
+            sqs_record("unreadable-1", "this is not an event", 1),
+        ]}),
+    );
+    let answer = api.next(wait).await.expect("the function answers");
+    assert_eq!(
+        answer.path,
+        "/2018-06-01/runtime/invocation/batch-1/response",
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    // Both messages are settled: one enforced, one moved to the dead-letter queue by Warden.
+    assert_eq!(answer.json().unwrap(), json!({"batchItemFailures": []}));
+    answer.accept();
+
+    // The undo happened and the Deny is on mallory.
+    let iam = &s.admin.clients.iam;
+    let role_policies = iam
+        .list_role_policies()
+        .role_name("app-deploy")
+        .send()
+        .await
+        .unwrap();
+    assert!(!role_policies
+        .policy_names()
+        .contains(&"escalate".to_owned()));
+    aws.enforce_policies(true).unwrap();
+    assert!(!mallory_puts_role_policy(&s, "app-deploy", "again")
+        .await
+        .unwrap());
+    assert!(mallory_puts_role_policy(&s, "billing-reports", "fine")
+        .await
+        .unwrap());
+    aws.enforce_policies(false).unwrap();
+
+    // The unreadable message is in the dead-letter queue with its reason.
+    let dlq = s.init.get("WARDEN_DLQ_URL").unwrap().to_owned();
+    let dead = s
+        .admin
+        .clients
+        .sqs
+        .receive_message()
+        .queue_url(&dlq)
+        .message_attribute_names("All")
+        .wait_time_seconds(2)
+        .send()
+        .await
+        .unwrap();
+    let dead = dead.messages().first().expect("a dead letter");
+    assert_eq!(dead.body(), Some("this is not an event"));
+    let reason = dead.message_attributes().unwrap()["warden_reason"]
+        .string_value()
+        .unwrap()
+        .to_owned();
+    assert!(reason.contains("unreadable-1"), "{reason}");
+
+    // A scheduled tick is answered with the alerts it sent (none left: the window is 0).
+    let poll = api.next(wait).await.expect("the function polls again");
+    assert_eq!(poll.path, NEXT);
+    poll.invoke(
+        "tick-1",
+        &json!({"version": "0", "id": "tick", "detail-type": "Scheduled Event", "source": "aws.events",
+                "account": "123456789012", "time": "2026-11-24T10:00:00Z", "region": "us-east-1",
+                "resources": ["arn:aws:events:us-east-1:123456789012:rule/warden-alerts"], "detail": {}}),
+    );
+    let answer = api.next(wait).await.expect("the function answers the tick");
+    assert_eq!(
+        answer.path,
+        "/2018-06-01/runtime/invocation/tick-1/response"
+    );
+    assert_eq!(answer.json().unwrap(), json!({"alerts_sent": 0}));
+    answer.accept();
+
+    // One alert for mallory's event, and one for the unreadable message.
+    let alerts = s.alerts().await.unwrap();
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
+    assert!(alerts.iter().any(|a| a.contains("lambda-1")), "{alerts:#?}");
+    assert!(
+        alerts.iter().any(|a| a.contains("unreadable-1")),
+        "{alerts:#?}"
+    );
+
+    child.start_kill().unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    let logs = String::from_utf8_lossy(&out.stderr);
+    // JSON log lines, one span per event with its fields.
+    let processed = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["fields"]["message"] == "processed")
+        .unwrap_or_else(|| panic!("a `processed` log line in:\n{logs}"));
+    assert_eq!(processed["fields"]["verdict"], "deny", "{processed}");
+    assert_eq!(processed["span"]["event_id"], "lambda-1", "{processed}");
+    assert!(processed["fields"]["aws_requests"].as_u64().unwrap() > 0);
+}
