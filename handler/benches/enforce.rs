@@ -1,0 +1,310 @@
+//! Enforcement figures on the local AWS, printed (no pass/fail: goals live in the issue and the
+//! notes):
+//! - time and AWS requests per enforced event, for the flow alone (the message is taken off the
+//!   queue first, as Lambda's event source mapping does), with the requests by operation;
+//! - a redelivered event, and the alert sent for an incident;
+//! - the `bootstrap` binary's size, as built and stripped, and its start-up time from `exec` to
+//!   its first poll of the Lambda Runtime API (a stand-in on loopback; the emulator cannot run
+//!   functions), then its first invocation.
+//!
+//! Run: `cargo bench -p warden-handler --bench enforce`. `WARDEN_BENCH_EVENTS` sets how many
+//! enforced events (default 20), `WARDEN_BENCH_STARTS` how many cold starts (default 10).
+//!
+//! The emulator answers far faster or slower than AWS depending on the call, so the milliseconds
+//! say where time goes on this machine, not what a Lambda in AWS takes; the request counts carry
+//! over as they are.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::indexing_slicing
+)]
+
+#[path = "../tests/support/runtime_api.rs"]
+mod runtime_api;
+
+use runtime_api::{RuntimeApi, NEXT};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use warden_handler::aws::Sent;
+use warden_handler::demo::{user_call, Scenario, ESCALATE};
+use warden_handler::flow::{Flow, Handled};
+use warden_handler::local_aws::LocalAws;
+
+fn env_num(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// min / median / max.
+fn spread(mut v: Vec<f64>) -> String {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return "-".to_owned();
+    }
+    format!(
+        "{:.0} / {:.0} / {:.0}",
+        v[0],
+        v[v.len() / 2],
+        v[v.len() - 1]
+    )
+}
+
+/// Takes one message off Warden's queue (as the event source mapping would), not counted.
+async fn take(s: &Scenario) -> (String, String, String) {
+    let queue = s.init.get("WARDEN_QUEUE_URL").unwrap();
+    for _ in 0..20 {
+        let r = s
+            .admin
+            .clients
+            .sqs
+            .receive_message()
+            .queue_url(queue)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        if let Some(m) = r.messages().first() {
+            return (
+                m.message_id().unwrap().to_owned(),
+                m.body().unwrap().to_owned(),
+                m.receipt_handle().unwrap().to_owned(),
+            );
+        }
+    }
+    panic!("no message reached the queue");
+}
+
+async fn delete(s: &Scenario, handle: &str) {
+    s.admin
+        .clients
+        .sqs
+        .delete_message()
+        .queue_url(s.init.get("WARDEN_QUEUE_URL").unwrap())
+        .receipt_handle(handle)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Mallory writes an inline policy on `role` and the CloudTrail record of it is put on the bus.
+async fn misbehave(s: &Scenario, role: &str, event_id: &str) {
+    s.mallory
+        .clients
+        .iam
+        .put_role_policy()
+        .role_name(role)
+        .policy_name("escalate")
+        .policy_document(ESCALATE)
+        .send()
+        .await
+        .unwrap();
+    s.emit(&user_call(
+        "mallory",
+        "iam.amazonaws.com",
+        "PutRolePolicy",
+        json!({"roleName": role, "policyName": "escalate", "policyDocument": ESCALATE}),
+        event_id,
+    ))
+    .await
+    .unwrap();
+}
+
+/// Handles one message through the flow; returns milliseconds and the requests it sent.
+async fn handle(flow: &Flow, id: &str, body: &str) -> (f64, Sent) {
+    let before = flow.caller.sent();
+    let started = Instant::now();
+    let handled = flow.handle_message(id, body, 1).await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    assert!(matches!(handled, Handled::Done(_)), "{handled:?}");
+    (ms, flow.caller.sent().since(&before))
+}
+
+fn breakdown(sent: &Sent) {
+    for ((service, operation), n) in &sent.0 {
+        println!("    {n:>3}  {service}:{operation}");
+    }
+}
+
+async fn enforced_events(s: &Scenario) {
+    let events = env_num("WARDEN_BENCH_EVENTS", 20).max(1);
+    for i in 0..events {
+        s.admin
+            .clients
+            .iam
+            .create_role()
+            .role_name(format!("bench-{i}"))
+            .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#)
+            .send()
+            .await
+            .unwrap();
+    }
+    let (flow, _config) =
+        warden_handler::demo::flow(s, &[("WARDEN_ALERT_WINDOW_SECONDS", "0")]).unwrap();
+    let mut ms = Vec::new();
+    let mut counts = Vec::new();
+    let mut first = None;
+    let mut last = None;
+    let mut redelivery = None;
+    for i in 0..events {
+        misbehave(s, &format!("bench-{i}"), &format!("bench-event-{i}")).await;
+        let (id, body, handle_) = take(s).await;
+        let (t, sent) = handle(&flow, &id, &body).await;
+        if i == 0 {
+            // The same message again, as SQS redelivers it.
+            redelivery = Some(handle(&flow, &id, &body).await);
+            first = Some(sent.clone());
+        }
+        delete(s, &handle_).await;
+        ms.push(t);
+        counts.push(sent.total() as f64);
+        last = Some(sent);
+    }
+    let before = flow.caller.sent();
+    let started = Instant::now();
+    let alerts = flow.flush_alerts(0).await.unwrap();
+    let flush_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let flush = flow.caller.sent().since(&before);
+
+    println!("enforced events (mallory's PutRolePolicy on a role; verdict deny: an inline Deny on mallory, the policy deleted)");
+    println!("  events: {events}");
+    println!("  ms per event, min / median / max: {}", spread(ms));
+    println!(
+        "  AWS requests per event, min / median / max: {}",
+        spread(counts)
+    );
+    if let Some(first) = first {
+        println!("  the first event's requests ({} in all):", first.total());
+        breakdown(&first);
+    }
+    if let Some(last) = last.filter(|_| events > 1) {
+        println!("  the last event's requests ({} in all):", last.total());
+        breakdown(&last);
+    }
+    if let Some((t, sent)) = redelivery {
+        println!(
+            "  the first event redelivered: {t:.0} ms, {} requests ({sent})",
+            sent.total()
+        );
+    }
+    println!(
+        "  alerts: {} incident message(s) for {events} events, {flush_ms:.0} ms, {} requests ({flush})",
+        alerts.len(),
+        flush.total()
+    );
+}
+
+fn function_env(aws: &LocalAws, s: &Scenario, api: &RuntimeApi) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = s
+        .init
+        .vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    for (k, v) in [
+        ("AWS_ENDPOINT_URL", aws.endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", s.warden.access_key_id.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", s.warden.secret_access_key.as_str()),
+        ("WARDEN_ALERT_WINDOW_SECONDS", "0"),
+        ("RUST_LOG", "warn"),
+    ] {
+        env.push((k.to_owned(), v.to_owned()));
+    }
+    env.extend(api.lambda_env());
+    env
+}
+
+async fn lambda_binary(aws: &LocalAws, s: &Scenario) {
+    let path = env!("CARGO_BIN_EXE_bootstrap");
+    let size = std::fs::metadata(path).unwrap().len();
+    let dir = tempfile::tempdir().unwrap();
+    let stripped = dir.path().join("bootstrap");
+    std::fs::copy(path, &stripped).unwrap();
+    let strip = std::process::Command::new("strip").arg(&stripped).status();
+    println!("the Lambda binary ({path})");
+    println!(
+        "  as built (bench profile = release): {:.1} MB",
+        size as f64 / 1e6
+    );
+    match strip {
+        Ok(st) if st.success() => println!(
+            "  stripped (`strip`): {:.1} MB",
+            std::fs::metadata(&stripped).unwrap().len() as f64 / 1e6
+        ),
+        other => println!("  stripped: `strip` did not run ({other:?})"),
+    }
+
+    let starts = env_num("WARDEN_BENCH_STARTS", 10).max(1);
+    let mut to_poll = Vec::new();
+    let mut first_invoke = None;
+    for k in 0..starts {
+        let mut api = RuntimeApi::start().await.unwrap();
+        let started = Instant::now();
+        let mut child = tokio::process::Command::new(path)
+            .envs(function_env(aws, s, &api))
+            .kill_on_drop(true)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let poll = api
+            .next(Duration::from_secs(60))
+            .await
+            .expect("the function polls");
+        to_poll.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(poll.path, NEXT);
+        if k == 0 {
+            // The first invocation after the cold start: one enforced event.
+            misbehave(s, "billing-reports", "bench-lambda-1").await;
+            let (id, body, handle_) = take(s).await;
+            let started = Instant::now();
+            poll.invoke(
+                "bench-1",
+                &json!({"Records": [{
+                    "messageId": id, "receiptHandle": handle_, "body": body,
+                    "attributes": {"ApproximateReceiveCount": "1"},
+                    "messageAttributes": {}, "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:warden-events.fifo",
+                    "awsRegion": "us-east-1"
+                }]}),
+            );
+            let answer = api.next(Duration::from_secs(60)).await.expect("an answer");
+            first_invoke = Some(started.elapsed().as_secs_f64() * 1000.0);
+            let v: Value = answer.json().unwrap();
+            assert_eq!(v, json!({"batchItemFailures": []}), "{v}");
+            answer.accept();
+            delete(s, &handle_).await;
+        }
+        child.start_kill().unwrap();
+        let _ = child.wait().await;
+    }
+    println!(
+        "  start-up, exec to first poll, ms, min / median / max of {starts}: {}",
+        spread(to_poll)
+    );
+    if let Some(t) = first_invoke {
+        println!(
+            "  first invocation after a cold start (one enforced event, alert sent): {t:.0} ms"
+        );
+    }
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let aws = LocalAws::start().expect("the local AWS starts");
+        let s = Scenario::setup(&aws).await.expect("the demo account");
+        // See `demo::work_once`: enforcement is off while Warden works.
+        aws.enforce_policies(false).unwrap();
+        enforced_events(&s).await;
+        lambda_binary(&aws, &s).await;
+    });
+}

@@ -1,0 +1,419 @@
+//! Errors the local AWS cannot produce (throttling, 5xx, a policy-size limit), injected with
+//! `aws-smithy-mocks` into the whole flow on the local AWS: a rule answers the matching requests
+//! with AWS's own error bodies, and every other request passes through to the emulator. Each test
+//! checks the flow converges: the change made once, the evidence chain whole, one alert.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use aws_smithy_http_client::tls;
+use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use serde_json::json;
+use std::time::Duration;
+use warden_handler::aws::{Clients, RateLimits, RetryPolicy};
+use warden_handler::demo::{mallory_puts_role_policy, user_call, Scenario, ESCALATE};
+use warden_handler::flow::{Flow, Handled};
+use warden_handler::local_aws::LocalAws;
+
+/// Sends a request to the mock client; what no rule answered (the mock's 418) goes to the real one.
+#[derive(Debug, Clone)]
+struct MockOrReal {
+    mock: SharedHttpClient,
+    real: SharedHttpClient,
+}
+
+#[derive(Debug)]
+struct MockOrRealConnector {
+    mock: SharedHttpConnector,
+    real: SharedHttpConnector,
+}
+
+impl HttpClient for MockOrReal {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(MockOrRealConnector {
+            mock: self.mock.http_connector(settings, components),
+            real: self.real.http_connector(settings, components),
+        })
+    }
+}
+
+impl HttpConnector for MockOrRealConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let (mock, real) = (self.mock.clone(), self.real.clone());
+        HttpConnectorFuture::new(async move {
+            // The mock's answer rides in the request's extensions, which a copy does not keep:
+            // the original goes to the mock, the copy (if needed) to the emulator.
+            let copy = request.try_clone().expect("an in-memory body");
+            let answer = mock.call(request).await?;
+            if answer.status().as_u16() == 418 {
+                real.call(copy).await
+            } else {
+                Ok(answer)
+            }
+        })
+    }
+}
+
+fn response(status: u16, content_type: &str, body: String) -> HttpResponse {
+    let mut r = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body));
+    r.headers_mut()
+        .insert("x-amzn-RequestId", "injected-request-id");
+    r.headers_mut()
+        .insert("content-type", content_type.to_owned());
+    r
+}
+
+/// An error as IAM and SNS (awsQuery) send it.
+fn query_error(status: u16, code: &str, message: &str) -> HttpResponse {
+    response(
+        status,
+        "text/xml",
+        format!(
+            r#"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>injected-request-id</RequestId></ErrorResponse>"#
+        ),
+    )
+}
+
+/// An error as DynamoDB (JSON 1.0) sends it.
+fn dynamodb_error(code: &str) -> HttpResponse {
+    response(
+        400,
+        "application/x-amz-json-1.0",
+        format!(r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{code}","message":"injected"}}"#),
+    )
+}
+
+/// The rules to inject, per service.
+#[derive(Default)]
+struct Faults {
+    iam: Vec<Rule>,
+    dynamodb: Vec<Rule>,
+    sns: Vec<Rule>,
+}
+
+fn interceptor(rules: &[Rule]) -> MockResponseInterceptor {
+    rules.iter().fold(
+        MockResponseInterceptor::new()
+            .rule_mode(RuleMode::MatchAny)
+            .allow_passthrough(),
+        MockResponseInterceptor::with_rule,
+    )
+}
+
+/// Warden's clients (signing as its own user), with the faults injected and quick retries.
+async fn faulty_clients(aws: &LocalAws, s: &Scenario, faults: &Faults) -> Clients {
+    let conf = aws
+        .sdk_config_as(&s.warden.access_key_id, &s.warden.secret_access_key)
+        .await;
+    let retry = RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+    };
+    let mut clients = Clients::from_conf(&conf, &RateLimits::default(), retry);
+    let http = SharedHttpClient::new(MockOrReal {
+        mock: create_mock_http_client(),
+        // The SDK's default client (hyper, rustls with aws-lc).
+        real: aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .build_https(),
+    });
+    clients.iam = aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::config::Builder::from(&conf)
+            .http_client(http.clone())
+            .interceptor(interceptor(&faults.iam))
+            .build(),
+    );
+    clients.dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&conf)
+            .http_client(http.clone())
+            .interceptor(interceptor(&faults.dynamodb))
+            .build(),
+    );
+    clients.sns = aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::config::Builder::from(&conf)
+            .http_client(http)
+            .interceptor(interceptor(&faults.sns))
+            .build(),
+    );
+    clients
+}
+
+/// Mallory's escalation on `app-deploy`, made and put on the bus; returns the queue message.
+async fn escalation(s: &Scenario, event_id: &str) -> (String, String) {
+    assert!(mallory_puts_role_policy(s, "app-deploy", "escalate")
+        .await
+        .unwrap());
+    s.emit(&user_call(
+        "mallory",
+        "iam.amazonaws.com",
+        "PutRolePolicy",
+        json!({"roleName": "app-deploy", "policyName": "escalate", "policyDocument": ESCALATE}),
+        event_id,
+    ))
+    .await
+    .unwrap();
+    let r = s
+        .admin
+        .clients
+        .sqs
+        .receive_message()
+        .queue_url(s.init.get("WARDEN_QUEUE_URL").unwrap())
+        .wait_time_seconds(5)
+        .send()
+        .await
+        .unwrap();
+    let m = r.messages().first().expect("the event reached the queue");
+    (
+        m.message_id().unwrap().to_owned(),
+        m.body().unwrap().to_owned(),
+    )
+}
+
+async fn start(faults: &Faults) -> (LocalAws, Scenario, Flow) {
+    let aws = LocalAws::start().expect("the local AWS starts");
+    let s = Scenario::setup(&aws).await.expect("the demo account");
+    // See `demo::work_once`: enforcement is off while Warden works.
+    aws.enforce_policies(false).unwrap();
+    let config = s.config(&[("WARDEN_ALERT_WINDOW_SECONDS", "0")]).unwrap();
+    let clients = faulty_clients(&aws, &s, faults).await;
+    let flow = warden_handler::runtime::build_flow(&config, &clients).unwrap();
+    (aws, s, flow)
+}
+
+async fn user_policies(s: &Scenario, user: &str) -> Vec<String> {
+    s.admin
+        .clients
+        .iam
+        .list_user_policies()
+        .user_name(user)
+        .send()
+        .await
+        .unwrap()
+        .policy_names()
+        .to_vec()
+}
+
+async fn role_policies(s: &Scenario, role: &str) -> Vec<String> {
+    s.admin
+        .clients
+        .iam
+        .list_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .unwrap()
+        .policy_names()
+        .to_vec()
+}
+
+/// The chain verifies; returns its records' kinds.
+async fn evidence(flow: &Flow) -> Vec<String> {
+    let records = flow.evidence.list().await.unwrap();
+    let head = flow.evidence.head().await.unwrap();
+    policy_rules::evidence::verify(&records, head.as_ref().map(|(s, h)| (*s, h.as_str()))).unwrap();
+    records
+        .iter()
+        .map(|r| {
+            serde_json::to_value(r.kind)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+fn requests(flow: &Flow, service: &str, operation: &str) -> u64 {
+    flow.caller
+        .sent()
+        .0
+        .iter()
+        .filter(|((s, o), _)| *s == service && *o == operation)
+        .map(|(_, n)| n)
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_everywhere_is_retried_and_the_event_is_enforced_once() {
+    let put_deny = mock!(aws_sdk_iam::Client::put_user_policy)
+        .match_requests(|r| r.policy_name() == Some("WardenDeny"))
+        .sequence()
+        .http_response(|| query_error(400, "Throttling", "Rate exceeded"))
+        .times(2)
+        .build();
+    let read_user = mock!(aws_sdk_iam::Client::list_user_policies)
+        .sequence()
+        .http_response(|| query_error(503, "ServiceUnavailable", "try again"))
+        .build();
+    let ledger = mock!(aws_sdk_dynamodb::Client::update_item)
+        .sequence()
+        .http_response(|| dynamodb_error("ProvisionedThroughputExceededException"))
+        .build();
+    let append = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+        .sequence()
+        .http_response(|| dynamodb_error("ThrottlingException"))
+        .times(2)
+        .build();
+    let publish = mock!(aws_sdk_sns::Client::publish)
+        .sequence()
+        .http_response(|| query_error(400, "Throttling", "Rate exceeded"))
+        .build();
+    let faults = Faults {
+        iam: vec![put_deny.clone(), read_user.clone()],
+        dynamodb: vec![ledger.clone(), append.clone()],
+        sns: vec![publish.clone()],
+    };
+    let (_aws, s, flow) = start(&faults).await;
+    let (id, body) = escalation(&s, "throttled-1").await;
+
+    let handled = flow.handle_message(&id, &body, 1).await;
+    assert!(matches!(handled, Handled::Done(_)), "{handled:?}");
+    // Every injected error was met, and retried past.
+    for (rule, n) in [(&put_deny, 2), (&read_user, 1), (&ledger, 1), (&append, 2)] {
+        assert_eq!(rule.num_calls(), n);
+    }
+    assert_eq!(
+        requests(&flow, "iam", "PutUserPolicy"),
+        3,
+        "two throttled attempts, then the Deny"
+    );
+    assert!(user_policies(&s, "mallory")
+        .await
+        .contains(&"WardenDeny".to_owned()));
+    assert!(!role_policies(&s, "app-deploy")
+        .await
+        .contains(&"escalate".to_owned()));
+    assert_eq!(
+        evidence(&flow).await,
+        ["decision", "change", "verify", "change", "verify"]
+    );
+
+    // The alert: throttled once, then sent; exactly one message.
+    let sent = flow.flush_alerts(0).await.unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(publish.num_calls(), 1);
+    assert_eq!(s.alerts().await.unwrap().len(), 1);
+    // Redelivered: nothing more happens.
+    let again = flow.handle_message(&id, &body, 2).await;
+    assert!(
+        matches!(&again, Handled::Done(d) if d.iter().all(|e| e.duplicate)),
+        "{again:?}"
+    );
+    assert_eq!(requests(&flow, "iam", "PutUserPolicy"), 3);
+    assert!(flow.flush_alerts(0).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_past_the_retries_leaves_the_message_and_redelivery_converges() {
+    // The undo's DeleteRolePolicy fails with 500s for more than one receive's worth of attempts.
+    let undo = mock!(aws_sdk_iam::Client::delete_role_policy)
+        .sequence()
+        .http_response(|| query_error(500, "ServiceFailure", "internal"))
+        .times(3)
+        .build();
+    let faults = Faults {
+        iam: vec![undo.clone()],
+        ..Faults::default()
+    };
+    let (_aws, s, flow) = start(&faults).await;
+    let (id, body) = escalation(&s, "outage-1").await;
+
+    let first = flow.handle_message(&id, &body, 1).await;
+    assert!(
+        matches!(&first, Handled::Retry(why) if why.contains("ServiceFailure")),
+        "{first:?}"
+    );
+    assert_eq!(undo.num_calls(), 3);
+    // The Deny is in place already; the escalation is still there.
+    assert!(user_policies(&s, "mallory")
+        .await
+        .contains(&"WardenDeny".to_owned()));
+    assert!(role_policies(&s, "app-deploy")
+        .await
+        .contains(&"escalate".to_owned()));
+    assert!(
+        flow.flush_alerts(0).await.unwrap().is_empty(),
+        "no alert before the event is done"
+    );
+
+    // SQS redelivers; the outage is over.
+    let second = flow.handle_message(&id, &body, 2).await;
+    assert!(matches!(second, Handled::Done(_)), "{second:?}");
+    assert!(!role_policies(&s, "app-deploy")
+        .await
+        .contains(&"escalate".to_owned()));
+    assert_eq!(
+        requests(&flow, "iam", "PutUserPolicy"),
+        1,
+        "the Deny was applied once"
+    );
+    assert_eq!(
+        evidence(&flow).await,
+        ["decision", "change", "verify", "change", "verify"]
+    );
+    assert_eq!(flow.flush_alerts(0).await.unwrap().len(), 1);
+    assert_eq!(s.alerts().await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_error_on_the_deny_is_recorded_and_a_person_is_told() {
+    // Mallory's inline policies are at IAM's size quota: the Deny cannot be written.
+    let quota = mock!(aws_sdk_iam::Client::put_user_policy)
+        .match_requests(|r| r.policy_name() == Some("WardenDeny"))
+        .sequence()
+        .http_response(|| {
+            query_error(
+                409,
+                "LimitExceeded",
+                "Maximum policy size of 2048 bytes exceeded for user mallory",
+            )
+        })
+        .repeatedly()
+        .build();
+    let faults = Faults {
+        iam: vec![quota.clone()],
+        ..Faults::default()
+    };
+    let (_aws, s, flow) = start(&faults).await;
+    let (id, body) = escalation(&s, "quota-1").await;
+
+    let handled = flow.handle_message(&id, &body, 1).await;
+    assert!(matches!(handled, Handled::Done(_)), "{handled:?}");
+    assert_eq!(quota.num_calls(), 1, "a permanent error is not retried");
+    assert!(!user_policies(&s, "mallory")
+        .await
+        .contains(&"WardenDeny".to_owned()));
+    assert_eq!(flow.flush_alerts(0).await.unwrap().len(), 1);
+    let alerts = s.alerts().await.unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert!(
+        alerts[0].contains("LimitExceeded") && alerts[0].contains("make the change by hand"),
+        "{}",
+        alerts[0]
+    );
+    // The decision is in the chain with the failure.
+    let kinds = evidence(&flow).await;
+    assert_eq!(
+        kinds.first().map(String::as_str),
+        Some("decision"),
+        "{kinds:?}"
+    );
+}
