@@ -333,6 +333,11 @@ const HEAD_SEQ: &str = "head_seq";
 const HEAD_HASH: &str = "head_hash";
 const RECORD_ID: &str = "id";
 const RECORD_SEQ: &str = "seq";
+/// Records per evidence transaction: 2 items each and the head, within DynamoDB's 100 items.
+pub const MAX_RECORDS_PER_TRANSACTION: usize = 32;
+/// Record bodies per evidence transaction, well within DynamoDB's 4 MB (each line is written
+/// twice when it is the last: in the chain and in the head).
+const MAX_TRANSACTION_BYTES: usize = 1_500_000;
 
 /// Object Lock retention mode of the mirror (Amazon S3 User Guide, "Object Lock retention modes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -421,34 +426,47 @@ impl DynamoEvidence {
             .transpose()
     }
 
-    /// Writes `record` after `prev`, all or nothing. `Ok(false)`: a condition failed.
-    async fn try_write(&self, prev: Option<&Record>, record: &Record) -> Result<bool, StoreError> {
-        let line = record.to_line();
-        let put_record = built(
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(Self::key(CHAIN, record.seq)))
-                .item(RECORD_ID, s(&record.id))
-                .item(RECORD, s(&line))
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", PK)
-                .build(),
-        )?;
-        let put_id = built(
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(Self::key(&format!("id#{}", record.id), 0)))
-                .item(RECORD_SEQ, n(record.seq))
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", PK)
-                .build(),
-        )?;
+    /// Writes `records` (consecutive, the first after `prev`) and moves the head to the last, all
+    /// or nothing, in one transaction. `Ok(false)`: a condition failed.
+    async fn try_write(
+        &self,
+        prev: Option<&Record>,
+        records: &[Record],
+    ) -> Result<bool, StoreError> {
+        let Some(last) = records.last() else {
+            return Ok(true);
+        };
+        let mut req = self.clients.dynamodb.transact_write_items();
+        for record in records {
+            let put_record = built(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(Self::key(CHAIN, record.seq)))
+                    .item(RECORD_ID, s(&record.id))
+                    .item(RECORD, s(record.to_line()))
+                    .condition_expression("attribute_not_exists(#pk)")
+                    .expression_attribute_names("#pk", PK)
+                    .build(),
+            )?;
+            let put_id = built(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(Self::key(&format!("id#{}", record.id), 0)))
+                    .item(RECORD_SEQ, n(record.seq))
+                    .condition_expression("attribute_not_exists(#pk)")
+                    .expression_attribute_names("#pk", PK)
+                    .build(),
+            )?;
+            req = req
+                .transact_items(TransactWriteItem::builder().put(put_record).build())
+                .transact_items(TransactWriteItem::builder().put(put_id).build());
+        }
         let head = Put::builder()
             .table_name(&self.table)
             .set_item(Some(Self::key(HEAD, 0)))
-            .item(HEAD_SEQ, n(record.seq))
-            .item(HEAD_HASH, s(&record.hash))
-            .item(RECORD, s(&line));
+            .item(HEAD_SEQ, n(last.seq))
+            .item(HEAD_HASH, s(&last.hash))
+            .item(RECORD, s(last.to_line()));
         // INVARIANT (evidence-no-fork): the head moves only from the seq this append read.
         let head = built(
             match prev {
@@ -462,13 +480,7 @@ impl DynamoEvidence {
             }
             .build(),
         )?;
-        let req = self
-            .clients
-            .dynamodb
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put_record).build())
-            .transact_items(TransactWriteItem::builder().put(put_id).build())
-            .transact_items(TransactWriteItem::builder().put(head).build());
+        let req = req.transact_items(TransactWriteItem::builder().put(head).build());
         Ok(conditional(
             self.clients
                 .caller
@@ -476,6 +488,12 @@ impl DynamoEvidence {
                 .await,
         )?
         .is_some())
+    }
+
+    /// Backs off after a lost race: full jitter, capped at 160 ms (the head moves in milliseconds).
+    async fn back_off(attempt: u32) {
+        let cap = Duration::from_millis(5u64.saturating_mul(1 << attempt.min(5)));
+        tokio::time::sleep(cap.mul_f64(fastrand::f64())).await;
     }
 
     async fn mirror(&self, record: &Record, only_if_missing: bool) -> Result<(), StoreError> {
@@ -528,7 +546,10 @@ impl EvidenceStore for DynamoEvidence {
         for attempt in 0..self.max_attempts {
             let prev = self.head_record().await?;
             let record = append(prev.as_ref(), draft.clone());
-            if self.try_write(prev.as_ref(), &record).await? {
+            if self
+                .try_write(prev.as_ref(), std::slice::from_ref(&record))
+                .await?
+            {
                 self.mirror(&record, false).await?;
                 return Ok(record);
             }
@@ -538,11 +559,51 @@ impl EvidenceStore for DynamoEvidence {
                 self.mirror(&stored, true).await?;
                 return Ok(stored);
             }
-            // Full-jitter backoff, capped at 100 ms: the head moves in milliseconds.
-            let cap = Duration::from_millis(5u64.saturating_mul(1 << attempt.min(5)));
-            tokio::time::sleep(cap.mul_f64(fastrand::f64())).await;
+            Self::back_off(attempt).await;
         }
         Err(StoreError::Contention)
+    }
+
+    /// One transaction for the drafts (2 items each and the head: at most
+    /// [`MAX_RECORDS_PER_TRANSACTION`] records, within DynamoDB's 100 items and 4 MB), so an event's
+    /// records cost one head read and one write. When a draft's id is stored already (a retry after
+    /// a lost answer), each draft goes through [`append`](EvidenceStore::append) instead, which
+    /// returns stored records and writes the rest.
+    async fn append_all(&self, drafts: Vec<Draft>) -> Result<Vec<Record>, StoreError> {
+        let lines: usize = drafts.iter().map(|d| d.body.to_string().len()).sum();
+        let fits = drafts.len() <= MAX_RECORDS_PER_TRANSACTION && lines <= MAX_TRANSACTION_BYTES;
+        if drafts.len() > 1 && fits {
+            for attempt in 0..self.max_attempts {
+                let prev = self.head_record().await?;
+                let mut records: Vec<Record> = Vec::with_capacity(drafts.len());
+                for draft in &drafts {
+                    let after = records.last().or(prev.as_ref());
+                    records.push(append(after, draft.clone()));
+                }
+                if self.try_write(prev.as_ref(), &records).await? {
+                    for record in &records {
+                        self.mirror(record, false).await?;
+                    }
+                    return Ok(records);
+                }
+                let mut stored = false;
+                for draft in &drafts {
+                    if self.get(&draft.id).await?.is_some() {
+                        stored = true;
+                        break;
+                    }
+                }
+                if stored {
+                    break;
+                }
+                Self::back_off(attempt).await;
+            }
+        }
+        let mut out = Vec::with_capacity(drafts.len());
+        for draft in drafts {
+            out.push(self.append(draft).await?);
+        }
+        Ok(out)
     }
 
     async fn list(&self) -> Result<Vec<Record>, StoreError> {

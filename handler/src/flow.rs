@@ -800,19 +800,17 @@ impl Flow {
             "monitor": monitor.then_some("monitor mode: the plan was not applied"),
             "todo": planned.todo,
         });
-        self.evidence
-            .append(Draft {
-                id: deterministic_id(&["decision", event_id]),
-                time: now.clone(),
-                kind: Some(RecordKind::Decision),
-                principal: principal.clone(),
-                target: None,
-                actions: actions.clone(),
-                rule: d.rule.clone(),
-                event_id: Some(event_id.to_owned()),
-                body,
-            })
-            .await?;
+        let mut drafts = vec![Draft {
+            id: deterministic_id(&["decision", event_id]),
+            time: now.clone(),
+            kind: Some(RecordKind::Decision),
+            principal: principal.clone(),
+            target: None,
+            actions: actions.clone(),
+            rule: d.rule.clone(),
+            event_id: Some(event_id.to_owned()),
+            body,
+        }];
         for (i, run) in planned.steps.iter().enumerate() {
             let (Some(target), Some(before)) = (&run.target, &run.before) else {
                 continue;
@@ -821,31 +819,28 @@ impl Flow {
                 continue;
             };
             let call_action = vec![run.step.call.clone()];
-            self.evidence
-                .append(Draft {
-                    id: change_id(event_id, i),
-                    time: now.clone(),
-                    kind: Some(RecordKind::Change),
-                    principal: principal.clone(),
-                    target: Some(target.to_string()),
-                    actions: call_action.clone(),
-                    rule: d.rule.clone(),
-                    event_id: Some(event_id.to_owned()),
-                    body: json!({
-                        "connector": target.connector,
-                        "name": target.name,
-                        "role": run.role,
-                        "step": run.step,
-                        "before": before,
-                        "after": run.verification.as_ref().map(|v| &v.after),
-                        "applied": applied,
-                        "applied_by_earlier_attempt": run.applied_earlier,
-                    }),
-                })
-                .await?;
+            drafts.push(Draft {
+                id: change_id(event_id, i),
+                time: now.clone(),
+                kind: Some(RecordKind::Change),
+                principal: principal.clone(),
+                target: Some(target.to_string()),
+                actions: call_action.clone(),
+                rule: d.rule.clone(),
+                event_id: Some(event_id.to_owned()),
+                body: json!({
+                    "connector": target.connector,
+                    "name": target.name,
+                    "role": run.role,
+                    "step": run.step,
+                    "before": before,
+                    "after": run.verification.as_ref().map(|v| &v.after),
+                    "applied": applied,
+                    "applied_by_earlier_attempt": run.applied_earlier,
+                }),
+            });
             if let Some(v) = &run.verification {
-                self.evidence
-                    .append(Draft {
+                drafts.push(Draft {
                         id: deterministic_id(&["verify", event_id, &i.to_string()]),
                         time: now.clone(),
                         kind: Some(RecordKind::Verify),
@@ -855,10 +850,12 @@ impl Flow {
                         rule: d.rule.clone(),
                         event_id: Some(event_id.to_owned()),
                         body: json!({"of": change_id(event_id, i), "holds": v.holds, "detail": v.detail}),
-                    })
-                    .await?;
+                    });
             }
         }
+        // One write for the event's records where the store can; ids are deterministic, so a retry
+        // writes nothing twice.
+        self.evidence.append_all(drafts).await?;
         Ok(())
     }
 

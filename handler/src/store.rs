@@ -77,6 +77,15 @@ pub trait EvidenceStore: Send + Sync {
     /// writers cannot fork the chain), unless a record with the draft's id exists already: then that
     /// record is returned and nothing is written (a retried step writes its record once).
     async fn append(&self, draft: Draft) -> Result<Record, StoreError>;
+    /// Appends drafts in order, as [`append`](Self::append) does each; a store that can writes them
+    /// all in one conditional write (the DynamoDB store: one transaction for an event's records).
+    async fn append_all(&self, drafts: Vec<Draft>) -> Result<Vec<Record>, StoreError> {
+        let mut out = Vec::with_capacity(drafts.len());
+        for draft in drafts {
+            out.push(self.append(draft).await?);
+        }
+        Ok(out)
+    }
     /// Every record, in sequence order.
     async fn list(&self) -> Result<Vec<Record>, StoreError>;
     async fn get(&self, id: &str) -> Result<Option<Record>, StoreError>;

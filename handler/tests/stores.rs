@@ -146,6 +146,53 @@ async fn evidence_appends_the_same_id_once() {
     assert_eq!(store.head().await.unwrap().unwrap().0, 1);
 }
 
+#[tokio::test]
+async fn evidence_appends_an_events_records_in_one_transaction_and_once() {
+    let (_aws, clients, out) = setup().await;
+    let caller = clients.caller.clone();
+    let store = DynamoEvidence::new(clients, var(&out, "WARDEN_EVIDENCE_TABLE"));
+    store.append(draft("first")).await.unwrap();
+    let before = caller.sent();
+    let drafts: Vec<Draft> = ["d", "c1", "v1", "c2", "v2"].map(draft).to_vec();
+    let records = store.append_all(drafts.clone()).await.unwrap();
+    let sent = caller.sent().since(&before);
+    assert_eq!(
+        sent.to_string(),
+        "dynamodb:GetItem×1, dynamodb:TransactWriteItems×1",
+        "one head read and one transaction"
+    );
+    assert_eq!(
+        records.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
+    let all = store.list().await.unwrap();
+    assert_eq!(all.get(1..), Some(&records[..]));
+    let head = store.head().await.unwrap().unwrap();
+    assert_eq!(head, (5, records[4].hash.clone()));
+    assert_eq!(verify(&all, Some((head.0, &head.1))), Ok(()));
+
+    // Again (a retry after a lost answer, later): the stored records, nothing written.
+    let later: Vec<Draft> = drafts
+        .into_iter()
+        .map(|mut d| {
+            d.time = "2026-11-22T11:00:00Z".into();
+            d
+        })
+        .collect();
+    assert_eq!(store.append_all(later).await.unwrap(), records);
+    // Some stored and some new: the stored ones are returned, the new one appended after the head.
+    let mixed = store
+        .append_all(vec![draft("v2"), draft("new")])
+        .await
+        .unwrap();
+    assert_eq!(mixed[0], records[4]);
+    assert_eq!(mixed[1].seq, 6);
+    let all = store.list().await.unwrap();
+    assert_eq!(all.len(), 7);
+    let head = store.head().await.unwrap().unwrap();
+    assert_eq!(verify(&all, Some((head.0, &head.1))), Ok(()));
+}
+
 /// A loopback proxy that lets one request at a time reach the emulator; returns its port. moto's
 /// DynamoDB runs each request on its own thread without a lock: a transaction checks its conditions
 /// and writes in separate steps, and a cancelled one rolls its tables back to a copy taken when it
@@ -241,18 +288,32 @@ async fn concurrent_appends_make_one_chain_without_fork_or_gap() {
             }
         }));
     }
+    // A third writer appends whole events (five records in one transaction).
+    let batches = Arc::clone(&store);
+    tasks.push(tokio::spawn(async move {
+        for e in 0..4 {
+            let drafts = (0..5).map(|i| draft(&format!("e{e}-{i}"))).collect();
+            batches.append_all(drafts).await.unwrap();
+        }
+    }));
     for t in tasks {
         t.await.unwrap();
     }
     let all = store.list().await.unwrap();
-    assert_eq!(all.len(), 40);
+    assert_eq!(all.len(), 60);
     let head = store.head().await.unwrap().unwrap();
-    assert_eq!(head.0, 39);
+    assert_eq!(head.0, 59);
     assert_eq!(verify(&all, Some((head.0, &head.1))), Ok(()));
     let mut ids: Vec<&str> = all.iter().map(|r| r.id.as_str()).collect();
+    // Each event's records are consecutive.
+    for e in 0..4 {
+        let at = ids.iter().position(|i| *i == format!("e{e}-0")).unwrap();
+        let run: Vec<String> = (0..5).map(|i| format!("e{e}-{i}")).collect();
+        assert_eq!(ids.get(at..at + 5).unwrap(), run.as_slice());
+    }
     ids.sort_unstable();
     ids.dedup();
-    assert_eq!(ids.len(), 40);
+    assert_eq!(ids.len(), 60);
 }
 
 #[tokio::test]
