@@ -4,7 +4,8 @@
 //! - the FIFO queue `<prefix>-events.fifo` (content-based deduplication, which an EventBridge FIFO
 //!   target needs) with a redrive policy to the FIFO dead-letter queue `<prefix>-events-dlq.fifo`
 //!   after 5 receives, and a queue policy that lets `events.amazonaws.com` send, from Warden's rules
-//!   only;
+//!   only; both queues encrypted at rest (SQS-managed keys), keeping messages 14 days, with a
+//!   180-second visibility timeout;
 //! - the SNS topic `<prefix>-alerts`;
 //! - the DynamoDB tables of `dynamo::table_definitions` (TTL on the state table);
 //! - optionally the evidence bucket `<prefix>-evidence-<account>-<region>`, with Object Lock (and
@@ -34,6 +35,16 @@ pub const MESSAGE_GROUP_ID: &str = "warden";
 
 /// How many receives before a message goes to the dead-letter queue.
 pub const MAX_RECEIVE_COUNT: u32 = 5;
+
+/// How long a received message stays hidden (seconds): longer than a worker's lease on the event
+/// (`WARDEN_LEASE_SECONDS`, default 120), so a message still being worked on is not handed to
+/// another worker, and six times the stack's 30-second Lambda timeout, as the Lambda developer
+/// guide advises for SQS event sources.
+pub const VISIBILITY_TIMEOUT_SECONDS: u32 = 180;
+
+/// How long both queues keep a message (seconds): 14 days, SQS's maximum, so a message waiting
+/// in the dead-letter queue for a person is not lost to the 4-day default.
+pub const RETENTION_SECONDS: u32 = 1_209_600;
 
 /// The CloudTrail event detail type of management API calls.
 pub const DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
@@ -281,6 +292,24 @@ async fn fifo_queue(clients: &Clients, name: &str) -> Result<(String, String), I
             what: format!("GetQueueAttributes `{name}`"),
             field: "QueueArn",
         })?;
+    let req = clients
+        .sqs
+        .set_queue_attributes()
+        .queue_url(&url)
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            VISIBILITY_TIMEOUT_SECONDS.to_string(),
+        )
+        .attributes(
+            QueueAttributeName::MessageRetentionPeriod,
+            RETENTION_SECONDS.to_string(),
+        )
+        // Encrypted at rest with SQS-owned keys.
+        .attributes(QueueAttributeName::SqsManagedSseEnabled, "true");
+    clients
+        .caller
+        .call("sqs", "SetQueueAttributes", || req.clone().send())
+        .await?;
     Ok((url, arn))
 }
 

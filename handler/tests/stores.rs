@@ -570,6 +570,24 @@ async fn init_is_idempotent_and_routes_cloudtrail_events_to_the_queue() {
         .unwrap();
     let get = |n: &str| attrs[&aws_sdk_sqs::types::QueueAttributeName::from(n)].clone();
     assert_eq!(get("ContentBasedDeduplication"), "true");
+    assert_eq!(get("VisibilityTimeout"), "180");
+    assert_eq!(get("MessageRetentionPeriod"), "1209600");
+    assert_eq!(get("SqsManagedSseEnabled"), "true");
+    let dlq_attrs = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(var(&first, "WARDEN_DLQ_URL"))
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::MessageRetentionPeriod)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    assert_eq!(
+        dlq_attrs[&aws_sdk_sqs::types::QueueAttributeName::MessageRetentionPeriod],
+        "1209600",
+        "the dead-letter queue keeps messages as long as SQS allows"
+    );
     let redrive: Value = serde_json::from_str(&get("RedrivePolicy")).unwrap();
     assert_eq!(
         redrive["maxReceiveCount"].to_string().trim_matches('"'),
