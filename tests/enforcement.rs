@@ -12,7 +12,9 @@
 
 use policy_rules::evidence::RecordKind;
 use serde_json::{json, Value};
-use warden_handler::demo::{self, mallory_puts_role_policy, user_call, Scenario, ESCALATE};
+use warden_handler::demo::{
+    self, escalation_event, mallory_puts_role_policy, user_call, Scenario, ESCALATE,
+};
 use warden_handler::flow::Stage;
 use warden_handler::local_aws::LocalAws;
 
@@ -24,16 +26,6 @@ async fn start() -> (LocalAws, Scenario) {
     (aws, scenario)
 }
 
-fn put_role_policy(event_id: &str, role: &str) -> Value {
-    user_call(
-        "mallory",
-        "iam.amazonaws.com",
-        "PutRolePolicy",
-        json!({"roleName": role, "policyName": "escalate", "policyDocument": ESCALATE}),
-        event_id,
-    )
-}
-
 async fn evidence_verifies(
     flow: &warden_handler::flow::Flow,
 ) -> Vec<policy_rules::evidence::Record> {
@@ -41,19 +33,6 @@ async fn evidence_verifies(
     let head = flow.evidence.head().await.unwrap();
     policy_rules::evidence::verify(&records, head.as_ref().map(|(s, h)| (*s, h.as_str()))).unwrap();
     records
-}
-
-async fn role_policies(s: &Scenario, role: &str) -> Vec<String> {
-    s.warden
-        .clients
-        .iam
-        .list_role_policies()
-        .role_name(role)
-        .send()
-        .await
-        .unwrap()
-        .policy_names()
-        .to_vec()
 }
 
 async fn queue_depth(s: &Scenario, url: &str) -> usize {
@@ -77,7 +56,7 @@ async fn a_non_admin_is_denied_narrowly_undone_alerted_recorded_and_rolled_back(
     assert!(mallory_puts_role_policy(&s, "app-deploy", "escalate")
         .await
         .unwrap());
-    s.emit(&put_role_policy("e2e-role-1", "app-deploy"))
+    s.emit(&escalation_event("e2e-role-1", "app-deploy"))
         .await
         .unwrap();
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Mine","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/mallory"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::payments-data/*"}]}"#;
@@ -132,8 +111,10 @@ async fn a_non_admin_is_denied_narrowly_undone_alerted_recorded_and_rolled_back(
     );
 
     // The undo happened: the escalation is gone.
-    assert!(!role_policies(&s, "app-deploy")
+    assert!(!s
+        .role_policies("app-deploy")
         .await
+        .unwrap()
         .contains(&"escalate".to_owned()));
 
     // One alert for the principal's incident, listing both events.
@@ -190,7 +171,7 @@ async fn a_non_admin_is_denied_narrowly_undone_alerted_recorded_and_rolled_back(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_event_delivered_twice_is_enforced_once() {
     let (aws, s) = start().await;
-    let event = put_role_policy("e2e-dup-1", "app-deploy");
+    let event = escalation_event("e2e-dup-1", "app-deploy");
     s.emit(&event).await.unwrap();
     s.emit(&event).await.unwrap(); // EventBridge adds its own id and time: not deduplicated by content
     let (flow, config) = demo::flow(&s, &[]).unwrap();
@@ -306,7 +287,7 @@ async fn allowed_root_identity_center_and_monitor_mode_change_nothing() {
     assert!(alerts.iter().any(|a| a.contains("to do:")));
 
     // Monitor mode: the violation is decided and alerted, nothing is applied.
-    s.emit(&put_role_policy("e2e-monitor-1", "app-deploy"))
+    s.emit(&escalation_event("e2e-monitor-1", "app-deploy"))
         .await
         .unwrap();
     let (flow, config) = demo::flow(&s, &[("WARDEN_MODE", "monitor")]).unwrap();
@@ -364,7 +345,7 @@ async fn a_crash_after_any_stage_then_redelivery_converges_to_one_change_record_
             .send()
             .await
             .unwrap();
-        let body = json!({"version": "0", "id": id, "detail-type": "AWS API Call via CloudTrail", "source": "aws.iam", "account": demo::ACCOUNT, "region": "us-east-1", "detail": put_role_policy(&id, &role)}).to_string();
+        let body = json!({"version": "0", "id": id, "detail-type": "AWS API Call via CloudTrail", "source": "aws.iam", "account": demo::ACCOUNT, "region": "us-east-1", "detail": escalation_event(&id, &role)}).to_string();
         flow.faults.fail_once_at(*stage);
         match flow.handle_message(&format!("m-{i}"), &body, 1).await {
             warden_handler::flow::Handled::Retry(why) => assert!(why.contains("injected"), "{why}"),
@@ -378,7 +359,7 @@ async fn a_crash_after_any_stage_then_redelivery_converges_to_one_change_record_
         // A third delivery changes nothing.
         flow.handle_message(&format!("m-{i}"), &body, 3).await;
         assert!(
-            role_policies(&s, &role).await.is_empty(),
+            s.role_policies(&role).await.unwrap().is_empty(),
             "stage {stage:?}: undone once"
         );
         let records = evidence_verifies(&flow).await;

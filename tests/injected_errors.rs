@@ -19,10 +19,9 @@ use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
-use serde_json::json;
 use std::time::Duration;
 use warden_handler::aws::{Clients, RateLimits, RetryPolicy};
-use warden_handler::demo::{mallory_puts_role_policy, user_call, Scenario, ESCALATE};
+use warden_handler::demo::{escalation_event, mallory_puts_role_policy, Scenario};
 use warden_handler::flow::{Flow, Handled};
 use warden_handler::local_aws::LocalAws;
 
@@ -161,30 +160,11 @@ async fn escalation(s: &Scenario, event_id: &str) -> (String, String) {
     assert!(mallory_puts_role_policy(s, "app-deploy", "escalate")
         .await
         .unwrap());
-    s.emit(&user_call(
-        "mallory",
-        "iam.amazonaws.com",
-        "PutRolePolicy",
-        json!({"roleName": "app-deploy", "policyName": "escalate", "policyDocument": ESCALATE}),
-        event_id,
-    ))
-    .await
-    .unwrap();
-    let r = s
-        .admin
-        .clients
-        .sqs
-        .receive_message()
-        .queue_url(s.init.get("WARDEN_QUEUE_URL").unwrap())
-        .wait_time_seconds(5)
-        .send()
+    s.emit(&escalation_event(event_id, "app-deploy"))
         .await
         .unwrap();
-    let m = r.messages().first().expect("the event reached the queue");
-    (
-        m.message_id().unwrap().to_owned(),
-        m.body().unwrap().to_owned(),
-    )
+    let (id, body, _) = s.take_message().await.unwrap();
+    (id, body)
 }
 
 async fn start(faults: &Faults) -> (LocalAws, Scenario, Flow) {
@@ -196,32 +176,6 @@ async fn start(faults: &Faults) -> (LocalAws, Scenario, Flow) {
     let clients = faulty_clients(&aws, &s, faults).await;
     let flow = warden_handler::runtime::build_flow(&config, &clients).unwrap();
     (aws, s, flow)
-}
-
-async fn user_policies(s: &Scenario, user: &str) -> Vec<String> {
-    s.admin
-        .clients
-        .iam
-        .list_user_policies()
-        .user_name(user)
-        .send()
-        .await
-        .unwrap()
-        .policy_names()
-        .to_vec()
-}
-
-async fn role_policies(s: &Scenario, role: &str) -> Vec<String> {
-    s.admin
-        .clients
-        .iam
-        .list_role_policies()
-        .role_name(role)
-        .send()
-        .await
-        .unwrap()
-        .policy_names()
-        .to_vec()
 }
 
 /// The chain verifies; returns its records' kinds.
@@ -295,11 +249,15 @@ async fn throttling_everywhere_is_retried_and_the_event_is_enforced_once() {
         3,
         "two throttled attempts, then the Deny"
     );
-    assert!(user_policies(&s, "mallory")
+    assert!(s
+        .user_policies("mallory")
         .await
+        .unwrap()
         .contains(&"WardenDeny".to_owned()));
-    assert!(!role_policies(&s, "app-deploy")
+    assert!(!s
+        .role_policies("app-deploy")
         .await
+        .unwrap()
         .contains(&"escalate".to_owned()));
     assert_eq!(
         evidence(&flow).await,
@@ -343,11 +301,15 @@ async fn an_outage_past_the_retries_leaves_the_message_and_redelivery_converges(
     );
     assert_eq!(undo.num_calls(), 3);
     // The Deny is in place already; the escalation is still there.
-    assert!(user_policies(&s, "mallory")
+    assert!(s
+        .user_policies("mallory")
         .await
+        .unwrap()
         .contains(&"WardenDeny".to_owned()));
-    assert!(role_policies(&s, "app-deploy")
+    assert!(s
+        .role_policies("app-deploy")
         .await
+        .unwrap()
         .contains(&"escalate".to_owned()));
     assert!(
         flow.flush_alerts(0).await.unwrap().is_empty(),
@@ -357,8 +319,10 @@ async fn an_outage_past_the_retries_leaves_the_message_and_redelivery_converges(
     // SQS redelivers; the outage is over.
     let second = flow.handle_message(&id, &body, 2).await;
     assert!(matches!(second, Handled::Done(_)), "{second:?}");
-    assert!(!role_policies(&s, "app-deploy")
+    assert!(!s
+        .role_policies("app-deploy")
         .await
+        .unwrap()
         .contains(&"escalate".to_owned()));
     assert_eq!(
         requests(&flow, "iam", "PutUserPolicy"),
@@ -398,8 +362,10 @@ async fn a_permanent_error_on_the_deny_is_recorded_and_a_person_is_told() {
     let handled = flow.handle_message(&id, &body, 1).await;
     assert!(matches!(handled, Handled::Done(_)), "{handled:?}");
     assert_eq!(quota.num_calls(), 1, "a permanent error is not retried");
-    assert!(!user_policies(&s, "mallory")
+    assert!(!s
+        .user_policies("mallory")
         .await
+        .unwrap()
         .contains(&"WardenDeny".to_owned()));
     assert_eq!(flow.flush_alerts(0).await.unwrap().len(), 1);
     let alerts = s.alerts().await.unwrap();

@@ -28,7 +28,7 @@ use runtime_api::{RuntimeApi, NEXT};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use warden_handler::aws::Sent;
-use warden_handler::demo::{user_call, Scenario, ESCALATE};
+use warden_handler::demo::{escalation_event, Scenario, ESCALATE};
 use warden_handler::flow::{Flow, Handled};
 use warden_handler::local_aws::LocalAws;
 
@@ -51,31 +51,6 @@ fn spread(mut v: Vec<f64>) -> String {
         v[v.len() / 2],
         v[v.len() - 1]
     )
-}
-
-/// Takes one message off Warden's queue (as the event source mapping would), not counted.
-async fn take(s: &Scenario) -> (String, String, String) {
-    let queue = s.init.get("WARDEN_QUEUE_URL").unwrap();
-    for _ in 0..20 {
-        let r = s
-            .admin
-            .clients
-            .sqs
-            .receive_message()
-            .queue_url(queue)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        if let Some(m) = r.messages().first() {
-            return (
-                m.message_id().unwrap().to_owned(),
-                m.body().unwrap().to_owned(),
-                m.receipt_handle().unwrap().to_owned(),
-            );
-        }
-    }
-    panic!("no message reached the queue");
 }
 
 async fn delete(s: &Scenario, handle: &str) {
@@ -102,15 +77,7 @@ async fn misbehave(s: &Scenario, role: &str, event_id: &str) {
         .send()
         .await
         .unwrap();
-    s.emit(&user_call(
-        "mallory",
-        "iam.amazonaws.com",
-        "PutRolePolicy",
-        json!({"roleName": role, "policyName": "escalate", "policyDocument": ESCALATE}),
-        event_id,
-    ))
-    .await
-    .unwrap();
+    s.emit(&escalation_event(event_id, role)).await.unwrap();
 }
 
 /// Handles one message through the flow; returns milliseconds and the requests it sent.
@@ -151,7 +118,7 @@ async fn enforced_events(s: &Scenario) {
     let mut redelivery = None;
     for i in 0..events {
         misbehave(s, &format!("bench-{i}"), &format!("bench-event-{i}")).await;
-        let (id, body, handle_) = take(s).await;
+        let (id, body, handle_) = s.take_message().await.unwrap();
         let (t, sent) = handle(&flow, &id, &body).await;
         if i == 0 {
             // The same message again, as SQS redelivers it.
@@ -197,27 +164,6 @@ async fn enforced_events(s: &Scenario) {
     );
 }
 
-fn function_env(aws: &LocalAws, s: &Scenario, api: &RuntimeApi) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = s
-        .init
-        .vars
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), v.clone()))
-        .collect();
-    for (k, v) in [
-        ("AWS_ENDPOINT_URL", aws.endpoint.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", s.warden.access_key_id.as_str()),
-        ("AWS_SECRET_ACCESS_KEY", s.warden.secret_access_key.as_str()),
-        ("WARDEN_ALERT_WINDOW_SECONDS", "0"),
-        ("RUST_LOG", "warn"),
-    ] {
-        env.push((k.to_owned(), v.to_owned()));
-    }
-    env.extend(api.lambda_env());
-    env
-}
-
 async fn lambda_binary(aws: &LocalAws, s: &Scenario) {
     let path = env!("CARGO_BIN_EXE_bootstrap");
     let size = std::fs::metadata(path).unwrap().len();
@@ -245,7 +191,9 @@ async fn lambda_binary(aws: &LocalAws, s: &Scenario) {
         let mut api = RuntimeApi::start().await.unwrap();
         let started = Instant::now();
         let mut child = tokio::process::Command::new(path)
-            .envs(function_env(aws, s, &api))
+            .envs(s.function_env(aws))
+            .envs([("WARDEN_ALERT_WINDOW_SECONDS", "0"), ("RUST_LOG", "warn")])
+            .envs(api.lambda_env())
             .kill_on_drop(true)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -260,7 +208,7 @@ async fn lambda_binary(aws: &LocalAws, s: &Scenario) {
         if k == 0 {
             // The first invocation after the cold start: one enforced event.
             misbehave(s, "billing-reports", "bench-lambda-1").await;
-            let (id, body, handle_) = take(s).await;
+            let (id, body, handle_) = s.take_message().await.unwrap();
             let started = Instant::now();
             poll.invoke(
                 "bench-1",

@@ -188,6 +188,83 @@ impl Scenario {
         Ok(())
     }
 
+    /// The names of a role's inline policies, read as the admin.
+    pub async fn role_policies(&self, role: &str) -> Result<Vec<String>> {
+        let out = self
+            .admin
+            .clients
+            .iam
+            .list_role_policies()
+            .role_name(role)
+            .send()
+            .await?;
+        Ok(out.policy_names().to_vec())
+    }
+
+    /// The names of a user's inline policies, read as the admin.
+    pub async fn user_policies(&self, user: &str) -> Result<Vec<String>> {
+        let out = self
+            .admin
+            .clients
+            .iam
+            .list_user_policies()
+            .user_name(user)
+            .send()
+            .await?;
+        Ok(out.policy_names().to_vec())
+    }
+
+    /// Takes one message off Warden's queue, as Lambda's event source mapping would (read as the
+    /// admin, so Warden's request count does not see it): `(message id, body, receipt handle)`.
+    pub async fn take_message(&self) -> Result<(String, String, String)> {
+        let queue = self
+            .init
+            .get("WARDEN_QUEUE_URL")
+            .context("`warden init` gave no WARDEN_QUEUE_URL")?;
+        for _ in 0..10 {
+            let r = self
+                .admin
+                .clients
+                .sqs
+                .receive_message()
+                .queue_url(queue)
+                .wait_time_seconds(2)
+                .send()
+                .await?;
+            if let Some(m) = r.messages().first() {
+                return Ok((
+                    m.message_id().unwrap_or_default().to_owned(),
+                    m.body().unwrap_or_default().to_owned(),
+                    m.receipt_handle().unwrap_or_default().to_owned(),
+                ));
+            }
+        }
+        anyhow::bail!("no message reached Warden's queue in 20 seconds")
+    }
+
+    /// The environment Lambda would give Warden's function here: `warden init`'s configuration,
+    /// the local endpoint and Warden's own credentials (the Runtime API variables are the caller's).
+    pub fn function_env(&self, aws: &LocalAws) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = self
+            .init
+            .vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        for (k, v) in [
+            ("AWS_ENDPOINT_URL", aws.endpoint.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", self.warden.access_key_id.as_str()),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                self.warden.secret_access_key.as_str(),
+            ),
+        ] {
+            env.push((k.to_owned(), v.to_owned()));
+        }
+        env
+    }
+
     /// The alerts that reached the inbox so far (each as its raw message body).
     pub async fn alerts(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
@@ -311,6 +388,17 @@ pub fn sso_call(
     v
 }
 
+/// The CloudTrail record of mallory's `PutRolePolicy` of [`ESCALATE`] as `escalate` on `role`.
+pub fn escalation_event(event_id: &str, role: &str) -> Value {
+    user_call(
+        "mallory",
+        "iam.amazonaws.com",
+        "PutRolePolicy",
+        json!({"roleName": role, "policyName": "escalate", "policyDocument": ESCALATE}),
+        event_id,
+    )
+}
+
 /// The inline policy document mallory writes to escalate.
 pub const ESCALATE: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
@@ -423,13 +511,7 @@ pub async fn run(out: &mut dyn std::io::Write) -> Result<()> {
     )?;
     let event_id = "demo-0001-mallory-putrolepolicy";
     scenario
-        .emit(&user_call(
-            "mallory",
-            "iam.amazonaws.com",
-            "PutRolePolicy",
-            json!({"roleName": "app-deploy", "policyName": "escalate", "policyDocument": ESCALATE}),
-            event_id,
-        ))
+        .emit(&escalation_event(event_id, "app-deploy"))
         .await?;
     say(
         out,

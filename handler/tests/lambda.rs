@@ -15,31 +15,8 @@ mod support;
 use serde_json::{json, Value};
 use std::time::Duration;
 use support::runtime_api::{RuntimeApi, NEXT};
-use warden_handler::demo::{mallory_puts_role_policy, user_call, Scenario, ESCALATE};
+use warden_handler::demo::{escalation_event, mallory_puts_role_policy, Scenario};
 use warden_handler::local_aws::LocalAws;
-
-/// The environment Lambda would give the function: `warden init`'s configuration, credentials of
-/// Warden's own user, the endpoint.
-fn function_env(aws: &LocalAws, s: &Scenario) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = s
-        .init
-        .vars
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), v.clone()))
-        .collect();
-    env.extend(
-        [
-            ("AWS_ENDPOINT_URL", aws.endpoint.as_str()),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ACCESS_KEY_ID", s.warden.access_key_id.as_str()),
-            ("AWS_SECRET_ACCESS_KEY", s.warden.secret_access_key.as_str()),
-            ("WARDEN_ALERT_WINDOW_SECONDS", "0"),
-            ("RUST_LOG", "info"),
-        ]
-        .map(|(k, v)| (k.to_owned(), v.to_owned())),
-    );
-    env
-}
 
 /// An SQS record as the event source mapping hands it to the function.
 fn sqs_record(id: &str, body: &str, receive_count: u32) -> Value {
@@ -74,35 +51,16 @@ async fn the_lambda_binary_enforces_a_batch_dead_letters_what_it_cannot_read_and
     assert!(mallory_puts_role_policy(&s, "app-deploy", "escalate")
         .await
         .unwrap());
-    s.emit(&user_call(
-        "mallory",
-        "iam.amazonaws.com",
-        "PutRolePolicy",
-        json!({"roleName": "app-deploy", "policyName": "escalate", "policyDocument": ESCALATE}),
-        "lambda-1",
-    ))
-    .await
-    .unwrap();
-    // Take the message EventBridge routed to the queue, as the event source mapping would.
-    let queue = s.init.get("WARDEN_QUEUE_URL").unwrap().to_owned();
-    let received = s
-        .admin
-        .clients
-        .sqs
-        .receive_message()
-        .queue_url(&queue)
-        .wait_time_seconds(5)
-        .send()
+    s.emit(&escalation_event("lambda-1", "app-deploy"))
         .await
         .unwrap();
-    let message = received
-        .messages()
-        .first()
-        .expect("the event reached the queue");
+    // Take the message EventBridge routed to the queue, as the event source mapping would.
+    let (message_id, body, _) = s.take_message().await.unwrap();
 
     let mut api = RuntimeApi::start().await.unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_bootstrap"))
-        .envs(function_env(&aws, &s))
+        .envs(s.function_env(&aws))
+        .envs([("WARDEN_ALERT_WINDOW_SECONDS", "0"), ("RUST_LOG", "info")])
         .envs(api.lambda_env())
         .kill_on_drop(true)
         .stderr(std::process::Stdio::piped())
@@ -115,7 +73,7 @@ async fn the_lambda_binary_enforces_a_batch_dead_letters_what_it_cannot_read_and
     poll.invoke(
         "batch-1",
         &json!({"Records": [
-            sqs_record(message.message_id().unwrap(), message.body().unwrap(), 1),
+            sqs_record(&message_id, &body, 1),
             sqs_record("unreadable-1", "this is not an event", 1),
         ]}),
     );
@@ -131,15 +89,10 @@ async fn the_lambda_binary_enforces_a_batch_dead_letters_what_it_cannot_read_and
     answer.accept();
 
     // The undo happened and the Deny is on mallory.
-    let iam = &s.admin.clients.iam;
-    let role_policies = iam
-        .list_role_policies()
-        .role_name("app-deploy")
-        .send()
+    assert!(!s
+        .role_policies("app-deploy")
         .await
-        .unwrap();
-    assert!(!role_policies
-        .policy_names()
+        .unwrap()
         .contains(&"escalate".to_owned()));
     aws.enforce_policies(true).unwrap();
     assert!(!mallory_puts_role_policy(&s, "app-deploy", "again")
