@@ -333,6 +333,9 @@ const HEAD_SEQ: &str = "head_seq";
 const HEAD_HASH: &str = "head_hash";
 const RECORD_ID: &str = "id";
 const RECORD_SEQ: &str = "seq";
+/// The longest record line an evidence item takes: DynamoDB's 400 KB item limit, less room for the
+/// key and attribute names (Amazon DynamoDB Developer Guide, "Quotas": item size).
+pub const MAX_RECORD_BYTES: usize = 390_000;
 /// Records per evidence transaction: 2 items each and the head, within DynamoDB's 100 items.
 pub const MAX_RECORDS_PER_TRANSACTION: usize = 32;
 /// Record bodies per evidence transaction, well within DynamoDB's 4 MB (each line is written
@@ -438,12 +441,20 @@ impl DynamoEvidence {
         };
         let mut req = self.clients.dynamodb.transact_write_items();
         for record in records {
+            let line = record.to_line();
+            if line.len() > MAX_RECORD_BYTES {
+                return Err(StoreError::TooLarge {
+                    id: record.id.clone(),
+                    bytes: line.len(),
+                    limit: MAX_RECORD_BYTES,
+                });
+            }
             let put_record = built(
                 Put::builder()
                     .table_name(&self.table)
                     .set_item(Some(Self::key(CHAIN, record.seq)))
                     .item(RECORD_ID, s(&record.id))
-                    .item(RECORD, s(record.to_line()))
+                    .item(RECORD, s(line))
                     .condition_expression("attribute_not_exists(#pk)")
                     .expression_attribute_names("#pk", PK)
                     .build(),

@@ -26,6 +26,13 @@ pub enum StoreError {
     /// What the store holds does not read.
     #[error("{0}")]
     Corrupt(String),
+    /// A record is larger than the store can hold in one item.
+    #[error("evidence record `{id}` is {bytes} bytes; a DynamoDB item holds at most {limit}")]
+    TooLarge {
+        id: String,
+        bytes: usize,
+        limit: usize,
+    },
     #[error("{0}")]
     Io(String),
 }
@@ -35,7 +42,7 @@ impl StoreError {
         match self {
             StoreError::Aws(e) => e.is_retryable(),
             StoreError::Contention | StoreError::Lost(_) => true,
-            StoreError::Corrupt(_) | StoreError::Io(_) => false,
+            StoreError::Corrupt(_) | StoreError::Io(_) | StoreError::TooLarge { .. } => false,
         }
     }
 }

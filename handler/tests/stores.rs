@@ -193,6 +193,23 @@ async fn evidence_appends_an_events_records_in_one_transaction_and_once() {
     assert_eq!(verify(&all, Some((head.0, &head.1))), Ok(()));
 }
 
+#[tokio::test]
+async fn evidence_refuses_a_record_larger_than_an_item_by_name() {
+    let (_aws, clients, out) = setup().await;
+    let store = DynamoEvidence::new(clients, var(&out, "WARDEN_EVIDENCE_TABLE"));
+    let mut big = draft("big");
+    big.body = json!({"before": "x".repeat(500_000)});
+    let err = store.append(big).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::TooLarge { id, .. } if id == "big"),
+        "{err}"
+    );
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("`big`"), "{err}");
+    assert!(store.list().await.unwrap().is_empty(), "nothing written");
+    assert_eq!(store.head().await.unwrap(), None);
+}
+
 /// A loopback proxy that lets one request at a time reach the emulator; returns its port. moto's
 /// DynamoDB runs each request on its own thread without a lock: a transaction checks its conditions
 /// and writes in separate steps, and a cancelled one rolls its tables back to a copy taken when it
