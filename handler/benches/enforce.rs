@@ -8,7 +8,9 @@
 //!   functions), then its first invocation.
 //!
 //! Run: `cargo bench -p warden-handler --bench enforce`. `WARDEN_BENCH_EVENTS` sets how many
-//! enforced events (default 20), `WARDEN_BENCH_STARTS` how many cold starts (default 10).
+//! enforced events (default 20), `WARDEN_BENCH_STARTS` how many cold starts (default 10),
+//! `WARDEN_RATE_LIMITS` Warden's client-side limits as in production (back to back, the IAM limit
+//! sets the pace; `iam=1000` shows the emulator's own time).
 //!
 //! The emulator answers far faster or slower than AWS depending on the call, so the milliseconds
 //! say where time goes on this machine, not what a Lambda in AWS takes; the request counts carry
@@ -27,7 +29,7 @@ mod runtime_api;
 use runtime_api::{RuntimeApi, NEXT};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use warden_handler::aws::Sent;
+use warden_handler::aws::{Clients, Sent};
 use warden_handler::demo::{escalation_event, Scenario, ESCALATE};
 use warden_handler::flow::{Flow, Handled};
 use warden_handler::local_aws::LocalAws;
@@ -96,7 +98,7 @@ fn breakdown(sent: &Sent) {
     }
 }
 
-async fn enforced_events(s: &Scenario) {
+async fn enforced_events(aws: &LocalAws, s: &Scenario) {
     let events = env_num("WARDEN_BENCH_EVENTS", 20).max(1);
     for i in 0..events {
         s.admin
@@ -109,8 +111,30 @@ async fn enforced_events(s: &Scenario) {
             .await
             .unwrap();
     }
-    let (flow, _config) =
-        warden_handler::demo::flow(s, &[("WARDEN_ALERT_WINDOW_SECONDS", "0")]).unwrap();
+    // Warden's clients with the configured rate limits (`WARDEN_RATE_LIMITS`, default `iam=10`):
+    // back to back, IAM's limit sets the pace.
+    let limits = std::env::var("WARDEN_RATE_LIMITS").unwrap_or_default();
+    let config = s
+        .config(&[
+            ("WARDEN_ALERT_WINDOW_SECONDS", "0"),
+            ("WARDEN_RATE_LIMITS", limits.as_str()),
+        ])
+        .unwrap();
+    let conf = aws
+        .sdk_config_as(&s.warden.access_key_id, &s.warden.secret_access_key)
+        .await;
+    let clients = Clients::from_conf(&conf, &config.rate_limits, config.retry);
+    let flow = warden_handler::runtime::build_flow(&config, &clients).unwrap();
+    println!(
+        "rate limits (requests per second / burst): {}",
+        config
+            .rate_limits
+            .0
+            .iter()
+            .map(|(k, (r, b))| format!("{k} {r}/{b}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let mut ms = Vec::new();
     let mut counts = Vec::new();
     let mut first = None;
@@ -252,7 +276,7 @@ fn main() {
         let s = Scenario::setup(&aws).await.expect("the demo account");
         // See `demo::work_once`: enforcement is off while Warden works.
         aws.enforce_policies(false).unwrap();
-        enforced_events(&s).await;
+        enforced_events(&aws, &s).await;
         lambda_binary(&aws, &s).await;
     });
 }
