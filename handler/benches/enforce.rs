@@ -9,6 +9,7 @@
 //!
 //! Run: `cargo bench -p warden-handler --bench enforce`. `WARDEN_BENCH_EVENTS` sets how many
 //! enforced events (default 20), `WARDEN_BENCH_STARTS` how many cold starts (default 10),
+//! `WARDEN_BENCH_BOOTSTRAP` another build of the binary to measure (e.g. the `lambda` profile's),
 //! `WARDEN_RATE_LIMITS` Warden's client-side limits as in production (back to back, the IAM limit
 //! sets the pace; `iam=1000` shows the emulator's own time).
 //!
@@ -189,17 +190,21 @@ async fn enforced_events(aws: &LocalAws, s: &Scenario) {
 }
 
 async fn lambda_binary(aws: &LocalAws, s: &Scenario) {
-    let path = env!("CARGO_BIN_EXE_bootstrap");
+    // `WARDEN_BENCH_BOOTSTRAP`: another build of it (e.g. `target/lambda/bootstrap`).
+    let built = std::env::var("WARDEN_BENCH_BOOTSTRAP").ok();
+    let path = built.as_deref().unwrap_or(env!("CARGO_BIN_EXE_bootstrap"));
     let size = std::fs::metadata(path).unwrap().len();
     let dir = tempfile::tempdir().unwrap();
     let stripped = dir.path().join("bootstrap");
     std::fs::copy(path, &stripped).unwrap();
     let strip = std::process::Command::new("strip").arg(&stripped).status();
     println!("the Lambda binary ({path})");
-    println!(
-        "  as built (bench profile = release): {:.1} MB",
-        size as f64 / 1e6
-    );
+    let profile = if built.is_some() {
+        "WARDEN_BENCH_BOOTSTRAP"
+    } else {
+        "bench profile = release"
+    };
+    println!("  as built ({profile}): {:.1} MB", size as f64 / 1e6);
     match strip {
         Ok(st) if st.success() => println!(
             "  stripped (`strip`): {:.1} MB",
