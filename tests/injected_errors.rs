@@ -105,6 +105,16 @@ struct Faults {
     sns: Vec<Rule>,
 }
 
+impl Faults {
+    /// One IAM rule, nothing else.
+    fn iam(rule: &Rule) -> Self {
+        Self {
+            iam: vec![rule.clone()],
+            ..Self::default()
+        }
+    }
+}
+
 fn interceptor(rules: &[Rule]) -> MockResponseInterceptor {
     rules.iter().fold(
         MockResponseInterceptor::new()
@@ -167,7 +177,9 @@ async fn escalation(s: &Scenario, event_id: &str) -> (String, String) {
     (id, body)
 }
 
-async fn start(faults: &Faults) -> (LocalAws, Scenario, Flow) {
+/// A fresh emulator and demo account, Warden's flow over faulty clients, and mallory's escalation
+/// as a queue message `(id, body)`.
+async fn start(faults: &Faults, event_id: &str) -> (LocalAws, Scenario, Flow, (String, String)) {
     let aws = LocalAws::start().expect("the local AWS starts");
     let s = Scenario::setup(&aws).await.expect("the demo account");
     // See `demo::work_once`: enforcement is off while Warden works.
@@ -175,7 +187,8 @@ async fn start(faults: &Faults) -> (LocalAws, Scenario, Flow) {
     let config = s.config(&[("WARDEN_ALERT_WINDOW_SECONDS", "0")]).unwrap();
     let clients = faulty_clients(&aws, &s, faults).await;
     let flow = warden_handler::runtime::build_flow(&config, &clients).unwrap();
-    (aws, s, flow)
+    let message = escalation(&s, event_id).await;
+    (aws, s, flow, message)
 }
 
 /// The chain verifies; returns its records' kinds.
@@ -235,8 +248,7 @@ async fn throttling_everywhere_is_retried_and_the_event_is_enforced_once() {
         dynamodb: vec![ledger.clone(), append.clone()],
         sns: vec![publish.clone()],
     };
-    let (_aws, s, flow) = start(&faults).await;
-    let (id, body) = escalation(&s, "throttled-1").await;
+    let (_aws, s, flow, (id, body)) = start(&faults, "throttled-1").await;
 
     let handled = flow.handle_message(&id, &body, 1).await;
     assert!(matches!(handled, Handled::Done(_)), "{handled:?}");
@@ -287,12 +299,8 @@ async fn an_outage_past_the_retries_leaves_the_message_and_redelivery_converges(
         .http_response(|| query_error(500, "ServiceFailure", "internal"))
         .times(3)
         .build();
-    let faults = Faults {
-        iam: vec![undo.clone()],
-        ..Faults::default()
-    };
-    let (_aws, s, flow) = start(&faults).await;
-    let (id, body) = escalation(&s, "outage-1").await;
+    let faults = Faults::iam(&undo);
+    let (_aws, s, flow, (id, body)) = start(&faults, "outage-1").await;
 
     let first = flow.handle_message(&id, &body, 1).await;
     assert!(
@@ -352,12 +360,8 @@ async fn a_permanent_error_on_the_deny_is_recorded_and_a_person_is_told() {
         })
         .repeatedly()
         .build();
-    let faults = Faults {
-        iam: vec![quota.clone()],
-        ..Faults::default()
-    };
-    let (_aws, s, flow) = start(&faults).await;
-    let (id, body) = escalation(&s, "quota-1").await;
+    let faults = Faults::iam(&quota);
+    let (_aws, s, flow, (id, body)) = start(&faults, "quota-1").await;
 
     let handled = flow.handle_message(&id, &body, 1).await;
     assert!(matches!(handled, Handled::Done(_)), "{handled:?}");
