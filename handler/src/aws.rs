@@ -219,7 +219,7 @@ pub struct RateLimits(pub BTreeMap<String, (u32, u32)>);
 impl Default for RateLimits {
     fn default() -> Self {
         // IAM's own limits are unpublished and low; the others are far higher in AWS. One enforced
-        // event takes about 25 IAM requests (see the README's enforcement figures): a burst of 30
+        // event takes 22 to 24 IAM requests (see the README's enforcement figures): a burst of 30
         // lets a lone event run without waiting, while a stream of them is held to 10 a second.
         let mut m = BTreeMap::new();
         m.insert("iam".to_owned(), (10, 30));
