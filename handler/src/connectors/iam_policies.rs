@@ -8,11 +8,20 @@
 //!
 //! State shape: `{"inline": {name: compact document}, "attached": [sorted ARNs]}`, plus `"trust"`
 //! (the compact trust policy) for a role.
+//!
+//! API calls, for a holder with N inline and M attached policies (one page each): `snapshot` 2 + N
+//! (3 + N for a role: GetRole for the trust policy); `apply` 1 (0 when skipped);
+//! `warden:PutManagedDeny` (users and roles) 2–6 (GetUser or GetRole, GetPolicy, then
+//! CreatePolicy, or GetPolicyVersion and, when the document differs, CreatePolicyVersion after
+//! ListPolicyVersions and possibly DeletePolicyVersion; Attach*Policy when not attached); `verify`
+//! as `snapshot` (+3 for the managed fallback).
 
 use super::{
-    compact, document_param, param, Applied, ConnectorError, State, Step, Target, Verification,
+    compact, document_param, param, Applied, Connector, ConnectorError, State, Step, Target,
+    Verification,
 };
 use crate::aws::{AwsError, Clients, ErrorClass};
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -32,6 +41,43 @@ pub(crate) enum Holder {
 }
 
 impl Holder {
+    /// The connector's kind.
+    pub(crate) fn kind(self) -> &'static str {
+        match self {
+            Holder::User => "iam_user",
+            Holder::Role => "iam_role",
+            Holder::Group => "iam_group",
+        }
+    }
+
+    /// The calls the holder's connector applies.
+    fn calls(self) -> &'static [&'static str] {
+        match self {
+            Holder::User => &[
+                "iam:PutUserPolicy",
+                "iam:DeleteUserPolicy",
+                "iam:DetachUserPolicy",
+                "iam:AttachUserPolicy",
+                "warden:PutManagedDeny",
+            ],
+            Holder::Role => &[
+                "iam:PutRolePolicy",
+                "iam:DeleteRolePolicy",
+                "iam:DetachRolePolicy",
+                "iam:AttachRolePolicy",
+                "iam:UpdateAssumeRolePolicy",
+                "warden:PutManagedDeny",
+            ],
+            // A group takes no managed Deny: who is in it is the `group_membership` connector.
+            Holder::Group => &[
+                "iam:PutGroupPolicy",
+                "iam:DeleteGroupPolicy",
+                "iam:DetachGroupPolicy",
+                "iam:AttachGroupPolicy",
+            ],
+        }
+    }
+
     /// The step parameter naming the holder.
     pub(crate) fn key(self) -> &'static str {
         match self {
@@ -988,4 +1034,53 @@ pub(crate) async fn restore(
         }
     }
     Ok(ids.into_iter().flatten().collect())
+}
+
+/// The `iam_user`, `iam_role` and `iam_group` connectors: one holder kind's policies (and a role's
+/// trust policy). Memberships, access keys and login profiles are other connectors.
+pub struct PolicyHolder {
+    clients: Clients,
+    holder: Holder,
+}
+
+impl PolicyHolder {
+    pub(crate) fn new(clients: Clients, holder: Holder) -> Self {
+        Self { clients, holder }
+    }
+}
+
+#[async_trait]
+impl Connector for PolicyHolder {
+    fn kind(&self) -> &'static str {
+        self.holder.kind()
+    }
+
+    fn calls(&self) -> &'static [&'static str] {
+        self.holder.calls()
+    }
+
+    fn target(&self, step: &Step) -> Result<Target, ConnectorError> {
+        target(self.holder.kind(), self.holder, step)
+    }
+
+    async fn snapshot(&self, target: &Target) -> Result<State, ConnectorError> {
+        snapshot(&self.clients, self.holder, target).await
+    }
+
+    async fn apply(
+        &self,
+        target: &Target,
+        step: &Step,
+        before: &State,
+    ) -> Result<Applied, ConnectorError> {
+        apply(&self.clients, self.holder, target, step, before).await
+    }
+
+    async fn verify(&self, target: &Target, step: &Step) -> Result<Verification, ConnectorError> {
+        verify(&self.clients, self.holder, target, step).await
+    }
+
+    async fn restore(&self, target: &Target, state: &State) -> Result<Vec<String>, ConnectorError> {
+        restore(&self.clients, self.holder, target, state).await
+    }
 }

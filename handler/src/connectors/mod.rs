@@ -16,15 +16,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
 
+use iam_policies::{Holder, PolicyHolder};
 pub use policy_rules::planner::Step;
 
 pub mod access_keys;
 pub mod bucket_policy;
 pub mod group_membership;
-pub mod iam_group;
-pub(crate) mod iam_policies;
-pub mod iam_role;
-pub mod iam_user;
+pub mod iam_policies;
 pub mod login_profile;
 pub mod public_access_block;
 
@@ -198,9 +196,9 @@ impl Connectors {
     pub fn standard(clients: &Clients) -> Self {
         let c = clients.clone();
         Self::new(vec![
-            Arc::new(iam_user::IamUser::new(c.clone())),
-            Arc::new(iam_role::IamRole::new(c.clone())),
-            Arc::new(iam_group::IamGroup::new(c.clone())),
+            Arc::new(PolicyHolder::new(c.clone(), Holder::User)),
+            Arc::new(PolicyHolder::new(c.clone(), Holder::Role)),
+            Arc::new(PolicyHolder::new(c.clone(), Holder::Group)),
             Arc::new(group_membership::GroupMembership::new(c.clone())),
             Arc::new(access_keys::AccessKeys::new(c.clone())),
             Arc::new(login_profile::LoginProfile::new(c.clone())),
