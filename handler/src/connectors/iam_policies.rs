@@ -123,6 +123,49 @@ fn next_marker(truncated: bool, marker: Option<&str>) -> Option<String> {
     marker.filter(|_| truncated).map(str::to_owned)
 }
 
+/// Sends the holder kind's variant of an IAM operation through the client layer. The three
+/// `"Operation" builder_method` pairs name it for users, roles and groups; `|req| …` finishes the
+/// builder (the holder already named on it); `|out| …` reads the [`Called`](crate::aws::Called)
+/// output. The SDK types differ per kind, so both are expanded in each arm.
+macro_rules! per_holder {
+    ($c:expr, $h:expr, $name:expr,
+     [$user_op:literal $user:ident, $role_op:literal $role:ident, $group_op:literal $group:ident],
+     |$req:ident| $build:expr, |$out:ident| $then:expr) => {
+        match $h {
+            Holder::User => {
+                let $out = $c
+                    .caller
+                    .call("iam", $user_op, || {
+                        let $req = $c.iam.$user().user_name($name);
+                        $build.send()
+                    })
+                    .await?;
+                $then
+            }
+            Holder::Role => {
+                let $out = $c
+                    .caller
+                    .call("iam", $role_op, || {
+                        let $req = $c.iam.$role().role_name($name);
+                        $build.send()
+                    })
+                    .await?;
+                $then
+            }
+            Holder::Group => {
+                let $out = $c
+                    .caller
+                    .call("iam", $group_op, || {
+                        let $req = $c.iam.$group().group_name($name);
+                        $build.send()
+                    })
+                    .await?;
+                $then
+            }
+        }
+    };
+}
+
 /// The names of the holder's inline policies, every page, sorted.
 pub(crate) async fn inline_names(
     c: &Clients,
@@ -133,53 +176,21 @@ pub(crate) async fn inline_names(
     let mut marker: Option<String> = None;
     loop {
         let m = marker.clone();
-        let next = match h {
-            Holder::User => {
-                let o = c
-                    .caller
-                    .call("iam", "ListUserPolicies", || {
-                        c.iam
-                            .list_user_policies()
-                            .user_name(name)
-                            .set_marker(m.clone())
-                            .send()
-                    })
-                    .await?
-                    .value;
-                names.extend(o.policy_names().iter().cloned());
-                next_marker(o.is_truncated(), o.marker())
+        let next = per_holder!(
+            c,
+            h,
+            name,
+            [
+                "ListUserPolicies" list_user_policies,
+                "ListRolePolicies" list_role_policies,
+                "ListGroupPolicies" list_group_policies
+            ],
+            |req| req.set_marker(m.clone()),
+            |out| {
+                names.extend(out.value.policy_names().iter().cloned());
+                next_marker(out.value.is_truncated(), out.value.marker())
             }
-            Holder::Role => {
-                let o = c
-                    .caller
-                    .call("iam", "ListRolePolicies", || {
-                        c.iam
-                            .list_role_policies()
-                            .role_name(name)
-                            .set_marker(m.clone())
-                            .send()
-                    })
-                    .await?
-                    .value;
-                names.extend(o.policy_names().iter().cloned());
-                next_marker(o.is_truncated(), o.marker())
-            }
-            Holder::Group => {
-                let o = c
-                    .caller
-                    .call("iam", "ListGroupPolicies", || {
-                        c.iam
-                            .list_group_policies()
-                            .group_name(name)
-                            .set_marker(m.clone())
-                            .send()
-                    })
-                    .await?
-                    .value;
-                names.extend(o.policy_names().iter().cloned());
-                next_marker(o.is_truncated(), o.marker())
-            }
-        };
+        );
         match next {
             Some(n) => marker = Some(n),
             None => break,
@@ -196,47 +207,18 @@ pub(crate) async fn inline_document(
     name: &str,
     policy: &str,
 ) -> Result<String, AwsError> {
-    Ok(match h {
-        Holder::User => {
-            c.caller
-                .call("iam", "GetUserPolicy", || {
-                    c.iam
-                        .get_user_policy()
-                        .user_name(name)
-                        .policy_name(policy)
-                        .send()
-                })
-                .await?
-                .value
-                .policy_document
-        }
-        Holder::Role => {
-            c.caller
-                .call("iam", "GetRolePolicy", || {
-                    c.iam
-                        .get_role_policy()
-                        .role_name(name)
-                        .policy_name(policy)
-                        .send()
-                })
-                .await?
-                .value
-                .policy_document
-        }
-        Holder::Group => {
-            c.caller
-                .call("iam", "GetGroupPolicy", || {
-                    c.iam
-                        .get_group_policy()
-                        .group_name(name)
-                        .policy_name(policy)
-                        .send()
-                })
-                .await?
-                .value
-                .policy_document
-        }
-    })
+    Ok(per_holder!(
+        c,
+        h,
+        name,
+        [
+            "GetUserPolicy" get_user_policy,
+            "GetRolePolicy" get_role_policy,
+            "GetGroupPolicy" get_group_policy
+        ],
+        |req| req.policy_name(policy),
+        |out| out.value.policy_document
+    ))
 }
 
 /// Every inline policy of the holder, name → document as IAM returns it: one listing (per page)
@@ -264,62 +246,25 @@ pub(crate) async fn attached_arns(
     let mut marker: Option<String> = None;
     loop {
         let m = marker.clone();
-        let (page, next) = match h {
-            Holder::User => {
-                let o = c
-                    .caller
-                    .call("iam", "ListAttachedUserPolicies", || {
-                        c.iam
-                            .list_attached_user_policies()
-                            .user_name(name)
-                            .set_marker(m.clone())
-                            .send()
-                    })
-                    .await?
-                    .value;
-                (
-                    o.attached_policies().to_vec(),
-                    next_marker(o.is_truncated(), o.marker()),
-                )
+        let next = per_holder!(
+            c,
+            h,
+            name,
+            [
+                "ListAttachedUserPolicies" list_attached_user_policies,
+                "ListAttachedRolePolicies" list_attached_role_policies,
+                "ListAttachedGroupPolicies" list_attached_group_policies
+            ],
+            |req| req.set_marker(m.clone()),
+            |out| {
+                arns.extend(
+                    out.value
+                        .attached_policies()
+                        .iter()
+                        .filter_map(|p| p.policy_arn().map(str::to_owned)),
+                );
+                next_marker(out.value.is_truncated(), out.value.marker())
             }
-            Holder::Role => {
-                let o = c
-                    .caller
-                    .call("iam", "ListAttachedRolePolicies", || {
-                        c.iam
-                            .list_attached_role_policies()
-                            .role_name(name)
-                            .set_marker(m.clone())
-                            .send()
-                    })
-                    .await?
-                    .value;
-                (
-                    o.attached_policies().to_vec(),
-                    next_marker(o.is_truncated(), o.marker()),
-                )
-            }
-            Holder::Group => {
-                let o = c
-                    .caller
-                    .call("iam", "ListAttachedGroupPolicies", || {
-                        c.iam
-                            .list_attached_group_policies()
-                            .group_name(name)
-                            .set_marker(m.clone())
-                            .send()
-                    })
-                    .await?
-                    .value;
-                (
-                    o.attached_policies().to_vec(),
-                    next_marker(o.is_truncated(), o.marker()),
-                )
-            }
-        };
-        arns.extend(
-            page.iter()
-                .filter_map(|p| p.policy_arn().map(str::to_owned)),
         );
         match next {
             Some(n) => marker = Some(n),
@@ -338,47 +283,18 @@ async fn put_inline(
     policy: &str,
     document: &str,
 ) -> Result<Option<String>, AwsError> {
-    Ok(match h {
-        Holder::User => {
-            c.caller
-                .call("iam", "PutUserPolicy", || {
-                    c.iam
-                        .put_user_policy()
-                        .user_name(name)
-                        .policy_name(policy)
-                        .policy_document(document)
-                        .send()
-                })
-                .await?
-                .request_id
-        }
-        Holder::Role => {
-            c.caller
-                .call("iam", "PutRolePolicy", || {
-                    c.iam
-                        .put_role_policy()
-                        .role_name(name)
-                        .policy_name(policy)
-                        .policy_document(document)
-                        .send()
-                })
-                .await?
-                .request_id
-        }
-        Holder::Group => {
-            c.caller
-                .call("iam", "PutGroupPolicy", || {
-                    c.iam
-                        .put_group_policy()
-                        .group_name(name)
-                        .policy_name(policy)
-                        .policy_document(document)
-                        .send()
-                })
-                .await?
-                .request_id
-        }
-    })
+    Ok(per_holder!(
+        c,
+        h,
+        name,
+        [
+            "PutUserPolicy" put_user_policy,
+            "PutRolePolicy" put_role_policy,
+            "PutGroupPolicy" put_group_policy
+        ],
+        |req| req.policy_name(policy).policy_document(document),
+        |out| out.request_id
+    ))
 }
 
 async fn delete_inline(
@@ -387,126 +303,48 @@ async fn delete_inline(
     name: &str,
     policy: &str,
 ) -> Result<Option<String>, AwsError> {
-    Ok(match h {
-        Holder::User => {
-            c.caller
-                .call("iam", "DeleteUserPolicy", || {
-                    c.iam
-                        .delete_user_policy()
-                        .user_name(name)
-                        .policy_name(policy)
-                        .send()
-                })
-                .await?
-                .request_id
-        }
-        Holder::Role => {
-            c.caller
-                .call("iam", "DeleteRolePolicy", || {
-                    c.iam
-                        .delete_role_policy()
-                        .role_name(name)
-                        .policy_name(policy)
-                        .send()
-                })
-                .await?
-                .request_id
-        }
-        Holder::Group => {
-            c.caller
-                .call("iam", "DeleteGroupPolicy", || {
-                    c.iam
-                        .delete_group_policy()
-                        .group_name(name)
-                        .policy_name(policy)
-                        .send()
-                })
-                .await?
-                .request_id
-        }
-    })
+    Ok(per_holder!(
+        c,
+        h,
+        name,
+        [
+            "DeleteUserPolicy" delete_user_policy,
+            "DeleteRolePolicy" delete_role_policy,
+            "DeleteGroupPolicy" delete_group_policy
+        ],
+        |req| req.policy_name(policy),
+        |out| out.request_id
+    ))
 }
 
 async fn attach(c: &Clients, h: Holder, name: &str, arn: &str) -> Result<Option<String>, AwsError> {
-    Ok(match h {
-        Holder::User => {
-            c.caller
-                .call("iam", "AttachUserPolicy", || {
-                    c.iam
-                        .attach_user_policy()
-                        .user_name(name)
-                        .policy_arn(arn)
-                        .send()
-                })
-                .await?
-                .request_id
-        }
-        Holder::Role => {
-            c.caller
-                .call("iam", "AttachRolePolicy", || {
-                    c.iam
-                        .attach_role_policy()
-                        .role_name(name)
-                        .policy_arn(arn)
-                        .send()
-                })
-                .await?
-                .request_id
-        }
-        Holder::Group => {
-            c.caller
-                .call("iam", "AttachGroupPolicy", || {
-                    c.iam
-                        .attach_group_policy()
-                        .group_name(name)
-                        .policy_arn(arn)
-                        .send()
-                })
-                .await?
-                .request_id
-        }
-    })
+    Ok(per_holder!(
+        c,
+        h,
+        name,
+        [
+            "AttachUserPolicy" attach_user_policy,
+            "AttachRolePolicy" attach_role_policy,
+            "AttachGroupPolicy" attach_group_policy
+        ],
+        |req| req.policy_arn(arn),
+        |out| out.request_id
+    ))
 }
 
 async fn detach(c: &Clients, h: Holder, name: &str, arn: &str) -> Result<Option<String>, AwsError> {
-    Ok(match h {
-        Holder::User => {
-            c.caller
-                .call("iam", "DetachUserPolicy", || {
-                    c.iam
-                        .detach_user_policy()
-                        .user_name(name)
-                        .policy_arn(arn)
-                        .send()
-                })
-                .await?
-                .request_id
-        }
-        Holder::Role => {
-            c.caller
-                .call("iam", "DetachRolePolicy", || {
-                    c.iam
-                        .detach_role_policy()
-                        .role_name(name)
-                        .policy_arn(arn)
-                        .send()
-                })
-                .await?
-                .request_id
-        }
-        Holder::Group => {
-            c.caller
-                .call("iam", "DetachGroupPolicy", || {
-                    c.iam
-                        .detach_group_policy()
-                        .group_name(name)
-                        .policy_arn(arn)
-                        .send()
-                })
-                .await?
-                .request_id
-        }
-    })
+    Ok(per_holder!(
+        c,
+        h,
+        name,
+        [
+            "DetachUserPolicy" detach_user_policy,
+            "DetachRolePolicy" detach_role_policy,
+            "DetachGroupPolicy" detach_group_policy
+        ],
+        |req| req.policy_arn(arn),
+        |out| out.request_id
+    ))
 }
 
 /// A role's trust policy as IAM returns it, with the role's ARN.
