@@ -27,6 +27,7 @@ use crate::alerts::Notice;
 use crate::aws::{AwsError, Clients};
 use crate::store::{Claim, EvidenceStore, Incident, Ledger, Outbox, StoreError};
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
 };
@@ -208,6 +209,32 @@ impl DynamoLedger {
     fn key(event_id: &str) -> Item {
         HashMap::from([(PK.to_owned(), s(format!("event#{event_id}")))])
     }
+
+    /// An `UpdateItem` on the event's item.
+    fn update(&self, event_id: &str) -> UpdateItemFluentBuilder {
+        self.clients
+            .dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(event_id)))
+    }
+
+    /// Sends an update conditional on the event being this owner's: when the condition fails, the
+    /// event is no longer held.
+    async fn update_held(
+        &self,
+        event_id: &str,
+        req: UpdateItemFluentBuilder,
+    ) -> Result<(), StoreError> {
+        conditional(
+            self.clients
+                .caller
+                .call("dynamodb", "UpdateItem", || req.clone().send())
+                .await,
+        )?
+        .map(drop)
+        .ok_or_else(|| StoreError::Lost(event_id.to_owned()))
+    }
 }
 
 #[async_trait]
@@ -221,11 +248,7 @@ impl Ledger for DynamoLedger {
     ) -> Result<Claim, StoreError> {
         // Fresh, or not done and (the lease ran out, or it is this owner's already).
         let req = self
-            .clients
-            .dynamodb
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(event_id)))
+            .update(event_id)
             .condition_expression(
                 "attribute_not_exists(#pk) OR (#status <> :done AND (#lease <= :now OR #owner = :owner))",
             )
@@ -272,11 +295,7 @@ impl Ledger for DynamoLedger {
 
     async fn save(&self, event_id: &str, owner: &str, progress: &Value) -> Result<(), StoreError> {
         let req = self
-            .clients
-            .dynamodb
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(event_id)))
+            .update(event_id)
             .condition_expression("#owner = :owner AND #status = :working")
             .update_expression("SET #progress = :progress")
             .expression_attribute_names("#owner", OWNER)
@@ -285,24 +304,13 @@ impl Ledger for DynamoLedger {
             .expression_attribute_values(":owner", s(owner))
             .expression_attribute_values(":working", s(WORKING))
             .expression_attribute_values(":progress", s(canonical_json(progress)));
-        conditional(
-            self.clients
-                .caller
-                .call("dynamodb", "UpdateItem", || req.clone().send())
-                .await,
-        )?
-        .map(drop)
-        .ok_or_else(|| StoreError::Lost(event_id.to_owned()))
+        self.update_held(event_id, req).await
     }
 
     async fn finish(&self, event_id: &str, owner: &str, summary: &Value) -> Result<(), StoreError> {
         // Finishing twice (a retried call) is allowed: the condition is on the owner only.
         let req = self
-            .clients
-            .dynamodb
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(event_id)))
+            .update(event_id)
             .condition_expression("#owner = :owner")
             .update_expression("SET #status = :done, #summary = :summary REMOVE #progress")
             .expression_attribute_names("#owner", OWNER)
@@ -312,14 +320,7 @@ impl Ledger for DynamoLedger {
             .expression_attribute_values(":owner", s(owner))
             .expression_attribute_values(":done", s(DONE))
             .expression_attribute_values(":summary", s(canonical_json(summary)));
-        conditional(
-            self.clients
-                .caller
-                .call("dynamodb", "UpdateItem", || req.clone().send())
-                .await,
-        )?
-        .map(drop)
-        .ok_or_else(|| StoreError::Lost(event_id.to_owned()))
+        self.update_held(event_id, req).await
     }
 }
 
