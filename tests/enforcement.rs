@@ -12,11 +12,11 @@
 
 use policy_rules::evidence::RecordKind;
 use serde_json::{json, Value};
-use warden_handler::demo::{
+use warden_handler::enforce::flow::Stage;
+use warden_handler::local::demo::{
     self, escalation_event, mallory_puts_role_policy, user_call, Scenario, ESCALATE,
 };
-use warden_handler::flow::Stage;
-use warden_handler::local_aws::LocalAws;
+use warden_handler::local::emulator::LocalAws;
 
 async fn start() -> (LocalAws, Scenario) {
     let aws = LocalAws::start().expect("the local AWS starts (moto, installed by the project)");
@@ -27,7 +27,7 @@ async fn start() -> (LocalAws, Scenario) {
 }
 
 async fn evidence_verifies(
-    flow: &warden_handler::flow::Flow,
+    flow: &warden_handler::enforce::flow::Flow,
 ) -> Vec<policy_rules::evidence::Record> {
     let records = flow.evidence.list().await.unwrap();
     let head = flow.evidence.head().await.unwrap();
@@ -348,12 +348,14 @@ async fn a_crash_after_any_stage_then_redelivery_converges_to_one_change_record_
         let body = json!({"version": "0", "id": id, "detail-type": "AWS API Call via CloudTrail", "source": "aws.iam", "account": demo::ACCOUNT, "region": "us-east-1", "detail": escalation_event(&id, &role)}).to_string();
         flow.faults.fail_once_at(*stage);
         match flow.handle_message(&format!("m-{i}"), &body, 1).await {
-            warden_handler::flow::Handled::Retry(why) => assert!(why.contains("injected"), "{why}"),
+            warden_handler::enforce::flow::Handled::Retry(why) => {
+                assert!(why.contains("injected"), "{why}")
+            }
             other => panic!("stage {stage:?}: expected a retry, got {other:?}"),
         }
         now.fetch_add(1_000, std::sync::atomic::Ordering::SeqCst);
         match flow.handle_message(&format!("m-{i}"), &body, 2).await {
-            warden_handler::flow::Handled::Done(s) => assert_eq!(s.len(), 1),
+            warden_handler::enforce::flow::Handled::Done(s) => assert_eq!(s.len(), 1),
             other => panic!("stage {stage:?}: expected done, got {other:?}"),
         }
         // A third delivery changes nothing.

@@ -21,9 +21,9 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use std::time::Duration;
 use warden_handler::aws::{Clients, RateLimits, RetryPolicy};
-use warden_handler::demo::{escalation_event, mallory_puts_role_policy, Scenario};
-use warden_handler::flow::{Flow, Handled};
-use warden_handler::local_aws::LocalAws;
+use warden_handler::enforce::flow::{Flow, Handled};
+use warden_handler::local::demo::{escalation_event, mallory_puts_role_policy, Scenario};
+use warden_handler::local::emulator::LocalAws;
 
 /// Sends a request to the mock client; what no rule answered (the mock's 418) goes to the real one.
 #[derive(Debug, Clone)]
@@ -186,7 +186,7 @@ async fn start(faults: &Faults, event_id: &str) -> (LocalAws, Scenario, Flow, (S
     aws.enforce_policies(false).unwrap();
     let config = s.config(&[("WARDEN_ALERT_WINDOW_SECONDS", "0")]).unwrap();
     let clients = faulty_clients(&aws, &s, faults).await;
-    let flow = warden_handler::runtime::build_flow(&config, &clients).unwrap();
+    let flow = warden_handler::assembly::build_flow(&config, &clients).unwrap();
     let message = escalation(&s, event_id).await;
     (aws, s, flow, message)
 }

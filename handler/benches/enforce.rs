@@ -31,9 +31,9 @@ use runtime_api::{RuntimeApi, NEXT};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use warden_handler::aws::{Clients, Sent};
-use warden_handler::demo::{escalation_event, Scenario, ESCALATE};
-use warden_handler::flow::{Flow, Handled};
-use warden_handler::local_aws::LocalAws;
+use warden_handler::enforce::flow::{Flow, Handled};
+use warden_handler::local::demo::{escalation_event, Scenario, ESCALATE};
+use warden_handler::local::emulator::LocalAws;
 
 fn env_num(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -125,7 +125,7 @@ async fn enforced_events(aws: &LocalAws, s: &Scenario) {
         .sdk_config_as(&s.warden.access_key_id, &s.warden.secret_access_key)
         .await;
     let clients = Clients::from_conf(&conf, &config.rate_limits, config.retry);
-    let flow = warden_handler::runtime::build_flow(&config, &clients).unwrap();
+    let flow = warden_handler::assembly::build_flow(&config, &clients).unwrap();
     println!(
         "rate limits (requests per second / burst): {}",
         config

@@ -25,8 +25,8 @@ use policy_rules::rules::RuleSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use warden_handler::replay::{replay, ReplayContext, Sink};
-use warden_handler::report::NullSink;
+use warden_handler::cli::replay::{replay, ReplayContext, Sink};
+use warden_handler::cli::report::NullSink;
 
 fn env_num(name: &str, default: f64) -> f64 {
     std::env::var(name)
@@ -112,7 +112,7 @@ fn write_log_files(
 }
 
 fn list(dir: &Path) -> Vec<(PathBuf, u64)> {
-    warden_handler::input::collect_files(&[dir.to_owned()]).unwrap()
+    warden_handler::cli::input::collect_files(&[dir.to_owned()]).unwrap()
 }
 
 /// Best of `runs` timings.
@@ -149,7 +149,7 @@ fn bare_parse(files: &[(PathBuf, u64)], gunzip: bool) {
 fn typed_parse(files: &[(PathBuf, u64)]) -> u64 {
     let mut n = 0u64;
     for (p, _) in files {
-        warden_handler::input::for_each_document(p, |_, doc| {
+        warden_handler::cli::input::for_each_document(p, |_, doc| {
             parse_document(doc, |_, e| {
                 std::hint::black_box(&e);
                 n += 1;

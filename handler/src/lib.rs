@@ -1,23 +1,20 @@
-//! Warden's edge: the `warden` CLI, the Lambda entry points, the enforcement flow, the connectors
-//! that change AWS, the AWS client layer and the stores, on top of the pure `policy-rules` core.
+//! Warden's edge: everything that touches AWS, files or the terminal, on top of the pure
+//! `policy-rules` core. The folders are the stages, top to bottom, and every import points down:
+//!
+//! - `cli/`: the `warden` subcommands (offline replay and plans, and the commands that talk to an
+//!   account); `bin/` (not a module): the Lambda.
+//! - `local/`: the local AWS (moto in server mode) and the demo scenario on it.
+//! - `assembly`: builds the clients, the stores and the enforcement flow from the configuration.
+//! - `stores/`: the DynamoDB, SNS, S3 and file adapters of the enforcement ports, and `init`.
+//! - `enforce/`: the per-event flow, queue semantics, configuration, alerts, and the ports (traits
+//!   that take and return Warden's types, never SDK types).
+//! - `connectors/`: one per kind of thing Warden changes, plus the live account reader.
+//! - `aws/`: the AWS client layer (rate limits, retries, errors).
 
-pub mod account;
-pub mod alerts;
+pub mod assembly;
 pub mod aws;
-pub mod commands;
-pub mod config;
+pub mod cli;
 pub mod connectors;
-pub mod demo;
-pub mod dynamo;
-pub mod evidence_file;
-pub mod flow;
-pub mod init;
-pub mod input;
-pub mod local_aws;
-pub mod plan_report;
-pub mod queue;
-pub mod replay;
-pub mod report;
-pub mod runtime;
-pub mod sns;
-pub mod store;
+pub mod enforce;
+pub mod local;
+pub mod stores;

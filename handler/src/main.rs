@@ -13,9 +13,9 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use warden_handler::commands;
-use warden_handler::replay::{replay, ReplayContext, Sink};
-use warden_handler::report::{render_summary, JsonLinesSink, NullSink};
+use warden_handler::cli::commands;
+use warden_handler::cli::replay::{replay, ReplayContext, Sink};
+use warden_handler::cli::report::{render_summary, JsonLinesSink, NullSink};
 
 const EXIT_CODES: &str = "Exit codes:
   0  done; every input record was read
@@ -159,7 +159,7 @@ enum RulesCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    warden_handler::runtime::init_logging(
+    warden_handler::assembly::init_logging(
         std::env::var("WARDEN_LOG_FORMAT").is_ok_and(|f| f == "json"),
     );
     match run(cli) {
@@ -224,14 +224,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let bytes = std::fs::read(&event)
                 .with_context(|| format!("cannot read event `{}`", event.display()))?;
-            let ctx = warden_handler::plan_report::PlanContext {
+            let ctx = warden_handler::cli::plan_report::PlanContext {
                 catalog: &catalog,
                 rules: &rules,
                 memberships: &memberships,
                 snapshot: snapshot.as_ref(),
             };
             let mut problems = 0;
-            let out = warden_handler::plan_report::plan_document(
+            let out = warden_handler::cli::plan_report::plan_document(
                 &bytes,
                 &ctx,
                 format == Format::Json,
@@ -268,7 +268,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo => {
-            block_on(warden_handler::demo::run(&mut std::io::stdout()))?;
+            block_on(warden_handler::local::demo::run(&mut std::io::stdout()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Evidence {
@@ -285,7 +285,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 anyhow::bail!("--head is for a local file; the store keeps its own head");
             }
             let (records, head, name) = block_on(commands::read_evidence(None))?;
-            let ok = commands::verify_chain(
+            let ok = warden_handler::stores::verify::verify_chain(
                 &records,
                 head.as_ref().map(|(s, h)| (*s, h.as_str())),
                 &name,
@@ -313,7 +313,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 )),
                 Some(None) => anyhow::bail!("--head takes SEQ:HASH"),
             };
-            let records = warden_handler::evidence_file::read(&file)?;
+            let records = warden_handler::stores::evidence_file::read(&file)?;
             match policy_rules::evidence::verify(
                 &records,
                 head.as_ref().map(|(s, h)| (*s, h.as_str())),
@@ -386,7 +386,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let catalog =
                 Catalog::builtin().context("the built-in action catalog does not load (a bug)")?;
-            let files = warden_handler::input::collect_files(&paths)?;
+            let files = warden_handler::cli::input::collect_files(&paths)?;
             let jobs = jobs
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
                 .max(1);

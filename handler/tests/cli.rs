@@ -234,7 +234,7 @@ fn evidence_verify_names_the_first_bad_record() {
             ..Draft::default()
         };
         head = Some(
-            warden_handler::evidence_file::append_after(&path, head, d)
+            warden_handler::stores::evidence_file::append_after(&path, head, d)
                 .unwrap()
                 .seq,
         );

@@ -13,10 +13,10 @@
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
-use warden_handler::account::{IamAccount, PrincipalKind};
 use warden_handler::aws::{Clients, RateLimits, RetryPolicy};
+use warden_handler::connectors::account::{IamAccount, PrincipalKind};
 use warden_handler::connectors::{Applied, ConnectorError, Connectors, State, Step, Target};
-use warden_handler::local_aws::LocalAws;
+use warden_handler::local::emulator::LocalAws;
 
 const ACCOUNT: &str = "123456789012";
 

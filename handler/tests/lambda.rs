@@ -15,8 +15,8 @@ mod support;
 use serde_json::{json, Value};
 use std::time::Duration;
 use support::runtime_api::{RuntimeApi, NEXT};
-use warden_handler::demo::{escalation_event, mallory_puts_role_policy, Scenario};
-use warden_handler::local_aws::LocalAws;
+use warden_handler::local::demo::{escalation_event, mallory_puts_role_policy, Scenario};
+use warden_handler::local::emulator::LocalAws;
 
 /// An SQS record as the event source mapping hands it to the function.
 fn sqs_record(id: &str, body: &str, receive_count: u32) -> Value {

@@ -7,13 +7,14 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use warden_handler::alerts::{render, Alert, Notice};
 use warden_handler::aws::{Clients, RateLimits, RetryPolicy};
-use warden_handler::dynamo::{DynamoEvidence, DynamoLedger, DynamoOutbox, EvidenceMirror};
-use warden_handler::init::{init, InitOutput};
-use warden_handler::local_aws::LocalAws;
-use warden_handler::sns::SnsNotifier;
-use warden_handler::store::{Claim, EvidenceStore, Incident, Ledger, Notifier, Outbox, StoreError};
+use warden_handler::enforce::alerts::Incident;
+use warden_handler::enforce::alerts::{render, Alert, Notice};
+use warden_handler::enforce::ports::{Claim, EvidenceStore, Ledger, Notifier, Outbox, StoreError};
+use warden_handler::local::emulator::LocalAws;
+use warden_handler::stores::dynamo::{DynamoEvidence, DynamoLedger, DynamoOutbox, EvidenceMirror};
+use warden_handler::stores::init::{init, InitOutput};
+use warden_handler::stores::sns::SnsNotifier;
 
 async fn setup() -> (LocalAws, Clients, InitOutput) {
     let aws = LocalAws::start().unwrap();

@@ -6,11 +6,11 @@
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
+use warden_handler::assembly::{build_flow, init_logging};
 use warden_handler::aws::Clients;
-use warden_handler::config::Config;
-use warden_handler::flow::Flow;
-use warden_handler::queue::{process_batch, QueueMessage, SqsDeadLetters};
-use warden_handler::runtime::{build_flow, init_logging};
+use warden_handler::enforce::config::Config;
+use warden_handler::enforce::flow::Flow;
+use warden_handler::enforce::queue::{process_batch, QueueMessage, SqsDeadLetters};
 
 struct App {
     flow: Flow,

@@ -24,7 +24,7 @@ impl GroupMembership {
     }
 
     async fn groups(&self, user: &str) -> Result<Vec<String>, AwsError> {
-        crate::account::IamAccount::new(self.clients.clone())
+        crate::connectors::account::IamAccount::new(self.clients.clone())
             .groups_of_user(user)
             .await
     }

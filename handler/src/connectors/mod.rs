@@ -20,6 +20,7 @@ use iam_policies::{Holder, PolicyHolder};
 pub use policy_rules::planner::Step;
 
 pub mod access_keys;
+pub mod account;
 pub mod bucket_policy;
 pub mod group_membership;
 pub mod iam_policies;

@@ -1,7 +1,7 @@
 //! What `warden replay` prints: one JSON object per event (JSON Lines) for machines, and a summary
 //! for people. Data goes to stdout; progress and logs to stderr.
 
-use crate::replay::{Item, Sink, Summary};
+use crate::cli::replay::{Item, Sink, Summary};
 use policy_rules::decision::{Decision, Verdict};
 use policy_rules::event::Event;
 use policy_rules::mapping::Analysis;

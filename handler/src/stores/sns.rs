@@ -13,9 +13,9 @@
 //!   and `warden_json_complete` is `false`; the full notices stay in the outbox incident and the
 //!   evidence trail. The body is cut (with a note) only if it alone would break the limit.
 
-use crate::alerts::Alert;
 use crate::aws::Clients;
-use crate::store::{Notifier, StoreError};
+use crate::enforce::alerts::Alert;
+use crate::enforce::ports::{Notifier, StoreError};
 use async_trait::async_trait;
 use aws_sdk_sns::types::MessageAttributeValue;
 use serde_json::{json, Value};

@@ -5,7 +5,7 @@
 //! forever and nothing is dropped silently. Also the worker's long-poll loop.
 
 use crate::aws::{AwsError, Clients};
-use crate::flow::{Flow, Handled};
+use crate::enforce::flow::{Flow, Handled};
 use async_trait::async_trait;
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName};
 

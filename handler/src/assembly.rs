@@ -3,13 +3,13 @@
 //! optional S3 Object Lock mirror) and the SNS notifier. Also the logging set-up: JSON lines for the
 //! Lambda (and `WARDEN_LOG_FORMAT=json`), readable lines on a terminal.
 
-use crate::account::{IamAccount, PrincipalKind};
 use crate::aws::{AwsError, Clients};
-use crate::config::Config;
+use crate::connectors::account::{IamAccount, PrincipalKind};
 use crate::connectors::Connectors;
-use crate::dynamo::{DynamoEvidence, DynamoLedger, DynamoOutbox, EvidenceMirror};
-use crate::flow::{system_clock, AccountReader, Faults, Flow};
-use crate::sns::SnsNotifier;
+use crate::enforce::config::Config;
+use crate::enforce::flow::{system_clock, AccountReader, Faults, Flow};
+use crate::stores::dynamo::{DynamoEvidence, DynamoLedger, DynamoOutbox, EvidenceMirror};
+use crate::stores::sns::SnsNotifier;
 use async_trait::async_trait;
 use policy_rules::catalog::Catalog;
 use policy_rules::snapshot::Snapshot;

@@ -23,9 +23,10 @@
 //!
 //! Not here: what the flow does with a claim, and what an alert says.
 
-use crate::alerts::Notice;
 use crate::aws::{AwsError, Clients};
-use crate::store::{Claim, EvidenceStore, Incident, Ledger, Outbox, StoreError};
+use crate::enforce::alerts::Incident;
+use crate::enforce::alerts::Notice;
+use crate::enforce::ports::{Claim, EvidenceStore, Ledger, Outbox, StoreError};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{

@@ -5,7 +5,7 @@
 //! records, so its `head` is the last line: unlike the DynamoDB store, a file truncated at the end
 //! still verifies.
 
-use crate::store::{EvidenceStore, StoreError};
+use crate::enforce::ports::{EvidenceStore, StoreError};
 use async_trait::async_trait;
 use policy_rules::evidence::{append, Draft, Record};
 use std::fs::OpenOptions;

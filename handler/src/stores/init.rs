@@ -17,7 +17,7 @@
 //! Not here: the CLI subcommand (`main.rs`), the Lambda and its event source mapping (the template).
 
 use crate::aws::{AwsError, Clients};
-use crate::dynamo::{table_definitions, KeyType, TableDefinition};
+use crate::stores::dynamo::{table_definitions, KeyType, TableDefinition};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType as DynKey,
     Projection, ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,

@@ -6,9 +6,9 @@
 //! real EventBridge rule routes it to the FIFO queue.
 
 use crate::aws::{Clients, RateLimits, RetryPolicy};
-use crate::config::Config;
-use crate::init::{init, InitOutput};
-use crate::local_aws::LocalAws;
+use crate::enforce::config::Config;
+use crate::local::emulator::LocalAws;
+use crate::stores::init::{init, InitOutput};
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -316,7 +316,7 @@ pub fn user_call(
             "accessKeyId": "AKIAEXAMPLE",
             "userName": user,
         },
-        "eventTime": crate::flow::iso((crate::flow::system_clock())()),
+        "eventTime": crate::enforce::flow::iso((crate::enforce::flow::system_clock())()),
         "eventSource": source,
         "eventName": event_name,
         "awsRegion": "us-east-1",
@@ -404,9 +404,12 @@ pub const ESCALATE: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 
 /// Builds the flow for the demo account, signing as Warden's own user.
-pub fn flow(scenario: &Scenario, extra: &[(&str, &str)]) -> Result<(crate::flow::Flow, Config)> {
+pub fn flow(
+    scenario: &Scenario,
+    extra: &[(&str, &str)],
+) -> Result<(crate::enforce::flow::Flow, Config)> {
     let config = scenario.config(extra)?;
-    let flow = crate::runtime::build_flow(&config, &scenario.warden.clients)?;
+    let flow = crate::assembly::build_flow(&config, &scenario.warden.clients)?;
     Ok((flow, config))
 }
 
@@ -419,9 +422,9 @@ pub fn flow(scenario: &Scenario, extra: &[(&str, &str)]) -> Result<(crate::flow:
 pub async fn work_once(
     aws: &LocalAws,
     scenario: &Scenario,
-    flow: &crate::flow::Flow,
+    flow: &crate::enforce::flow::Flow,
     config: &Config,
-) -> Result<crate::queue::WorkerStats> {
+) -> Result<crate::enforce::queue::WorkerStats> {
     aws.enforce_policies(false)?;
     let stats = work_once_as_is(scenario, flow, config).await;
     aws.enforce_policies(true)?;
@@ -430,16 +433,16 @@ pub async fn work_once(
 
 async fn work_once_as_is(
     scenario: &Scenario,
-    flow: &crate::flow::Flow,
+    flow: &crate::enforce::flow::Flow,
     config: &Config,
-) -> Result<crate::queue::WorkerStats> {
+) -> Result<crate::enforce::queue::WorkerStats> {
     let clients = &scenario.warden.clients;
-    let dlq = crate::queue::SqsDeadLetters {
+    let dlq = crate::enforce::queue::SqsDeadLetters {
         clients: clients.clone(),
         url: Config::required(&config.dlq_url, "WARDEN_DLQ_URL")?.to_owned(),
     };
     let queue = Config::required(&config.queue_url, "WARDEN_QUEUE_URL")?;
-    crate::queue::run_worker(flow, clients, queue, &dlq, true, 0).await
+    crate::enforce::queue::run_worker(flow, clients, queue, &dlq, true, 0).await
 }
 
 /// Mallory's `PutRolePolicy` on a role, as Mallory; `Ok(true)` when allowed, `Ok(false)` on HTTP 403.
@@ -636,7 +639,7 @@ pub async fn run(out: &mut dyn std::io::Write) -> Result<()> {
             ),
         )?;
     }
-    crate::commands::verify_chain(
+    crate::stores::verify::verify_chain(
         &records,
         head.as_ref().map(|(s, h)| (*s, h.as_str())),
         "     evidence",
@@ -672,7 +675,7 @@ pub async fn run(out: &mut dyn std::io::Write) -> Result<()> {
     )?;
     let records = flow.evidence.list().await?;
     let head = flow.evidence.head().await?;
-    crate::commands::verify_chain(
+    crate::stores::verify::verify_chain(
         &records,
         head.as_ref().map(|(s, h)| (*s, h.as_str())),
         "     evidence",

@@ -3,7 +3,7 @@
 //! handed to a sink (the report), and a summary merged at the end. A malformed record or file is
 //! counted and reported with where it is; the replay goes on.
 
-use crate::input::{DocLocation, DocumentReader};
+use crate::cli::input::{DocLocation, DocumentReader};
 use policy_rules::catalog::Catalog;
 use policy_rules::decision::{decide, triage, CallerFacts, Decision, Verdict};
 use policy_rules::event::{parse_document, Event};
@@ -356,10 +356,12 @@ mod tests {
             memberships: &memberships,
         };
         let fixtures = [
-            include_str!("../../fixtures/cloudtrail/stratus_red_team_detonation_logs.jsonl"),
-            include_str!("../../fixtures/cloudtrail/awsdocs_example_events.jsonl"),
-            include_str!("../../fixtures/cloudtrail/custodian_eventbridge_envelopes.jsonl"),
-            include_str!("../../fixtures/cloudtrail/eventbridge_fixtures_consoleme_iambic.jsonl"),
+            include_str!("../../../fixtures/cloudtrail/stratus_red_team_detonation_logs.jsonl"),
+            include_str!("../../../fixtures/cloudtrail/awsdocs_example_events.jsonl"),
+            include_str!("../../../fixtures/cloudtrail/custodian_eventbridge_envelopes.jsonl"),
+            include_str!(
+                "../../../fixtures/cloudtrail/eventbridge_fixtures_consoleme_iambic.jsonl"
+            ),
             r#"{"eventType":"AwsCloudTrailInsight","eventSource":"iam.amazonaws.com","eventName":"CreateUser"}"#,
             r#"{"eventSource":"iam.amazonaws.com","eventName":"CreateUser"}"#,
         ];

@@ -11,12 +11,12 @@
 //! SQS redelivers) or `DeadLetter` (a permanent error, or retries exhausted: recorded in evidence,
 //! alerted once, and sent to the dead-letter queue with its reason by the caller).
 
-use crate::alerts::{render, Notice, NoticeChange};
 use crate::aws::AwsError;
 use crate::connectors::{
     Applied, ConnectorError, Connectors, RolledBack, State, Step, Target, Verification,
 };
-use crate::store::{Claim, EvidenceStore, Ledger, Notifier, Outbox, StoreError};
+use crate::enforce::alerts::{render, Notice, NoticeChange};
+use crate::enforce::ports::{Claim, EvidenceStore, Ledger, Notifier, Outbox, StoreError};
 use async_trait::async_trait;
 use policy_rules::caller::{CallerKind, Restrictable};
 use policy_rules::catalog::Catalog;

@@ -4,11 +4,22 @@
 //! notices): an SNS subject, a plain-text body, structured JSON, and message attributes for
 //! subscription filters (`severity`, `rule`, `verdict`, `account`).
 
-use crate::store::Incident;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+
+/// The notices of one principal's incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: String,
+    /// The principal whose events these are.
+    pub principal: String,
+    /// When the incident opened (epoch seconds).
+    pub opened: i64,
+    /// In the order they were added, one per event.
+    pub notices: Vec<Notice>,
+}
 
 /// One change Warden made (or, in monitor mode, would have made) for an event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

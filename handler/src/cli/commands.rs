@@ -2,19 +2,19 @@
 //! configured store, `rollback`. Each reads the configuration from the environment, builds the
 //! clients once, and writes data to the given output (stdout in the binary); logs go to stderr.
 
+use crate::assembly::{build_flow, evidence_store};
 use crate::aws::{Clients, RateLimits, RetryPolicy};
-use crate::config::Config;
-use crate::queue::{run_worker, SqsDeadLetters};
-use crate::runtime::{build_flow, evidence_store};
-use crate::store::EvidenceStore;
+use crate::enforce::config::Config;
+use crate::enforce::ports::EvidenceStore;
+use crate::enforce::queue::{run_worker, SqsDeadLetters};
 use anyhow::{Context, Result};
-use policy_rules::evidence::{verify, Record};
+use policy_rules::evidence::Record;
 use std::io::Write;
 
 /// `warden init`: prints the configuration as `export` lines.
 pub async fn init(prefix: &str, evidence_bucket: bool, out: &mut dyn Write) -> Result<()> {
     let clients = Clients::from_env(&RateLimits::default(), RetryPolicy::default()).await;
-    let made = crate::init::init(&clients, prefix, evidence_bucket).await?;
+    let made = crate::stores::init::init(&clients, prefix, evidence_bucket).await?;
     write!(out, "{}", made.to_exports())?;
     Ok(())
 }
@@ -53,7 +53,7 @@ pub async fn read_evidence(
 ) -> Result<(Vec<Record>, Option<(u64, String)>, String)> {
     match file {
         Some(f) => Ok((
-            crate::evidence_file::read(f)?,
+            crate::stores::evidence_file::read(f)?,
             None,
             f.display().to_string(),
         )),
@@ -94,34 +94,6 @@ pub fn list(records: &[Record], json: bool, out: &mut dyn Write) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// `warden evidence verify`: `Ok(true)` when intact.
-pub fn verify_chain(
-    records: &[Record],
-    head: Option<(u64, &str)>,
-    name: &str,
-    out: &mut dyn Write,
-) -> Result<bool> {
-    match verify(records, head) {
-        Ok(()) => {
-            match records.last() {
-                Some(last) => writeln!(
-                    out,
-                    "{name}: intact: {} records; head {}:{}",
-                    records.len(),
-                    last.seq,
-                    last.hash
-                )?,
-                None => writeln!(out, "{name}: intact: empty")?,
-            }
-            Ok(true)
-        }
-        Err(e) => {
-            writeln!(out, "{name}: broken at {e}")?;
-            Ok(false)
-        }
-    }
 }
 
 /// `warden rollback ID`.

@@ -2,13 +2,13 @@
 //! CloudTrail `eventID`, with the flow's saved progress), the evidence store (the hash chain), the
 //! alert outbox (one incident per principal, so a burst of events gives one message) and the
 //! notifier (SNS). They take and return Warden's types, never SDK types; the DynamoDB, S3 and SNS
-//! adapters live in `dynamo.rs`, `sns.rs`, and the local file store for the CLI in `evidence_file.rs`.
+//! adapters live in `stores/` (`dynamo.rs`, `sns.rs`, and the local file store for the CLI in
+//! `evidence_file.rs`).
 
-use crate::alerts::{Alert, Notice};
 use crate::aws::AwsError;
+use crate::enforce::alerts::{Alert, Incident, Notice};
 use async_trait::async_trait;
 use policy_rules::evidence::{Draft, Record};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A store failure.
@@ -98,18 +98,6 @@ pub trait EvidenceStore: Send + Sync {
     async fn get(&self, id: &str) -> Result<Option<Record>, StoreError>;
     /// The newest record's `(seq, hash)` as the store keeps it apart from the records.
     async fn head(&self) -> Result<Option<(u64, String)>, StoreError>;
-}
-
-/// The notices of one principal's incident.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Incident {
-    pub id: String,
-    /// The principal whose events these are.
-    pub principal: String,
-    /// When the incident opened (epoch seconds).
-    pub opened: i64,
-    /// In the order they were added, one per event.
-    pub notices: Vec<Notice>,
 }
 
 /// Alerts waiting to be sent, grouped into incidents.

@@ -1,7 +1,7 @@
 //! What `warden plan` prints for one event: the replay fields plus the plan (the exact document
 //! Warden would write, where, the undo steps and any fallback), as text for people or JSON.
 
-use crate::report::event_value;
+use crate::cli::report::event_value;
 use policy_rules::catalog::Catalog;
 use policy_rules::decision::{decide, CallerFacts, Decision};
 use policy_rules::event::{parse_document, Event, EventError, RecordIndex};
