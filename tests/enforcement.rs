@@ -411,3 +411,236 @@ async fn a_crash_after_any_stage_then_redelivery_converges_to_one_change_record_
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_or_event_of_another_account_leaves_local_principals_untouched() {
+    let (aws, s) = start().await;
+    // A user of another account, named like our non-admin `mallory`, writes a policy on our role
+    // (made here by the admin: the emulator has one account).
+    s.admin
+        .clients
+        .iam
+        .put_role_policy()
+        .role_name("app-deploy")
+        .policy_name("foreign-escalate")
+        .policy_document(ESCALATE)
+        .send()
+        .await
+        .unwrap();
+    let mut foreign = user_call(
+        "mallory",
+        "iam.amazonaws.com",
+        "PutRolePolicy",
+        json!({"roleName": "app-deploy", "policyName": "foreign-escalate", "policyDocument": ESCALATE}),
+        "e2e-foreign-caller",
+    );
+    foreign["userIdentity"]["arn"] = json!("arn:aws:iam::222233334444:user/mallory");
+    foreign["userIdentity"]["accountId"] = json!("222233334444");
+    s.emit(&foreign).await.unwrap();
+    // An event of another account altogether (routed or forged onto our bus).
+    let mut elsewhere = user_call(
+        "mallory",
+        "iam.amazonaws.com",
+        "PutRolePolicy",
+        json!({"roleName": "app-deploy", "policyName": "p", "policyDocument": ESCALATE}),
+        "e2e-other-account-event",
+    );
+    elsewhere["userIdentity"]["arn"] = json!("arn:aws:iam::999988887777:user/mallory");
+    elsewhere["userIdentity"]["accountId"] = json!("999988887777");
+    elsewhere["recipientAccountId"] = json!("999988887777");
+    s.emit(&elsewhere).await.unwrap();
+
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    let stats = demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    assert_eq!(stats.messages, 2);
+
+    // Our `mallory` was never touched: no Warden policy, and it may still do what it could.
+    let mallorys = s.user_policies("mallory").await.unwrap();
+    assert!(
+        !mallorys.iter().any(|p| p.starts_with("Warden")),
+        "{mallorys:?}"
+    );
+    assert!(mallory_puts_role_policy(&s, "app-deploy", "still-mine")
+        .await
+        .unwrap());
+    // The foreign caller's change on our role is undone (it cannot be denied here).
+    let left = s.role_policies("app-deploy").await.unwrap();
+    assert!(!left.contains(&"foreign-escalate".to_owned()), "{left:?}");
+    // Both are told to a person, each with why.
+    let alerts = s.alerts().await.unwrap().join("\n");
+    assert!(alerts.contains("222233334444:user/mallory"), "{alerts}");
+    assert!(alerts.contains("another account"), "{alerts}");
+    assert!(
+        alerts.contains("event for account `999988887777`, Warden guards `123456789012`"),
+        "{alerts}"
+    );
+    let records = evidence_verifies(&flow).await;
+    assert!(records
+        .iter()
+        .all(|r| r.principal.as_deref() != Some("arn:aws:iam::123456789012:user/mallory")));
+}
+
+/// Whether mallory is denied each of the two things Warden denied her in the tamper test.
+async fn mallory_denied_both(s: &Scenario) -> (bool, bool) {
+    let role = !mallory_puts_role_policy(s, "app-deploy", "probe")
+        .await
+        .unwrap();
+    let bucket = s
+        .mallory
+        .clients
+        .s3
+        .put_bucket_policy()
+        .bucket("payments-data")
+        .policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/admin"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::payments-data/*"}]}"#)
+        .send()
+        .await
+        .is_err();
+    (role, bucket)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_or_rewritten_deny_and_a_reactivated_key_are_put_back_from_wardens_record() {
+    let (aws, s) = start().await;
+    // Two violations, two Denies, each from its own event.
+    assert!(mallory_puts_role_policy(&s, "app-deploy", "escalate")
+        .await
+        .unwrap());
+    s.emit(&escalation_event("tamper-1", "app-deploy"))
+        .await
+        .unwrap();
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    s.emit(&user_call(
+        "mallory",
+        "s3.amazonaws.com",
+        "PutBucketPolicy",
+        json!({"bucketName": "payments-data", "bucketPolicy": {"Version":"2012-10-17","Statement":[]}}),
+        "tamper-2",
+    ))
+    .await
+    .unwrap();
+    demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    assert_eq!(mallory_denied_both(&s).await, (true, true));
+    let iam = &s.admin.clients.iam;
+
+    // Someone deletes Warden's Deny: it comes back with both statements.
+    iam.delete_user_policy()
+        .user_name("mallory")
+        .policy_name("WardenDeny")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mallory_denied_both(&s).await, (false, false));
+    s.emit(&user_call(
+        "admin",
+        "iam.amazonaws.com",
+        "DeleteUserPolicy",
+        json!({"userName": "mallory", "policyName": "WardenDeny"}),
+        "tamper-3",
+    ))
+    .await
+    .unwrap();
+    demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    assert_eq!(
+        mallory_denied_both(&s).await,
+        (true, true),
+        "deleted Deny restored"
+    );
+
+    // Someone rewrites it to deny nothing of note: it comes back whole.
+    let harmless = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iam:GetUser","Resource":"arn:aws:iam::123456789012:user/nobody"}]}"#;
+    iam.put_user_policy()
+        .user_name("mallory")
+        .policy_name("WardenDeny")
+        .policy_document(harmless)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mallory_denied_both(&s).await, (false, false));
+    s.emit(&user_call(
+        "admin",
+        "iam.amazonaws.com",
+        "PutUserPolicy",
+        json!({"userName": "mallory", "policyName": "WardenDeny", "policyDocument": harmless}),
+        "tamper-4",
+    ))
+    .await
+    .unwrap();
+    demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    assert_eq!(
+        mallory_denied_both(&s).await,
+        (true, true),
+        "rewritten Deny restored"
+    );
+    assert!(s
+        .user_policies("mallory")
+        .await
+        .unwrap()
+        .contains(&"WardenDeny".to_owned()));
+
+    // A key Warden deactivated, re-activated by hand, ends `Inactive` again.
+    let key = iam
+        .create_access_key()
+        .user_name("mallory")
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap()
+        .access_key_id;
+    let mut created = user_call(
+        "mallory",
+        "iam.amazonaws.com",
+        "CreateAccessKey",
+        json!({"userName": "mallory"}),
+        "tamper-5",
+    );
+    created["responseElements"] =
+        json!({"accessKey": {"userName": "mallory", "accessKeyId": key, "status": "Active"}});
+    s.emit(&created).await.unwrap();
+    demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    let status = || async {
+        iam.list_access_keys()
+            .user_name("mallory")
+            .send()
+            .await
+            .unwrap()
+            .access_key_metadata()
+            .iter()
+            .find(|k| k.access_key_id() == Some(key.as_str()))
+            .and_then(|k| k.status().map(|s| s.as_str().to_owned()))
+    };
+    assert_eq!(status().await.as_deref(), Some("Inactive"));
+    iam.update_access_key()
+        .user_name("mallory")
+        .access_key_id(&key)
+        .status(aws_sdk_iam::types::StatusType::Active)
+        .send()
+        .await
+        .unwrap();
+    s.emit(&user_call(
+        "admin",
+        "iam.amazonaws.com",
+        "UpdateAccessKey",
+        json!({"userName": "mallory", "accessKeyId": key, "status": "Active"}),
+        "tamper-6",
+    ))
+    .await
+    .unwrap();
+    demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    assert_eq!(
+        status().await.as_deref(),
+        Some("Inactive"),
+        "re-activated key deactivated again"
+    );
+
+    // Each tampering is recorded as such, and told at the highest severity.
+    let records = evidence_verifies(&flow).await;
+    let tampers = records
+        .iter()
+        .filter(|r| r.kind == RecordKind::Tamper)
+        .count();
+    assert_eq!(tampers, 3, "delete, rewrite, key");
+    let alerts = s.alerts().await.unwrap().join("\n");
+    assert!(alerts.contains("tampering"), "{alerts}");
+}

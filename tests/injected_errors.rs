@@ -186,7 +186,12 @@ async fn start(faults: &Faults, event_id: &str) -> (LocalAws, Scenario, Flow, (S
     aws.enforce_policies(false).unwrap();
     let config = s.config(&[("WARDEN_ALERT_WINDOW_SECONDS", "0")]).unwrap();
     let clients = faulty_clients(&aws, &s, faults).await;
-    let flow = warden_handler::assembly::build_flow(&config, &clients).unwrap();
+    let flow = warden_handler::assembly::build_flow(
+        &config,
+        &clients,
+        warden_handler::local::demo::ACCOUNT.to_owned(),
+    )
+    .unwrap();
     let message = escalation(&s, event_id).await;
     (aws, s, flow, message)
 }

@@ -125,7 +125,12 @@ async fn enforced_events(aws: &LocalAws, s: &Scenario) {
         .sdk_config_as(&s.warden.access_key_id, &s.warden.secret_access_key)
         .await;
     let clients = Clients::from_conf(&conf, &config.rate_limits, config.retry);
-    let flow = warden_handler::assembly::build_flow(&config, &clients).unwrap();
+    let flow = warden_handler::assembly::build_flow(
+        &config,
+        &clients,
+        warden_handler::local::demo::ACCOUNT.to_owned(),
+    )
+    .unwrap();
     println!(
         "rate limits (requests per second / burst): {}",
         config

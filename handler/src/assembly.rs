@@ -8,7 +8,9 @@ use crate::connectors::account::{IamAccount, PrincipalKind};
 use crate::connectors::Connectors;
 use crate::enforce::config::Config;
 use crate::enforce::flow::{system_clock, AccountReader, Faults, Flow};
-use crate::stores::dynamo::{DynamoEvidence, DynamoLedger, DynamoOutbox, EvidenceMirror};
+use crate::stores::dynamo::{
+    DynamoEvidence, DynamoHoldings, DynamoLedger, DynamoOutbox, EvidenceMirror,
+};
 use crate::stores::sns::SnsNotifier;
 use async_trait::async_trait;
 use policy_rules::catalog::Catalog;
@@ -45,10 +47,38 @@ pub fn evidence_store(config: &Config, clients: &Clients) -> DynamoEvidence {
     }
 }
 
-/// The flow, wired to AWS.
-pub fn build_flow(config: &Config, clients: &Clients) -> Result<Flow, anyhow::Error> {
+/// The account Warden guards: `WARDEN_ACCOUNT_ID`, else the account of its own credentials (STS
+/// `GetCallerIdentity`, which needs no permission), read once per process.
+pub async fn guarded_account(config: &Config, clients: &Clients) -> Result<String, anyhow::Error> {
+    if let Some(id) = &config.account_id {
+        return Ok(id.clone());
+    }
+    let sts = clients.sts.clone();
+    let called = clients
+        .caller
+        .call("sts", "GetCallerIdentity", || {
+            sts.get_caller_identity().send()
+        })
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "while finding the account Warden guards (set `WARDEN_ACCOUNT_ID` to skip): {e}"
+            )
+        })?;
+    called.value.account().map(str::to_owned).ok_or_else(|| {
+        anyhow::anyhow!("STS `GetCallerIdentity` returned no account; set `WARDEN_ACCOUNT_ID`")
+    })
+}
+
+/// The flow, wired to AWS, guarding `account_id`.
+pub fn build_flow(
+    config: &Config,
+    clients: &Clients,
+    account_id: String,
+) -> Result<Flow, anyhow::Error> {
     let topic = Config::required(&config.alert_topic_arn, "WARDEN_ALERT_TOPIC_ARN")?;
     Ok(Flow {
+        account_id,
         catalog: Catalog::builtin()?,
         rules: config.rules.clone(),
         connectors: Connectors::standard(clients),
@@ -63,6 +93,10 @@ pub fn build_flow(config: &Config, clients: &Clients) -> Result<Flow, anyhow::Er
             config.state_table.clone(),
         )),
         notifier: Arc::new(SnsNotifier::new(clients.clone(), topic)),
+        holdings: Arc::new(DynamoHoldings::new(
+            clients.clone(),
+            config.state_table.clone(),
+        )),
         clock: system_clock(),
         owner: format!(
             "{}-{}",

@@ -61,6 +61,7 @@ fn notice(event_id: &str, principal: &str) -> Notice {
         reasons: vec!["rule `iam-writes` forbids iam:CreateUser".into()],
         changes: vec![],
         todo: vec![],
+        tamper: false,
     }
 }
 

@@ -120,6 +120,7 @@ fn main() {
                 rules: &rules,
                 catalog: &catalog,
                 snapshot: Some(&snap),
+                held: None,
             });
             std::hint::black_box(&o);
             planned += 1;

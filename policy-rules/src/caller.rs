@@ -105,7 +105,7 @@ const EXTERNAL: Restrictable = Restrictable::No {
 };
 const OTHER_ACCOUNT: Restrictable = Restrictable::No {
     why: "a principal of another account cannot be restricted by this account's identity policies",
-    what_to_do: "remove the cross-account grant (trust or resource policy) that let it in",
+    what_to_do: "remove the cross-account grant that let it in (the trust policy of the role it used, or the resource policy naming it), and ask that account's owner to restrict the principal",
 };
 const SERVICE: Restrictable = Restrictable::No {
     why: "an AWS service acting for itself has no principal to restrict",
@@ -296,7 +296,25 @@ pub fn classify(event: &Event<'_>) -> Caller {
         }
         _ => {}
     }
+    // INVARIANT (foreign-caller): a caller whose account is not the one the call acted in — any
+    // identity type, not only `AWSAccount` — is another account's principal. This account's
+    // identity policies cannot restrict it, and a principal of ours that happens to share its name
+    // is someone else: the caller keeps its full ARN, and nothing keyed on a user or role of this
+    // account (groups, snapshots, Denies) applies to it.
+    let recipient = event.record.recipient_account_id.as_deref();
+    if let (Some(own), Some(recipient)) = (caller.account.as_deref(), recipient) {
+        if own != recipient && caller.kind != CallerKind::AwsService {
+            caller.kind = CallerKind::OtherAccount;
+            caller.permission_set = None;
+            caller.restrictable = OTHER_ACCOUNT;
+        }
+    }
     caller
+}
+
+/// Whether `caller` belongs to `account` (the account a decision is about).
+pub fn is_of_account(caller: &Caller, account: &str) -> bool {
+    caller.account.as_deref() == Some(account) && caller.kind != CallerKind::OtherAccount
 }
 
 /// The permission set name in an Identity Center role name `AWSReservedSSO_<set>_<16 hex>`.
@@ -390,6 +408,35 @@ mod tests {
             Some("arn:aws-us-gov:iam::1:user/alice")
         );
         assert!(!c.path_known);
+    }
+
+    #[test]
+    fn a_principal_of_another_account_is_foreign_whatever_its_type() {
+        for ui in [
+            r#"{"type":"IAMUser","arn":"arn:aws:iam::222233334444:user/admin","accountId":"222233334444","userName":"admin"}"#,
+            r#"{"type":"AssumedRole","arn":"arn:aws:sts::222233334444:assumed-role/deploy/s","accountId":"222233334444","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::222233334444:role/deploy"}}}"#,
+            r#"{"type":"AssumedRole","arn":"arn:aws:sts::222233334444:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/a","accountId":"222233334444","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::222233334444:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123456789abcdef"}}}"#,
+            r#"{"type":"AWSAccount","accountId":"222233334444"}"#,
+        ] {
+            let c = caller_of(&format!(
+                r#"{{"eventSource":"iam.amazonaws.com","eventName":"X","recipientAccountId":"111122223333","userIdentity":{ui}}}"#
+            ));
+            assert_eq!(c.kind, CallerKind::OtherAccount, "{ui}");
+            assert_eq!(c.account.as_deref(), Some("222233334444"));
+            assert!(matches!(c.restrictable, Restrictable::No { .. }));
+            assert_eq!(c.permission_set, None);
+            assert!(!is_of_account(&c, "111122223333"));
+            assert!(c
+                .principal_arn
+                .as_deref()
+                .is_some_and(|a| a.contains(":222233334444:")));
+        }
+        // The same user in its own account is an IAM user.
+        let c = caller_of(
+            r#"{"eventSource":"iam.amazonaws.com","eventName":"X","recipientAccountId":"222233334444","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::222233334444:user/admin","accountId":"222233334444"}}"#,
+        );
+        assert_eq!(c.kind, CallerKind::IamUser);
+        assert!(is_of_account(&c, "222233334444"));
     }
 
     #[test]

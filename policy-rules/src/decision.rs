@@ -9,7 +9,7 @@
 //! Precedence across rules: `deny` > `alert` > `exempt` > `allow` > `ignore`; `unmapped` only when
 //! no rule could be judged because the catalog cannot map the event.
 
-use crate::caller::{CallerKind, Restrictable};
+use crate::caller::{is_of_account, Caller, CallerKind, Restrictable};
 use crate::catalog::Catalog;
 use crate::event::Event;
 use crate::grants::outside_grants;
@@ -234,6 +234,53 @@ fn any_match(patterns: &[String], text: &str) -> bool {
     patterns.iter().any(|p| wildcard::matches(p, text))
 }
 
+/// Whether the caller may lift what Warden holds in force by hand (a release, not tampering): it is
+/// in an allow-set of Warden's self-protection, the rules that guard Warden's Deny (those matching
+/// requests whose `policyName` is `WardenDeny`). No such rule: nobody may.
+pub fn may_release(
+    rules: &RuleSet,
+    event: &Event<'_>,
+    analysis: &Analysis,
+    facts: CallerFacts<'_>,
+) -> bool {
+    let sets: Vec<&AllowSet> = rules
+        .rules
+        .iter()
+        .filter(|r| {
+            r.matches
+                .request
+                .get("policyName")
+                .is_some_and(|p| wildcard::matches(p, crate::rules::DENY_POLICY_NAME))
+        })
+        .flat_map(|r| &r.allow)
+        .filter_map(|n| rules.allow_sets.get(n))
+        .collect();
+    !sets.is_empty() && matches!(check_allow(&sets, event, analysis, facts), Allowed::Yes(_))
+}
+
+/// Whether the caller is one of Warden's own principals (`warden_principals`).
+pub fn is_warden_principal(rules: &RuleSet, caller: &Caller, event: &Event<'_>) -> bool {
+    principal_match(&rules.warden_principals, caller, event).is_some()
+}
+
+/// The first principal pattern (allow-set users or roles, `break_glass`, `warden_principals`) that
+/// matches the caller. A pattern whose account is a wildcard (`arn:*:iam::*:role/x`) means "in the
+/// account the call acted in": it never admits a principal of another account, which only a
+/// pattern naming that account literally does.
+fn principal_match<'p>(
+    patterns: &'p [String],
+    caller: &Caller,
+    event: &Event<'_>,
+) -> Option<&'p String> {
+    let arn = caller.principal_arn.as_deref()?;
+    let local = event.account().is_some_and(|a| is_of_account(caller, a));
+    patterns.iter().find(|p| {
+        let literal_account = crate::arn::Arn::parse(p)
+            .is_some_and(|a| !a.account.is_empty() && !a.account.contains(['*', '?']));
+        (local || literal_account) && wildcard::matches(p, arn)
+    })
+}
+
 fn applies(rule: &Rule, event: &Event<'_>, analysis: &Analysis, rules: &RuleSet) -> Applies {
     let m = &rule.matches;
     if !m.sources.is_empty() && !any_match(&m.sources, event.source()) {
@@ -371,7 +418,12 @@ enum Allowed {
     CannotTell(String),
 }
 
-fn check_allow(sets: &[&AllowSet], analysis: &Analysis, facts: CallerFacts<'_>) -> Allowed {
+fn check_allow(
+    sets: &[&AllowSet],
+    event: &Event<'_>,
+    analysis: &Analysis,
+    facts: CallerFacts<'_>,
+) -> Allowed {
     let c = &analysis.caller;
     let mut why_not = Vec::new();
     let mut cannot_tell = None;
@@ -410,7 +462,7 @@ fn check_allow(sets: &[&AllowSet], analysis: &Analysis, facts: CallerFacts<'_>) 
                 | CallerKind::ServiceLinkedRole => &set.roles,
                 _ => &set.users,
             };
-            if let Some(p) = patterns.iter().find(|p| wildcard::matches(p, arn)) {
+            if let Some(p) = principal_match(patterns, c, event) {
                 return Allowed::Yes(format!("allow-set `{n}` holds: `{arn}` matches `{p}`"));
             }
             if !c.path_known && !patterns.is_empty() && c.kind == CallerKind::AssumedRole {
@@ -497,11 +549,7 @@ fn judge(
             return d;
         }
     }
-    if let Some(p) = c
-        .principal_arn
-        .as_deref()
-        .and_then(|a| rules.break_glass.iter().find(|p| wildcard::matches(p, a)))
-    {
+    if let Some(p) = principal_match(&rules.break_glass, c, event) {
         d.verdict = Verdict::Exempt;
         d.reasons.push(format!(
             "`{who}` is a break-glass principal (`{p}`): alert only"
@@ -509,12 +557,7 @@ fn judge(
         d.violations = matched;
         return d;
     }
-    if let Some(p) = c.principal_arn.as_deref().and_then(|a| {
-        rules
-            .warden_principals
-            .iter()
-            .find(|p| wildcard::matches(p, a))
-    }) {
+    if let Some(p) = principal_match(&rules.warden_principals, c, event) {
         d.verdict = Verdict::Allow;
         d.reasons
             .push(format!("`{who}` is Warden's own principal (`{p}`)"));
@@ -525,7 +568,7 @@ fn judge(
         .iter()
         .filter_map(|n| rules.allow_sets.get(n))
         .collect();
-    match check_allow(&sets, analysis, facts) {
+    match check_allow(&sets, event, analysis, facts) {
         Allowed::Yes(why) => {
             d.verdict = Verdict::Allow;
             d.reasons.push(why);

@@ -26,6 +26,8 @@ pub enum RecordKind {
     Verify,
     Rollback,
     Error,
+    /// Someone changed what Warden holds in force: what Warden held and what was found.
+    Tamper,
 }
 
 /// A record before it is chained.

@@ -12,6 +12,7 @@ pub mod event;
 pub mod event_scan;
 pub mod evidence;
 pub mod grants;
+pub mod held;
 pub mod mapping;
 pub mod memberships;
 pub mod planner;

@@ -15,6 +15,7 @@
 //!   before the event), for roles, when the rule asks.
 //! - Undo: the inverse of the caller's change, as steps with the precondition each needs.
 
+use crate::arn::Arn;
 use crate::caller::{CallerKind, Restrictable};
 use crate::catalog::Catalog;
 use crate::decision::{Decision, Verdict};
@@ -29,12 +30,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The Warden-owned inline policy on each principal it restricts.
-pub const DENY_POLICY_NAME: &str = "WardenDeny";
+pub use crate::rules::DENY_POLICY_NAME;
 /// The Warden-owned inline policy that quarantines a principal created in violation.
 pub const QUARANTINE_POLICY_NAME: &str = "WardenQuarantine";
 /// The `Sid` of the revoke-older-sessions statement.
 pub const REVOKE_SID: &str = "WardenRevokeOlderSessions";
+/// The `Sid` (prefix) of the statements that protect Warden's Deny from the principal it restricts.
+pub const PROTECT_SID: &str = "WardenProtectsItsDeny";
 
 /// IAM size limits ("IAM and AWS STS quotas").
 pub const USER_INLINE_LIMIT: usize = 2_048;
@@ -59,7 +61,7 @@ pub struct Step {
 }
 
 /// Where the Deny goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Placement {
     Inline,
@@ -109,6 +111,10 @@ pub struct Input<'a> {
     pub rules: &'a RuleSet,
     pub catalog: &'a Catalog,
     pub snapshot: Option<&'a Snapshot>,
+    /// Warden's Deny on the principal as Warden holds it (rendered from its own record,
+    /// `held::Held::document`), merged into the new document. Never the live policy: a Deny
+    /// someone deleted or rewrote by hand is still in Warden's record, and comes back.
+    pub held: Option<&'a PolicyDocument>,
 }
 
 /// Plans the response to one decision.
@@ -119,11 +125,18 @@ pub fn plan(input: &Input<'_>) -> Outcome {
         .as_deref()
         .and_then(|id| input.rules.rules.iter().find(|r| r.id == id));
     let undo_wanted = rule.is_some_and(|r| r.response.undo);
-    let (undo, no_undo) = if undo_wanted && matches!(d.verdict, Verdict::Deny | Verdict::Alert) {
-        plan_undo(input)
-    } else {
-        (Vec::new(), None)
-    };
+    let (mut undo, mut no_undo) =
+        if undo_wanted && matches!(d.verdict, Verdict::Deny | Verdict::Alert) {
+            plan_undo(input)
+        } else {
+            (Vec::new(), None)
+        };
+    // INVARIANT (undo-never-weakens-warden): an undo never deletes or rewrites a Warden-owned
+    // policy; what Warden holds is put back from its own record instead (`held`).
+    if event_touches_warden_policy(input.event) && !undo.is_empty() {
+        undo.clear();
+        no_undo = Some("the event changed a Warden-owned policy: Warden puts back what it holds from its own record, never by undoing the event".to_owned());
+    }
     match d.verdict {
         Verdict::Deny => {}
         Verdict::Alert => {
@@ -227,7 +240,7 @@ pub fn plan(input: &Input<'_>) -> Outcome {
     if pairs.is_empty() {
         return refuse("no resource to deny: a narrow Deny is impossible".to_owned());
     }
-    let existing = record.and_then(|r| r.inline.get(DENY_POLICY_NAME));
+    let existing = input.held;
     let revoke_before = (rule.response.revoke_sessions && is_role).then(|| {
         input
             .event
@@ -240,11 +253,12 @@ pub fn plan(input: &Input<'_>) -> Outcome {
     if rule.response.revoke_sessions && !is_role {
         reasons.push("sessions are revoked for roles only; this caller is a user".to_owned());
     }
-    let doc = merge_deny(
+    let mut doc = merge_deny(
         existing,
         &pairs,
         revoke_before.as_deref().filter(|t| !t.is_empty()),
     );
+    protect(&mut doc, &target, Placement::Inline, None);
     let size = doc.size();
 
     // Budget: the principal's other inline policies count against the same limit.
@@ -264,12 +278,21 @@ pub fn plan(input: &Input<'_>) -> Outcome {
         (Placement::Inline, DENY_POLICY_NAME.to_owned())
     } else {
         let attached = record.map_or(0, |r| r.attached.len());
-        let managed_name = format!("{DENY_POLICY_NAME}-{name}");
+        let managed_name = managed_policy_name(&target);
         let already = record.is_some_and(|r| {
             r.attached
                 .iter()
                 .any(|a| a.ends_with(&format!("/{managed_name}")))
         });
+        let managed_arn =
+            Arn::parse(&target).map(|a| managed_policy_arn(a.partition, a.account, &managed_name));
+        protect(
+            &mut doc,
+            &target,
+            Placement::Managed,
+            managed_arn.as_deref(),
+        );
+        let size = doc.size();
         if size > MANAGED_POLICY_LIMIT || (!already && attached >= ATTACHED_POLICY_LIMIT) {
             return refuse(format!(
                 "the Deny ({size} characters) fits neither the inline budget ({others} of {limit} characters used) nor a managed policy ({MANAGED_POLICY_LIMIT} characters, {attached} of {ATTACHED_POLICY_LIMIT} attached): a person must act"
@@ -529,6 +552,108 @@ pub fn merge_deny(
         id: None,
         statements,
     }
+}
+
+/// The ARN of a Warden-owned managed policy (under the `/warden/` path).
+pub fn managed_policy_arn(partition: &str, account: &str, name: &str) -> String {
+    format!("arn:{partition}:iam::{account}:policy/warden/{name}")
+}
+
+/// The name of the Warden-owned managed policy for a principal (a user and a role may share a
+/// name, so the kind is part of it).
+pub fn managed_policy_name(principal_arn: &str) -> String {
+    let kind = if Arn::parse(principal_arn).is_some_and(|a| a.resource.starts_with("role/")) {
+        "role"
+    } else {
+        "user"
+    };
+    format!(
+        "{DENY_POLICY_NAME}-{kind}-{}",
+        principal_arn.rsplit('/').next().unwrap_or("")
+    )
+}
+
+/// Adds the statements that keep `principal` from removing or changing its own Deny, and that
+/// deny it nothing else (proved with the evaluator in the tests):
+///
+/// - Inline (`WardenDeny`): IAM has no condition key naming an inline policy
+///   (`Put/Delete{User,Role}Policy` support only `iam:PermissionsBoundary`), so the principal is
+///   denied inline-policy writes on itself: `iam:Put{User,Role}Policy` and
+///   `iam:Delete{User,Role}Policy` on its own ARN.
+/// - Managed (`/warden/WardenDeny-…`): detaching exactly that policy from itself
+///   (`iam:Detach{User,Role}Policy` with `iam:PolicyARN`), and `iam:CreatePolicyVersion`,
+///   `iam:SetDefaultPolicyVersion`, `iam:DeletePolicyVersion`, `iam:DeletePolicy` on the
+///   policy's ARN.
+///
+/// ("Actions, resources, and condition keys for AWS Identity and Access Management".)
+pub fn protect(
+    doc: &mut PolicyDocument,
+    principal: &str,
+    placement: Placement,
+    managed_arn: Option<&str>,
+) {
+    doc.statements
+        .retain(|s| !s.sid.as_deref().is_some_and(|x| x.starts_with(PROTECT_SID)));
+    let kind = if Arn::parse(principal).is_some_and(|a| a.resource.starts_with("role/")) {
+        "Role"
+    } else {
+        "User"
+    };
+    let deny =
+        |sid: &str, actions: Vec<String>, resource: String, condition: Conditions| Statement {
+            sid: Some(format!("{PROTECT_SID}{sid}")),
+            effect: Effect::Deny,
+            principal: None,
+            action: Scope::Only(actions),
+            resource: Some(Scope::Only(vec![resource])),
+            condition,
+        };
+    match (placement, managed_arn) {
+        (Placement::Managed, Some(arn)) => {
+            let mut on_this_policy = Conditions::new();
+            on_this_policy.insert(
+                "ArnEquals".to_owned(),
+                BTreeMap::from([("iam:PolicyARN".to_owned(), vec![arn.to_owned()])]),
+            );
+            doc.statements.push(deny(
+                "Detach",
+                vec![format!("iam:Detach{kind}Policy")],
+                principal.to_owned(),
+                on_this_policy,
+            ));
+            doc.statements.push(deny(
+                "Versions",
+                [
+                    "iam:CreatePolicyVersion",
+                    "iam:DeletePolicy",
+                    "iam:DeletePolicyVersion",
+                    "iam:SetDefaultPolicyVersion",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+                arn.to_owned(),
+                Conditions::new(),
+            ));
+        }
+        _ => doc.statements.push(deny(
+            "Inline",
+            vec![
+                format!("iam:Delete{kind}Policy"),
+                format!("iam:Put{kind}Policy"),
+            ],
+            principal.to_owned(),
+            Conditions::new(),
+        )),
+    }
+}
+
+/// Whether an event names a Warden-owned policy (`WardenDeny`, `WardenQuarantine`, or a managed
+/// policy under `/warden/`).
+pub fn event_touches_warden_policy(event: &Event<'_>) -> bool {
+    let named = param(event, "policyName")
+        .is_some_and(|n| n == DENY_POLICY_NAME || n == QUARANTINE_POLICY_NAME);
+    let arn = param(event, "policyArn").is_some_and(|a| a.contains(":policy/warden/"));
+    named || arn
 }
 
 fn param(event: &Event<'_>, key: &str) -> Option<String> {
@@ -940,6 +1065,7 @@ mod tests {
                     rules: &rules,
                     catalog: &catalog,
                     snapshot,
+                    held: None,
                 }));
             });
             out.unwrap()
@@ -976,7 +1102,8 @@ mod tests {
                 "arn:aws:iam::aws:policy/AdministratorAccess"
             );
             let doc = PolicyDocument::from_value(&p.policy_document).unwrap();
-            assert!(doc.size() < 300, "{}", doc.to_json());
+            // The Deny and the statement protecting it.
+            assert!(doc.size() < 450, "{}", doc.to_json());
             // An admin is allowed: nothing to plan.
             assert_eq!(
                 run(ATTACH, Some(&["Administrators".to_owned()]), None),

@@ -11,6 +11,10 @@ use serde_spanned::Spanned;
 use std::collections::BTreeMap;
 use std::fmt;
 
+/// The Warden-owned inline policy on each principal it restricts (the rule set's self-protection
+/// rules name it).
+pub const DENY_POLICY_NAME: &str = "WardenDeny";
+
 /// The default rule pack, shipped with Warden.
 pub const DEFAULT_RULES: &str = include_str!("../rules/default.toml");
 

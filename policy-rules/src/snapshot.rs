@@ -166,16 +166,32 @@ impl Snapshot {
         Ok(snap)
     }
 
-    /// A user or role by ARN, or by name when the ARN's path is unknown.
+    /// A user or role by ARN (by name when the ARN's path is unknown), only when the snapshot's
+    /// record is of the same partition and account: a principal of another account that shares a
+    /// name with one of ours is not ours.
     pub fn principal(&self, arn: &str) -> Option<&PrincipalRecord> {
-        let resource = crate::arn::Arn::parse(arn)?.resource;
-        let name = resource.rsplit('/').next()?;
-        let found = if resource.starts_with("user/") {
-            self.users.get(name)
+        let asked = crate::arn::Arn::parse(arn)?;
+        let name = asked.resource.rsplit('/').next()?;
+        let found = if asked.resource.starts_with("user/") {
+            self.users.get(name)?
+        } else if asked.resource.starts_with("role/") {
+            self.roles.get(name)?
         } else {
-            self.roles.get(name)
+            return None;
         };
-        found
+        let held = crate::arn::Arn::parse(&found.arn)?;
+        (held.account == asked.account && held.partition == asked.partition).then_some(found)
+    }
+
+    /// The account the snapshot describes (from its principals' ARNs), if it names any.
+    pub fn account(&self) -> Option<String> {
+        self.users
+            .values()
+            .chain(self.roles.values())
+            .map(|p| p.arn.as_str())
+            .chain(self.groups.values().map(|g| g.arn.as_str()))
+            .find_map(crate::arn::Arn::parse)
+            .map(|a| a.account.to_owned())
     }
 
     /// The account as it was before `event`, as far as the live state read after it can tell: what

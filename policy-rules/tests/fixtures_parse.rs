@@ -92,7 +92,8 @@ const WRITE_EVENTS: &[Row] = &[
     ("2ee753fa-c79c-4b2a-9584-7a011d6fe763", "AttachRolePolicy", "assumed-role", "arn:aws:iam::123456789012:role/role1", &["iam:AttachRolePolicy"], &["arn:aws:iam::123456789012:role/*/role1", "arn:aws:iam::123456789012:role/role1"]),
     ("cfaf5898-f822-47ce-ba52-1b01aabc18f4", "AssumeRole", "assumed-role", "arn:aws:iam::123456789012:role/roleA", &["sts:AssumeRole"], &[]),
     ("07dcf958-5664-4de1-9ff4-99c76de89fb3", "TagRole", "assumed-role", "arn:aws:iam::1234567890012:role/NoqSpoke", &["iam:TagRole"], &["arn:aws:iam::1234567890012:role/*/test_detect_role", "arn:aws:iam::1234567890012:role/test_detect_role"]),
-    ("dEXAMPLE-ac7f-466c-a608-4ac8dEXAMPLE", "AssumeRole", "iam-user", "arn:aws:iam::777788889999:user/JohnDoe", &["sts:AssumeRole", "sts:SetSourceIdentity"], &["arn:aws:iam::111122223333:role/EC2-dev"]),
+    // A user of 7777… assuming a role of 1111…: another account's principal, with its full ARN.
+    ("dEXAMPLE-ac7f-466c-a608-4ac8dEXAMPLE", "AssumeRole", "other-account", "arn:aws:iam::777788889999:user/JohnDoe", &["sts:AssumeRole", "sts:SetSourceIdentity"], &["arn:aws:iam::111122223333:role/EC2-dev"]),
     ("dEXAMPLE-ac7f-466c-a608-4ac8dEXAMPLE", "AssumeRole", "other-account", "arn:aws:iam::777788889999:root", &["sts:AssumeRole", "sts:SetSourceIdentity"], &["arn:aws:iam::111122223333:role/EC2-dev"]),
     ("1917948f-3042-46ec-98e2-62865EXAMPLE", "AssumeRole", "assumed-role", "arn:aws:iam::111111111111:role/JohnRole1", &["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"], &["arn:aws:iam::111111111111:role/JohnRole2"]),
     ("dEXAMPLE-265a-41e0-9352-4401bEXAMPLE", "DeleteBucket", "assumed-role", "arn:aws:iam::777788889999:role/AssumeNothing", &["s3:DeleteBucket"], &["arn:aws:s3:::my-test-bucket-cross-account"]),
@@ -154,7 +155,12 @@ fn every_iam_sts_and_s3_write_event_has_its_caller_actions_and_resources() {
                 let id = e.record.event_id.as_deref().unwrap_or("");
                 let row = WRITE_EVENTS
                     .iter()
-                    .find(|r| r.0 == id && r.1 == e.name() && r.2 == a.caller.kind.as_str())
+                    .find(|r| {
+                        r.0 == id
+                            && r.1 == e.name()
+                            && r.2 == a.caller.kind.as_str()
+                            && r.3 == a.caller.principal_arn.as_deref().unwrap_or("")
+                    })
                     .unwrap_or_else(|| {
                         panic!(
                             "{name}: no row for {id} {} by {}",

@@ -36,6 +36,10 @@ fn check(name: &str, case: &Value, catalog: &Catalog) {
         .as_deref()
         .map(|t| Memberships::parse(t).unwrap())
         .unwrap_or_default();
+    // What Warden holds in force on the principal (its own record), when the case gives one.
+    let held: Option<policy_rules::held::Held> =
+        (!case["held"].is_null()).then(|| serde_json::from_value(case["held"].clone()).unwrap());
+    let held_doc = held.as_ref().and_then(|h| h.document());
     let event_text = case["event"].to_string();
     let expect = &case["expect"];
     let mut seen = false;
@@ -58,6 +62,7 @@ fn check(name: &str, case: &Value, catalog: &Catalog) {
             rules: &rules,
             catalog,
             snapshot: snapshot.as_ref(),
+            held: held_doc.as_ref(),
         });
         let kind = match &outcome {
             Outcome::Deny(_) => "deny",
@@ -163,9 +168,28 @@ fn check(name: &str, case: &Value, catalog: &Catalog) {
                         "{name}: the document does not deny {pair}"
                     );
                 }
+                for pair in expect
+                    .get("document_not_denies")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    assert!(
+                        !denies(pair[0].as_str().unwrap(), pair[1].as_str().unwrap()),
+                        "{name}: the document denies {pair}, which only the live policy held"
+                    );
+                }
                 assert!(doc.size() <= 10_240, "{name}: document too large");
             }
-            Outcome::Alert { reasons, .. } => {
+            Outcome::Alert { reasons, undo } => {
+                if let Some(want) = expect.get("undo_calls") {
+                    let got: Vec<String> = undo.iter().map(|s| s.call.clone()).collect();
+                    assert_eq!(
+                        serde_json::to_value(&got).unwrap(),
+                        *want,
+                        "{name}: undo calls"
+                    );
+                }
                 if let Some(want) = expect.get("alert_contains").and_then(Value::as_str) {
                     assert!(
                         reasons.iter().any(|r| r.contains(want)),

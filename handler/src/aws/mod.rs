@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// The services Warden calls, by the name used in rate-limit configuration.
-pub const SERVICES: [&str; 6] = ["iam", "s3", "sqs", "sns", "dynamodb", "events"];
+pub const SERVICES: [&str; 7] = ["iam", "s3", "sqs", "sns", "dynamodb", "events", "sts"];
 
 /// Error codes AWS uses for throttling, across the services Warden calls.
 const THROTTLING_CODES: [&str; 10] = [
@@ -223,7 +223,7 @@ impl Default for RateLimits {
         // lets a lone event run without waiting, while a stream of them is held to 10 a second.
         let mut m = BTreeMap::new();
         m.insert("iam".to_owned(), (10, 30));
-        for s in ["s3", "sqs", "sns", "dynamodb", "events"] {
+        for s in ["s3", "sqs", "sns", "dynamodb", "events", "sts"] {
             m.insert(s.to_owned(), (50, 50));
         }
         Self(m)
@@ -394,6 +394,7 @@ pub struct Clients {
     pub sns: aws_sdk_sns::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub events: aws_sdk_eventbridge::Client,
+    pub sts: aws_sdk_sts::Client,
     pub caller: Arc<Caller>,
 }
 
@@ -424,6 +425,7 @@ impl Clients {
             sns: aws_sdk_sns::Client::new(conf),
             dynamodb: aws_sdk_dynamodb::Client::new(conf),
             events: aws_sdk_eventbridge::Client::new(conf),
+            sts: aws_sdk_sts::Client::new(conf),
             caller: Arc::new(Caller::new(limits, retry)),
         }
     }

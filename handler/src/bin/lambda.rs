@@ -6,7 +6,7 @@
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use warden_handler::assembly::{build_flow, init_logging};
+use warden_handler::assembly::{build_flow, guarded_account, init_logging};
 use warden_handler::aws::Clients;
 use warden_handler::enforce::config::Config;
 use warden_handler::enforce::flow::Flow;
@@ -66,7 +66,7 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let clients = Clients::from_env(&config.rate_limits, config.retry).await;
     let app = App {
-        flow: build_flow(&config, &clients)?,
+        flow: build_flow(&config, &clients, guarded_account(&config, &clients).await?)?,
         dead_letters: SqsDeadLetters {
             clients: clients.clone(),
             url: Config::required(&config.dlq_url, "WARDEN_DLQ_URL")?.to_owned(),

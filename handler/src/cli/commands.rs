@@ -2,7 +2,7 @@
 //! configured store, `rollback`. Each reads the configuration from the environment, builds the
 //! clients once, and writes data to the given output (stdout in the binary); logs go to stderr.
 
-use crate::assembly::{build_flow, evidence_store};
+use crate::assembly::{build_flow, evidence_store, guarded_account};
 use crate::aws::{Clients, RateLimits, RetryPolicy};
 use crate::enforce::config::Config;
 use crate::enforce::ports::EvidenceStore;
@@ -23,7 +23,8 @@ pub async fn init(prefix: &str, evidence_bucket: bool, out: &mut dyn Write) -> R
 pub async fn worker(once: bool, out: &mut dyn Write) -> Result<()> {
     let config = Config::from_env()?;
     let clients = Clients::from_env(&config.rate_limits, config.retry).await;
-    let flow = build_flow(&config, &clients)?;
+    let account = guarded_account(&config, &clients).await?;
+    let flow = build_flow(&config, &clients, account)?;
     let queue = Config::required(&config.queue_url, "WARDEN_QUEUE_URL")?;
     let dlq = SqsDeadLetters {
         clients: clients.clone(),
@@ -100,7 +101,8 @@ pub fn list(records: &[Record], json: bool, out: &mut dyn Write) -> Result<()> {
 pub async fn rollback(id: &str, force: bool, out: &mut dyn Write) -> Result<()> {
     let config = Config::from_env()?;
     let clients = Clients::from_env(&config.rate_limits, config.retry).await;
-    let flow = build_flow(&config, &clients)?;
+    let account = guarded_account(&config, &clients).await?;
+    let flow = build_flow(&config, &clients, account)?;
     let (record, done) = flow
         .rollback(id, force)
         .await

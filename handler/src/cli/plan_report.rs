@@ -48,6 +48,7 @@ pub fn plan_document(
                 rules: ctx.rules,
                 catalog: ctx.catalog,
                 snapshot: ctx.snapshot,
+                held: None,
             };
             let outcome = plan(&input);
             if json {

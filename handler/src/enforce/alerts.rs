@@ -64,6 +64,10 @@ pub struct Notice {
     pub changes: Vec<NoticeChange>,
     /// What a person should do (alert verdicts, refused or failed steps).
     pub todo: Vec<String>,
+    /// The event changed something Warden holds in force (its Deny, a key it deactivated, …):
+    /// the incident is at the highest severity.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tamper: bool,
 }
 
 /// A rendered alert for one incident.
@@ -102,7 +106,11 @@ pub fn render(incident: &Incident) -> Alert {
     // An incident is in monitor mode only when every event was: one enforced event changed things.
     let monitor = !notices.is_empty() && notices.iter().all(|n| n.mode == "monitor");
     let mode = if monitor { "monitor" } else { "enforce" };
-    let sev = severity(verdict, mode);
+    let sev = if notices.iter().any(|n| n.tamper) {
+        "critical"
+    } else {
+        severity(verdict, mode)
+    };
     let principal = &incident.principal;
     let actions: Vec<&str> = {
         let mut a: Vec<&str> = notices
@@ -379,6 +387,7 @@ mod tests {
                 evidence_id: (mode != "monitor").then(|| format!("ev-{event_id}")),
             }],
             todo: vec![],
+            tamper: false,
         }
     }
 

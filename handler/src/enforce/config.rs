@@ -38,6 +38,9 @@ pub struct Config {
     /// `WARDEN_MAX_RECEIVES`: after this many failed receives a message goes to the dead-letter
     /// queue with its reason (the queue's redrive count should be higher, as a backstop).
     pub max_receives: u32,
+    /// `WARDEN_ACCOUNT_ID`: the account Warden guards; when unset, the account of Warden's own
+    /// credentials (STS `GetCallerIdentity`, once at start).
+    pub account_id: Option<String>,
 }
 
 /// The variables, with what each one means (for `--help` and the README).
@@ -91,6 +94,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     (
         "WARDEN_MAX_RECEIVES",
         "failed receives before a message goes to the dead-letter queue (default 4)",
+    ),
+    (
+        "WARDEN_ACCOUNT_ID",
+        "the account Warden guards (default: its credentials' account, from STS); events of any other account are recorded and alerted, never acted on",
     ),
 ];
 
@@ -197,6 +204,18 @@ impl Config {
             alert_window_seconds: number("WARDEN_ALERT_WINDOW_SECONDS", 60, 0)?,
             lease_seconds: number("WARDEN_LEASE_SECONDS", 120, 1)?,
             max_receives: u32::try_from(number("WARDEN_MAX_RECEIVES", 4, 1)?).unwrap_or(4),
+            account_id: match get("WARDEN_ACCOUNT_ID") {
+                Some(id) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => {
+                    Some(id.to_owned())
+                }
+                Some(id) => {
+                    return Err(ConfigError {
+                        name: "WARDEN_ACCOUNT_ID",
+                        why: format!("`{id}` is not a 12-digit AWS account id"),
+                    })
+                }
+                None => None,
+            },
         })
     }
 

@@ -16,16 +16,18 @@ use crate::connectors::{
     Applied, ConnectorError, Connectors, RolledBack, State, Step, Target, Verification,
 };
 use crate::enforce::alerts::{render, Notice, NoticeChange};
-use crate::enforce::ports::{Claim, EvidenceStore, Ledger, Notifier, Outbox, StoreError};
+use crate::enforce::ports::{Claim, EvidenceStore, Holdings, Ledger, Notifier, Outbox, StoreError};
 use async_trait::async_trait;
 use policy_rules::caller::{CallerKind, Restrictable};
 use policy_rules::catalog::Catalog;
 use policy_rules::decision::{decide, CallerFacts, Decision, Verdict};
 use policy_rules::event::{parse_document, Event};
 use policy_rules::evidence::{deterministic_id, Draft, Record, RecordKind};
+use policy_rules::held::{self, Held, Tampering};
 use policy_rules::mapping::{analyse, Analysis};
 use policy_rules::memberships::groups_before;
 use policy_rules::planner::{deny_steps, plan, Input, Outcome};
+use policy_rules::planner::{Placement, DENY_POLICY_NAME, QUARANTINE_POLICY_NAME};
 use policy_rules::rules::{DenyScope, Mode, RuleSet};
 use policy_rules::snapshot::Snapshot;
 use serde::{Deserialize, Serialize};
@@ -181,6 +183,12 @@ struct Planned {
     steps: Vec<StepRun>,
     /// Whether the steps are applied (false in monitor mode, or for an alert whose undo is only proposed).
     apply: bool,
+    /// The event changed what Warden holds in force: what it did, what Warden held (for evidence).
+    #[serde(default)]
+    tamper: Option<Value>,
+    /// The key of a record an allowed principal released by hand (cleared once recorded).
+    #[serde(default)]
+    release: Option<String>,
 }
 
 /// What the ledger holds for an event in progress.
@@ -190,6 +198,9 @@ struct Progress {
     planned: Option<Planned>,
     recorded: bool,
     alerted: bool,
+    /// Warden's record of what it holds in force is updated with what this event's steps did.
+    #[serde(default)]
+    held: bool,
 }
 
 /// What happened to one event.
@@ -218,6 +229,9 @@ pub enum Handled {
 
 /// The flow with everything it talks to.
 pub struct Flow {
+    /// The account Warden guards: an event of any other account is recorded and alerted, never
+    /// acted on, and no change is made to a principal outside it.
+    pub account_id: String,
     pub catalog: Catalog,
     pub rules: RuleSet,
     pub connectors: Connectors,
@@ -226,6 +240,8 @@ pub struct Flow {
     pub evidence: Arc<dyn EvidenceStore>,
     pub outbox: Arc<dyn Outbox>,
     pub notifier: Arc<dyn Notifier>,
+    /// What Warden holds in force per principal: every Deny it writes is rendered from this.
+    pub holdings: Arc<dyn Holdings>,
     /// Epoch seconds.
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
     /// This worker's id in ledger claims.
@@ -381,6 +397,7 @@ impl Flow {
             todo: vec![format!(
                 "inspect the message in the dead-letter queue (evidence record `{id}`) and replay it with `warden plan --event FILE` once it reads"
             )],
+            tamper: false,
         };
         if let Err(e) = self.evidence.append(draft).await {
             return Handled::Retry(format!("{why}; and recording it failed: {e}"));
@@ -451,15 +468,21 @@ impl Flow {
         self.faults.check(Stage::Claimed)?;
 
         if progress.decided.is_none() {
-            let groups = self.groups_before_event(event, &analysis).await?;
-            let d = decide(
-                event,
-                &analysis,
-                &self.rules,
-                CallerFacts {
-                    groups: groups.as_deref(),
-                },
-            );
+            let (d, groups) = match self.not_ours(event) {
+                Some(d) => (d, None),
+                None => {
+                    let groups = self.groups_before_event(event, &analysis).await?;
+                    let d = decide(
+                        event,
+                        &analysis,
+                        &self.rules,
+                        CallerFacts {
+                            groups: groups.as_deref(),
+                        },
+                    );
+                    (d, groups)
+                }
+            };
             progress.decided = Some(Decided {
                 verdict: d.verdict,
                 rule: d.rule,
@@ -479,7 +502,15 @@ impl Flow {
         let decision = decided.decision();
 
         if progress.planned.is_none() {
-            progress.planned = Some(self.plan_event(event, &analysis, &decision).await?);
+            progress.planned = Some(
+                self.plan_event(
+                    event,
+                    &analysis,
+                    &decision,
+                    decided.groups_before.as_deref(),
+                )
+                .await?,
+            );
             self.save(&event_id, &progress).await?;
         }
         self.faults.check(Stage::Planned)?;
@@ -495,6 +526,12 @@ impl Flow {
             }
         }
 
+        if !progress.held && (planned.apply || planned.release.is_some()) {
+            self.hold(event, &planned).await?;
+            progress.held = true;
+            self.save(&event_id, &progress).await?;
+        }
+
         if !progress.recorded {
             self.record(event, &event_id, &analysis, &decided, &planned)
                 .await?;
@@ -507,11 +544,12 @@ impl Flow {
             .rule
             .as_deref()
             .and_then(|id| self.rules.rules.iter().find(|r| r.id == id));
-        let wants_alert = match decided.verdict {
-            Verdict::Alert => true,
-            Verdict::Deny | Verdict::Exempt => rule.is_none_or(|r| r.response.alert),
-            _ => false,
-        };
+        let wants_alert = planned.tamper.is_some()
+            || match decided.verdict {
+                Verdict::Alert => true,
+                Verdict::Deny | Verdict::Exempt => rule.is_none_or(|r| r.response.alert),
+                _ => false,
+            };
         if wants_alert && !progress.alerted {
             let notice = self.notice(event, &event_id, &analysis, &decided, &planned);
             self.outbox.add(&notice, now).await?;
@@ -542,6 +580,34 @@ impl Flow {
         Ok(summary)
     }
 
+    /// The decision for an event of an account Warden does not guard (routed from elsewhere, or
+    /// forged): recorded and alerted, never acted on — a principal named in it is another
+    /// account's, and a change made here would land on a principal of ours that shares its name.
+    fn not_ours(&self, event: &Event<'_>) -> Option<Decision> {
+        let why = match event.account() {
+            Some(a) if a == self.account_id => return None,
+            Some(a) => format!(
+                "event for account `{a}`, Warden guards `{}`: not acted on",
+                self.account_id
+            ),
+            None => format!(
+                "the event names no account (no `recipientAccountId`), Warden guards `{}`: not acted on",
+                self.account_id
+            ),
+        };
+        Some(Decision {
+            verdict: Verdict::Alert,
+            rule: None,
+            mode: None,
+            reasons: vec![
+                why,
+                "check where the event came from: another account's events reach this queue only through a rule or bus that forwards them".to_owned(),
+            ],
+            violations: Vec::new(),
+            certain: false,
+        })
+    }
+
     /// The caller's groups before the event (IAM users only; `None` for other callers).
     async fn groups_before_event(
         &self,
@@ -568,15 +634,18 @@ impl Flow {
         event: &Event<'_>,
         analysis: &Analysis,
         decision: &Decision,
+        groups: Option<&[String]>,
     ) -> Result<Planned, FlowError> {
         let rule = decision
             .rule
             .as_deref()
             .and_then(|id| self.rules.rules.iter().find(|r| r.id == id));
         let c = &analysis.caller;
+        let ours = event.account() == Some(self.account_id.as_str());
         let snapshot = match (decision.verdict, c.name.as_deref()) {
             (Verdict::Deny | Verdict::Alert, Some(name))
-                if c.restrictable == Restrictable::Yes
+                if ours
+                    && c.restrictable == Restrictable::Yes
                     && matches!(c.kind, CallerKind::IamUser | CallerKind::AssumedRole) =>
             {
                 let with_managed = rule.is_some_and(|r| r.response.deny_scope == DenyScope::Rule);
@@ -587,6 +656,20 @@ impl Flow {
             }
             _ => None,
         };
+        // What Warden holds on the principal it would deny: the Deny is rendered from this record,
+        // never from the live `WardenDeny` (which anyone with the permission can rewrite).
+        let target_arn = snapshot
+            .as_ref()
+            .and_then(|snap| c.principal_arn.as_deref().and_then(|a| snap.principal(a)))
+            .map(|r| r.arn.clone())
+            .or_else(|| c.principal_arn.clone());
+        let held_target = match target_arn.as_deref().and_then(held::key) {
+            Some(key) if ours && decision.verdict == Verdict::Deny => {
+                self.holdings.get(&key).await?
+            }
+            _ => None,
+        };
+        let held_doc = held_target.as_ref().and_then(Held::document);
         let outcome = plan(&Input {
             event,
             analysis,
@@ -594,6 +677,7 @@ impl Flow {
             rules: &self.rules,
             catalog: &self.catalog,
             snapshot: snapshot.as_ref(),
+            held: held_doc.as_ref(),
         });
         let monitor = decision.mode == Some(Mode::Monitor);
         let what_to_do = match &c.restrictable {
@@ -610,7 +694,24 @@ impl Flow {
             verification: None,
             error: None,
         };
-        Ok(match outcome {
+        // INVARIANT (guarded-account-only): Warden changes nothing on a principal of another
+        // account, whatever the planner said.
+        let outcome = match outcome {
+            Outcome::Deny(p)
+                if policy_rules::arn::Arn::parse(&p.target)
+                    .is_none_or(|a| a.account != self.account_id) =>
+            {
+                Outcome::Alert {
+                    reasons: vec![format!(
+                        "the Deny's target `{}` is not in account `{}`, which Warden guards: not acted on",
+                        p.target, self.account_id
+                    )],
+                    undo: Vec::new(),
+                }
+            }
+            other => other,
+        };
+        let mut planned = match outcome {
             Outcome::Deny(p) => {
                 let mut steps: Vec<StepRun> =
                     deny_steps(&p).into_iter().map(|s| run(s, "deny")).collect();
@@ -628,14 +729,22 @@ impl Flow {
                     plan: serde_json::to_value(&*p).unwrap_or(Value::Null),
                     steps,
                     apply: !monitor,
+                    tamper: None,
+                    release: None,
                 }
             }
             Outcome::Alert { reasons, undo } => {
                 // An alert's undo is applied only when the violation is certain and the rule asks
                 // for no Deny (alert and undo); otherwise it is proposed to a person.
+                // A caller of another account cannot be denied here, so the undo of its change
+                // on our resource is all Warden can do: applied when the rule asks for an undo.
                 let apply = !monitor
                     && decision.certain
-                    && rule.is_some_and(|r| r.response.deny_scope == DenyScope::None);
+                    && ours
+                    && rule.is_some_and(|r| {
+                        r.response.deny_scope == DenyScope::None
+                            || (r.response.undo && c.kind == CallerKind::OtherAccount)
+                    });
                 let mut todo = what_to_do;
                 if !apply {
                     todo.extend(undo.iter().map(|s| {
@@ -661,6 +770,8 @@ impl Flow {
                     plan: json!({"undo": undo}),
                     steps: undo.into_iter().map(|s| run(s, "undo")).collect(),
                     apply,
+                    tamper: None,
+                    release: None,
                 }
             }
             Outcome::Nothing => Planned {
@@ -670,8 +781,204 @@ impl Flow {
                 plan: Value::Null,
                 steps: Vec::new(),
                 apply: false,
+                tamper: None,
+                release: None,
             },
-        })
+        };
+        if ours {
+            self.guard_holdings(event, analysis, groups, monitor, &mut planned)
+                .await?;
+        }
+        Ok(planned)
+    }
+
+    /// Tampering: when the event changed what Warden holds in force on a principal (deleted,
+    /// rewrote, detached or re-versioned its Deny, re-activated a key it deactivated, re-created a
+    /// login profile it removed), Warden puts its state back from its own record (first, before
+    /// any other step), records a `tamper` record and alerts at the highest severity; the
+    /// tamperer's call is judged by the rules like any other (a violation of the self-protection
+    /// rules). When every rule that matched allowed the caller (the allow-set of Warden's
+    /// self-protection rules), the change is a release: Warden's record is cleared and alerted.
+    async fn guard_holdings(
+        &self,
+        event: &Event<'_>,
+        analysis: &Analysis,
+        progress_groups: Option<&[String]>,
+        monitor: bool,
+        planned: &mut Planned,
+    ) -> Result<(), FlowError> {
+        if event.record.error_code.is_some()
+            || policy_rules::decision::is_warden_principal(&self.rules, &analysis.caller, event)
+        {
+            return Ok(());
+        }
+        let Some((is_role, name)) = held::acted_on(event) else {
+            return Ok(());
+        };
+        let kind = if is_role { "role" } else { "user" };
+        let key = format!("{}:{kind}/{name}", self.account_id);
+        let Some(held) = self.holdings.get(&key).await? else {
+            return Ok(());
+        };
+        let Some(tampering) = held::tamper(event, &held) else {
+            return Ok(());
+        };
+        let what = tampering.describe();
+        planned.tamper = Some(json!({"what": what, "held": held}));
+        let groups = progress_groups;
+        if policy_rules::decision::may_release(&self.rules, event, analysis, CallerFacts { groups })
+        {
+            planned.release = Some(key);
+            planned.reasons.push(format!(
+                "{what}: the caller is in the allow-set of Warden's self-protection rules, so this is a release; Warden's record of `{}` is cleared",
+                held.principal
+            ));
+            return Ok(());
+        }
+        planned.reasons.push(format!(
+            "tampering: {what}; Warden puts back what it holds on `{}` from its own record",
+            held.principal
+        ));
+        let restore = restore_steps(&held, &tampering);
+        if !planned.apply {
+            // The rest of the plan is a proposal (already in `todo`); only the restore is applied.
+            planned.steps.clear();
+        }
+        let runs = restore.into_iter().map(|step| StepRun {
+            step,
+            role: "restore".to_owned(),
+            target: None,
+            before: None,
+            applied: None,
+            applied_earlier: false,
+            verification: None,
+            error: None,
+        });
+        planned.steps.splice(0..0, runs);
+        planned.apply = !monitor;
+        Ok(())
+    }
+
+    /// Updates Warden's record of what it holds in force with what the event's steps did (each
+    /// change is a set union, so a retry changes nothing), or clears it for a release.
+    async fn hold(&self, event: &Event<'_>, planned: &Planned) -> Result<(), FlowError> {
+        let partition = policy_rules::arn::partition_for_region(
+            event.record.aws_region.as_deref().unwrap_or(""),
+        );
+        let holds = |r: &StepRun| {
+            r.error.is_none()
+                && r.verification.as_ref().is_some_and(|v| v.holds)
+                && (matches!(r.applied, Some(Applied::Changed { .. }))
+                    || r.applied_earlier
+                    || r.role == "restore")
+        };
+        let param = |r: &StepRun, k: &str| {
+            r.step
+                .params
+                .get(k)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let user_arn = |name: &str| format!("arn:{partition}:iam::{}:user/{name}", self.account_id);
+        let role_arn = |name: &str| format!("arn:{partition}:iam::{}:role/{name}", self.account_id);
+        let mut changes: Vec<(String, HeldChange)> = Vec::new();
+        for r in planned.steps.iter().filter(|r| holds(r)) {
+            match (r.role.as_str(), r.step.call.as_str()) {
+                ("deny", _) => {
+                    let Ok(plan) = serde_json::from_value::<PlanHeld>(planned.plan.clone()) else {
+                        continue;
+                    };
+                    changes.push((
+                        plan.target.clone(),
+                        Box::new(move |h: &mut Held| {
+                            h.denies.extend(plan.denied.iter().cloned());
+                            h.revoke_before =
+                                match (h.revoke_before.take(), plan.revoke_sessions_before.clone())
+                                {
+                                    (Some(a), Some(b)) => Some(a.max(b)),
+                                    (a, b) => a.or(b),
+                                };
+                            h.placement = Some(plan.placement);
+                            h.policy_name = Some(plan.policy_name.clone());
+                        }),
+                    ));
+                }
+                ("undo", "iam:UpdateAccessKey") => {
+                    if let (Some(user), Some(id), Some("Inactive")) = (
+                        param(r, "UserName"),
+                        param(r, "AccessKeyId"),
+                        param(r, "Status").as_deref(),
+                    ) {
+                        changes.push((
+                            user_arn(&user),
+                            Box::new(move |h: &mut Held| {
+                                h.keys_inactive.insert(id.clone());
+                            }),
+                        ));
+                    }
+                }
+                ("undo", "iam:DeleteLoginProfile") => {
+                    if let Some(user) = param(r, "UserName") {
+                        changes.push((
+                            user_arn(&user),
+                            Box::new(|h: &mut Held| h.login_profile_removed = true),
+                        ));
+                    }
+                }
+                ("undo", "iam:PutUserPolicy" | "iam:PutRolePolicy")
+                    if param(r, "PolicyName").as_deref() == Some(QUARANTINE_POLICY_NAME) =>
+                {
+                    let arn = match (param(r, "UserName"), param(r, "RoleName")) {
+                        (Some(u), _) => user_arn(&u),
+                        (_, Some(n)) => role_arn(&n),
+                        _ => continue,
+                    };
+                    changes.push((arn, Box::new(|h: &mut Held| h.quarantined = true)));
+                }
+                _ => {}
+            }
+        }
+        for (arn, change) in changes {
+            let Some(key) = held::key(&arn) else { continue };
+            self.update_held(&key, &arn, |h| change(h)).await?;
+        }
+        if let Some(key) = &planned.release {
+            self.update_held(key, "", |h| {
+                let principal = std::mem::take(&mut h.principal);
+                let version = h.version;
+                *h = Held::new(&principal);
+                h.version = version;
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Read, change, conditional write; again when another writer moved first.
+    async fn update_held(
+        &self,
+        key: &str,
+        principal: &str,
+        change: impl Fn(&mut Held),
+    ) -> Result<(), FlowError> {
+        for _ in 0..5 {
+            let mut h = self
+                .holdings
+                .get(key)
+                .await?
+                .unwrap_or_else(|| Held::new(principal));
+            let before = h.clone();
+            change(&mut h);
+            if h == before {
+                return Ok(());
+            }
+            match self.holdings.put(key, &h).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Contention) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Contention.into())
     }
 
     /// Snapshot → apply → verify for step `i`, saving after each.
@@ -811,6 +1118,33 @@ impl Flow {
             event_id: Some(event_id.to_owned()),
             body,
         }];
+        if let Some(t) = &planned.tamper {
+            let found: Vec<&State> = planned
+                .steps
+                .iter()
+                .filter(|r| r.role == "restore")
+                .filter_map(|r| r.before.as_ref())
+                .collect();
+            drafts.push(Draft {
+                id: deterministic_id(&["tamper", event_id]),
+                time: now.clone(),
+                kind: Some(RecordKind::Tamper),
+                principal: principal.clone(),
+                target: t
+                    .pointer("/held/principal")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                actions: actions.clone(),
+                rule: d.rule.clone(),
+                event_id: Some(event_id.to_owned()),
+                body: json!({
+                    "what": t.get("what"),
+                    "held_before": t.get("held"),
+                    "found": found,
+                    "release": planned.release.is_some(),
+                }),
+            });
+        }
         for (i, run) in planned.steps.iter().enumerate() {
             let (Some(target), Some(before)) = (&run.target, &run.before) else {
                 continue;
@@ -952,6 +1286,7 @@ impl Flow {
             reasons,
             changes,
             todo,
+            tamper: planned.tamper.is_some(),
         }
     }
 
@@ -1026,6 +1361,85 @@ impl Flow {
             })
             .await?;
         Ok((rec, done))
+    }
+}
+
+/// One change to a principal's record.
+type HeldChange = Box<dyn Fn(&mut Held) + Send + Sync>;
+
+/// The part of a saved plan that Warden's record takes.
+#[derive(Deserialize)]
+struct PlanHeld {
+    target: String,
+    policy_name: String,
+    placement: Placement,
+    denied: Vec<(String, String)>,
+    revoke_sessions_before: Option<String>,
+}
+
+/// The steps that put back what Warden holds on `held`'s principal after `tampering`.
+fn restore_steps(held: &Held, tampering: &Tampering) -> Vec<Step> {
+    let (holder_key, put) = if held.is_role() {
+        ("RoleName", "iam:PutRolePolicy")
+    } else {
+        ("UserName", "iam:PutUserPolicy")
+    };
+    let name = Value::String(held.name().to_owned());
+    let step = |call: &str, params: Vec<(&str, Value)>, precondition: &str| Step {
+        call: call.to_owned(),
+        params: params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        precondition: precondition.to_owned(),
+        expect: None,
+    };
+    match tampering {
+        Tampering::Deny(_) => {
+            let mut steps = Vec::new();
+            if let Some(doc) = held.document() {
+                let doc = serde_json::to_value(&doc).unwrap_or(Value::Null);
+                let (call, policy) = match held.placement {
+                    Some(Placement::Managed) => (
+                        "warden:PutManagedDeny",
+                        held.policy_name.clone().unwrap_or_default(),
+                    ),
+                    _ => (put, DENY_POLICY_NAME.to_owned()),
+                };
+                steps.push(step(
+                    call,
+                    vec![
+                        (holder_key, name.clone()),
+                        ("PolicyName", Value::String(policy)),
+                        ("PolicyDocument", doc),
+                    ],
+                    "none: the document is Warden's own record",
+                ));
+            }
+            if held.quarantined {
+                steps.push(step(
+                    put,
+                    vec![
+                        (holder_key, name),
+                        ("PolicyName", Value::String(QUARANTINE_POLICY_NAME.to_owned())),
+                        ("PolicyDocument", json!({"Version": "2012-10-17", "Statement": [{"Sid": "WardenQuarantine", "Effect": "Deny", "Action": "*", "Resource": "*"}]})),
+                    ],
+                    "none: the quarantine is Warden's own record",
+                ));
+            }
+            steps
+        }
+        Tampering::Key(id) => vec![step(
+            "iam:UpdateAccessKey",
+            vec![
+                ("UserName", name),
+                ("AccessKeyId", Value::String(id.clone())),
+                ("Status", Value::String("Inactive".to_owned())),
+            ],
+            "the key still exists",
+        )],
+        Tampering::LoginProfile => vec![step(
+            "iam:DeleteLoginProfile",
+            vec![("UserName", name)],
+            "the login profile exists again",
+        )],
     }
 }
 

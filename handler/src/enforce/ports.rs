@@ -9,6 +9,7 @@ use crate::aws::AwsError;
 use crate::enforce::alerts::{Alert, Incident, Notice};
 use async_trait::async_trait;
 use policy_rules::evidence::{Draft, Record};
+use policy_rules::held::Held;
 use serde_json::Value;
 
 /// A store failure.
@@ -98,6 +99,19 @@ pub trait EvidenceStore: Send + Sync {
     async fn get(&self, id: &str) -> Result<Option<Record>, StoreError>;
     /// The newest record's `(seq, hash)` as the store keeps it apart from the records.
     async fn head(&self) -> Result<Option<(u64, String)>, StoreError>;
+}
+
+/// What Warden holds in force on each principal of the guarded account (its Denies, quarantines,
+/// keys it deactivated, login profiles it removed): Warden's own record, from which every write of
+/// its Deny is rendered and against which tampering is judged. Keyed by [`policy_rules::held::key`]
+/// (account, kind and name: a name is unique in an account whatever its path); the record holds
+/// the full ARN.
+#[async_trait]
+pub trait Holdings: Send + Sync {
+    async fn get(&self, key: &str) -> Result<Option<Held>, StoreError>;
+    /// Writes `held` if the stored version is still `held.version` (or there is none when it is
+    /// 0), storing it as `held.version + 1`; `Contention` when another writer moved first.
+    async fn put(&self, key: &str, held: &Held) -> Result<(), StoreError>;
 }
 
 /// Alerts waiting to be sent, grouped into incidents.

@@ -409,7 +409,7 @@ pub fn flow(
     extra: &[(&str, &str)],
 ) -> Result<(crate::enforce::flow::Flow, Config)> {
     let config = scenario.config(extra)?;
-    let flow = crate::assembly::build_flow(&config, &scenario.warden.clients)?;
+    let flow = crate::assembly::build_flow(&config, &scenario.warden.clients, ACCOUNT.to_owned())?;
     Ok((flow, config))
 }
 

@@ -55,7 +55,17 @@ pub fn install_dir() -> PathBuf {
 pub fn ensure_installed(progress: &mut dyn FnMut(&str)) -> Result<PathBuf, LocalAwsError> {
     let dir = install_dir();
     let program = dir.join("bin").join("python");
-    if program.is_file() && dir.join("bin").join("moto_server").is_file() {
+    let installed = || program.is_file() && dir.join("bin").join("moto_server").is_file();
+    if installed() {
+        return Ok(program);
+    }
+    // One install per process at a time (the tests of one binary start emulators from many
+    // threads); the others wait and then find it installed.
+    static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = INSTALLING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if installed() {
         return Ok(program);
     }
     let fail = |why: String| LocalAwsError::Install {
@@ -68,7 +78,9 @@ pub fn ensure_installed(progress: &mut dyn FnMut(&str)) -> Result<PathBuf, Local
     ));
     // Installed beside the target and renamed into place, so concurrent first uses (tests run in
     // parallel) never see a half-made environment.
-    let staging = dir.with_extension(format!("staging-{}", std::process::id()));
+    let mut staging = dir.clone().into_os_string();
+    staging.push(format!(".staging-{}", std::process::id()));
+    let staging = PathBuf::from(staging);
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
     let _ = std::fs::remove_dir_all(&staging);
     run(Command::new(&python).args(["-m", "venv"]).arg(&staging)).map_err(fail)?;

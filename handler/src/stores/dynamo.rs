@@ -8,6 +8,7 @@
 //! | table      | `pk` (S)            | `sk` (N) | what                                                        |
 //! |------------|---------------------|----------|-------------------------------------------------------------|
 //! | state      | `event#<eventID>`   | –        | ledger: `owner`, `lease_until`, `status` (`working`/`done`), `progress`, `summary` (canonical JSON), `expires_at` (TTL) |
+//! | state      | `held#<key>`        | –        | what Warden holds in force on a principal: `held` (canonical JSON), `version` (N); no TTL |
 //! | state      | `open#<principal>`  | –        | outbox pointer: `incident` (the principal's open incident id)                          |
 //! | state      | `incident#<id>`     | –        | outbox incident: `principal`, `opened`, `status` (`open`/`sent`), `notices` (list of JSON), `event_ids` (string set), `open_gsi` while open, `expires_at` |
 //! | evidence   | `chain`             | seq      | one record per item: `id`, `record` (its canonical JSON line)                          |
@@ -26,13 +27,14 @@
 use crate::aws::{AwsError, Clients};
 use crate::enforce::alerts::Incident;
 use crate::enforce::alerts::Notice;
-use crate::enforce::ports::{Claim, EvidenceStore, Ledger, Outbox, StoreError};
+use crate::enforce::ports::{Claim, EvidenceStore, Holdings, Ledger, Outbox, StoreError};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
 };
 use policy_rules::evidence::{append, canonical_json, Draft, Record};
+use policy_rules::held::Held;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -167,6 +169,76 @@ fn conditional<T>(r: Result<T, AwsError>) -> Result<Option<T>, StoreError> {
         Ok(v) => Ok(Some(v)),
         Err(e) if e.is_condition_failed() => Ok(None),
         Err(e) => Err(e.into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Holdings
+
+const HELD: &str = "held";
+const VERSION: &str = "version";
+
+/// What Warden holds in force, one item per principal in the state table (kept: no TTL).
+///
+/// API calls: `get` is one consistent `GetItem`; `put` one conditional `PutItem`.
+#[derive(Clone)]
+pub struct DynamoHoldings {
+    clients: Clients,
+    table: String,
+}
+
+impl DynamoHoldings {
+    pub fn new(clients: Clients, table: impl Into<String>) -> Self {
+        Self {
+            clients,
+            table: table.into(),
+        }
+    }
+
+    fn key(key: &str) -> Item {
+        HashMap::from([(PK.to_owned(), s(format!("held#{key}")))])
+    }
+}
+
+#[async_trait]
+impl Holdings for DynamoHoldings {
+    async fn get(&self, key: &str) -> Result<Option<Held>, StoreError> {
+        let Some(item) = get_item(&self.clients, &self.table, Self::key(key)).await? else {
+            return Ok(None);
+        };
+        let mut held: Held = serde_json::from_value(json_attr(&item, HELD)?)
+            .map_err(|e| corrupt(format!("held record `{key}` does not read: {e}")))?;
+        held.version = get_n(&item, VERSION)
+            .and_then(|v| u64::try_from(v).ok())
+            .unwrap_or(0);
+        Ok(Some(held))
+    }
+
+    async fn put(&self, key: &str, held: &Held) -> Result<(), StoreError> {
+        let body = serde_json::to_value(held).map_err(|e| corrupt(e.to_string()))?;
+        let mut item = Self::key(key);
+        item.insert(HELD.to_owned(), s(canonical_json(&body)));
+        item.insert(VERSION.to_owned(), n(held.version + 1));
+        let req = self
+            .clients
+            .dynamodb
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk) OR #version = :prev")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#version", VERSION)
+            .expression_attribute_values(":prev", n(held.version));
+        let written = conditional(
+            self.clients
+                .caller
+                .call("dynamodb", "PutItem", || req.clone().send())
+                .await,
+        )?;
+        match written {
+            Some(_) => Ok(()),
+            None => Err(StoreError::Contention),
+        }
     }
 }
 
