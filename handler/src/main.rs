@@ -20,37 +20,55 @@ use warden_handler::cli::plan_report::{plan_file, Note, PlanContext};
 use warden_handler::cli::replay::{replay, ReplayContext, Sink};
 use warden_handler::cli::report::{render_summary, JsonLinesSink, NullSink};
 
-const CLOSED_OUTPUT: &str =
-    "A closed output (`warden … | head`) ends every command at once, with 0 and no message.";
+/// The line every command's help ends with.
+macro_rules! closed_output {
+    () => {
+        "A closed output (`warden … | head`) ends every command at once, with 0 and no message."
+    };
+}
 
-const EXIT_CODES: &str = "Exit codes:
+const CLOSED_OUTPUT: &str = closed_output!();
+
+const EXIT_CODES: &str = concat!(
+    "Exit codes:
   0  done; every input record was read
   1  done, but some input (a file, line or record) could not be read: see the errors
   2  usage error, or the rules, groups or input paths could not be used
 
-A closed output (`warden … | head`) ends every command at once, with 0 and no message.";
+",
+    closed_output!()
+);
 
-const PLAN_EXIT_CODES: &str = "Exit codes:
+const PLAN_EXIT_CODES: &str = concat!(
+    "Exit codes:
   0  every event was planned
   1  some record of the event file could not be read: see the errors (the others were planned)
   2  usage error, or the rules, groups, account or event file could not be used
 
-A closed output (`warden … | head`) ends every command at once, with 0 and no message.";
+",
+    closed_output!()
+);
 
-const VERIFY_EXIT_CODES: &str = "Exit codes:
+const VERIFY_EXIT_CODES: &str = concat!(
+    "Exit codes:
   0  the trail is intact (an existing empty file is intact: it says `empty, no records`)
   1  the trail is broken: the first bad record is named
   2  the trail cannot be read (a missing or unreadable file, a line that is not a record), or a
      usage error
 
-A closed output (`warden … | head`) ends every command at once, with 0 and no message.";
+",
+    closed_output!()
+);
 
-const LIST_EXIT_CODES: &str = "Exit codes:
+const LIST_EXIT_CODES: &str = concat!(
+    "Exit codes:
   0  every record was listed (none, for an existing empty file)
   2  the trail cannot be read (a missing or unreadable file, a line that is not a record), or a
      usage error
 
-A closed output (`warden … | head`) ends every command at once, with 0 and no message.";
+",
+    closed_output!()
+);
 
 /// Warden: detect-and-revoke guard for AWS access.
 #[derive(Parser)]
