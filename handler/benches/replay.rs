@@ -20,11 +20,11 @@ use policy_rules::catalog::Catalog;
 use policy_rules::decision::{decide, CallerFacts};
 use policy_rules::event::parse_document;
 use policy_rules::mapping::analyse;
-use policy_rules::memberships::Memberships;
 use policy_rules::rules::RuleSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use warden_handler::cli::account_scope::ScopedMemberships;
 use warden_handler::cli::replay::{replay, ReplayContext, Sink};
 use warden_handler::cli::report::NullSink;
 
@@ -154,6 +154,7 @@ fn typed_parse(files: &[(PathBuf, u64)]) -> u64 {
                 std::hint::black_box(&e);
                 n += 1;
             });
+            std::ops::ControlFlow::Continue(())
         })
         .unwrap();
     }
@@ -212,7 +213,7 @@ fn main() {
     let total = (mb * 1e6) as u64;
     let catalog = Catalog::builtin().unwrap();
     let rules = RuleSet::default_pack().unwrap();
-    let memberships = Memberships::default();
+    let memberships = ScopedMemberships::default();
     let ctx = ReplayContext {
         catalog: &catalog,
         rules: &rules,

@@ -1,30 +1,78 @@
 //! The `warden` command line: offline replay of CloudTrail logs through the rules, rule checks and
 //! plans; and, on an account, `init`, `worker`, `evidence`, `rollback`, and the local `demo`.
 //! The binary is the one place that prints: data to stdout, the summary (with `--format json`),
-//! progress and errors to stderr.
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+//! progress, warnings and errors to stderr. Data goes through `cli::output`, so a closed stdout
+//! (`warden … | head -1`) ends any command at once with exit 0 and no message.
+#![allow(clippy::print_stderr)]
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use policy_rules::catalog::Catalog;
-use policy_rules::memberships::Memberships;
 use policy_rules::rules::{RuleSet, DEFAULT_RULES};
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use warden_handler::cli::account_scope::{AccountFile, GroupsFile, ScopedMemberships};
 use warden_handler::cli::commands;
+use warden_handler::cli::output::{is_closed_output, DataOutput, SharedOutput};
+use warden_handler::cli::plan_report::{plan_file, Note, PlanContext};
 use warden_handler::cli::replay::{replay, ReplayContext, Sink};
 use warden_handler::cli::report::{render_summary, JsonLinesSink, NullSink};
 
-const EXIT_CODES: &str = "Exit codes:
+/// The line every command's help ends with.
+macro_rules! closed_output {
+    () => {
+        "A closed output (`warden … | head`) ends every command at once, with 0 and no message."
+    };
+}
+
+const CLOSED_OUTPUT: &str = closed_output!();
+
+const EXIT_CODES: &str = concat!(
+    "Exit codes:
   0  done; every input record was read
   1  done, but some input (a file, line or record) could not be read: see the errors
-  2  usage error, or the rules, groups or input paths could not be used";
+  2  usage error, or the rules, groups or input paths could not be used
+
+",
+    closed_output!()
+);
+
+const PLAN_EXIT_CODES: &str = concat!(
+    "Exit codes:
+  0  every event was planned
+  1  some record of the event file could not be read: see the errors (the others were planned)
+  2  usage error, or the rules, groups, account or event file could not be used
+
+",
+    closed_output!()
+);
+
+const VERIFY_EXIT_CODES: &str = concat!(
+    "Exit codes:
+  0  the trail is intact (an existing empty file is intact: it says `empty, no records`)
+  1  the trail is broken: the first bad record is named
+  2  the trail cannot be read (a missing or unreadable file, a line that is not a record), or a
+     usage error
+
+",
+    closed_output!()
+);
+
+const LIST_EXIT_CODES: &str = concat!(
+    "Exit codes:
+  0  every record was listed (none, for an existing empty file)
+  2  the trail cannot be read (a missing or unreadable file, a line that is not a record), or a
+     usage error
+
+",
+    closed_output!()
+);
 
 /// Warden: detect-and-revoke guard for AWS access.
 #[derive(Parser)]
-#[command(name = "warden", version, after_help = EXIT_CODES)]
+#[command(name = "warden", version, after_help = CLOSED_OUTPUT)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -52,7 +100,8 @@ enum Command {
         #[arg(long = "allow-group", value_name = "NAME")]
         allow_groups: Vec<String>,
         /// Group memberships before the replayed events: a JSON map from user name or ARN to group
-        /// names, or the output of `aws iam get-account-authorization-details`.
+        /// names, or the output of `aws iam get-account-authorization-details`. Entries of another
+        /// account (by their ARNs) than an event's do not apply to it.
         #[arg(long)]
         groups: Option<PathBuf>,
         /// Threads to spread files over (default: all cores).
@@ -69,7 +118,7 @@ enum Command {
     },
     /// Show what Warden would do about one event: the caller, action(s), resource(s), verdict,
     /// reasons, and the exact policy document it would write (or why a person must act).
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = PLAN_EXIT_CODES)]
     Plan {
         /// Rule file (TOML); the default rule pack when absent.
         #[arg(long)]
@@ -77,13 +126,19 @@ enum Command {
         /// Replace the groups of the `admins` allow-set (repeatable).
         #[arg(long = "allow-group", value_name = "NAME")]
         allow_groups: Vec<String>,
-        /// The event: a CloudTrail record, an EventBridge envelope, or a log file (every record is planned).
+        /// The event(s), read as `replay` reads a file: a CloudTrail record, an EventBridge
+        /// envelope, a log file, or JSON Lines of these, plain or .gz (every record is planned).
         #[arg(long)]
         event: PathBuf,
         /// The account as `aws iam get-account-authorization-details` prints it: current policies,
-        /// groups (memberships before the event), paths. Without it the plan uses what the event tells.
+        /// groups (memberships before the event), paths. Without it the plan uses what the event
+        /// tells. Not used for an event of another account (with a warning).
         #[arg(long)]
         account: Option<PathBuf>,
+        /// Group memberships before the event, as for `replay` (asked before the account file's);
+        /// entries of another account than the event's do not apply (with a warning).
+        #[arg(long)]
+        groups: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -129,10 +184,11 @@ enum Command {
 #[derive(Subcommand)]
 enum EvidenceCommand {
     /// Verify the hash chain: names the first modified, deleted, inserted or moved record. Exit 0
-    /// when intact, 1 when not, 2 when the file cannot be read.
+    /// when intact, 1 when not, 2 when the trail cannot be read.
+    #[command(after_help = VERIFY_EXIT_CODES)]
     Verify {
-        /// A local JSON Lines trail; the configured store (WARDEN_EVIDENCE_TABLE) when absent, whose
-        /// head is checked too.
+        /// A local JSON Lines trail, which must exist; the configured store (WARDEN_EVIDENCE_TABLE)
+        /// when absent, whose head is checked too.
         file: Option<PathBuf>,
         /// The newest record's `SEQ:HASH` as kept outside the file, to catch truncation.
         #[arg(long, value_name = "SEQ:HASH")]
@@ -140,8 +196,9 @@ enum EvidenceCommand {
     },
     /// List the records, one a line (`--format json`: id, seq, kind, principal, target, actions,
     /// rule, time, event_id).
+    #[command(after_help = LIST_EXIT_CODES)]
     List {
-        /// A local JSON Lines trail; the configured store when absent.
+        /// A local JSON Lines trail, which must exist; the configured store when absent.
         #[arg(long)]
         file: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "text")]
@@ -162,13 +219,32 @@ fn main() -> ExitCode {
     warden_handler::assembly::init_logging(
         std::env::var("WARDEN_LOG_FORMAT").is_ok_and(|f| f == "json"),
     );
-    match run(cli) {
+    let mut out = DataOutput::new(std::io::stdout());
+    match run(cli, &mut out) {
         Ok(code) => code,
+        // The reader has all it wanted (`| head`): nothing is wrong.
+        Err(e) if is_closed_output(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// `e` and its causes, joined by `: ` as `{:#}` does, without a cause the message before already
+/// ends with (an error that both shows its source and returns it would otherwise say it twice).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.is_empty() {
+            text = part;
+        } else if !text.ends_with(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+    }
+    text
 }
 
 fn block_on<T>(f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
@@ -198,50 +274,69 @@ fn load_rules(path: Option<&PathBuf>, allow_groups: Vec<String>) -> Result<RuleS
     Ok(rules)
 }
 
-fn run(cli: Cli) -> Result<ExitCode> {
+/// The `--groups` file, its entries by account.
+fn load_groups(path: &Path) -> Result<GroupsFile> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read groups `{}`", path.display()))?;
+    let memberships =
+        ScopedMemberships::parse(&text).with_context(|| format!("groups `{}`", path.display()))?;
+    Ok(GroupsFile {
+        name: path.display().to_string(),
+        memberships,
+    })
+}
+
+/// The `--account` file: its policies, paths and groups, and the accounts it describes.
+fn load_account(path: &Path) -> Result<AccountFile> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read account `{}`", path.display()))?;
+    let snapshot = policy_rules::snapshot::Snapshot::parse(&text)
+        .with_context(|| format!("account `{}`", path.display()))?;
+    let memberships =
+        ScopedMemberships::parse(&text).with_context(|| format!("account `{}`", path.display()))?;
+    Ok(AccountFile::new(
+        path.display().to_string(),
+        snapshot,
+        memberships,
+    ))
+}
+
+fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
     match cli.command {
         Command::Plan {
             rules,
             allow_groups,
             event,
             account,
+            groups,
             format,
         } => {
             let rules = load_rules(rules.as_ref(), allow_groups)?;
+            let groups = groups.as_deref().map(load_groups).transpose()?;
+            let account = account.as_deref().map(load_account).transpose()?;
             let catalog =
                 Catalog::builtin().context("the built-in action catalog does not load (a bug)")?;
-            let (snapshot, memberships) = match account {
-                Some(p) => {
-                    let text = std::fs::read_to_string(&p)
-                        .with_context(|| format!("cannot read account `{}`", p.display()))?;
-                    let snap = policy_rules::snapshot::Snapshot::parse(&text)
-                        .with_context(|| format!("account `{}`", p.display()))?;
-                    let groups = Memberships::parse(&text)
-                        .with_context(|| format!("account `{}`", p.display()))?;
-                    (Some(snap), groups)
-                }
-                None => (None, Memberships::default()),
-            };
-            let bytes = std::fs::read(&event)
-                .with_context(|| format!("cannot read event `{}`", event.display()))?;
-            let ctx = warden_handler::cli::plan_report::PlanContext {
+            let ctx = PlanContext {
                 catalog: &catalog,
                 rules: &rules,
-                memberships: &memberships,
-                snapshot: snapshot.as_ref(),
+                groups: groups.as_ref(),
+                account: account.as_ref(),
             };
             let mut problems = 0;
-            let out = warden_handler::cli::plan_report::plan_document(
-                &bytes,
+            plan_file(
+                &event,
                 &ctx,
                 format == Format::Json,
-                |index, err| {
-                    problems += 1;
-                    let at = index.map(|i| format!(": record {i}")).unwrap_or_default();
-                    eprintln!("{}{at}: {err}", event.display());
+                out,
+                |note| match note {
+                    Note::Error(e) => {
+                        problems += 1;
+                        eprintln!("{e}");
+                    }
+                    Note::Warning(w) => eprintln!("warning: {w}"),
                 },
-            );
-            print!("{out}");
+            )?;
+            out.flush()?;
             Ok(if problems > 0 {
                 ExitCode::from(1)
             } else {
@@ -252,30 +347,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
             prefix,
             evidence_bucket,
         } => {
-            block_on(commands::init(
-                &prefix,
-                evidence_bucket,
-                &mut std::io::stdout(),
-            ))?;
+            block_on(commands::init(&prefix, evidence_bucket, out))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Worker { once } => {
-            block_on(commands::worker(once, &mut std::io::stdout()))?;
+            block_on(commands::worker(once, out))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Rollback { id, force } => {
-            block_on(commands::rollback(&id, force, &mut std::io::stdout()))?;
+            block_on(commands::rollback(&id, force, out))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo => {
-            block_on(warden_handler::local::demo::run(&mut std::io::stdout()))?;
+            block_on(warden_handler::local::demo::run(out))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Evidence {
             command: EvidenceCommand::List { file, format },
         } => {
-            let (records, _, _) = block_on(commands::read_evidence(file.as_deref()))?;
-            commands::list(&records, format == Format::Json, &mut std::io::stdout())?;
+            let (records, _, name) = block_on(commands::read_evidence(file.as_deref()))?;
+            if records.is_empty() {
+                eprintln!("{name}: empty, no records");
+            }
+            commands::list(&records, format == Format::Json, out)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Evidence {
@@ -289,7 +383,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 &records,
                 head.as_ref().map(|(s, h)| (*s, h.as_str())),
                 &name,
-                &mut std::io::stdout(),
+                out,
             )?;
             Ok(if ok {
                 ExitCode::SUCCESS
@@ -313,21 +407,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 )),
                 Some(None) => anyhow::bail!("--head takes SEQ:HASH"),
             };
-            let records = warden_handler::stores::evidence_file::read(&file)?;
+            let records = warden_handler::stores::evidence_file::read_existing(&file)?;
             match policy_rules::evidence::verify(
                 &records,
                 head.as_ref().map(|(s, h)| (*s, h.as_str())),
             ) {
                 Ok(()) => {
                     match records.last() {
-                        Some(last) => println!(
+                        Some(last) => writeln!(
+                            out,
                             "{}: intact: {} records; head {}:{}",
                             file.display(),
                             records.len(),
                             last.seq,
                             last.hash
-                        ),
-                        None => println!("{}: intact: empty", file.display()),
+                        )?,
+                        // Said plainly: an empty trail is intact, but holds nothing.
+                        None => writeln!(out, "{}: intact: empty, no records", file.display())?,
                     }
                     Ok(ExitCode::SUCCESS)
                 }
@@ -340,7 +436,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rules {
             command: RulesCommand::Default,
         } => {
-            print!("{DEFAULT_RULES}");
+            write!(out, "{DEFAULT_RULES}")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Rules {
@@ -350,13 +446,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .with_context(|| format!("cannot read `{}`", file.display()))?;
             match RuleSet::parse(&file.display().to_string(), &text) {
                 Ok(r) => {
-                    println!(
+                    writeln!(
+                        out,
                         "{}: valid: {} rules, {} allow-sets, mode {:?}",
                         file.display(),
                         r.rules.len(),
                         r.allow_sets.len(),
                         r.mode
-                    );
+                    )?;
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {
@@ -375,14 +472,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             paths,
         } => {
             let rules = load_rules(rules.as_ref(), allow_groups)?;
-            let memberships = match groups {
-                Some(p) => {
-                    let text = std::fs::read_to_string(&p)
-                        .with_context(|| format!("cannot read groups `{}`", p.display()))?;
-                    Memberships::parse(&text)
-                        .with_context(|| format!("groups `{}`", p.display()))?
-                }
-                None => Memberships::default(),
+            let memberships = match groups.as_deref().map(load_groups).transpose()? {
+                Some(g) => g.memberships,
+                None => ScopedMemberships::default(),
             };
             let catalog =
                 Catalog::builtin().context("the built-in action catalog does not load (a bug)")?;
@@ -401,10 +493,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 indicatif::ProgressBar::hidden()
             };
-            let stdout: Arc<Mutex<dyn Write + Send>> = Arc::new(Mutex::new(std::io::stdout()));
+            let shared = Arc::new(SharedOutput::new(DataOutput::new(std::io::stdout())));
             let make_sink = || -> Box<dyn Sink> {
                 match format {
-                    Format::Json => Box::new(JsonLinesSink::new(stdout.clone())),
+                    Format::Json => Box::new(JsonLinesSink::new(shared.clone())),
                     Format::Text => Box::new(NullSink),
                 }
             };
@@ -416,13 +508,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let started = std::time::Instant::now();
             let summary = replay(&files, jobs, &ctx, &make_sink, &|n| bar.inc(n));
             bar.finish_and_clear();
+            // A closed output stopped the replay: no summary of a part of it.
+            shared.finish().context("cannot write the events")?;
             let text = render_summary(&summary, started.elapsed().as_secs_f64());
             match format {
-                Format::Text => print!("{text}"),
+                Format::Text => {
+                    write!(out, "{text}")?;
+                    out.flush()?;
+                }
                 Format::Json => eprint!("{text}"),
-            }
-            if let Ok(mut out) = stdout.lock() {
-                let _ = out.flush();
             }
             Ok(if summary.problems > 0 {
                 ExitCode::from(1)

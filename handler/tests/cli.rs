@@ -314,3 +314,496 @@ fn plan_shows_the_exact_document_and_the_undo() {
             "Plan      none: a person must act",
         ));
 }
+
+/// The CloudTrail record of the `plan` test's event (mallory attaches AdministratorAccess to
+/// herself) in account `account`, as one line.
+fn attach_record(account: &str, id: &str) -> String {
+    format!(
+        r#"{{"eventSource":"iam.amazonaws.com","eventName":"AttachUserPolicy","eventTime":"2026-11-22T10:00:00Z","eventID":"{id}","recipientAccountId":"{account}","awsRegion":"us-east-1","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::{account}:user/dev/mallory","accountId":"{account}","userName":"mallory"}},"requestParameters":{{"userName":"mallory","policyArn":"arn:aws:iam::aws:policy/AdministratorAccess"}}}}"#
+    )
+}
+
+/// [`attach_record`] in an EventBridge envelope, as one line.
+fn attach_event(account: &str, id: &str) -> String {
+    format!(
+        r#"{{"detail-type":"AWS API Call via CloudTrail","source":"aws.iam","account":"{account}","detail":{}}}"#,
+        attach_record(account, id)
+    )
+}
+
+/// An account dump of 111122223333 in which mallory is a developer.
+const ACCOUNT_111: &str = r#"{"UserDetailList":[{"UserName":"mallory","Arn":"arn:aws:iam::111122223333:user/dev/mallory","GroupList":["Developers"],"UserPolicyList":[],"AttachedManagedPolicies":[]}],"RoleDetailList":[],"GroupDetailList":[],"Policies":[]}"#;
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+// Issue 9, item 1: a typo in a trail's path must never look like an intact trail.
+#[test]
+fn evidence_verify_and_list_of_a_missing_trail_exit_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-trail.jsonl");
+    let want = format!(
+        "error: cannot read `{}`: No such file or directory (os error 2)\n",
+        missing.display()
+    );
+    warden()
+        .args(["evidence", "verify", missing.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(want.clone());
+    warden()
+        .args(["evidence", "list", "--file", missing.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(want);
+    // A directory is no trail either.
+    warden()
+        .args(["evidence", "verify", dir.path().to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot read"));
+    // An existing empty file is intact, and says it holds nothing.
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    warden()
+        .args(["evidence", "verify", empty.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(format!("{}: intact: empty, no records\n", empty.display()));
+    warden()
+        .args(["evidence", "list", "--file", empty.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout("")
+        .stderr(format!("{}: empty, no records\n", empty.display()));
+}
+
+#[test]
+fn help_documents_exit_codes_of_every_command_that_reads_files() {
+    for args in [
+        &["replay", "--help"][..],
+        &["plan", "--help"],
+        &["evidence", "verify", "--help"],
+        &["evidence", "list", "--help"],
+    ] {
+        warden()
+            .args(args)
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("Exit codes"))
+            .stdout(predicate::str::contains("2  "))
+            .stdout(predicate::str::contains("closed output"));
+    }
+    warden()
+        .args(["evidence", "verify", "--help"])
+        .assert()
+        .stdout(predicate::str::contains(
+            "the trail cannot be read (a missing",
+        ));
+}
+
+// Issue 9, item 2: an account dump of another account says nothing about this one.
+#[test]
+fn plan_with_an_account_file_of_another_account_warns_and_plans_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let account = dir.path().join("account.json");
+    std::fs::write(&account, ACCOUNT_111).unwrap();
+    let event = dir.path().join("event.json");
+    std::fs::write(&event, attach_event("444455556666", "e-other")).unwrap();
+    let plan = |extra: &[&str]| {
+        let mut args = vec![
+            "plan",
+            "--format",
+            "json",
+            "--event",
+            event.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        warden().args(&args).output().unwrap()
+    };
+    let with = plan(&["--account", account.to_str().unwrap()]);
+    assert_eq!(with.status.code(), Some(0), "{}", stderr_of(&with));
+    assert_eq!(
+        stderr_of(&with),
+        format!(
+            "warning: {}:1: the account file `{}` describes account `111122223333`, not the event's account `444455556666`: planned as if no account file was given\n",
+            event.display(),
+            account.display()
+        )
+    );
+    // As if no account file was given: mallory's groups there are unknown.
+    let without = plan(&[]);
+    assert_eq!(stderr_of(&without), "");
+    assert_eq!(with.stdout, without.stdout);
+    let v: serde_json::Value = serde_json::from_slice(&with.stdout).unwrap();
+    assert_eq!(v["verdict"], "alert");
+    // For an event of the account it describes, it is used, without a warning.
+    std::fs::write(&event, attach_event("111122223333", "e-same")).unwrap();
+    let same = plan(&["--account", account.to_str().unwrap()]);
+    assert_eq!(stderr_of(&same), "");
+    let v: serde_json::Value = serde_json::from_slice(&same.stdout).unwrap();
+    assert_eq!(v["verdict"], "deny");
+}
+
+// Issue 9, item 2: `--groups` entries keyed by another account's ARNs do not apply.
+#[test]
+fn groups_entries_of_another_account_do_not_apply_to_an_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let groups = dir.path().join("groups.json");
+    std::fs::write(
+        &groups,
+        r#"{"arn:aws:iam::111122223333:user/dev/mallory":["Developers"]}"#,
+    )
+    .unwrap();
+    let event = dir.path().join("events.jsonl");
+    std::fs::write(
+        &event,
+        format!(
+            "{}\n{}\n",
+            attach_event("111122223333", "e-1"),
+            attach_event("444455556666", "e-2")
+        ),
+    )
+    .unwrap();
+    let out = warden()
+        .args([
+            "plan",
+            "--format",
+            "json",
+            "--groups",
+            groups.to_str().unwrap(),
+            "--event",
+            event.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let lines = json_lines(&out.stdout);
+    let verdicts: Vec<_> = lines.iter().map(|l| l["verdict"].clone()).collect();
+    assert_eq!(verdicts, ["deny", "alert"]);
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "warning: {}:2: the groups file `{}` has entries of account `111122223333` only, not of the event's account `444455556666`: they do not apply\n",
+            event.display(),
+            groups.display()
+        )
+    );
+    // A replay does not apply them either, and says how many events were of such an account.
+    let replayed = warden()
+        .args([
+            "replay",
+            "--format",
+            "json",
+            "--groups",
+            groups.to_str().unwrap(),
+            event.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let verdicts: Vec<_> = json_lines(&replayed.stdout)
+        .iter()
+        .map(|l| l["verdict"].clone())
+        .collect();
+    assert_eq!(verdicts, ["deny", "alert"]);
+    assert!(
+        stderr_of(&replayed).contains("Note: 1 event of account `444455556666`: the --groups file has entries of other accounts only"),
+        "{}",
+        stderr_of(&replayed)
+    );
+}
+
+// Issue 9, item 4: `plan` reads JSON Lines as `replay` does, and takes `--groups`.
+#[test]
+fn plan_reads_json_lines_and_takes_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = dir.path().join("events.jsonl");
+    std::fs::write(
+        &event,
+        format!(
+            "{}\n{{\"eventSource\": \n\n{}\n",
+            attach_event("111122223333", "e-1"),
+            attach_event("111122223333", "e-3")
+        ),
+    )
+    .unwrap();
+    let groups = dir.path().join("groups.json");
+    std::fs::write(&groups, r#"{"mallory": ["Administrators"]}"#).unwrap();
+    let out = warden()
+        .args([
+            "plan",
+            "--format",
+            "json",
+            "--groups",
+            groups.to_str().unwrap(),
+            "--event",
+            event.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let lines = json_lines(&out.stdout);
+    let ids: Vec<_> = lines.iter().map(|l| l["event_id"].clone()).collect();
+    assert_eq!(ids, ["e-1", "e-3"]);
+    assert!(lines.iter().all(|l| l["verdict"] == "allow"), "{lines:?}");
+    let err = stderr_of(&out);
+    assert!(
+        err.starts_with(&format!("{}:2: ", event.display())),
+        "{err}"
+    );
+    // Text blocks, one per event, and gzip input, as `replay` reads it.
+    let gz = dir.path().join("events.jsonl.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(
+        format!(
+            "{}\n{}\n",
+            attach_event("111122223333", "e-1"),
+            attach_event("111122223333", "e-2")
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    enc.finish().unwrap();
+    let out = warden()
+        .args(["plan", "--event", gz.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        text.matches("Event     iam:AttachUserPolicy").count(),
+        2,
+        "{text}"
+    );
+    assert!(text.contains("(id e-2)\n"), "{text}");
+}
+
+// Issue 9, item 5: a missing file is named once, its error said once.
+#[test]
+fn a_missing_file_is_named_and_its_error_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let (rules, groups, account, event) = (
+        missing("rules.toml"),
+        missing("groups.json"),
+        missing("account.json"),
+        missing("event.json"),
+    );
+    let enoent = "No such file or directory (os error 2)";
+    let good_event = dir.path().join("good.json");
+    std::fs::write(&good_event, attach_event("111122223333", "e-1")).unwrap();
+    let good_event = good_event.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (
+            vec!["replay", "--rules", &rules, "fixtures/cloudtrail"],
+            format!("error: cannot read rules `{rules}`: {enoent}\n"),
+        ),
+        (
+            vec!["plan", "--rules", &rules, "--event", good_event],
+            format!("error: cannot read rules `{rules}`: {enoent}\n"),
+        ),
+        (
+            vec!["rules", "check", &rules],
+            format!("error: cannot read `{rules}`: {enoent}\n"),
+        ),
+        (
+            vec!["replay", "--groups", &groups, "fixtures/cloudtrail"],
+            format!("error: cannot read groups `{groups}`: {enoent}\n"),
+        ),
+        (
+            vec!["plan", "--groups", &groups, "--event", good_event],
+            format!("error: cannot read groups `{groups}`: {enoent}\n"),
+        ),
+        (
+            vec!["plan", "--account", &account, "--event", good_event],
+            format!("error: cannot read account `{account}`: {enoent}\n"),
+        ),
+        (
+            vec!["plan", "--event", &event],
+            format!("error: cannot read event `{event}`: {enoent}\n"),
+        ),
+        (
+            vec!["replay", &event],
+            format!("error: cannot read `{event}`: {enoent}\n"),
+        ),
+        (
+            vec!["evidence", "verify", &event],
+            format!("error: cannot read `{event}`: {enoent}\n"),
+        ),
+    ];
+    for (args, want) in cases {
+        warden().args(&args).assert().code(2).stderr(want);
+    }
+    // A file that is not JSON says so once too.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "nope").unwrap();
+    let bad = bad.to_str().unwrap();
+    warden()
+        .args(["replay", "--groups", bad, "fixtures/cloudtrail"])
+        .assert()
+        .code(2)
+        .stderr(format!(
+            "error: groups `{bad}`: invalid JSON: expected ident at line 1 column 2\n"
+        ));
+    warden()
+        .args(["plan", "--account", bad, "--event", good_event])
+        .assert()
+        .code(2)
+        .stderr(format!(
+            "error: account `{bad}`: invalid JSON: expected ident at line 1 column 2\n"
+        ));
+}
+
+/// Spawns `warden ARGS` with stdout piped, reads one line of it and closes the pipe, then waits (at
+/// most a minute) for the command to end. Returns its exit status and stderr, or `None` when it did
+/// not end (it was killed).
+#[cfg(unix)]
+fn read_one_line_and_close(args: &[&str]) -> Option<(std::process::ExitStatus, String)> {
+    use std::io::{BufRead, Read};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("warden"))
+        .current_dir(root())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(!line.is_empty(), "no output at all");
+    drop(stdout);
+    let mut stderr = child.stderr.take().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            stderr.read_to_string(&mut err).unwrap();
+            return Some((status, err));
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Named pipes that never end: each gets the bundled fixtures' records over and over, from a thread,
+/// until its reader closes it (or a few minutes pass). What a replay reads from them never runs out.
+#[cfg(unix)]
+fn endless_inputs(dir: &std::path::Path, n: usize) -> Vec<PathBuf> {
+    let records =
+        std::fs::read(root().join("fixtures/cloudtrail/stratus_red_team_detonation_logs.jsonl"))
+            .unwrap();
+    (0..n)
+        .map(|i| {
+            let path = dir.join(format!("endless-{i}.jsonl"));
+            let made = std::process::Command::new("mkfifo")
+                .arg(&path)
+                .status()
+                .unwrap();
+            assert!(made.success());
+            let (p, records) = (path.clone(), records.clone());
+            std::thread::spawn(move || {
+                let until = std::time::Instant::now() + std::time::Duration::from_secs(300);
+                let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&p) else {
+                    return;
+                };
+                while std::time::Instant::now() < until && f.write_all(&records).is_ok() {}
+            });
+            path
+        })
+        .collect()
+}
+
+// Issue 9, item 3: `warden plan … | head -1` ends quietly, not with a panic (exit 101).
+#[cfg(unix)]
+#[test]
+fn a_closed_output_ends_plan_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    // One log file whose plans do not fit in a pipe's buffer.
+    let event = dir.path().join("log.json");
+    let records: Vec<String> = (0..3000)
+        .map(|i| attach_record("111122223333", &format!("e-{i}")))
+        .collect();
+    std::fs::write(&event, format!("{{\"Records\":[{}]}}", records.join(","))).unwrap();
+    for format in ["text", "json"] {
+        let (status, err) = read_one_line_and_close(&[
+            "plan",
+            "--format",
+            format,
+            "--event",
+            event.to_str().unwrap(),
+        ])
+        .expect("plan did not end after its output was closed");
+        assert_eq!(status.code(), Some(0), "{format}: {err}");
+        assert_eq!(err, "", "{format}");
+    }
+}
+
+// Issue 9, item 3: `warden replay --format json … | head -1` stops its workers at once, rather than
+// replay everything. Its input never ends, so only stopping ends it.
+#[cfg(unix)]
+#[test]
+fn a_closed_output_stops_every_replay_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = endless_inputs(dir.path(), 2);
+    let mut args = vec!["replay", "--format", "json", "--jobs", "2", "--no-progress"];
+    args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
+    let (status, err) =
+        read_one_line_and_close(&args).expect("replay did not stop after its output was closed");
+    assert_eq!(status.code(), Some(0), "{err}");
+    // Quiet: no panic, and no summary of a part of the input.
+    assert_eq!(err, "");
+}
+
+// Issue 9, item 3: the other printing commands end quietly too.
+#[cfg(unix)]
+#[test]
+fn a_closed_output_ends_evidence_list_quietly() {
+    use policy_rules::evidence::{Draft, RecordKind};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("evidence.jsonl");
+    let mut head = None;
+    let mut record = None;
+    // A trail long enough that its listing does not fit in a pipe's buffer.
+    let mut text = String::new();
+    for i in 0..3000 {
+        let d = Draft {
+            id: format!("r{i}"),
+            time: "2026-11-22T10:00:00Z".into(),
+            kind: Some(RecordKind::Change),
+            principal: Some("arn:aws:iam::111122223333:user/dev/mallory".into()),
+            ..Draft::default()
+        };
+        let r = policy_rules::evidence::append(record.as_ref(), d);
+        text.push_str(&r.to_line());
+        text.push('\n');
+        head = Some(r.seq);
+        record = Some(r);
+    }
+    assert_eq!(head, Some(2999));
+    std::fs::write(&path, text).unwrap();
+    for format in ["text", "json"] {
+        let (status, err) = read_one_line_and_close(&[
+            "evidence",
+            "list",
+            "--format",
+            format,
+            "--file",
+            path.to_str().unwrap(),
+        ])
+        .expect("evidence list did not end after its output was closed");
+        assert_eq!(status.code(), Some(0), "{format}: {err}");
+        assert_eq!(err, "", "{format}");
+    }
+}

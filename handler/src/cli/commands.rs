@@ -48,13 +48,14 @@ pub async fn worker(once: bool, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-/// Every record of the local file, or of the configured store, and the store's head.
+/// Every record of the local file (which must exist), or of the configured store, and the store's
+/// head.
 pub async fn read_evidence(
     file: Option<&std::path::Path>,
 ) -> Result<(Vec<Record>, Option<(u64, String)>, String)> {
     match file {
         Some(f) => Ok((
-            crate::stores::evidence_file::read(f)?,
+            crate::stores::evidence_file::read_existing(f)?,
             None,
             f.display().to_string(),
         )),

@@ -2,13 +2,16 @@
 //! or gzip-compressed (by content, not by name), as JSON Lines (one record, envelope or log file per
 //! line) or as one whole JSON document (a pretty-printed log file or record). JSON Lines are streamed
 //! line by line, so memory stays flat however large the file; a whole document is read at once
-//! (CloudTrail's log files are small). A `DocumentReader` keeps its buffer from file to file.
+//! (CloudTrail's log files are small). A `DocumentReader` keeps its buffer from file to file. What is
+//! not a regular file (a named pipe, `<(zcat …)`) is streamed too, as it comes. The caller may stop
+//! the reading after any document (its output was closed).
 //!
 //! This file owns bytes and locations; what the bytes mean is `policy_rules::event`'s business.
 
 use flate2::read::MultiGzDecoder;
 use std::fs::File;
 use std::io::{self, Read};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 /// Where a document came from, for messages: the file, and the line for JSON Lines.
@@ -22,7 +25,8 @@ pub struct DocLocation<'p> {
 /// A problem reading a path.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    #[error("`{path}`: {source}")]
+    /// The I/O error is the source, not part of the message, so a printed chain says it once.
+    #[error("cannot read `{}`", path.display())]
     Io { path: PathBuf, source: io::Error },
 }
 
@@ -79,7 +83,7 @@ const KEPT_BUFFER: usize = 64 << 20;
 /// [`DocumentReader::for_each_document`]), with a buffer of its own.
 pub fn for_each_document(
     path: &Path,
-    on_doc: impl FnMut(DocLocation<'_>, &[u8]),
+    on_doc: impl FnMut(DocLocation<'_>, &[u8]) -> ControlFlow<()>,
 ) -> io::Result<u64> {
     DocumentReader::default().for_each_document(path, on_doc)
 }
@@ -96,21 +100,24 @@ impl DocumentReader {
     /// shaped like a whole JSON value (it ends with `}` or `]`) means JSON Lines, where each non-blank
     /// line is a document (a CloudTrail log file is one such line); otherwise (a pretty-printed
     /// document starts with a line holding just `{`) the file is one document. Gzip input is
-    /// recognised by its first bytes, whatever the name. Returns the bytes read (decompressed).
+    /// recognised by its first bytes, whatever the name. `on_doc` returning `Break` stops the reading
+    /// there. Returns the bytes read (decompressed).
     pub fn for_each_document(
         &mut self,
         path: &Path,
-        mut on_doc: impl FnMut(DocLocation<'_>, &[u8]),
+        mut on_doc: impl FnMut(DocLocation<'_>, &[u8]) -> ControlFlow<()>,
     ) -> io::Result<u64> {
         let mut file = File::open(path)?;
-        let size = file.metadata()?.len();
+        let meta = file.metadata()?;
+        let size = meta.len();
         let mut head = Vec::with_capacity(GZIP_MAGIC.len());
         (&mut file)
             .take(GZIP_MAGIC.len() as u64)
             .read_to_end(&mut head)?;
         let gz = head.starts_with(&GZIP_MAGIC);
         let buf = &mut self.buf;
-        let result = if !gz && size <= READ_WHOLE_LIMIT {
+        // A named pipe's size says nothing of what will come: it is streamed.
+        let result = if !gz && meta.is_file() && size <= READ_WHOLE_LIMIT {
             buf.clear();
             buf.reserve(usize::try_from(size).unwrap_or(0) + 1);
             buf.extend_from_slice(&head);
@@ -142,11 +149,15 @@ impl DocumentReader {
 
 /// The documents of a file read whole: its lines for JSON Lines (without their line ends), else the
 /// whole text.
-fn split_whole(path: &Path, all: &[u8], on_doc: &mut impl FnMut(DocLocation<'_>, &[u8])) {
+fn split_whole(
+    path: &Path,
+    all: &[u8],
+    on_doc: &mut impl FnMut(DocLocation<'_>, &[u8]) -> ControlFlow<()>,
+) {
     let first_end = memchr::memchr(b'\n', all).unwrap_or(all.len());
     if !looks_like_json_lines(all.get(..first_end).unwrap_or(&[])) {
         if !all.iter().all(u8::is_ascii_whitespace) {
-            on_doc(DocLocation { path, line: None }, all);
+            let _ = on_doc(DocLocation { path, line: None }, all);
         }
         return;
     }
@@ -161,14 +172,17 @@ fn split_whole(path: &Path, all: &[u8], on_doc: &mut impl FnMut(DocLocation<'_>,
     for (i, end) in ends.enumerate() {
         let line = all.get(start..end).unwrap_or(&[]);
         start = end + 1;
-        if !line.iter().all(u8::is_ascii_whitespace) {
-            on_doc(
+        if !line.iter().all(u8::is_ascii_whitespace)
+            && on_doc(
                 DocLocation {
                     path,
                     line: Some(i + 1),
                 },
                 line,
-            );
+            )
+            .is_break()
+        {
+            return;
         }
     }
 }
@@ -181,7 +195,7 @@ fn stream(
     mut reader: impl Read,
     buf: &mut Vec<u8>,
     chunk: usize,
-    on_doc: &mut impl FnMut(DocLocation<'_>, &[u8]),
+    on_doc: &mut impl FnMut(DocLocation<'_>, &[u8]) -> ControlFlow<()>,
 ) -> io::Result<u64> {
     // Whatever `buf` holds is overwritten, never read: only its length is used, so a buffer kept
     // from the last file is not cleared again.
@@ -195,15 +209,16 @@ fn stream(
     let mut line_no = 0usize;
     let mut total = 0u64;
     let mut hand_over = |line: &[u8], line_no: usize| {
-        if !line.iter().all(u8::is_ascii_whitespace) {
-            on_doc(
-                DocLocation {
-                    path,
-                    line: Some(line_no),
-                },
-                line,
-            );
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return ControlFlow::Continue(());
         }
+        on_doc(
+            DocLocation {
+                path,
+                line: Some(line_no),
+            },
+            line,
+        )
     };
     loop {
         if json_lines != Some(false) {
@@ -217,7 +232,9 @@ fn stream(
                     }
                 }
                 line_no += 1;
-                hand_over(line, line_no);
+                if hand_over(line, line_no).is_break() {
+                    return Ok(total);
+                }
                 start = line_end;
                 searched = line_end;
             }
@@ -248,17 +265,15 @@ fn stream(
         total += n as u64;
     }
     let rest = buf.get(start..end).unwrap_or(&[]);
-    match json_lines {
+    // The last document: nothing is read after it, so whether the caller stops makes no difference.
+    let _ = match json_lines {
         Some(true) => hand_over(rest, line_no + 1),
         // A file whose first line does not look like JSON Lines (or that has no line end) is one
         // document.
         _ if looks_like_json_lines(rest) && json_lines.is_none() => hand_over(rest, 1),
-        _ => {
-            if !rest.iter().all(u8::is_ascii_whitespace) {
-                on_doc(DocLocation { path, line: None }, rest);
-            }
-        }
-    }
+        _ if rest.iter().all(u8::is_ascii_whitespace) => ControlFlow::Continue(()),
+        _ => on_doc(DocLocation { path, line: None }, rest),
+    };
     Ok(total)
 }
 
@@ -281,7 +296,8 @@ mod tests {
         std::fs::write(&jsonl, "{\"a\":1}\n\n{\"b\":2}\n").unwrap();
         let mut seen = Vec::new();
         for_each_document(&jsonl, |loc, d| {
-            seen.push((loc.line, String::from_utf8_lossy(d).trim().to_owned()))
+            seen.push((loc.line, String::from_utf8_lossy(d).trim().to_owned()));
+            ControlFlow::Continue(())
         })
         .unwrap();
         assert_eq!(
@@ -299,7 +315,11 @@ mod tests {
         enc.write_all(b"{\n  \"Records\": []\n}\n").unwrap();
         enc.finish().unwrap();
         let mut seen = Vec::new();
-        for_each_document(&gz, |loc, d| seen.push((loc.line, d.len()))).unwrap();
+        for_each_document(&gz, |loc, d| {
+            seen.push((loc.line, d.len()));
+            ControlFlow::Continue(())
+        })
+        .unwrap();
         assert_eq!(seen, vec![(None, 20)]);
 
         // The same file streamed (as a large plain file would be) reads the same.
@@ -309,7 +329,10 @@ mod tests {
             File::open(&jsonl).unwrap(),
             &mut Vec::new(),
             STREAM_CHUNK,
-            &mut |loc, d| streamed.push((loc.line, String::from_utf8_lossy(d).trim().to_owned())),
+            &mut |loc, d| {
+                streamed.push((loc.line, String::from_utf8_lossy(d).trim().to_owned()));
+                ControlFlow::Continue(())
+            },
         )
         .unwrap();
         assert_eq!(streamed, seen_plain);
@@ -344,7 +367,10 @@ mod tests {
             // A buffer kept from an earlier file: its stale bytes (line ends) must never be read.
             &mut vec![b'\n'; 5],
             chunk,
-            &mut |loc, d| out.push((loc.line, d.to_vec())),
+            &mut |loc, d| {
+                out.push((loc.line, d.to_vec()));
+                ControlFlow::Continue(())
+            },
         )
         .unwrap();
         assert_eq!(total, data.len() as u64);
@@ -374,6 +400,28 @@ mod tests {
             }
             n += 1;
         }
+    }
+
+    #[test]
+    fn the_caller_stops_the_reading_after_any_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.jsonl");
+        std::fs::write(&path, "{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n").unwrap();
+        // Counts the documents handed over, and stops at the second.
+        let seen = std::cell::Cell::new(0);
+        let stop_at_two = |_: DocLocation<'_>, _: &[u8]| {
+            seen.set(seen.get() + 1);
+            if seen.get() == 2 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        };
+        for_each_document(&path, stop_at_two).unwrap();
+        assert_eq!(seen.replace(0), 2);
+        let data = std::fs::read(&path).unwrap();
+        stream(&path, &data[..], &mut Vec::new(), 4, &mut { stop_at_two }).unwrap();
+        assert_eq!(seen.get(), 2);
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! the plan report, and the commands that talk to an account. The binary (`main.rs`) parses the
 //! command line and calls these.
 
+pub mod account_scope;
 pub mod commands;
 pub mod input;
+pub mod output;
 pub mod plan_report;
 pub mod replay;
 pub mod report;

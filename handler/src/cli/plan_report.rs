@@ -1,68 +1,148 @@
-//! What `warden plan` prints for one event: the replay fields plus the plan (the exact document
-//! Warden would write, where, the undo steps and any fallback), as text for people or JSON.
+//! What `warden plan` prints for each event of a file: the replay fields plus the plan (the exact
+//! document Warden would write, where, the undo steps and any fallback), as text for people or JSON.
+//! The file is read as `replay` reads its input (`cli::input`: a record, an envelope, a log file,
+//! JSON Lines of these, plain or gzip), and each event's plan is written as soon as it is made, so a
+//! closed output stops the planning there. An `--account` dump or `--groups` entries of another
+//! account than the event's are not used for it, with a warning (see `account_scope`).
 
+use crate::cli::account_scope::{list_accounts, AccountFile, GroupsFile};
+use crate::cli::input::DocumentReader;
+use crate::cli::replay::location;
 use crate::cli::report::event_value;
 use policy_rules::catalog::Catalog;
 use policy_rules::decision::{decide, CallerFacts, Decision};
-use policy_rules::event::{parse_document, Event, EventError, RecordIndex};
+use policy_rules::event::{parse_document, Event};
 use policy_rules::mapping::{analyse, Analysis};
-use policy_rules::memberships::Memberships;
 use policy_rules::planner::{plan, Input, Outcome, Step};
 use policy_rules::rules::RuleSet;
-use policy_rules::snapshot::Snapshot;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
+use std::io;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
 
 /// What planning reads besides the event.
 pub struct PlanContext<'a> {
     pub catalog: &'a Catalog,
     pub rules: &'a RuleSet,
-    pub memberships: &'a Memberships,
-    pub snapshot: Option<&'a Snapshot>,
+    /// `--groups`: memberships before the event, asked before the account dump's.
+    pub groups: Option<&'a GroupsFile>,
+    /// `--account`: the account's policies, groups and paths.
+    pub account: Option<&'a AccountFile>,
 }
 
-/// Plans every event of one document (a record, an envelope or a log file) and renders each: a JSON
-/// line, or a text block (blocks separated by a blank line). Records that do not read go to `on_error`.
-pub fn plan_document(
-    bytes: &[u8],
+/// Something to tell about one event besides its plan, already located (`FILE[:LINE][: record N]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// A record that does not read: it is not planned.
+    Error(String),
+    /// Planned, but not with everything given (a file of another account).
+    Warning(String),
+}
+
+/// Why planning a file stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("cannot read event `{}`", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("cannot write the plan")]
+    Write(#[source] io::Error),
+}
+
+/// Plans every event of the file at `path` and writes each as it is planned: a JSON line, or a text
+/// block (blocks separated by a blank line). Records that do not read and warnings go to `on_note`.
+pub fn plan_file(
+    path: &Path,
     ctx: &PlanContext<'_>,
     json: bool,
-    mut on_error: impl FnMut(RecordIndex, EventError),
-) -> String {
-    let mut out = String::new();
-    parse_document(bytes, |index, parsed| match parsed {
-        Ok(e) => {
-            let analysis = analyse(&e, ctx.catalog);
-            let decision = decide(
-                &e,
-                &analysis,
-                ctx.rules,
-                CallerFacts {
-                    groups: ctx.memberships.groups_of(&analysis.caller),
-                },
-            );
-            let input = Input {
-                event: &e,
-                analysis: &analysis,
-                decision: &decision,
-                rules: ctx.rules,
-                catalog: ctx.catalog,
-                snapshot: ctx.snapshot,
-                held: None,
-            };
-            let outcome = plan(&input);
-            if json {
-                let _ = writeln!(out, "{}", plan_value(&e, &analysis, &decision, &outcome));
-            } else {
-                if !out.is_empty() {
-                    out.push('\n');
-                }
-                out.push_str(&render_plan(&e, &analysis, &decision, &outcome));
+    out: &mut dyn io::Write,
+    mut on_note: impl FnMut(Note),
+) -> Result<(), PlanError> {
+    let mut first = true;
+    let mut write_error = None;
+    let read = DocumentReader::default().for_each_document(path, |loc, bytes| {
+        parse_document(bytes, |index, parsed| {
+            if write_error.is_some() {
+                return;
             }
+            let at = location(loc, index);
+            match parsed {
+                Ok(e) => {
+                    let text = plan_event(&e, ctx, json, &at, &mut on_note);
+                    let sep = if json || first { "" } else { "\n" };
+                    first = false;
+                    if let Err(err) = write!(out, "{sep}{text}") {
+                        write_error = Some(err);
+                    }
+                }
+                Err(err) => on_note(Note::Error(format!("{at}: {err}"))),
+            }
+        });
+        if write_error.is_some() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
         }
-        Err(err) => on_error(index, err),
     });
-    out
+    if let Some(e) = write_error {
+        return Err(PlanError::Write(e));
+    }
+    read.map(|_| ()).map_err(|source| PlanError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Plans one event, with what of the account dump and the groups applies to its account.
+fn plan_event(
+    e: &Event<'_>,
+    ctx: &PlanContext<'_>,
+    json: bool,
+    at: &str,
+    on_note: &mut impl FnMut(Note),
+) -> String {
+    let account = e.account();
+    let dump = match (ctx.account, account) {
+        (Some(f), Some(a)) if !f.describes(a) => {
+            on_note(Note::Warning(format!(
+                "{at}: the account file `{}` describes account {}, not the event's account `{a}`: planned as if no account file was given",
+                f.name,
+                list_accounts(f.accounts())
+            )));
+            None
+        }
+        (dump, _) => dump,
+    };
+    if let (Some(g), Some(a)) = (ctx.groups, account) {
+        if g.memberships.only_other_accounts(Some(a)) {
+            on_note(Note::Warning(format!(
+                "{at}: the groups file `{}` has entries of account {} only, not of the event's account `{a}`: they do not apply",
+                g.name,
+                list_accounts(g.memberships.accounts())
+            )));
+        }
+    }
+    let analysis = analyse(e, ctx.catalog);
+    let groups = ctx
+        .groups
+        .and_then(|g| g.memberships.groups_of(account, &analysis.caller))
+        .or_else(|| dump.and_then(|d| d.memberships.groups_of(account, &analysis.caller)));
+    let decision = decide(e, &analysis, ctx.rules, CallerFacts { groups });
+    let input = Input {
+        event: e,
+        analysis: &analysis,
+        decision: &decision,
+        rules: ctx.rules,
+        catalog: ctx.catalog,
+        snapshot: dump.map(|d| &d.snapshot),
+        held: None,
+    };
+    let outcome = plan(&input);
+    if json {
+        format!("{}\n", plan_value(e, &analysis, &decision, &outcome))
+    } else {
+        render_plan(e, &analysis, &decision, &outcome)
+    }
 }
 
 /// The JSON object for one planned event: `replay --format json`'s fields, `plan` (null or the plan)

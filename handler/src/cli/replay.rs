@@ -1,17 +1,19 @@
 //! The replay engine behind `warden replay`: every event of every input file through the same
 //! analysis and decision the Lambda will run, files spread over `jobs` threads, each event's result
 //! handed to a sink (the report), and a summary merged at the end. A malformed record or file is
-//! counted and reported with where it is; the replay goes on.
+//! counted and reported with where it is; the replay goes on. When the sink's output is gone (its
+//! reader closed the pipe), every thread stops after the document it is on.
 
+use crate::cli::account_scope::ScopedMemberships;
 use crate::cli::input::{DocLocation, DocumentReader};
 use policy_rules::catalog::Catalog;
 use policy_rules::decision::{decide, triage, CallerFacts, Decision, Verdict};
 use policy_rules::event::{parse_document, Event};
 use policy_rules::mapping::{analyse, Analysis};
-use policy_rules::memberships::Memberships;
 use policy_rules::rules::RuleSet;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -19,7 +21,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub struct ReplayContext<'a> {
     pub catalog: &'a Catalog,
     pub rules: &'a RuleSet,
-    pub memberships: &'a Memberships,
+    /// The `--groups` file, its entries by account (see `account_scope`).
+    pub memberships: &'a ScopedMemberships,
 }
 
 /// One input problem, located.
@@ -52,6 +55,9 @@ pub struct Summary {
     pub principals: HashMap<String, u64>,
     /// Events whose verdict is `alert` only because the caller's groups were unknown.
     pub groups_unknown: u64,
+    /// Events of an account the `--groups` file has no entries for, while it has some of others
+    /// (those were not applied), by the event's account.
+    pub groups_other_account: BTreeMap<String, u64>,
     pub problems: u64,
     pub kept_problems: Vec<InputProblem>,
 }
@@ -74,6 +80,9 @@ impl Summary {
             *self.principals.entry(p).or_default() += n;
         }
         self.groups_unknown += other.groups_unknown;
+        for (a, n) in other.groups_other_account {
+            *self.groups_other_account.entry(a).or_default() += n;
+        }
         self.problems += other.problems;
         self.kept_problems.extend(other.kept_problems);
         self.kept_problems.sort();
@@ -120,9 +129,14 @@ pub trait Sink: Send {
     }
     fn item(&mut self, item: Item<'_, '_>);
     fn flush(&mut self) {}
+    /// Whether the output is gone (its reader went away), so the replay should stop.
+    fn stopped(&self) -> bool {
+        false
+    }
 }
 
-fn location(loc: DocLocation<'_>, record: Option<usize>) -> String {
+/// Where a record is, for messages: `FILE[:LINE][: record N]`.
+pub fn location(loc: DocLocation<'_>, record: Option<usize>) -> String {
     let mut s = loc.path.display().to_string();
     if let Some(l) = loc.line {
         s.push_str(&format!(":{l}"));
@@ -222,8 +236,19 @@ pub fn replay_file(
                     }
                 }
                 let analysis = analyse(&event, ctx.catalog);
+                let account = event.account();
+                if ctx.memberships.only_other_accounts(account) {
+                    if let Some(a) = account {
+                        match summary.groups_other_account.get_mut(a) {
+                            Some(n) => *n += 1,
+                            None => {
+                                summary.groups_other_account.insert(a.to_owned(), 1);
+                            }
+                        }
+                    }
+                }
                 let facts = CallerFacts {
-                    groups: ctx.memberships.groups_of(&analysis.caller),
+                    groups: ctx.memberships.groups_of(account, &analysis.caller),
                 };
                 let decision = decide(&event, &analysis, ctx.rules, facts);
                 tally(summary, &analysis, &decision);
@@ -243,6 +268,11 @@ pub fn replay_file(
                 summary.problem(p);
             }
         });
+        if sink.stopped() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
     });
     match result {
         Ok(bytes) => summary.bytes += bytes,
@@ -317,6 +347,9 @@ pub fn replay(
             let Some((path, size)) = files.get(i) else {
                 break;
             };
+            if sink.stopped() {
+                break;
+            }
             replay_file(i, path, ctx, &mut worker, &mut summary, sink.as_mut());
             on_file_done(*size);
         }
@@ -349,7 +382,7 @@ mod tests {
     fn triage_memo_answers_what_triage_does() {
         let catalog = Catalog::builtin().unwrap();
         let rules = RuleSet::default_pack().unwrap();
-        let memberships = Memberships::default();
+        let memberships = ScopedMemberships::default();
         let ctx = ReplayContext {
             catalog: &catalog,
             rules: &rules,

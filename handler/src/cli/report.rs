@@ -1,13 +1,14 @@
 //! What `warden replay` prints: one JSON object per event (JSON Lines) for machines, and a summary
 //! for people. Data goes to stdout; progress and logs to stderr.
 
+use crate::cli::account_scope::list_accounts;
+use crate::cli::output::SharedOutput;
 use crate::cli::replay::{Item, Sink, Summary};
 use policy_rules::decision::{Decision, Verdict};
 use policy_rules::event::Event;
 use policy_rules::mapping::Analysis;
 use serde::Serialize;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 #[derive(Serialize)]
 struct CallerLine<'a> {
@@ -94,14 +95,15 @@ pub fn event_value(
     serde_json::to_value(event_line(event, analysis, decision)).unwrap_or(serde_json::Value::Null)
 }
 
-/// Writes one JSON line per item to a shared writer, buffering per thread so lines never interleave.
+/// Writes one JSON line per item to a shared output, buffering per thread so lines never interleave.
+/// When a write fails (the reader closed the pipe), every thread's sink says it stopped.
 pub struct JsonLinesSink {
     buf: Vec<u8>,
-    out: Arc<Mutex<dyn Write + Send>>,
+    out: Arc<SharedOutput>,
 }
 
 impl JsonLinesSink {
-    pub fn new(out: Arc<Mutex<dyn Write + Send>>) -> Self {
+    pub fn new(out: Arc<SharedOutput>) -> Self {
         JsonLinesSink {
             buf: Vec::with_capacity(1 << 18),
             out,
@@ -112,10 +114,7 @@ impl JsonLinesSink {
         if self.buf.is_empty() {
             return;
         }
-        if let Ok(mut out) = self.out.lock() {
-            // A closed pipe (`| head`) ends the output; the summary still counts everything.
-            let _ = out.write_all(&self.buf);
-        }
+        self.out.write_all(&self.buf);
         self.buf.clear();
     }
 }
@@ -147,6 +146,10 @@ impl Sink for JsonLinesSink {
 
     fn flush(&mut self) {
         self.write_out();
+    }
+
+    fn stopped(&self) -> bool {
+        self.out.failed()
     }
 }
 
@@ -223,6 +226,16 @@ pub fn render_summary(s: &Summary, seconds: f64) -> String {
             "\nNote: {} alert{} only because the caller's groups were unknown; pass --groups FILE\n(a JSON map, or the output of `aws iam get-account-authorization-details`).",
             s.groups_unknown,
             if s.groups_unknown == 1 { " was" } else { "s were" }
+        );
+    }
+    if !s.groups_other_account.is_empty() {
+        let n: u64 = s.groups_other_account.values().sum();
+        let _ = writeln!(
+            o,
+            "\nNote: {n} event{} of account{} {}: the --groups file has entries of other accounts only,\nand those do not apply.",
+            if n == 1 { "" } else { "s" },
+            if s.groups_other_account.len() == 1 { "" } else { "s" },
+            list_accounts(s.groups_other_account.keys())
         );
     }
     if s.problems > 0 {

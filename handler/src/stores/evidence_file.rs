@@ -3,7 +3,8 @@
 //! read it, the file-store form of the conditional append that keeps two writers from forking the chain.
 //! [`FileEvidence`] is the file as an [`EvidenceStore`]. The file keeps no head apart from its
 //! records, so its `head` is the last line: unlike the DynamoDB store, a file truncated at the end
-//! still verifies.
+//! still verifies. A store's file that does not exist yet is an empty chain; a trail the CLI is asked
+//! to read must exist ([`read_existing`]), so a typo in a path never reads as an intact trail.
 
 use crate::enforce::ports::{EvidenceStore, StoreError};
 use async_trait::async_trait;
@@ -16,10 +17,12 @@ use std::sync::Arc;
 /// A problem with an evidence file.
 #[derive(Debug, thiserror::Error)]
 pub enum EvidenceFileError {
-    #[error("`{path}`: {source}")]
+    /// The I/O error's text is in the message (it is not a `source`, so a chain says it once).
+    #[error("cannot {op} `{path}`: {error}")]
     Io {
+        op: &'static str,
         path: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("`{path}`:{line}: not an evidence record: {message}")]
     Record {
@@ -37,17 +40,31 @@ pub enum EvidenceFileError {
     },
 }
 
-/// Reads every record of a file (a missing file is an empty chain).
+fn io_error(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> EvidenceFileError {
+    let path = path.display().to_string();
+    move |error| EvidenceFileError::Io { op, path, error }
+}
+
+/// Reads every record of a store's file (a missing file is an empty chain: nothing was written yet).
 pub fn read(path: &Path) -> Result<Vec<Record>, EvidenceFileError> {
+    match std::fs::File::open(path) {
+        Ok(f) => read_records(path, f),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(io_error("read", path)(e)),
+    }
+}
+
+/// Reads every record of a trail that must exist: a missing or unreadable file is an error.
+pub fn read_existing(path: &Path) -> Result<Vec<Record>, EvidenceFileError> {
+    let file = std::fs::File::open(path).map_err(io_error("read", path))?;
+    read_records(path, file)
+}
+
+fn read_records(path: &Path, file: std::fs::File) -> Result<Vec<Record>, EvidenceFileError> {
     let p = || path.display().to_string();
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(EvidenceFileError::Io { path: p(), source }),
-    };
     let mut out = Vec::new();
     for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|source| EvidenceFileError::Io { path: p(), source })?;
+        let line = line.map_err(io_error("read", path))?;
         if line.trim().is_empty() {
             continue;
         }
@@ -81,18 +98,9 @@ pub fn append_after(
         .create(true)
         .append(true)
         .open(path)
-        .map_err(|source| EvidenceFileError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-    writeln!(f, "{}", record.to_line()).map_err(|source| EvidenceFileError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    f.sync_data().map_err(|source| EvidenceFileError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+        .map_err(io_error("open", path))?;
+    writeln!(f, "{}", record.to_line()).map_err(io_error("append to", path))?;
+    f.sync_data().map_err(io_error("sync", path))?;
     Ok(record)
 }
 
@@ -205,6 +213,27 @@ mod tests {
         assert_eq!(store.get("c").await.unwrap(), None);
         // The CLI's functions read what the store wrote.
         assert_eq!(read(&store.path).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_trail_read_for_the_cli_must_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-such.jsonl");
+        assert_eq!(read(&missing).unwrap(), vec![]);
+        let e = read_existing(&missing).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "cannot read `{}`: No such file or directory (os error 2)",
+                missing.display()
+            )
+        );
+        // Its text is said once: the I/O error is not also its source.
+        assert!(std::error::Error::source(&e).is_none());
+        assert!(read_existing(dir.path()).is_err());
+        let empty = dir.path().join("empty.jsonl");
+        std::fs::write(&empty, "").unwrap();
+        assert_eq!(read_existing(&empty).unwrap(), vec![]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! How a verified trail reads to a person: one line, `NAME: intact: N records; head SEQ:HASH` or
-//! `NAME: broken at …` naming the first record that does not chain. The check itself is
-//! `policy_rules::evidence::verify`; reading the trail is the stores' and the CLI's.
+//! How a verified trail reads to a person: one line, `NAME: intact: N records; head SEQ:HASH`,
+//! `NAME: intact: empty, no records` or `NAME: broken at …` naming the first record that does not
+//! chain. The check itself is `policy_rules::evidence::verify`; reading the trail is the stores' and
+//! the CLI's.
 
 use anyhow::Result;
 use policy_rules::evidence::{verify, Record};
@@ -23,7 +24,7 @@ pub fn verify_chain(
                     last.seq,
                     last.hash
                 )?,
-                None => writeln!(out, "{name}: intact: empty")?,
+                None => writeln!(out, "{name}: intact: empty, no records")?,
             }
             Ok(true)
         }
