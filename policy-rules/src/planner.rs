@@ -159,12 +159,10 @@ pub fn plan(input: &Input<'_>) -> Outcome {
         ));
     }
     let rs = input.rules;
-    if rs
-        .break_glass
-        .iter()
-        .chain(&rs.warden_principals)
-        .any(|p| wildcard::matches(p, &arn))
-    {
+    if rs.break_glass.iter().chain(&rs.warden_principals).any(|p| {
+        crate::principal_pattern::matches_caller(p, &arn, c.path_known)
+            != crate::principal_pattern::PrincipalMatch::No
+    }) {
         return refuse(format!(
             "`{arn}` is a break-glass or Warden principal: Warden never denies it"
         ));

@@ -6,6 +6,7 @@
 //! This file owns the format and validation; matching an event against a rule is `decision`'s.
 
 use crate::catalog::AccessLevels;
+use crate::principal_pattern::{self, Names};
 use serde::Deserialize;
 use serde_spanned::Spanned;
 use std::collections::BTreeMap;
@@ -278,6 +279,19 @@ impl Checker<'_> {
             .collect()
     }
 
+    /// Principal patterns (see `principal_pattern` for what they mean and what is refused).
+    fn principals(&mut self, items: &[S<String>], field: &str, names: Names) -> Vec<String> {
+        items
+            .iter()
+            .map(|p| {
+                if let Err(message) = principal_pattern::check(p.get_ref(), names) {
+                    self.error(p, field, message);
+                }
+                p.get_ref().clone()
+            })
+            .collect()
+    }
+
     fn accounts(&mut self, items: &[S<String>], field: &str) -> Vec<String> {
         items
             .iter()
@@ -347,16 +361,20 @@ impl RuleSet {
             let built = AllowSet {
                 name: name.clone(),
                 groups: Checker::plain(&s.groups),
-                users: c.arn_patterns(&s.users, &format!("{field}.users")),
-                roles: c.arn_patterns(&s.roles, &format!("{field}.roles")),
+                users: c.principals(&s.users, &format!("{field}.users"), Names::Users),
+                roles: c.principals(&s.roles, &format!("{field}.roles"), Names::Roles),
                 permission_sets: Checker::plain(&s.permission_sets),
                 accounts: c.accounts(&s.accounts, &format!("{field}.accounts")),
                 services: Checker::plain(&s.services),
             };
             allow_sets.insert(name.clone(), built);
         }
-        let break_glass = c.arn_patterns(&raw.break_glass, "break_glass");
-        let warden_principals = c.arn_patterns(&raw.warden_principals, "warden_principals");
+        let break_glass = c.principals(&raw.break_glass, "break_glass", Names::UsersOrRoles);
+        let warden_principals = c.principals(
+            &raw.warden_principals,
+            "warden_principals",
+            Names::UsersOrRoles,
+        );
         let trusted_accounts = c.accounts(&raw.trusted_accounts, "trusted_accounts");
         let mut rules: Vec<Rule> = Vec::new();
         for (i, spanned) in raw.rules.iter().enumerate() {
