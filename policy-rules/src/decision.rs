@@ -612,6 +612,16 @@ fn judge(
             .push(format!("{why}: a narrow Deny is impossible"));
         return d;
     }
+    // An action that applies to no specific resource could only be denied with `Resource: "*"`,
+    // which Warden never writes (the planner holds the same line): a person must act.
+    if let Some((action, _)) = d
+        .violations
+        .iter()
+        .find(|(_, r)| r.iter().any(|x| x == "*"))
+    {
+        d.reasons.push(format!("`{action}` applies to no specific resource, so a Deny of it would be `Resource: \"*\"`, which Warden never writes: a person must act"));
+        return d;
+    }
     d.verdict = Verdict::Deny;
     if rule.mode == Mode::Monitor {
         d.reasons

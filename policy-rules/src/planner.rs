@@ -196,7 +196,7 @@ pub fn plan(input: &Input<'_>) -> Outcome {
                 .resources
                 .iter()
                 .flat_map(|r| match input.snapshot.and_then(|s| s.exact_arn(r)) {
-                    Some(exact) => vec![exact],
+                    Some(exact) => vec![wildcard::escape_literal(&exact)],
                     None => r.patterns(),
                 })
                 .collect();
@@ -222,9 +222,16 @@ pub fn plan(input: &Input<'_>) -> Outcome {
             ),
         }
     }
+    let starred = drop_star_resources(&mut pairs);
     if pairs.is_empty() {
-        return refuse("no resource to deny: a narrow Deny is impossible".to_owned());
+        let mut why = vec!["no resource to deny: a narrow Deny is impossible".to_owned()];
+        why.extend(starred);
+        return Outcome::Alert {
+            reasons: why,
+            undo: Vec::new(),
+        };
     }
+    reasons.extend(starred);
     let existing = record.and_then(|r| r.inline.get(DENY_POLICY_NAME));
     let revoke_before = (rule.response.revoke_sessions && is_role).then(|| {
         input
@@ -298,6 +305,22 @@ pub fn plan(input: &Input<'_>) -> Outcome {
         fallback,
         reasons,
     }))
+}
+
+/// Removes `*` from the planned resources (and the pairs left with none), saying what was removed.
+// INVARIANT (no-star-deny): no statement Warden plans has `Resource: "*"`, the revoke-older-sessions
+// statement (AWS's own, bounded by `aws:TokenIssueTime`) aside: a Deny is never broader than the
+// resource it names. Property-tested in `tests/plan_hostile_names.rs`.
+fn drop_star_resources(pairs: &mut Vec<(String, Vec<String>)>) -> Vec<String> {
+    let mut notes = Vec::new();
+    for (action, resources) in pairs.iter_mut() {
+        if resources.iter().any(|r| r == "*") {
+            resources.retain(|r| r != "*");
+            notes.push(format!("`{action}` on `*` left out: Warden never writes a Deny with `Resource: \"*\"`; a person must judge it"));
+        }
+    }
+    pairs.retain(|(_, resources)| !resources.is_empty());
+    notes
 }
 
 /// The steps that place a plan's Deny, before its undo steps: the Warden-owned inline policy
