@@ -262,7 +262,9 @@ fn rules_check_refuses_dangerous_patterns_and_unknown_names() {
         .args(["rules", "check", "--help"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("Exit 0 when valid"));
+        .stdout(predicate::str::contains(
+            "1 when it has errors, 2 when it cannot be read",
+        ));
 }
 
 #[test]
