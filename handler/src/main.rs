@@ -208,7 +208,8 @@ enum EvidenceCommand {
 
 #[derive(Subcommand)]
 enum RulesCommand {
-    /// Validate a rule file: errors name the file, line and field. Exit 0 when valid, 1 when not.
+    /// Validate a rule file: errors and warnings name the file, line and field, on stderr.
+    /// Exit 0 when valid (warnings only, if any), 1 when it has errors, 2 when it cannot be read.
     Check { file: PathBuf },
     /// Print the default rule pack (a starting point for your own).
     Default,
@@ -260,8 +261,12 @@ fn load_rules(path: Option<&PathBuf>, allow_groups: Vec<String>) -> Result<RuleS
         Some(p) => {
             let text = std::fs::read_to_string(p)
                 .with_context(|| format!("cannot read rules `{}`", p.display()))?;
-            RuleSet::parse(&p.display().to_string(), &text)
-                .map_err(|e| anyhow::anyhow!("invalid rules:\n{e}"))?
+            let rules = RuleSet::parse(&p.display().to_string(), &text)
+                .map_err(|e| anyhow::anyhow!("invalid rules:\n{e}"))?;
+            for w in &rules.warnings {
+                eprintln!("warning: {w}");
+            }
+            rules
         }
         None => RuleSet::default_pack()
             .map_err(|e| anyhow::anyhow!("the default rules are invalid (a bug):\n{e}"))?,
@@ -446,9 +451,17 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
                 .with_context(|| format!("cannot read `{}`", file.display()))?;
             match RuleSet::parse(&file.display().to_string(), &text) {
                 Ok(r) => {
+                    for w in &r.warnings {
+                        eprintln!("warning: {w}");
+                    }
+                    let warned = match r.warnings.len() {
+                        0 => String::new(),
+                        1 => " (1 warning)".to_owned(),
+                        n => format!(" ({n} warnings)"),
+                    };
                     writeln!(
                         out,
-                        "{}: valid: {} rules, {} allow-sets, mode {:?}",
+                        "{}: valid: {} rules, {} allow-sets, mode {:?}{warned}",
                         file.display(),
                         r.rules.len(),
                         r.allow_sets.len(),

@@ -211,6 +211,62 @@ fn rules_check_names_file_line_and_field() {
         ));
 }
 
+// Regression (issue 9, classes A and B): dangerous patterns and names the catalog does not know are
+// errors (exit 1); names of services the catalog lacks are warnings (exit 0).
+#[test]
+fn rules_check_refuses_dangerous_patterns_and_unknown_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "version = 1\nbreak_glass = [\"*\"]\n[allow_sets.a]\nroles = [\"arn:*:iam::*:role/**\"]\n[[rule]]\nid = \"x\"\nallow = [\"a\"]\n[rule.match]\nsources = [\"iam.amazonaws.co\"]\nactions = [\"iam:AttachUserPolicies\"]\n[[rule]]\nid = \"y\"\n[rule.match]\nsources = [\"iam.amazonaws.com\"]\nevents = [\"putrolepolicy\"]\n",
+    )
+    .unwrap();
+    warden()
+        .args(["rules", "check", bad.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "bad.toml:2: break_glass: `*` matches every principal",
+        ))
+        .stderr(predicate::str::contains(
+            "bad.toml:4: allow_sets.a.roles: `arn:*:iam::*:role/**` matches every role",
+        ))
+        .stderr(predicate::str::contains(
+            "bad.toml:9: rule[0].match.sources: `iam.amazonaws.co` is not an event source",
+        ))
+        .stderr(predicate::str::contains(
+            "bad.toml:10: rule[0].match.actions: `iam:AttachUserPolicies` is not an action of the catalog",
+        ))
+        .stderr(predicate::str::contains(
+            "bad.toml:15: rule[1].match.events: `putrolepolicy` matches no event name (names match case-sensitively): CloudTrail spells it `PutRolePolicy`",
+        ));
+    let warned = dir.path().join("warned.toml");
+    std::fs::write(
+        &warned,
+        "version = 1\n[[rule]]\nid = \"x\"\n[rule.match]\nsources = [\"ec2.amazonaws.com\"]\nevents = [\"RunInstances\"]\n",
+    )
+    .unwrap();
+    warden()
+        .args(["rules", "check", warned.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("valid").and(predicate::str::contains("(1 warning)")))
+        .stderr(predicate::str::contains(
+            "warning: ",
+        ))
+        .stderr(predicate::str::contains(
+            "warned.toml:5: rule[0].match.sources: the catalog has no service for event source `ec2.amazonaws.com`",
+        ));
+    warden()
+        .args(["rules", "check", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "1 when it has errors, 2 when it cannot be read",
+        ));
+}
+
 #[test]
 fn help_documents_exit_codes() {
     warden()

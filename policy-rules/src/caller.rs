@@ -116,6 +116,17 @@ const UNKNOWN: Restrictable = Restrictable::No {
     what_to_do: "investigate the event by hand",
 };
 
+const RESERVED_NAME_PATH_UNKNOWN: Restrictable = Restrictable::No {
+    why: "the role's name is that of an Identity Center or service-linked role, and its path, which would tell, is not in the event (no `sessionIssuer`)",
+    what_to_do: "look the role up (`aws iam get-role`): under `/aws-reserved/sso.amazonaws.com/` change the permission set or assignment in IAM Identity Center; under `/aws-service-role/` review the owning service; elsewhere it is an ordinary role that borrowed the name, and can be restricted",
+};
+
+/// Whether a role name is one AWS gives Identity Center (`AWSReservedSSO_…`) or service-linked
+/// (`AWSServiceRoleFor…`) roles: a hint only, which the path must confirm.
+fn looks_reserved(role_name: &str) -> bool {
+    role_name.starts_with("AWSReservedSSO_") || role_name.starts_with("AWSServiceRoleFor")
+}
+
 /// The path prefix of IAM Identity Center roles (aws-facts.md).
 const SSO_PATH: &str = "/aws-reserved/sso.amazonaws.com/";
 const SLR_PATH: &str = "/aws-service-role/";
@@ -212,13 +223,20 @@ pub fn classify(event: &Event<'_>) -> Caller {
                 .map(|a| a.resource.trim_start_matches("role").to_owned())
                 .unwrap_or_default();
             let name = caller.name.clone().unwrap_or_default();
-            if role_resource.starts_with(SSO_PATH) || name.starts_with("AWSReservedSSO_") {
+            // By the path, never by the name: anyone may name a role `AWSReservedSSO_…` at another
+            // path, and only AWS creates roles under these reserved paths.
+            if caller.path_known && role_resource.starts_with(SSO_PATH) {
                 caller.kind = CallerKind::IdentityCenterRole;
                 caller.permission_set = permission_set_of(&name).map(str::to_owned);
                 caller.restrictable = SSO;
-            } else if role_resource.starts_with(SLR_PATH) {
+            } else if caller.path_known && role_resource.starts_with(SLR_PATH) {
                 caller.kind = CallerKind::ServiceLinkedRole;
                 caller.restrictable = SLR;
+            } else if !caller.path_known && looks_reserved(&name) {
+                // No `sessionIssuer`: the name says Identity Center or service-linked, the path that
+                // would prove it is not in the event. Neither restrict nor trust it: alert.
+                caller.kind = CallerKind::AssumedRole;
+                caller.restrictable = RESERVED_NAME_PATH_UNKNOWN;
             } else if caller.principal_arn.is_some() {
                 caller.kind = CallerKind::AssumedRole;
                 caller.restrictable = Restrictable::Yes;
@@ -376,6 +394,61 @@ mod tests {
             r#"{"eventSource":"iam.amazonaws.com","eventName":"X","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/AWSServiceRoleForConfig/x","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"}}}}"#,
         );
         assert_eq!(c.kind, CallerKind::ServiceLinkedRole);
+    }
+
+    // Regression (issue 9, class A): Identity Center and service-linked roles are known by their
+    // path, never by their name; without `sessionIssuer` the path is unknown, and a reserved-looking
+    // name is neither trusted nor restricted.
+    #[test]
+    fn reserved_roles_are_recognised_by_path_not_name() {
+        let with_issuer = |issuer: &str| {
+            caller_of(&format!(
+                r#"{{"eventSource":"iam.amazonaws.com","eventName":"X","userIdentity":{{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/eve","accountId":"1","sessionContext":{{"sessionIssuer":{{"type":"Role","arn":"{issuer}"}}}}}}}}"#
+            ))
+        };
+        for look_alike in [
+            "arn:aws:iam::1:role/AWSReservedSSO_Admin_0123456789abcdef",
+            "arn:aws:iam::1:role/x/AWSReservedSSO_Admin_0123456789abcdef",
+            "arn:aws:iam::1:role/x/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123456789abcdef",
+        ] {
+            let c = with_issuer(look_alike);
+            assert_eq!(c.kind, CallerKind::AssumedRole, "{look_alike}");
+            assert_eq!(c.restrictable, Restrictable::Yes, "{look_alike}");
+            assert_eq!(c.permission_set, None, "{look_alike}");
+            assert!(c.path_known);
+        }
+        let c = with_issuer("arn:aws:iam::1:role/aws-reserved/sso.amazonaws.com/us-west-2/AWSReservedSSO_Admin_0123456789abcdef");
+        assert_eq!(c.kind, CallerKind::IdentityCenterRole);
+        assert_eq!(c.permission_set.as_deref(), Some("Admin"));
+
+        let without_issuer = |session: &str| {
+            caller_of(&format!(
+                r#"{{"eventSource":"iam.amazonaws.com","eventName":"X","userIdentity":{{"type":"AssumedRole","arn":"{session}","accountId":"1"}}}}"#
+            ))
+        };
+        for reserved in [
+            "arn:aws:sts::1:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/eve",
+            "arn:aws:sts::1:assumed-role/AWSServiceRoleForConfig/x",
+        ] {
+            let c = without_issuer(reserved);
+            assert_eq!(c.kind, CallerKind::AssumedRole, "{reserved}");
+            assert!(!c.path_known);
+            assert_eq!(c.permission_set, None);
+            assert!(
+                matches!(c.restrictable, Restrictable::No { why, .. } if why.contains("path")),
+                "{reserved}: {:?}",
+                c.restrictable
+            );
+        }
+        let c = without_issuer("arn:aws-us-gov:sts::1:assumed-role/deploy/ci");
+        assert_eq!(c.kind, CallerKind::AssumedRole);
+        assert_eq!(c.restrictable, Restrictable::Yes);
+        assert!(!c.path_known);
+        assert_eq!(
+            c.principal_arn.as_deref(),
+            Some("arn:aws-us-gov:iam::1:role/deploy")
+        );
+        assert_eq!(c.session_name.as_deref(), Some("ci"));
     }
 
     #[test]

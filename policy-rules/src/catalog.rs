@@ -111,6 +111,8 @@ pub struct Catalog {
     aliases: HashMap<String, Vec<String>>,
     extras: HashMap<String, Vec<Extra>>,
     bindings: HashMap<String, Binding>,
+    /// The aliased event names as `event-map.toml` spells them, by service prefix.
+    alias_names: HashMap<String, Vec<String>>,
 }
 
 /// A catalog file that does not load.
@@ -257,6 +259,15 @@ impl Catalog {
             }
             by_source.insert(s.event_source.clone(), prefix.clone());
         }
+        let mut alias_names: HashMap<String, Vec<String>> = HashMap::new();
+        for key in map.aliases.keys() {
+            if let Some((prefix, event)) = key.split_once(':') {
+                alias_names
+                    .entry(prefix.to_owned())
+                    .or_default()
+                    .push(event.to_owned());
+            }
+        }
         let aliases = map
             .aliases
             .into_iter()
@@ -275,6 +286,7 @@ impl Catalog {
             aliases,
             extras,
             bindings: map.bindings,
+            alias_names,
         };
         // Every alias and extra must name an action the catalog knows: a typo must not silently map
         // an event to nothing.
@@ -342,6 +354,35 @@ impl Catalog {
     pub fn services(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self.services.keys().map(String::as_str).collect();
         v.sort_unstable();
+        v
+    }
+
+    /// Every event source the catalog maps, sorted.
+    pub fn event_sources(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.by_source.keys().map(String::as_str).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// The event names of a service the catalog can map, spelt as CloudTrail spells them: each
+    /// action's name, and the aliased names of `event-map.toml`. Sorted, without duplicates.
+    pub fn event_names(&self, prefix: &str) -> Vec<&str> {
+        let mut v: Vec<&str> = self
+            .services
+            .get(prefix)
+            .into_iter()
+            .flat_map(|s| s.actions.values())
+            .filter_map(|a| a.name.split_once(':').map(|(_, n)| n))
+            .chain(
+                self.alias_names
+                    .get(prefix)
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str),
+            )
+            .collect();
+        v.sort_unstable();
+        v.dedup();
         v
     }
 

@@ -15,6 +15,7 @@ use crate::event::Event;
 use crate::grants::outside_grants;
 use crate::mapping::{unmapped_reason, Analysis, Mapping, Match};
 use crate::policy::PolicyDocument;
+use crate::principal_pattern::{self, PrincipalMatch};
 use crate::rules::{AllowSet, DenyScope, Mode, Rule, RuleSet};
 use crate::wildcard;
 use serde::{Deserialize, Serialize};
@@ -272,13 +273,16 @@ fn principal_match<'p>(
     caller: &Caller,
     event: &Event<'_>,
 ) -> Option<&'p String> {
-    let arn = caller.principal_arn.as_deref()?;
+    principal_in(patterns, caller, event).0
+}
+
+/// Whether a principal pattern may admit the caller at all: a pattern with a wildcard account
+/// admits only principals of the account the call acted in.
+fn account_admits(pattern: &str, caller: &Caller, event: &Event<'_>) -> bool {
     let local = event.account().is_some_and(|a| is_of_account(caller, a));
-    patterns.iter().find(|p| {
-        let literal_account = crate::arn::Arn::parse(p)
-            .is_some_and(|a| !a.account.is_empty() && !a.account.contains(['*', '?']));
-        (local || literal_account) && wildcard::matches(p, arn)
-    })
+    local
+        || crate::arn::Arn::parse(pattern)
+            .is_some_and(|a| !a.account.is_empty() && !a.account.contains(['*', '?']))
 }
 
 fn applies(rule: &Rule, event: &Event<'_>, analysis: &Analysis, rules: &RuleSet) -> Applies {
@@ -462,11 +466,30 @@ fn check_allow(
                 | CallerKind::ServiceLinkedRole => &set.roles,
                 _ => &set.users,
             };
-            if let Some(p) = principal_match(patterns, c, event) {
-                return Allowed::Yes(format!("allow-set `{n}` holds: `{arn}` matches `{p}`"));
+            for p in patterns.iter().filter(|p| account_admits(p, c, event)) {
+                match principal_pattern::matches_caller(p, arn, c.path_known) {
+                    PrincipalMatch::Yes => {
+                        return Allowed::Yes(format!(
+                            "allow-set `{n}` holds: `{arn}` matches `{p}`"
+                        ))
+                    }
+                    PrincipalMatch::Unknown => {
+                        cannot_tell.get_or_insert_with(|| format!("cannot tell whether allow-set `{n}` holds: the path of `{arn}` is not in the event, and `{p}` depends on it"));
+                    }
+                    PrincipalMatch::No => {}
+                }
             }
-            if !c.path_known && !patterns.is_empty() && c.kind == CallerKind::AssumedRole {
-                cannot_tell.get_or_insert_with(|| format!("cannot tell whether allow-set `{n}` holds: the path of `{arn}` is not in the event"));
+        }
+        // A role named like an Identity Center role whose path is unknown may be one: its
+        // permission set may be allowed, or the name borrowed. Warden cannot tell.
+        if c.kind == CallerKind::AssumedRole && !c.path_known {
+            let set_name = c.name.as_deref().and_then(crate::caller::permission_set_of);
+            if let Some(p) = set_name.and_then(|ps| {
+                set.permission_sets
+                    .iter()
+                    .find(|p| wildcard::matches(p, ps))
+            }) {
+                cannot_tell.get_or_insert_with(|| format!("cannot tell whether allow-set `{n}` holds: `{}` is named like an Identity Center role of permission set `{p}`, and its path, which would tell, is not in the event", c.name.as_deref().unwrap_or("?")));
             }
         }
         if let Some(ps) = c.permission_set.as_deref() {
@@ -487,18 +510,23 @@ fn check_allow(
                 ));
             }
         }
-        let service = c
-            .invoked_by
-            .as_deref()
-            .or(if c.kind == CallerKind::AwsService {
-                c.name.as_deref()
-            } else {
-                None
-            });
+        // `services` covers calls an AWS service makes for itself (`userIdentity.type` =
+        // `AWSService`), never a user's or role's own call a service forwarded (`invokedBy` on an
+        // IAMUser or AssumedRole caller): that call is the principal's, judged as such.
+        let service = match c.kind {
+            CallerKind::AwsService => c.name.as_deref().or(c.invoked_by.as_deref()),
+            _ => None,
+        };
         if let Some(svc) = service {
             if set.services.iter().any(|s| wildcard::matches(s, svc)) {
                 return Allowed::Yes(format!("allow-set `{n}` holds: service `{svc}` is allowed"));
             }
+        } else if let Some(svc) = c
+            .invoked_by
+            .as_deref()
+            .filter(|svc| set.services.iter().any(|s| wildcard::matches(s, svc)))
+        {
+            why_not.push(format!("allow-set `{n}` names service `{svc}`, which made this call for `{}`: a service in an allow-set covers only the calls it makes for itself, so the call is judged as the caller's", c.principal_arn.as_deref().or(c.arn.as_deref()).unwrap_or("the caller")));
         }
         if set.groups.is_empty() {
             why_not.push(format!(
@@ -549,7 +577,8 @@ fn judge(
             return d;
         }
     }
-    if let Some(p) = principal_match(&rules.break_glass, c, event) {
+    let (break_glass, break_glass_unknown) = principal_in(&rules.break_glass, c, event);
+    if let Some(p) = break_glass {
         d.verdict = Verdict::Exempt;
         d.reasons.push(format!(
             "`{who}` is a break-glass principal (`{p}`): alert only"
@@ -557,12 +586,18 @@ fn judge(
         d.violations = matched;
         return d;
     }
-    if let Some(p) = principal_match(&rules.warden_principals, c, event) {
+    let (warden, warden_unknown) = principal_in(&rules.warden_principals, c, event);
+    if let Some(p) = warden {
         d.verdict = Verdict::Allow;
         d.reasons
             .push(format!("`{who}` is Warden's own principal (`{p}`)"));
         return d;
     }
+    // The path that would tell whether the caller is exempt is not in the event: unless an
+    // allow-set holds anyway, a person must check.
+    let exempt_unknown = break_glass_unknown
+        .map(|p| format!("cannot tell whether `{who}` is a break-glass principal (`{p}`): its path is not in the event"))
+        .or_else(|| warden_unknown.map(|p| format!("cannot tell whether `{who}` is Warden's own principal (`{p}`): its path is not in the event")));
     let sets: Vec<&AllowSet> = rule
         .allow
         .iter()
@@ -572,6 +607,14 @@ fn judge(
         Allowed::Yes(why) => {
             d.verdict = Verdict::Allow;
             d.reasons.push(why);
+            return d;
+        }
+        Allowed::No(why) if exempt_unknown.is_some() => {
+            d.reasons.extend(exempt_unknown);
+            d.reasons.extend(why);
+            d.reasons
+                .push("a person must check: Warden does not revoke on a guess".to_owned());
+            d.violations = matched;
             return d;
         }
         Allowed::No(why) => {
@@ -624,12 +667,45 @@ fn judge(
             .push(format!("{why}: a narrow Deny is impossible"));
         return d;
     }
+    // An action that applies to no specific resource could only be denied with `Resource: "*"`,
+    // which Warden never writes (the planner holds the same line): a person must act.
+    if let Some((action, _)) = d
+        .violations
+        .iter()
+        .find(|(_, r)| r.iter().any(|x| x == "*"))
+    {
+        d.reasons.push(format!("`{action}` applies to no specific resource, so a Deny of it would be `Resource: \"*\"`, which Warden never writes: a person must act"));
+        return d;
+    }
     d.verdict = Verdict::Deny;
     if rule.mode == Mode::Monitor {
         d.reasons
             .push("monitor mode: Warden would revoke, and changes nothing".to_owned());
     }
     d
+}
+
+/// The first of `patterns` that surely names the caller's principal, and the first that may (its
+/// path is not in the event and the pattern depends on it).
+fn principal_in<'p>(
+    patterns: &'p [String],
+    c: &crate::caller::Caller,
+    event: &Event<'_>,
+) -> (Option<&'p String>, Option<&'p String>) {
+    let Some(arn) = c.principal_arn.as_deref() else {
+        return (None, None);
+    };
+    let mut unknown = None;
+    for p in patterns.iter().filter(|p| account_admits(p, c, event)) {
+        match principal_pattern::matches_caller(p, arn, c.path_known) {
+            PrincipalMatch::Yes => return (Some(p), None),
+            PrincipalMatch::Unknown => {
+                unknown.get_or_insert(p);
+            }
+            PrincipalMatch::No => {}
+        }
+    }
+    (None, unknown)
 }
 
 fn describe(matched: &[(String, Vec<String>)]) -> String {

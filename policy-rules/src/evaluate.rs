@@ -312,7 +312,7 @@ fn any_resource(patterns: &[String], req: &Request<'_>) -> Tri {
     let mut unknown = None;
     for p in patterns {
         match substitute(p, req.context) {
-            Ok(Some(p)) if wildcard::matches(&p, req.resource) => return Tri::Yes,
+            Ok(Some(p)) if wildcard::matches_policy(&p, req.resource) => return Tri::Yes,
             Ok(_) => {}
             Err(why) => unknown = Some(why),
         }
@@ -343,7 +343,13 @@ fn substitute(s: &str, ctx: &RequestContext) -> Result<Option<String>, String> {
             None => (inner.trim(), None),
         };
         match name {
-            "*" | "?" | "$" => out.push_str(name),
+            // Kept as escapes, so that matching reads them as literal characters (not wildcards);
+            // exact comparisons read them back with `wildcard::unescape_literal`.
+            "*" | "?" | "$" => {
+                out.push_str("${");
+                out.push_str(name);
+                out.push('}');
+            }
             _ => match ctx.get(name) {
                 KeyValue::Present([one]) => out.push_str(one),
                 KeyValue::Present(_) => {
@@ -448,11 +454,11 @@ impl Op {
     fn positive_match(self, request: &str, policy: &str) -> Option<bool> {
         use Op::*;
         Some(match self {
-            StringEquals | StringNotEquals => request == policy,
+            StringEquals | StringNotEquals => request == wildcard::unescape_literal(policy),
             StringEqualsIgnoreCase | StringNotEqualsIgnoreCase => {
-                request.to_lowercase() == policy.to_lowercase()
+                request.to_lowercase() == wildcard::unescape_literal(policy).to_lowercase()
             }
-            StringLike | StringNotLike => wildcard::matches(policy, request),
+            StringLike | StringNotLike => wildcard::matches_policy(policy, request),
             NumericEquals | NumericNotEquals => num(request)? == num(policy)?,
             NumericLessThan => num(request)? < num(policy)?,
             NumericLessThanEquals => num(request)? <= num(policy)?,
@@ -504,7 +510,10 @@ fn ip_in(request: &str, policy: &str) -> Option<bool> {
 fn arn_like(pattern: &str, arn: &str) -> bool {
     let p: Vec<&str> = pattern.splitn(6, ':').collect();
     let a: Vec<&str> = arn.splitn(6, ':').collect();
-    p.len() == a.len() && p.iter().zip(&a).all(|(p, a)| wildcard::matches(p, a))
+    p.len() == a.len()
+        && p.iter()
+            .zip(&a)
+            .all(|(p, a)| wildcard::matches_policy(p, a))
 }
 
 fn conditions_hold(st: &Statement, ctx: &RequestContext) -> Tri {
@@ -632,6 +641,53 @@ mod tests {
             },
         )
         .answer
+    }
+
+    // Regression (issue 9, class D): `${*}`, `${?}`, `${$}` in a Resource are the characters
+    // themselves, as IAM reads them, never wildcards.
+    #[test]
+    fn escaped_special_characters_in_resources_are_literal() {
+        let allow = doc(r#"{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#);
+        let deny = doc(
+            r#"{"Statement":{"Effect":"Deny","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::b/reports/${*}${?}${$}"}}"#,
+        );
+        let ctx = RequestContext::complete();
+        let both = [("allow", &allow), ("deny", &deny)];
+        let on = |key: &str| {
+            ask(
+                "s3:DeleteObject",
+                &format!("arn:aws:s3:::b/{key}"),
+                &ctx,
+                &both,
+                None,
+                None,
+            )
+        };
+        assert_eq!(on("reports/*?$"), Answer::ExplicitDeny);
+        for neighbour in [
+            "reports/x?$",
+            "reports/*x$",
+            "reports/*?",
+            "reports/*?$x",
+            "reports/",
+        ] {
+            assert_eq!(on(neighbour), Answer::Allow, "{neighbour}");
+        }
+        let cond = doc(
+            r#"{"Statement":{"Effect":"Deny","Action":"s3:ListBucket","Resource":"*","Condition":{"StringEquals":{"s3:prefix":"a${*}"}}}}"#,
+        );
+        let with = |prefix: &str| {
+            ask(
+                "s3:ListBucket",
+                "arn:aws:s3:::b",
+                &RequestContext::complete().with("s3:prefix", &[prefix]),
+                &[("allow", &allow), ("cond", &cond)],
+                None,
+                None,
+            )
+        };
+        assert_eq!(with("a*"), Answer::ExplicitDeny);
+        assert_eq!(with("ab"), Answer::Allow);
     }
 
     #[test]

@@ -45,7 +45,8 @@ pub struct CloudTrailEvent<'a> {
     pub event_type: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub aws_region: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    /// The error of a failed call; an empty `errorCode` (`""`) is no error and reads as `None`.
+    #[serde(borrow, default, deserialize_with = "non_empty")]
     pub error_code: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub recipient_account_id: Option<Cow<'a, str>>,
@@ -136,6 +137,17 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawJson<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         <&'de RawValue>::deserialize(d).map(|raw| RawJson(raw.get()))
     }
+}
+
+/// A string that is absent, `null` or empty reads as `None`: CloudTrail marks a failed call by an
+/// `errorCode` ("CloudTrail record contents"), and an empty one marks nothing. `event_scan` reads it
+/// the same way.
+fn non_empty<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Option::<Borrowed<'a>>::deserialize(d)?
+        .map(|b| b.0)
+        .filter(|s| !s.is_empty()))
 }
 
 fn bool_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
@@ -550,6 +562,40 @@ mod tests {
             collect(file),
             vec![(Some(0), Ok("One".into())), (Some(1), Ok("Two".into()))]
         );
+    }
+
+    // Regression (issue 9, class C): `"errorCode": ""` is not a failed call, in both readers.
+    #[test]
+    fn an_empty_error_code_is_no_error() {
+        for (doc, want) in [
+            (
+                r#"{"eventSource":"a","eventName":"b","errorCode":""}"#,
+                None,
+            ),
+            (
+                r#"{"eventSource":"a","eventName":"b","errorCode":null}"#,
+                None,
+            ),
+            (r#"{"eventSource":"a","eventName":"b"}"#, None),
+            (
+                r#"{"eventSource":"a","eventName":"b","errorCode":"AccessDenied"}"#,
+                Some("AccessDenied"),
+            ),
+            (
+                r#"{"eventSource":"a","eventName":"b","errorCode":"\u0041"}"#,
+                Some("A"),
+            ),
+        ] {
+            let mut codes = Vec::new();
+            parse_document(doc.as_bytes(), |_, e| {
+                codes.push(e.unwrap().record.error_code.map(|c| c.into_owned()))
+            });
+            parse_document_reference(doc.as_bytes(), |_, e| {
+                codes.push(e.unwrap().record.error_code.map(|c| c.into_owned()))
+            });
+            let want = want.map(str::to_owned);
+            assert_eq!(codes, vec![want.clone(), want], "{doc}");
+        }
     }
 
     #[test]

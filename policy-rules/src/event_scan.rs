@@ -363,7 +363,8 @@ impl<'a> Scanner<'a> {
                     1 << 5
                 }
                 b"errorCode" => {
-                    e.error_code = s.opt_string()?;
+                    // As `event::non_empty`: an empty `errorCode` is no error.
+                    e.error_code = s.opt_string()?.filter(|c| !c.is_empty());
                     1 << 6
                 }
                 b"recipientAccountId" => {

@@ -17,6 +17,7 @@ pub mod mapping;
 pub mod memberships;
 pub mod planner;
 pub mod policy;
+pub mod principal_pattern;
 pub mod rules;
 pub mod snapshot;
 pub mod wildcard;

@@ -45,14 +45,23 @@ impl Resource {
 
     /// The ARN patterns that cover exactly this resource: the ARN itself, and when the path is
     /// unknown also `…/*/name` (names are unique in an account regardless of path; IAM user guide,
-    /// "IAM identifiers").
+    /// "IAM identifiers"). The ARN's own `*`, `?` and `$` (an S3 key may hold them) are written as
+    /// IAM's escapes `${*}`, `${?}`, `${$}`, so a pattern never covers more than the resource.
+    /// `*` alone (an action that applies to no specific resource) stays `*`.
     pub fn patterns(&self) -> Vec<String> {
+        if self.arn == "*" && self.any_path_at.is_none() {
+            return vec![self.arn.clone()];
+        }
+        let escape = wildcard::escape_literal;
         match self
             .any_path_at
             .and_then(|at| Some((self.arn.get(..at)?, self.arn.get(at..)?)))
         {
-            Some((prefix, name)) => vec![self.arn.clone(), format!("{prefix}*/{name}")],
-            None => vec![self.arn.clone()],
+            Some((prefix, name)) => vec![
+                escape(&self.arn),
+                format!("{}*/{}", escape(prefix), escape(name)),
+            ],
+            None => vec![escape(&self.arn)],
         }
     }
 
@@ -252,8 +261,75 @@ pub fn map_event(event: &Event<'_>, caller: &Caller, catalog: &Catalog) -> Mappi
         }
         actions.push(mapped);
     }
+    if prefix == "s3" && name.eq_ignore_ascii_case("DeleteObjects") {
+        delete_objects(catalog, &mut actions, &ctx);
+    }
     actions.dedup_by(|a, b| a.action == b.action && a.resources == b.resources);
     Mapping::Mapped(actions)
+}
+
+/// `DeleteObjects` names its objects in the request body, not in a parameter the ARN template
+/// reads: one `s3:DeleteObject` resource per `delete.Object[].Key` (an array, or one object as XML
+/// turned into JSON gives it), plus `s3:DeleteObjectVersion` for the entries with a `VersionId`
+/// ("DeleteObjects", S3 API reference). CloudTrail usually logs no keys at all for this call
+/// (`"delete": ""`): the objects are then unknown, and the action unresolved, never the bucket's
+/// every object.
+fn delete_objects(catalog: &Catalog, actions: &mut Vec<MappedAction>, ctx: &Context<'_>) {
+    let bucket = lookup(ctx.params.as_ref(), "bucketName")
+        .and_then(Value::as_str)
+        .filter(|b| !b.is_empty());
+    let entries: Vec<&Value> = match lookup(ctx.params.as_ref(), "delete.Object") {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(v @ Value::Object(_)) => vec![v],
+        _ => Vec::new(),
+    };
+    let key_of = |e: &Value| {
+        lookup(Some(e), "Key")
+            .and_then(Value::as_str)
+            .filter(|k| !k.is_empty())
+            .map(str::to_owned)
+    };
+    let keys: Option<Vec<String>> = entries.iter().map(|e| key_of(e)).collect();
+    let versioned: Vec<String> = entries
+        .iter()
+        .filter(|e| lookup(Some(e), "VersionId").is_some_and(is_present))
+        .filter_map(|e| key_of(e))
+        .collect();
+    let object = |bucket: &str, key: &str| {
+        Resource::exact(format!("arn:{}:s3:::{bucket}/{key}", ctx.partition))
+    };
+    let resolved = match (bucket, keys) {
+        (Some(b), Some(keys)) if !keys.is_empty() => {
+            Ok(keys.iter().map(|k| object(b, k)).collect::<Vec<_>>())
+        }
+        (None, _) => Err("the `DeleteObjects` event names no bucket".to_owned()),
+        _ => Err("CloudTrail logged no object keys for this `DeleteObjects` call (`requestParameters.delete` lists none), so the objects it deleted are unknown".to_owned()),
+    };
+    for a in actions
+        .iter_mut()
+        .filter(|a| a.action.eq_ignore_ascii_case("s3:DeleteObject"))
+    {
+        match &resolved {
+            Ok(r) => {
+                a.resources = r.clone();
+                a.unresolved = None;
+            }
+            Err(why) => {
+                a.resources.clear();
+                a.unresolved = Some(why.clone());
+            }
+        }
+    }
+    if let (Some(b), Some(info)) = (bucket, catalog.action("s3:DeleteObjectVersion")) {
+        if !versioned.is_empty() && resolved.is_ok() {
+            actions.push(MappedAction {
+                action: info.name.clone(),
+                access: info.access,
+                resources: versioned.iter().map(|k| object(b, k)).collect(),
+                unresolved: None,
+            });
+        }
+    }
 }
 
 fn is_present(v: &Value) -> bool {
@@ -322,8 +398,10 @@ fn map_action(
         }
     }
     if mapped.resources.is_empty() {
-        if info.resource_types.is_empty() || !any_required {
-            // The action applies to no specific resource (IAM: "Resource": "*").
+        // Only an action with no resource type at all applies to no specific resource (IAM:
+        // "Resource": "*"); one whose resource types are all optional (`s3:DeleteObject`) still
+        // touched one, and a resource Warden cannot derive is unresolved, never `*`.
+        if info.resource_types.is_empty() {
             mapped.resources.push(Resource::exact("*"));
         } else {
             mapped.unresolved = Some(format!(
@@ -656,6 +734,69 @@ mod tests {
             .as_deref()
             .unwrap()
             .contains("`role`"));
+    }
+
+    // Regression (issue 9, class D): DeleteObjects takes its objects from the request, and without
+    // them the objects are unknown, never `*` or the whole bucket; special characters in keys are
+    // escaped in the patterns.
+    #[test]
+    fn delete_objects_takes_its_keys_from_the_request() {
+        let ev = |delete: &str| {
+            format!(
+                r#"{{"eventSource":"s3.amazonaws.com","eventName":"DeleteObjects",{USER},"requestParameters":{{"bucketName":"data","delete":{delete}}}}}"#
+            )
+        };
+        let (_, m) = map(&ev(
+            r#"{"Object":[{"Key":"reports/*"},{"Key":"a?$b","VersionId":"v1"}],"Quiet":"true"}"#,
+        ));
+        assert_eq!(
+            pairs(&m),
+            vec![
+                (
+                    "s3:DeleteObject".into(),
+                    vec![
+                        "arn:aws:s3:::data/reports/${*}".into(),
+                        "arn:aws:s3:::data/a${?}${$}b".into()
+                    ]
+                ),
+                (
+                    "s3:DeleteObjectVersion".into(),
+                    vec!["arn:aws:s3:::data/a${?}${$}b".into()]
+                ),
+            ]
+        );
+        let (_, m) = map(&ev(r#"{"Object":{"Key":"one"}}"#));
+        assert_eq!(
+            pairs(&m),
+            vec![(
+                "s3:DeleteObject".into(),
+                vec!["arn:aws:s3:::data/one".into()]
+            )]
+        );
+        for nothing in [
+            r#""""#,
+            "null",
+            r#"{"Object":[]}"#,
+            r#"{"Object":[{"Key":""}]}"#,
+        ] {
+            let (_, m) = map(&ev(nothing));
+            let a = &m.actions()[0];
+            assert!(a.resources.is_empty(), "{nothing}: {:?}", a.resources);
+            assert!(
+                a.unresolved.as_deref().unwrap().contains("no object keys"),
+                "{nothing}: {:?}",
+                a.unresolved
+            );
+        }
+    }
+
+    #[test]
+    fn object_actions_without_a_key_are_unresolved_not_star() {
+        let (_, m) = map(&format!(
+            r#"{{"eventSource":"s3.amazonaws.com","eventName":"DeleteObject",{USER},"requestParameters":{{"bucketName":"data"}}}}"#
+        ));
+        assert!(m.actions()[0].resources.is_empty());
+        assert!(m.actions()[0].unresolved.is_some());
     }
 
     #[test]

@@ -172,12 +172,10 @@ pub fn plan(input: &Input<'_>) -> Outcome {
         ));
     }
     let rs = input.rules;
-    if rs
-        .break_glass
-        .iter()
-        .chain(&rs.warden_principals)
-        .any(|p| wildcard::matches(p, &arn))
-    {
+    if rs.break_glass.iter().chain(&rs.warden_principals).any(|p| {
+        crate::principal_pattern::matches_caller(p, &arn, c.path_known)
+            != crate::principal_pattern::PrincipalMatch::No
+    }) {
         return refuse(format!(
             "`{arn}` is a break-glass or Warden principal: Warden never denies it"
         ));
@@ -211,7 +209,7 @@ pub fn plan(input: &Input<'_>) -> Outcome {
                 .resources
                 .iter()
                 .flat_map(|r| match input.snapshot.and_then(|s| s.exact_arn(r)) {
-                    Some(exact) => vec![exact],
+                    Some(exact) => vec![wildcard::escape_literal(&exact)],
                     None => r.patterns(),
                 })
                 .collect();
@@ -237,9 +235,16 @@ pub fn plan(input: &Input<'_>) -> Outcome {
             ),
         }
     }
+    let starred = drop_star_resources(&mut pairs);
     if pairs.is_empty() {
-        return refuse("no resource to deny: a narrow Deny is impossible".to_owned());
+        let mut why = vec!["no resource to deny: a narrow Deny is impossible".to_owned()];
+        why.extend(starred);
+        return Outcome::Alert {
+            reasons: why,
+            undo: Vec::new(),
+        };
     }
+    reasons.extend(starred);
     let existing = input.held;
     let revoke_before = (rule.response.revoke_sessions && is_role).then(|| {
         input
@@ -323,6 +328,22 @@ pub fn plan(input: &Input<'_>) -> Outcome {
         fallback,
         reasons,
     }))
+}
+
+/// Removes `*` from the planned resources (and the pairs left with none), saying what was removed.
+// INVARIANT (no-star-deny): no statement Warden plans has `Resource: "*"`, the revoke-older-sessions
+// statement (AWS's own, bounded by `aws:TokenIssueTime`) aside: a Deny is never broader than the
+// resource it names. Property-tested in `tests/plan_hostile_names.rs`.
+fn drop_star_resources(pairs: &mut Vec<(String, Vec<String>)>) -> Vec<String> {
+    let mut notes = Vec::new();
+    for (action, resources) in pairs.iter_mut() {
+        if resources.iter().any(|r| r == "*") {
+            resources.retain(|r| r != "*");
+            notes.push(format!("`{action}` on `*` left out: Warden never writes a Deny with `Resource: \"*\"`; a person must judge it"));
+        }
+    }
+    pairs.retain(|(_, resources)| !resources.is_empty());
+    notes
 }
 
 /// The steps that place a plan's Deny, before its undo steps: the Warden-owned inline policy

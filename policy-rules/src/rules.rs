@@ -5,11 +5,14 @@
 //!
 //! This file owns the format and validation; matching an event against a rule is `decision`'s.
 
-use crate::catalog::AccessLevels;
+use crate::catalog::{AccessLevels, Catalog};
+use crate::principal_pattern::{self, Names};
+use crate::wildcard;
 use serde::Deserialize;
 use serde_spanned::Spanned;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::OnceLock;
 
 /// The Warden-owned inline policy on each principal it restricts (the rule set's self-protection
 /// rules name it).
@@ -114,6 +117,28 @@ pub struct RuleSet {
     /// Accounts a bucket policy may grant to without counting as "outside".
     pub trusted_accounts: Vec<String>,
     pub rules: Vec<Rule>,
+    /// What deserves a look without making the file invalid (a name the catalog cannot vouch for,
+    /// because its service is not in the catalog): `warden rules check` prints them.
+    pub warnings: Vec<RuleWarning>,
+}
+
+/// A warning about a rule file, located like an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleWarning {
+    pub file: String,
+    pub line: usize,
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for RuleWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.file, self.line, self.field, self.message
+        )
+    }
 }
 
 /// An error in a rule file, located.
@@ -244,6 +269,7 @@ struct Checker<'a> {
     file: &'a str,
     text: &'a str,
     errors: Vec<RuleError>,
+    warnings: Vec<RuleWarning>,
 }
 
 impl Checker<'_> {
@@ -256,6 +282,16 @@ impl Checker<'_> {
     fn error<T>(&mut self, at: &Spanned<T>, field: impl Into<String>, message: impl Into<String>) {
         let line = self.line_of(at.span().start);
         self.errors.push(RuleError {
+            file: self.file.to_owned(),
+            line,
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    fn warn<T>(&mut self, at: &Spanned<T>, field: impl Into<String>, message: impl Into<String>) {
+        let line = self.line_of(at.span().start);
+        self.warnings.push(RuleWarning {
             file: self.file.to_owned(),
             line,
             field: field.into(),
@@ -282,6 +318,19 @@ impl Checker<'_> {
             .collect()
     }
 
+    /// Principal patterns (see `principal_pattern` for what they mean and what is refused).
+    fn principals(&mut self, items: &[S<String>], field: &str, names: Names) -> Vec<String> {
+        items
+            .iter()
+            .map(|p| {
+                if let Err(message) = principal_pattern::check(p.get_ref(), names) {
+                    self.error(p, field, message);
+                }
+                p.get_ref().clone()
+            })
+            .collect()
+    }
+
     fn accounts(&mut self, items: &[S<String>], field: &str) -> Vec<String> {
         items
             .iter()
@@ -300,14 +349,230 @@ impl Checker<'_> {
     }
 }
 
+/// The built-in catalog, loaded once: it is constant data, and rule files are parsed often (every
+/// test case, every configuration load).
+fn builtin_catalog() -> Result<&'static Catalog, String> {
+    static BUILTIN: OnceLock<Result<Catalog, String>> = OnceLock::new();
+    BUILTIN
+        .get_or_init(|| Catalog::builtin().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Event sources look like this: `<service>.amazonaws.com` ("CloudTrail record contents",
+/// `eventSource`).
+const SOURCE_SUFFIX: &str = ".amazonaws.com";
+
+/// Checks a rule's `sources`, `events` and `actions` against the catalog, so that a typo cannot
+/// pass by accident: a literal that the catalog does not know, in a service it has, is an error
+/// (with the right spelling when only the case differs, or a near name); a wildcard must match at
+/// least one catalog entry. Where the catalog cannot know (a service it lacks), a warning says so.
+fn check_against_catalog(c: &mut Checker<'_>, field: &str, m: &RawMatch, catalog: &Catalog) {
+    let known_sources = catalog.event_sources();
+    // The catalog services this rule's events may come from, and whether they may also come from a
+    // service the catalog lacks.
+    let mut services: Vec<&str> = Vec::new();
+    let mut beyond_catalog = m.sources.is_empty();
+    for s in &m.sources {
+        let src = s.get_ref().as_str();
+        let f = format!("{field}.match.sources");
+        let hits: Vec<&str> = known_sources
+            .iter()
+            .copied()
+            .filter(|k| wildcard::matches(src, k))
+            .collect();
+        for k in &hits {
+            services.extend(catalog.service_for_source(k));
+        }
+        if wildcard::has_wildcard(src) {
+            // `*`, `*.amazonaws.com`: may match sources the catalog lacks.
+            beyond_catalog = true;
+            if hits.is_empty() {
+                c.warn(s, f, format!("`{src}` matches no event source of the catalog ({}): Warden cannot check this rule's event names or actions for it", quoted(&known_sources)));
+            }
+            continue;
+        }
+        if !hits.is_empty() {
+            continue;
+        }
+        if let Some(k) = known_sources.iter().find(|k| k.eq_ignore_ascii_case(src)) {
+            c.error(s, f, format!("`{src}` is not an event source: CloudTrail spells it `{k}` (sources match case-sensitively)"));
+        } else if !is_event_source(src) {
+            let near = nearest(src, known_sources.iter().copied())
+                .map(|n| format!(" (did you mean `{n}`?)"))
+                .unwrap_or_default();
+            c.error(
+                s,
+                f,
+                format!("`{src}` is not an event source: they look like `iam.amazonaws.com`{near}"),
+            );
+        } else {
+            beyond_catalog = true;
+            c.warn(s, f, format!("the catalog has no service for event source `{src}`: Warden cannot check this rule's event names for it, and cannot map its events to actions or resources"));
+        }
+    }
+    if m.sources.is_empty() {
+        services = catalog.services();
+    }
+    services.sort_unstable();
+    services.dedup();
+    let names: Vec<&str> = services
+        .iter()
+        .flat_map(|p| catalog.event_names(p))
+        .collect();
+    let in_services = if m.sources.is_empty() {
+        "any service of the catalog".to_owned()
+    } else {
+        format!("`{}` in the catalog", services.join("`, `"))
+    };
+    // With no catalog service among the sources, the sources' own error or warning says it all.
+    let events = if services.is_empty() {
+        &[][..]
+    } else {
+        &m.events[..]
+    };
+    for e in events {
+        let name = e.get_ref().as_str();
+        let f = format!("{field}.match.events");
+        if names.iter().any(|n| wildcard::matches(name, n)) {
+            continue;
+        }
+        if let Some(right) = names
+            .iter()
+            .find(|n| wildcard::matches_ignore_ascii_case(name, n))
+        {
+            c.error(e, f, format!("`{name}` matches no event name (names match case-sensitively): CloudTrail spells it `{right}`"));
+            continue;
+        }
+        if beyond_catalog {
+            c.warn(e, f, format!("`{name}` is no event name of {in_services}; the catalog may lack it (this rule's events may come from services it does not have), so it is not checked"));
+            continue;
+        }
+        let near = (!wildcard::has_wildcard(name))
+            .then(|| nearest(name, names.iter().copied()))
+            .flatten()
+            .map(|n| format!(" (did you mean `{n}`?)"))
+            .unwrap_or_default();
+        let what = if wildcard::has_wildcard(name) {
+            "matches no event name"
+        } else {
+            "is no event name"
+        };
+        c.error(e, f, format!("`{name}` {what} of {in_services}{near}"));
+    }
+    let services_all = catalog.services();
+    for a in &m.actions {
+        let action = a.get_ref().as_str();
+        let f = format!("{field}.match.actions");
+        let Some((service, _)) = action.split_once(':') else {
+            continue; // refused by the caller: not `service:Action`
+        };
+        if catalog
+            .all_actions()
+            .any(|x| wildcard::matches_ignore_ascii_case(action, &x.name))
+        {
+            continue;
+        }
+        let service_known = services_all
+            .iter()
+            .any(|s| wildcard::matches_ignore_ascii_case(service, s));
+        if !service_known {
+            c.warn(a, f, format!("the catalog has no service `{service}`: `{action}` cannot be checked, and events of that service are `unmapped`, so this pattern never matches them"));
+            continue;
+        }
+        let near = (!wildcard::has_wildcard(action))
+            .then(|| nearest(action, catalog.all_actions().map(|x| x.name.as_str())))
+            .flatten()
+            .map(|n| format!(" (did you mean `{n}`?)"))
+            .unwrap_or_default();
+        let what = if wildcard::has_wildcard(action) {
+            "matches no action of the catalog"
+        } else {
+            "is not an action of the catalog"
+        };
+        c.error(a, f, format!("`{action}` {what}{near}"));
+    }
+}
+
+fn quoted(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `<service>.amazonaws.com`, the service a dotted run of lowercase letters, digits and `-`.
+fn is_event_source(s: &str) -> bool {
+    s.strip_suffix(SOURCE_SUFFIX).is_some_and(|service| {
+        !service.is_empty()
+            && service.split('.').all(|part| {
+                !part.is_empty()
+                    && part
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            })
+    })
+}
+
+/// The candidate nearest to `s` (ignoring ASCII case) within a small edit distance, for "did you
+/// mean" hints.
+fn nearest<'c>(s: &str, candidates: impl Iterator<Item = &'c str>) -> Option<&'c str> {
+    let s = s.to_ascii_lowercase();
+    let limit = (s.len() / 5).clamp(1, 3);
+    candidates
+        .map(|c| (edit_distance(&s, &c.to_ascii_lowercase()), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over bytes (names here are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.bytes().enumerate() {
+        let mut diagonal = i;
+        if let Some(first) = row.first_mut() {
+            *first = i + 1;
+        }
+        for (j, cb) in b.iter().enumerate() {
+            let above = row.get(j + 1).copied().unwrap_or(usize::MAX);
+            let left = row.get(j).copied().unwrap_or(usize::MAX);
+            let best = (diagonal + usize::from(ca != *cb))
+                .min(above.saturating_add(1))
+                .min(left.saturating_add(1));
+            diagonal = above;
+            if let Some(cell) = row.get_mut(j + 1) {
+                *cell = best;
+            }
+        }
+    }
+    row.last().copied().unwrap_or(0)
+}
+
 impl RuleSet {
     /// The default rule pack.
     pub fn default_pack() -> Result<Self, RuleErrors> {
         Self::parse("<default rules>", DEFAULT_RULES)
     }
 
-    /// Parses and validates a rule file; `file` names it in errors.
+    /// Parses and validates a rule file against the built-in catalog; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Self, RuleErrors> {
+        match builtin_catalog() {
+            Ok(catalog) => Self::parse_with(file, text, catalog),
+            Err(message) => Err(RuleErrors(vec![RuleError {
+                file: file.to_owned(),
+                line: 1,
+                field: "catalog".to_owned(),
+                message: format!("the built-in catalog does not load (a bug): {message}"),
+            }])),
+        }
+    }
+
+    /// Parses and validates a rule file; event sources, event names and actions are checked
+    /// against `catalog`.
+    pub fn parse_with(file: &str, text: &str, catalog: &Catalog) -> Result<Self, RuleErrors> {
         let raw: RawFile = match toml::from_str(text) {
             Ok(r) => r,
             Err(e) => {
@@ -333,6 +598,7 @@ impl RuleSet {
             file,
             text,
             errors: Vec::new(),
+            warnings: Vec::new(),
         };
         if *raw.version.get_ref() != 1 {
             c.error(
@@ -351,16 +617,20 @@ impl RuleSet {
             let built = AllowSet {
                 name: name.clone(),
                 groups: Checker::plain(&s.groups),
-                users: c.arn_patterns(&s.users, &format!("{field}.users")),
-                roles: c.arn_patterns(&s.roles, &format!("{field}.roles")),
+                users: c.principals(&s.users, &format!("{field}.users"), Names::Users),
+                roles: c.principals(&s.roles, &format!("{field}.roles"), Names::Roles),
                 permission_sets: Checker::plain(&s.permission_sets),
                 accounts: c.accounts(&s.accounts, &format!("{field}.accounts")),
                 services: Checker::plain(&s.services),
             };
             allow_sets.insert(name.clone(), built);
         }
-        let break_glass = c.arn_patterns(&raw.break_glass, "break_glass");
-        let warden_principals = c.arn_patterns(&raw.warden_principals, "warden_principals");
+        let break_glass = c.principals(&raw.break_glass, "break_glass", Names::UsersOrRoles);
+        let warden_principals = c.principals(
+            &raw.warden_principals,
+            "warden_principals",
+            Names::UsersOrRoles,
+        );
         let trusted_accounts = c.accounts(&raw.trusted_accounts, "trusted_accounts");
         let mut rules: Vec<Rule> = Vec::new();
         for (i, spanned) in raw.rules.iter().enumerate() {
@@ -385,18 +655,6 @@ impl RuleSet {
                 );
             }
             let m = r.matches.get_ref();
-            for s in &m.sources {
-                if !s.get_ref().contains('.') && s.get_ref() != "*" {
-                    c.error(
-                        s,
-                        format!("{field}.match.sources"),
-                        format!(
-                            "`{}` is not an event source such as `iam.amazonaws.com`",
-                            s.get_ref()
-                        ),
-                    );
-                }
-            }
             for a in &m.actions {
                 if !a.get_ref().contains(':') {
                     c.error(
@@ -409,6 +667,7 @@ impl RuleSet {
                     );
                 }
             }
+            check_against_catalog(&mut c, &field, m, catalog);
             let mut access = AccessLevels::default();
             for a in &m.access {
                 match AccessLevels::parse_one(a.get_ref()) {
@@ -495,6 +754,7 @@ impl RuleSet {
             warden_principals,
             trusted_accounts,
             rules,
+            warnings: c.warnings,
         })
     }
 
@@ -517,6 +777,11 @@ mod tests {
     #[test]
     fn default_pack_is_valid() {
         let rules = RuleSet::default_pack().unwrap();
+        assert_eq!(
+            rules.warnings,
+            Vec::new(),
+            "the default pack needs no warning"
+        );
         assert_eq!(rules.allow_sets["admins"].groups, vec!["Administrators"]);
         assert!(rules.rules.iter().any(|r| r.id == "iam-writes"));
     }
@@ -553,6 +818,158 @@ mod tests {
         assert_eq!(err.0[0].line, 2, "{err}");
         let err = RuleSet::parse("r.toml", "version = 1\n[[rule]\n").unwrap_err();
         assert_eq!(err.0[0].field, "syntax");
+    }
+
+    fn messages(text: &str) -> (Vec<String>, Vec<String>) {
+        match RuleSet::parse("r.toml", text) {
+            Ok(r) => (
+                Vec::new(),
+                r.warnings.iter().map(ToString::to_string).collect(),
+            ),
+            Err(e) => (e.0.iter().map(ToString::to_string).collect(), Vec::new()),
+        }
+    }
+
+    fn one_rule(matches: &str) -> String {
+        format!("version = 1\n[[rule]]\nid = \"x\"\n[rule.match]\n{matches}\n")
+    }
+
+    // Regression (issue 9, class B): names the catalog does not know never pass by accident.
+    #[test]
+    fn actions_sources_and_event_names_are_checked_against_the_catalog() {
+        for (matches, want) in [
+            (
+                "actions = [\"iam:AttachUserPolicies\"]",
+                "r.toml:5: rule[0].match.actions: `iam:AttachUserPolicies` is not an action of the catalog (did you mean `iam:AttachUserPolicy`?)",
+            ),
+            (
+                "actions = [\"iam:PutRolePolicyy\"]",
+                "r.toml:5: rule[0].match.actions: `iam:PutRolePolicyy` is not an action of the catalog (did you mean `iam:PutRolePolicy`?)",
+            ),
+            (
+                "actions = [\"iam:Nothing*\"]",
+                "`iam:Nothing*` matches no action of the catalog",
+            ),
+            (
+                "sources = [\"iam.amazonaws.co\"]\nevents = [\"PutRolePolicy\"]",
+                "r.toml:5: rule[0].match.sources: `iam.amazonaws.co` is not an event source: they look like `iam.amazonaws.com` (did you mean `iam.amazonaws.com`?)",
+            ),
+            (
+                "sources = [\"IAM.amazonaws.com\"]\nevents = [\"PutRolePolicy\"]",
+                "CloudTrail spells it `iam.amazonaws.com`",
+            ),
+            (
+                "sources = [\"iam.amazonaws.com\"]\nevents = [\"putrolepolicy\"]",
+                "r.toml:6: rule[0].match.events: `putrolepolicy` matches no event name (names match case-sensitively): CloudTrail spells it `PutRolePolicy`",
+            ),
+            (
+                "sources = [\"iam.amazonaws.com\"]\nevents = [\"PutRolePolicyy\"]",
+                "`PutRolePolicyy` is no event name of `iam` in the catalog (did you mean `PutRolePolicy`?)",
+            ),
+            (
+                "sources = [\"s3.amazonaws.com\"]\nevents = [\"Nothing*\"]",
+                "`Nothing*` matches no event name of `s3` in the catalog",
+            ),
+            (
+                "events = [\"stoplogging\"]",
+                "CloudTrail spells it `StopLogging`",
+            ),
+        ] {
+            let (errors, _) = messages(&one_rule(matches));
+            assert!(
+                errors.iter().any(|e| e.contains(want)),
+                "{matches}: {errors:?}"
+            );
+        }
+        // Aliased event names and wildcards that match something are fine, with no warning.
+        for matches in [
+            "sources = [\"s3.amazonaws.com\"]\nevents = [\"DeleteBucketPublicAccessBlock\", \"Put*\"]",
+            "actions = [\"iam:*\", \"s3:Put*Policy\", \"*:GetObject\"]",
+            "sources = [\"*\"]\nevents = [\"StopLogging\"]",
+        ] {
+            assert_eq!(
+                messages(&one_rule(matches)),
+                (Vec::new(), Vec::new()),
+                "{matches}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_of_services_the_catalog_lacks_are_warnings() {
+        let (errors, warnings) = messages(&one_rule(
+            "sources = [\"ec2.amazonaws.com\", \"iam.amazonaws.com\"]\nevents = [\"RunInstances\", \"CreateUser\"]",
+        ));
+        assert_eq!(errors, Vec::<String>::new());
+        assert!(
+            warnings.iter().any(|w| w.starts_with("r.toml:5: rule[0].match.sources: the catalog has no service for event source `ec2.amazonaws.com`")),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings.iter().any(|w| w.starts_with("r.toml:6: rule[0].match.events: `RunInstances` is no event name of `iam` in the catalog; the catalog may lack it")),
+            "{warnings:?}"
+        );
+        let (errors, warnings) = messages(&one_rule("actions = [\"ec2:RunInstances\"]"));
+        assert_eq!(errors, Vec::<String>::new());
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("the catalog has no service `ec2`")),
+            "{warnings:?}"
+        );
+    }
+
+    // Regression (issue 9, class A): patterns that let everyone (or nobody) in are refused.
+    #[test]
+    fn dangerous_principal_patterns_are_errors() {
+        for (line, want) in [
+            (
+                "break_glass = [\"*\"]",
+                "r.toml:2: break_glass: `*` matches every principal",
+            ),
+            (
+                "break_glass = [\"arn:aws:iam::*:role/*\"]",
+                "r.toml:2: break_glass: `arn:aws:iam::*:role/*` matches every role",
+            ),
+            (
+                "warden_principals = [\"arn:*:iam::*:*\"]",
+                "r.toml:2: warden_principals: `arn:*:iam::*:*` matches every principal",
+            ),
+            (
+                "[allow_sets.a]\nroles = [\"arn:*:iam::*:role/**\"]",
+                "r.toml:3: allow_sets.a.roles: `arn:*:iam::*:role/**` matches every role",
+            ),
+            (
+                "[allow_sets.a]\nusers = [\"arn:aws:iam::1:role/x\"]",
+                "r.toml:3: allow_sets.a.users: `arn:aws:iam::1:role/x` names no user",
+            ),
+            (
+                "[allow_sets.a]\nroles = [\"arn:aws:iam::1:role/ops team\"]",
+                "holds ` `, which IAM names and paths cannot",
+            ),
+        ] {
+            let text = format!("version = 1\n{line}\n");
+            let (errors, _) = messages(&text);
+            assert!(
+                errors.iter().any(|e| e.contains(want)),
+                "{line}: {errors:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn edit_distance_and_nearest() {
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("abc", "abc"), 0);
+        assert_eq!(
+            nearest(
+                "iam:putrolepolicyy",
+                ["iam:PutRolePolicy", "iam:PutUserPolicy"].into_iter()
+            ),
+            Some("iam:PutRolePolicy")
+        );
+        assert_eq!(nearest("zzz", ["iam:PutRolePolicy"].into_iter()), None);
     }
 
     #[test]

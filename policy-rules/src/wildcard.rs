@@ -27,6 +27,93 @@ pub fn has_wildcard(pattern: &str) -> bool {
     pattern.bytes().any(|b| b == b'*' || b == b'?')
 }
 
+/// `s` written as a literal in a policy's `Resource` (or a `StringLike` value): `*`, `?` and `$`
+/// become IAM's escapes `${*}`, `${?}` and `${$}`, so an S3 key named `reports/*` stands for that
+/// object only ("IAM JSON policy elements: Variables and tags", special characters).
+pub fn escape_literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '*' | '?' | '$' => {
+                out.push_str("${");
+                out.push(c);
+                out.push('}');
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The literal a policy value spells, its `${*}`, `${?}`, `${$}` escapes read back (for operators
+/// that compare exactly, such as `StringEquals`).
+pub fn unescape_literal(s: &str) -> String {
+    s.replace("${*}", "*")
+        .replace("${?}", "?")
+        .replace("${$}", "$")
+}
+
+/// Whether `text` matches a policy pattern in which `*` and `?` are wildcards and the escapes
+/// `${*}`, `${?}`, `${$}` stand for those characters literally, as IAM reads a `Resource`.
+pub fn matches_policy(pattern: &str, text: &str) -> bool {
+    if !pattern.contains("${") {
+        return matches(pattern, text);
+    }
+    #[derive(Clone, Copy, PartialEq)]
+    enum Tok {
+        Any,
+        One,
+        Lit(char),
+    }
+    let mut toks = Vec::with_capacity(pattern.len());
+    let mut rest = pattern;
+    while let Some(c) = rest.chars().next() {
+        let escaped = ["${*}", "${?}", "${$}"]
+            .into_iter()
+            .find(|e| rest.starts_with(e));
+        if let Some(e) = escaped {
+            toks.extend(e.chars().nth(2).map(Tok::Lit));
+            rest = rest.get(e.len()..).unwrap_or("");
+            continue;
+        }
+        toks.push(match c {
+            '*' => Tok::Any,
+            '?' => Tok::One,
+            c => Tok::Lit(c),
+        });
+        rest = rest.get(c.len_utf8()..).unwrap_or("");
+    }
+    let text: Vec<char> = text.chars().collect();
+    // Greedy matching with one backtrack point, as `match_ascii`, over tokens.
+    let (mut p, mut t) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    loop {
+        match (toks.get(p), text.get(t)) {
+            (Some(Tok::Any), _) => {
+                p += 1;
+                star = Some((p, t));
+            }
+            (Some(Tok::One), Some(_)) => {
+                p += 1;
+                t += 1;
+            }
+            (Some(Tok::Lit(a)), Some(b)) if a == b => {
+                p += 1;
+                t += 1;
+            }
+            (None, None) => return true,
+            _ => match star.as_mut() {
+                Some((star_p, star_t)) if *star_t < text.len() => {
+                    *star_t += 1;
+                    p = *star_p;
+                    t = *star_t;
+                }
+                _ => return false,
+            },
+        }
+    }
+}
+
 fn match_impl(pattern: &str, text: &str, eq: impl Fn(char, char) -> bool) -> bool {
     // ASCII on both sides (ARNs, actions, sources): the same matching over bytes, without decoding.
     if pattern.is_ascii() && text.is_ascii() {
@@ -145,8 +232,48 @@ mod tests {
         regex::Regex::new(&re).unwrap().is_match(text)
     }
 
+    #[test]
+    fn escapes_are_literals() {
+        assert_eq!(escape_literal("reports/*"), "reports/${*}");
+        assert_eq!(escape_literal("a?$b"), "a${?}${$}b");
+        assert!(matches_policy(
+            "arn:aws:s3:::b/reports/${*}",
+            "arn:aws:s3:::b/reports/*"
+        ));
+        assert!(!matches_policy(
+            "arn:aws:s3:::b/reports/${*}",
+            "arn:aws:s3:::b/reports/x"
+        ));
+        assert!(!matches_policy(
+            "arn:aws:s3:::b/reports/${*}",
+            "arn:aws:s3:::b/reports/"
+        ));
+        assert!(matches_policy("a${?}*", "a?xyz"));
+        assert!(!matches_policy("a${?}*", "abxyz"));
+        assert!(matches_policy("${$}{x}", "${x}"));
+        assert!(matches_policy("a*", "abc"), "plain patterns as `matches`");
+        assert_eq!(unescape_literal("a${*}${?}${$}b"), "a*?$b");
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4000))]
+        // INVARIANT (escape-is-exact): an escaped literal matches itself and nothing else.
+        #[test]
+        fn an_escaped_literal_matches_only_itself(s in "[ab*?${}/]{0,8}", other in "[ab*?${}/]{0,8}") {
+            let p = escape_literal(&s);
+            prop_assert!(matches_policy(&p, &s));
+            prop_assert_eq!(matches_policy(&p, &other), s == other);
+            prop_assert_eq!(unescape_literal(&p), s);
+        }
+
+        // Escaped prefixes with a real trailing wildcard keep the wildcard's meaning.
+        #[test]
+        fn an_escaped_prefix_and_a_wildcard(s in "[ab*?$]{0,6}", rest in "[ab*?$]{0,4}") {
+            let p = format!("{}*", escape_literal(&s));
+            let text = format!("{s}{rest}");
+            prop_assert!(matches_policy(&p, &text), "{} {}", p, text);
+        }
+
         #[test]
         fn agrees_with_regex_oracle(pattern in "[ab*?/é]{0,8}", text in "[ab/é]{0,10}") {
             prop_assert_eq!(matches(&pattern, &text), oracle(&pattern, &text));

@@ -3,7 +3,8 @@
 //! A new case is a new file. Expectation keys: `outcome` (`deny`, `alert`, `nothing`), and for a deny
 //! any of `target`, `policy_name`, `placement`, `denied` (exact list of pairs), `undo_calls`,
 //! `undo_params` (of the first step), `undo_policy_principals` (the AWS principals left in an undo's bucket policy), `fallback` (null) or `fallback_contains`,
-//! `revoke_sessions_before`, `document_denies` (pairs the written document must deny); for an alert,
+//! `revoke_sessions_before`, `document_denies` (pairs the written document must deny),
+//! `document_allows` (pairs it must not deny: the neighbours of what the event touched); for an alert,
 //! `alert_contains`.
 #![allow(
     clippy::unwrap_used,
@@ -169,14 +170,14 @@ fn check(name: &str, case: &Value, catalog: &Catalog) {
                     );
                 }
                 for pair in expect
-                    .get("document_not_denies")
+                    .get("document_allows")
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
                 {
                     assert!(
                         !denies(pair[0].as_str().unwrap(), pair[1].as_str().unwrap()),
-                        "{name}: the document denies {pair}, which only the live policy held"
+                        "{name}: the document denies {pair}, which the event did not touch"
                     );
                 }
                 assert!(doc.size() <= 10_240, "{name}: document too large");
