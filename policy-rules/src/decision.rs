@@ -91,6 +91,10 @@ pub struct Decision {
     /// The rule surely applies and the caller is surely outside its allow-sets: no guess is
     /// involved. Only then may an `alert` still undo the change (a rule with `deny_scope = "none"`).
     pub certain: bool,
+    /// The other rules the event broke (ids): the response is the union of what every broken rule
+    /// asks (the deciding rule's Deny on the caller *and*, say, another rule's removal of the
+    /// outside grants the event wrote).
+    pub also_broken: Vec<String>,
 }
 
 /// What is known about the caller beyond the event.
@@ -172,6 +176,7 @@ pub fn decide(
     let mut best: Option<(Decision, u8)> = None;
     let mut others: Vec<String> = Vec::new();
     let mut unmapped: Option<String> = None;
+    let mut broken: Vec<String> = Vec::new();
     for rule in &rules.rules {
         let outcome = match applies(rule, event, analysis, rules) {
             Applies::No => continue,
@@ -189,6 +194,10 @@ pub fn decide(
             }
         };
         let rank = outcome.verdict.rank();
+        let broke = outcome.certain && matches!(outcome.verdict, Verdict::Deny | Verdict::Alert);
+        if broke {
+            broken.push(rule.id.clone());
+        }
         match &best {
             Some((b, r)) if *r >= rank => others.push(format!(
                 "rule `{}` also matched: {}",
@@ -210,6 +219,10 @@ pub fn decide(
     match best {
         Some((mut d, _)) => {
             d.reasons.extend(others);
+            d.also_broken = broken
+                .into_iter()
+                .filter(|id| d.rule.as_deref() != Some(id.as_str()))
+                .collect();
             d
         }
         None => match (&analysis.mapping, unmapped) {
@@ -228,6 +241,7 @@ fn plain(verdict: Verdict, reason: String) -> Decision {
         reasons: vec![reason],
         violations: Vec::new(),
         certain: false,
+        also_broken: Vec::new(),
     }
 }
 
@@ -561,6 +575,7 @@ fn judge(
         reasons: Vec::new(),
         violations: Vec::new(),
         certain: false,
+        also_broken: Vec::new(),
     };
     let who = c
         .principal_arn

@@ -878,12 +878,15 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
             one(s, name)
         }
         ("s3.amazonaws.com", "PutBucketPolicy") => {
+            // Every broken rule counts: a non-admin's policy that grants outside the account gets
+            // the Deny of the caller's rule and the outside-grant rule's removal of those grants.
             let outside_rule = input
                 .decision
                 .rule
-                .as_deref()
-                .and_then(|id| input.rules.rules.iter().find(|r| r.id == id))
-                .is_some_and(|r| r.matches.grants_outside_account);
+                .iter()
+                .chain(&input.decision.also_broken)
+                .filter_map(|id| input.rules.rules.iter().find(|r| &r.id == id))
+                .any(|r| r.matches.grants_outside_account && r.response.undo);
             let written = serde_json::from_str::<Value>(
                 e.record.request_parameters.map_or("null", |r| r.get()),
             )
@@ -892,7 +895,17 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
             .and_then(|p| PolicyDocument::from_value(&p).ok());
             match (outside_rule, written, e.account()) {
                 (true, Some(doc), Some(account)) => match crate::bucket::remove_outside_grants(&doc, account, &input.rules.trusted_accounts) {
-                    Ok(surgery) => {
+                    Ok(mut surgery) => {
+                        // The caller's own grants go too when the caller broke a rule by writing
+                        // the policy at all (not only by granting outside).
+                        let caller = input.analysis.caller.principal_arn.clone().unwrap_or_default();
+                        let callers_rule_broken = input.decision.verdict == Verdict::Deny;
+                        if callers_rule_broken {
+                            if let Ok(more) = crate::bucket::remove_principal(&surgery.policy, &caller, None) {
+                                surgery.changes.extend(more.changes);
+                                surgery.policy = more.policy;
+                            }
+                        }
                         let mut s = step("s3:PutBucketPolicy", &[("Bucket", p("bucketName"))], format!("the live policy is still the one the event wrote; {}", surgery.changes.join("; ")));
                         if let Some(s) = s.as_mut() {
                             s.params.insert("Policy".to_owned(), serde_json::to_value(&surgery.policy).unwrap_or(Value::Null));
@@ -931,11 +944,75 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
                 ),
             }
         }
-        _ => (
-            Vec::new(),
-            Some(format!(
-                "`{name}` has no safe inverse Warden knows: a person must review the change"
-            )),
+        ("iam.amazonaws.com", "UpdateAccessKey") if p("status").as_deref() == Some("Active") => {
+            let mut s = step(
+                "iam:UpdateAccessKey",
+                &[
+                    ("UserName", p("userName")),
+                    ("AccessKeyId", p("accessKeyId")),
+                ],
+                "the key still exists".to_owned(),
+            );
+            if let Some(s) = s.as_mut() {
+                s.params
+                    .insert("Status".to_owned(), Value::String("Inactive".to_owned()));
+            }
+            one(s, name)
+        }
+        _ => (Vec::new(), Some(by_hand(e, &p))),
+    }
+}
+
+/// What a person must do for a change Warden cannot undo safely by itself (the before-state is
+/// not in the event, or the inverse could break what depends on it): the exact command, with what
+/// to look up first. Never a guess at the before-state.
+fn by_hand(e: &Event<'_>, p: &dyn Fn(&str) -> Option<String>) -> String {
+    let v = |k: &str| p(k).unwrap_or_else(|| format!("<{k}>"));
+    let name = e.name();
+    match (e.source(), name) {
+        ("iam.amazonaws.com", "CreatePolicyVersion" | "SetDefaultPolicyVersion") => format!(
+            "the earlier default version of `{0}` is not in the event: find it with `aws iam list-policy-versions --policy-arn {0}` and put it back with `aws iam set-default-policy-version --policy-arn {0} --version-id <earlier>`, then `aws iam delete-policy-version --policy-arn {0} --version-id <the caller's>`",
+            v("policyArn")
+        ),
+        ("iam.amazonaws.com", "PutUserPermissionsBoundary" | "DeleteUserPermissionsBoundary") => format!(
+            "the earlier permissions boundary of user `{0}` is not in the event: put it back with `aws iam put-user-permissions-boundary --user-name {0} --permissions-boundary <earlier boundary ARN>`",
+            v("userName")
+        ),
+        ("iam.amazonaws.com", "PutRolePermissionsBoundary" | "DeleteRolePermissionsBoundary") => format!(
+            "the earlier permissions boundary of role `{0}` is not in the event: put it back with `aws iam put-role-permissions-boundary --role-name {0} --permissions-boundary <earlier boundary ARN>`",
+            v("roleName")
+        ),
+        ("iam.amazonaws.com", "UpdateLoginProfile") => format!(
+            "the old password of `{0}` is unknown, so there is no safe inverse: delete the console password with `aws iam delete-login-profile --user-name {0}`, or force a new one with `aws iam update-login-profile --user-name {0} --password-reset-required`",
+            v("userName")
+        ),
+        ("iam.amazonaws.com", "AddRoleToInstanceProfile") => format!(
+            "instances using profile `{0}` now run as role `{1}`: remove it with `aws iam remove-role-from-instance-profile --instance-profile-name {0} --role-name {1}` once nothing depends on it",
+            v("instanceProfileName"),
+            v("roleName")
+        ),
+        ("iam.amazonaws.com", "UpdateRole") => format!(
+            "the earlier settings of role `{0}` are not in the event: check them with `aws iam get-role --role-name {0}` and set them back with `aws iam update-role --role-name {0} --max-session-duration <earlier seconds>`",
+            v("roleName")
+        ),
+        ("iam.amazonaws.com", "DeleteRolePolicy" | "DetachRolePolicy" | "DeleteUserPolicy" | "DetachUserPolicy") => format!(
+            "a policy was taken off `{}`: if it was a guard (a Deny or boundary someone relies on), put it back from its last known document",
+            p("roleName").or_else(|| p("userName")).unwrap_or_else(|| "<principal>".to_owned())
+        ),
+        ("cloudtrail.amazonaws.com", "StopLogging") => format!(
+            "trail `{0}` stopped logging, which blinds Warden: restart it with `aws cloudtrail start-logging --name {0}`",
+            v("name")
+        ),
+        ("cloudtrail.amazonaws.com", "DeleteTrail") => format!(
+            "trail `{0}` was deleted, which blinds Warden: re-create it (`aws cloudtrail create-trail --name {0} --s3-bucket-name <bucket>`, then `aws cloudtrail start-logging --name {0}`)",
+            v("name")
+        ),
+        ("cloudtrail.amazonaws.com", "UpdateTrail" | "PutEventSelectors") => format!(
+            "trail `{0}` was changed and may no longer record what Warden needs: compare `aws cloudtrail get-trail --name {0}` and `aws cloudtrail get-event-selectors --trail-name {0}` with your baseline",
+            v("name")
+        ),
+        _ => format!(
+            "`{name}` has no safe inverse Warden knows: a person must review the change"
         ),
     }
 }

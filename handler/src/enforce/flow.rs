@@ -138,6 +138,8 @@ struct Decided {
     reasons: Vec<String>,
     violations: Vec<(String, Vec<String>)>,
     certain: bool,
+    #[serde(default)]
+    also_broken: Vec<String>,
     /// The caller's groups before the event (IAM users), as read live and adjusted.
     groups_before: Option<Vec<String>>,
 }
@@ -151,6 +153,7 @@ impl Decided {
             reasons: self.reasons.clone(),
             violations: self.violations.clone(),
             certain: self.certain,
+            also_broken: self.also_broken.clone(),
         }
     }
 }
@@ -490,6 +493,7 @@ impl Flow {
                 reasons: d.reasons,
                 violations: d.violations,
                 certain: d.certain,
+                also_broken: d.also_broken,
                 groups_before: groups,
             });
             self.save(&event_id, &progress).await?;
@@ -605,6 +609,7 @@ impl Flow {
             ],
             violations: Vec::new(),
             certain: false,
+            also_broken: Vec::new(),
         })
     }
 
