@@ -93,8 +93,15 @@ pub struct Extra {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Binding {
+    /// A dotted request parameter path; `a|b` takes the first of several that is present.
     pub param: Option<String>,
+    /// Keep only what follows the last occurrence of this separator in `param`'s value.
+    #[serde(default)]
+    pub after_last: Option<String>,
     pub arn_param: Option<String>,
+    /// A dotted response element path holding the whole ARN.
+    #[serde(default)]
+    pub arn_response: Option<String>,
 }
 
 #[derive(Debug)]
@@ -197,7 +204,7 @@ pub fn parse_template(template: &str) -> Vec<TemplatePart> {
 }
 
 impl Catalog {
-    /// The catalog built into Warden (IAM, STS, S3 and CloudTrail at the time of writing).
+    /// The catalog built into Warden: every service under `catalog/`.
     pub fn builtin() -> Result<Self, CatalogError> {
         let services = files::SERVICE_FILES.iter().map(|(s, a, r)| (*s, *a, *r));
         Self::from_sources(services, files::EVENT_MAP)
@@ -356,9 +363,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn builtin_loads_iam_sts_s3_cloudtrail() {
+    fn builtin_loads_every_service_under_catalog() {
         let c = Catalog::builtin().unwrap();
-        assert_eq!(c.services(), vec!["cloudtrail", "iam", "s3", "sts"]);
+        for s in [
+            "cloudtrail",
+            "iam",
+            "s3",
+            "sts",
+            "lambda",
+            "ec2",
+            "events",
+            "sqs",
+        ] {
+            assert!(c.services().contains(&s), "{s}");
+        }
         let a = c.action("IAM:attachuserpolicy").unwrap();
         assert_eq!(a.name, "iam:AttachUserPolicy");
         assert!(a.access.intersects(AccessLevels::PERMISSIONS));

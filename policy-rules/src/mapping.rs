@@ -280,8 +280,26 @@ fn extra_resource(
     let (kind, param) = spec.split_once(':').unwrap_or((spec, ""));
     let value = lookup(ctx.params.as_ref(), param).and_then(Value::as_str);
     match (kind, value) {
-        ("role_arn", Some(arn)) if Arn::parse(arn).is_some() => Ok(vec![Resource::exact(arn)]),
-        ("role_name", Some(name)) => {
+        ("role_arn" | "role", Some(arn)) if Arn::parse(arn).is_some() => {
+            Ok(vec![Resource::exact(arn)])
+        }
+        ("instance_profile", Some(profile)) => {
+            // EC2 takes an instance profile, and the role it holds is not in the event (EC2 user
+            // guide, "IAM roles for Amazon EC2": the profile is a container for one role).
+            let arn = if Arn::parse(profile).is_some() {
+                profile.to_owned()
+            } else {
+                let account = ctx.account.unwrap_or("ACCOUNT");
+                format!(
+                    "arn:{}:iam::{account}:instance-profile/{profile}",
+                    ctx.partition
+                )
+            };
+            Err(format!(
+                "the call passes instance profile `{arn}`, not a role: the role it holds is not in the event (review the profile's role)"
+            ))
+        }
+        ("role_name" | "role", Some(name)) if is_iam_name(name) => {
             let account = ctx.account.ok_or("the event names no account")?;
             let arn = format!("arn:{}:iam::{account}:role/{name}", ctx.partition);
             let at = arn.len() - name.len();
@@ -386,6 +404,12 @@ fn resolve_resource(
     let whole = binding
         .and_then(|b| b.arn_param.as_deref())
         .and_then(|p| lookup(ctx.params.as_ref(), p))
+        .filter(|v| v.as_str().and_then(Arn::parse).is_some())
+        .or_else(|| {
+            binding
+                .and_then(|b| b.arn_response.as_deref())
+                .and_then(|p| lookup(ctx.response.as_ref(), p))
+        })
         .or_else(|| lookup(ctx.response.as_ref(), &format!("{}.arn", camel(rt))))
         .or_else(|| lookup(ctx.params.as_ref(), &format!("{}Arn", camel(rt))))
         .and_then(Value::as_str)
@@ -427,12 +451,18 @@ fn fill_template(
                 var => {
                     let with_path = var.ends_with("WithPath");
                     let base = var.strip_suffix("WithPath").unwrap_or(var);
-                    let param = catalog
-                        .binding(prefix, var)
+                    let binding = catalog.binding(prefix, var);
+                    let param = binding
                         .and_then(|b| b.param.clone())
                         .unwrap_or_else(|| camel(base));
-                    let value = lookup(ctx.params.as_ref(), &param)
-                        .and_then(Value::as_str)
+                    let value = param
+                        .split('|')
+                        .filter_map(|p| lookup(ctx.params.as_ref(), p).and_then(Value::as_str))
+                        .find(|s| !s.is_empty())
+                        .map(|s| match binding.and_then(|b| b.after_last.as_deref()) {
+                            Some(sep) => s.rsplit(sep).next().unwrap_or(s),
+                            None => s,
+                        })
                         .filter(|s| !s.is_empty());
                     // IAM names are `[\w+=,.@-]+` ("IAM identifiers"): anything else (root's MFA
                     // events name `AWS ROOT USER`) is not an IAM principal and must not become one.
@@ -644,8 +674,8 @@ mod tests {
 
     #[test]
     fn unknown_services_and_actions_are_unmapped_and_missing_resources_say_so() {
-        let (_, m) = map(r#"{"eventSource":"ec2.amazonaws.com","eventName":"RunInstances"}"#);
-        assert!(matches!(m, Mapping::Unmapped(ref r) if r.contains("ec2.amazonaws.com")));
+        let (_, m) = map(r#"{"eventSource":"rds.amazonaws.com","eventName":"CreateDBInstance"}"#);
+        assert!(matches!(m, Mapping::Unmapped(ref r) if r.contains("rds.amazonaws.com")));
         let (_, m) = map(r#"{"eventSource":"iam.amazonaws.com","eventName":"NoSuchCall"}"#);
         assert!(matches!(m, Mapping::Unmapped(ref r) if r.contains("iam:NoSuchCall")));
         let (_, m) = map(
@@ -656,6 +686,145 @@ mod tests {
             .as_deref()
             .unwrap()
             .contains("`role`"));
+    }
+
+    #[test]
+    fn passing_a_role_to_a_service_maps_the_call_and_the_pass() {
+        let (_, m) = map(&format!(
+            r#"{{"eventSource":"lambda.amazonaws.com","eventName":"CreateFunction20150331",{USER},"requestParameters":{{"functionName":"f","role":"arn:aws:iam::111122223333:role/ops/admin","runtime":"python3.12"}}}}"#
+        ));
+        assert_eq!(
+            pairs(&m),
+            vec![
+                (
+                    "lambda:CreateFunction".into(),
+                    vec!["arn:aws:lambda:us-east-1:111122223333:function:f".into()]
+                ),
+                (
+                    "iam:PassRole".into(),
+                    vec!["arn:aws:iam::111122223333:role/ops/admin".into()]
+                ),
+            ]
+        );
+        // Glue takes a role name or an ARN; a name covers the role at any path.
+        let (_, m) = map(&format!(
+            r#"{{"eventSource":"glue.amazonaws.com","eventName":"CreateJob",{USER},"requestParameters":{{"name":"j","role":"etl","command":{{"name":"glueetl"}}}}}}"#
+        ));
+        assert_eq!(
+            pairs(&m)[1],
+            (
+                "iam:PassRole".into(),
+                vec![
+                    "arn:aws:iam::111122223333:role/etl".into(),
+                    "arn:aws:iam::111122223333:role/*/etl".into()
+                ]
+            )
+        );
+        assert_eq!(
+            pairs(&m)[0].1,
+            vec!["arn:aws:glue:us-east-1:111122223333:job/j".to_owned()]
+        );
+        // ECS: both roles of a task definition; the definition's ARN from the response.
+        let (_, m) = map(&format!(
+            r#"{{"eventSource":"ecs.amazonaws.com","eventName":"RegisterTaskDefinition",{USER},"requestParameters":{{"family":"web","taskRoleArn":"arn:aws:iam::111122223333:role/task","executionRoleArn":"arn:aws:iam::111122223333:role/exec"}},
+            "responseElements":{{"taskDefinition":{{"taskDefinitionArn":"arn:aws:ecs:us-east-1:111122223333:task-definition/web:3"}}}}}}"#
+        ));
+        assert_eq!(
+            pairs(&m),
+            vec![
+                (
+                    "ecs:RegisterTaskDefinition".into(),
+                    vec!["arn:aws:ecs:us-east-1:111122223333:task-definition/web:3".into()]
+                ),
+                (
+                    "iam:PassRole".into(),
+                    vec!["arn:aws:iam::111122223333:role/task".into()]
+                ),
+                (
+                    "iam:PassRole".into(),
+                    vec!["arn:aws:iam::111122223333:role/exec".into()]
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_instance_profile_is_named_and_its_role_left_unresolved() {
+        let (_, m) = map(&format!(
+            r#"{{"eventSource":"ec2.amazonaws.com","eventName":"AssociateIamInstanceProfile",{USER},"requestParameters":{{"instanceId":"i-0abc","iamInstanceProfile":{{"name":"admin-profile"}}}}}}"#
+        ));
+        let acts = m.actions();
+        assert_eq!(acts[0].action, "ec2:AssociateIamInstanceProfile");
+        assert_eq!(
+            acts[0].resources[0].arn,
+            "arn:aws:ec2:us-east-1:111122223333:instance/i-0abc"
+        );
+        assert_eq!(acts[1].action, "iam:PassRole");
+        let why = acts[1].unresolved.as_deref().unwrap();
+        assert!(
+            why.contains("`arn:aws:iam::111122223333:instance-profile/admin-profile`"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn wardens_infrastructure_calls_name_their_resources() {
+        let cases = [
+            (
+                "sqs.amazonaws.com",
+                "DeleteQueue",
+                r#"{"queueUrl":"https://sqs.us-east-1.amazonaws.com/111122223333/warden-events.fifo"}"#,
+                "arn:aws:sqs:us-east-1:111122223333:warden-events.fifo",
+            ),
+            (
+                "events.amazonaws.com",
+                "RemoveTargets",
+                r#"{"rule":"warden-iam-1","ids":["warden-queue"]}"#,
+                "arn:aws:events:us-east-1:111122223333:rule/warden-iam-1",
+            ),
+            (
+                "events.amazonaws.com",
+                "DisableRule",
+                r#"{"name":"warden-watchdog"}"#,
+                "arn:aws:events:us-east-1:111122223333:rule/warden-watchdog",
+            ),
+            (
+                "dynamodb.amazonaws.com",
+                "DeleteTable",
+                r#"{"tableName":"warden-state"}"#,
+                "arn:aws:dynamodb:us-east-1:111122223333:table/warden-state",
+            ),
+            (
+                "sns.amazonaws.com",
+                "SetTopicAttributes",
+                r#"{"topicArn":"arn:aws:sns:us-east-1:111122223333:warden-alerts","attributeName":"Policy"}"#,
+                "arn:aws:sns:us-east-1:111122223333:warden-alerts",
+            ),
+            (
+                "lambda.amazonaws.com",
+                "DeleteFunction20150331",
+                r#"{"functionName":"warden-handler"}"#,
+                "arn:aws:lambda:us-east-1:111122223333:function:warden-handler",
+            ),
+            (
+                "cloudformation.amazonaws.com",
+                "UpdateStack",
+                r#"{"stackName":"app"}"#,
+                "",
+            ),
+        ];
+        for (source, name, params, want) in cases {
+            let (_, m) = map(&format!(
+                r#"{{"eventSource":"{source}","eventName":"{name}",{USER},"requestParameters":{params},
+                "responseElements":{{"stackId":"arn:aws:cloudformation:us-east-1:111122223333:stack/app/1f2e"}}}}"#
+            ));
+            let want = if want.is_empty() {
+                "arn:aws:cloudformation:us-east-1:111122223333:stack/app/1f2e"
+            } else {
+                want
+            };
+            assert_eq!(m.actions()[0].resources[0].arn, want, "{name}");
+        }
     }
 
     #[test]
