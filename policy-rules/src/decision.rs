@@ -566,6 +566,9 @@ fn judge(
             .push(format!("rule `{}` asks for no Deny", rule.id));
         return d;
     }
+    if rule.response.deny_scope == DenyScope::Event {
+        widen_to_the_event(&mut d, analysis);
+    }
     let unresolved: Vec<&str> = analysis
         .mapping
         .actions()
@@ -587,6 +590,35 @@ fn judge(
             .push("monitor mode: Warden would revoke, and changes nothing".to_owned());
     }
     d
+}
+
+/// `deny_scope = "event"`: the event's other actions join the violation, each on the resources
+/// it touched (a service call that passed a privileged role: the call on its resource). An action
+/// whose resource is unknown is left out, and the reasons say so.
+fn widen_to_the_event(d: &mut Decision, analysis: &Analysis) {
+    let mut added = Vec::new();
+    for a in analysis.mapping.actions() {
+        if d.violations.iter().any(|(n, _)| *n == a.action) {
+            continue;
+        }
+        match &a.unresolved {
+            Some(why) => d
+                .reasons
+                .push(format!("`{}` is not denied: {why}", a.action)),
+            None => {
+                let resources: Vec<String> =
+                    a.resources.iter().flat_map(|r| r.patterns()).collect();
+                added.push((a.action.clone(), resources));
+            }
+        }
+    }
+    if !added.is_empty() {
+        d.reasons.push(format!(
+            "the call itself is denied too: {}",
+            describe(&added)
+        ));
+        d.violations.extend(added);
+    }
 }
 
 fn describe(matched: &[(String, Vec<String>)]) -> String {

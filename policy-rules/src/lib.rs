@@ -16,6 +16,7 @@ pub mod mapping;
 pub mod memberships;
 pub mod planner;
 pub mod policy;
+pub mod review;
 pub mod rules;
 pub mod snapshot;
 pub mod wildcard;

@@ -32,6 +32,10 @@ pub enum DenyScope {
     Observed,
     /// The rule's whole action set (`match.actions`).
     Rule,
+    /// Every action the event exercised on the resources it touched, once the rule matched one of
+    /// them: for a service call that passes a role, `iam:PassRole` on that role and the call itself
+    /// on its resource. Actions whose resource is unknown are left out (and said so).
+    Event,
     /// No Deny: the violation is alerted (and undone, if `undo`).
     None,
 }
@@ -109,7 +113,30 @@ pub struct RuleSet {
     pub warden_principals: Vec<String>,
     /// Accounts a bucket policy may grant to without counting as "outside".
     pub trusted_accounts: Vec<String>,
+    /// Role ARN patterns no one outside the admin allow-set may pass to a service: the file's
+    /// `privileged_roles`, plus the role patterns of `warden_principals` and `break_glass`. A rule
+    /// names this set as `"@privileged_roles"` in `match.resources`.
+    pub privileged_roles: Vec<String>,
     pub rules: Vec<Rule>,
+}
+
+/// The name by which `match.resources` refers to the rule set's privileged roles.
+pub const PRIVILEGED_ROLES_REF: &str = "@privileged_roles";
+
+/// Whether an ARN pattern names IAM roles (`arn:<partition>:iam::<account>:role/<path and name>`).
+fn is_role_pattern(p: &str) -> bool {
+    let mut parts = p.splitn(6, ':');
+    let (Some("arn"), Some(_), Some(service), Some(region), Some(_), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return false;
+    };
+    matches!(service, "iam" | "*") && region.is_empty() && resource.starts_with("role/")
 }
 
 /// An error in a rule file, located.
@@ -157,6 +184,8 @@ struct RawFile {
     warden_principals: Vec<S<String>>,
     #[serde(default)]
     trusted_accounts: Vec<S<String>>,
+    #[serde(default)]
+    privileged_roles: Vec<S<String>>,
     #[serde(default, rename = "rule")]
     rules: Vec<S<RawRule>>,
 }
@@ -358,6 +387,26 @@ impl RuleSet {
         let break_glass = c.arn_patterns(&raw.break_glass, "break_glass");
         let warden_principals = c.arn_patterns(&raw.warden_principals, "warden_principals");
         let trusted_accounts = c.accounts(&raw.trusted_accounts, "trusted_accounts");
+        let mut privileged_roles = Vec::new();
+        for p in &raw.privileged_roles {
+            if is_role_pattern(p.get_ref()) {
+                privileged_roles.push(p.get_ref().clone());
+            } else {
+                c.error(
+                    p,
+                    "privileged_roles",
+                    format!(
+                        "`{}` is not a role ARN pattern (such as `arn:*:iam::*:role/Admin*`)",
+                        p.get_ref()
+                    ),
+                );
+            }
+        }
+        for p in warden_principals.iter().chain(&break_glass) {
+            if is_role_pattern(p) && !privileged_roles.contains(p) {
+                privileged_roles.push(p.clone());
+            }
+        }
         let mut rules: Vec<Rule> = Vec::new();
         for (i, spanned) in raw.rules.iter().enumerate() {
             let r = spanned.get_ref();
@@ -419,7 +468,26 @@ impl RuleSet {
             if m.events.is_empty() && m.actions.is_empty() {
                 c.error(&r.matches, format!("{field}.match"), "needs `events` or `actions`: a rule that matches everything is surely a mistake");
             }
-            let resources = c.arn_patterns(&m.resources, &format!("{field}.match.resources"));
+            let (refs, patterns): (Vec<&S<String>>, Vec<&S<String>>) = m
+                .resources
+                .iter()
+                .partition(|r| r.get_ref().starts_with('@'));
+            let patterns: Vec<S<String>> = patterns.into_iter().cloned().collect();
+            let mut resources = c.arn_patterns(&patterns, &format!("{field}.match.resources"));
+            for r in refs {
+                if r.get_ref() == PRIVILEGED_ROLES_REF {
+                    resources.extend(privileged_roles.iter().cloned());
+                } else {
+                    c.error(
+                        r,
+                        format!("{field}.match.resources"),
+                        format!(
+                            "unknown set `{}` (the one set a rule can name is `{PRIVILEGED_ROLES_REF}`)",
+                            r.get_ref()
+                        ),
+                    );
+                }
+            }
             for a in &r.allow {
                 if !raw.allow_sets.contains_key(a.get_ref()) {
                     c.error(
@@ -490,6 +558,7 @@ impl RuleSet {
             break_glass,
             warden_principals,
             trusted_accounts,
+            privileged_roles,
             rules,
         })
     }
@@ -549,6 +618,32 @@ mod tests {
         assert_eq!(err.0[0].line, 2, "{err}");
         let err = RuleSet::parse("r.toml", "version = 1\n[[rule]\n").unwrap_err();
         assert_eq!(err.0[0].field, "syntax");
+    }
+
+    #[test]
+    fn privileged_roles_extend_wardens_and_break_glass_roles_and_are_checked() {
+        let text = "version = 1\nbreak_glass = [\"arn:*:iam::*:role/bg\", \"arn:*:iam::*:user/root-ish\"]\nwarden_principals = [\"arn:*:iam::*:role/warden-*\"]\nprivileged_roles = [\"arn:aws:iam::111122223333:role/Admin*\"]\n[[rule]]\nid = \"p\"\n[rule.match]\nactions = [\"iam:PassRole\"]\nresources = [\"@privileged_roles\"]\n";
+        let rules = RuleSet::parse("r.toml", text).unwrap();
+        let want = [
+            "arn:aws:iam::111122223333:role/Admin*",
+            "arn:*:iam::*:role/warden-*",
+            "arn:*:iam::*:role/bg",
+        ];
+        assert_eq!(rules.privileged_roles, want);
+        assert_eq!(rules.rules[0].matches.resources, want);
+        let bad = text
+            .replace("role/Admin*", "user/Admin*")
+            .replace("@privileged_roles", "@admins");
+        let err = RuleSet::parse("r.toml", &bad).unwrap_err().to_string();
+        assert!(
+            err.contains("r.toml:4: privileged_roles: `arn:aws:iam::111122223333:user/Admin*` is not a role ARN pattern"),
+            "{err}"
+        );
+        assert!(err.contains("unknown set `@admins`"), "{err}");
+        let rules = RuleSet::default_pack().unwrap();
+        assert!(rules
+            .privileged_roles
+            .contains(&"arn:*:iam::*:role/break-glass*".to_owned()));
     }
 
     #[test]

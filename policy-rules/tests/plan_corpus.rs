@@ -3,7 +3,8 @@
 //! A new case is a new file. Expectation keys: `outcome` (`deny`, `alert`, `nothing`), and for a deny
 //! any of `target`, `policy_name`, `placement`, `denied` (exact list of pairs), `undo_calls`,
 //! `undo_params` (of the first step), `undo_policy_principals` (the AWS principals left in an undo's bucket policy), `fallback` (null) or `fallback_contains`,
-//! `revoke_sessions_before`, `document_denies` (pairs the written document must deny); for an alert,
+//! `revoke_sessions_before`, `document_denies` (pairs the written document must deny), `no_undo_contains`
+//! (why there is no undo, and what a person does); for an alert,
 //! `alert_contains`.
 #![allow(
     clippy::unwrap_used,
@@ -109,6 +110,13 @@ fn check(name: &str, case: &Value, catalog: &Catalog) {
                         serde_json::to_value(&principals).unwrap(),
                         *want,
                         "{name}: principals left in the undo policy"
+                    );
+                }
+                if let Some(want) = expect.get("no_undo_contains").and_then(Value::as_str) {
+                    assert!(
+                        p.no_undo.as_deref().unwrap_or("").contains(want),
+                        "{name}: no_undo {:?}",
+                        p.no_undo
                     );
                 }
                 if let Some(want) = expect.get("fallback") {
