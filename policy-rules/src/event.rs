@@ -47,6 +47,9 @@ pub struct CloudTrailEvent<'a> {
     pub aws_region: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub error_code: Option<Cow<'a, str>>,
+    /// For a denied call, AWS's own words naming the action and the resource.
+    #[serde(borrow)]
+    pub error_message: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub recipient_account_id: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "bool_or_string")]

@@ -233,6 +233,18 @@ pub fn map_event(event: &Event<'_>, caller: &Caller, catalog: &Catalog) -> Mappi
         .iter()
         .map(|info| map_action(catalog, prefix, info, &ctx))
         .collect();
+    // A denied call may carry no request parameters; AWS's error message still names the resource.
+    if let Some((denied, named)) = event.record.error_message.as_deref().and_then(denial) {
+        for m in actions
+            .iter_mut()
+            .filter(|m| m.unresolved.is_some() && m.action.eq_ignore_ascii_case(denied))
+        {
+            if let Some(r) = resource_from_denial(catalog, &m.action, named, &ctx) {
+                m.resources = vec![r];
+                m.unresolved = None;
+            }
+        }
+    }
     for extra in catalog.extras_for_event(prefix, name) {
         if !lookup(ctx.params.as_ref(), &extra.when).is_some_and(is_present) {
             continue;
@@ -254,6 +266,94 @@ pub fn map_event(event: &Event<'_>, caller: &Caller, catalog: &Catalog) -> Mappi
     }
     actions.dedup_by(|a, b| a.action == b.action && a.resources == b.resources);
     Mapping::Mapped(actions)
+}
+
+/// The resource of a denial, as AWS's error message names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied<'m> {
+    Arn(&'m str),
+    /// `on resource: role y`: a resource type and a name.
+    Named {
+        kind: &'m str,
+        name: &'m str,
+    },
+}
+
+/// The action and resource an access-denied message names: `User: ARN is not authorized to perform:
+/// iam:PutRolePolicy on resource: arn:aws:iam::123456789012:role/y because no identity-based policy
+/// allows …` or `… on resource: role y …` (IAM user guide, "Troubleshoot access denied error
+/// messages"). A wildcard resource (`instance/*`) names no one resource and is not returned.
+pub fn denial<'m>(message: &'m str) -> Option<(&'m str, Denied<'m>)> {
+    let (_, rest) = message.split_once("not authorized to perform: ")?;
+    let (action, rest) = rest.split_once(" on resource: ")?;
+    let action = action.trim();
+    if action.contains(char::is_whitespace) || !action.contains(':') {
+        return None;
+    }
+    let rest = rest.split(" because ").next().unwrap_or(rest);
+    let rest = rest.split(" with an explicit deny").next().unwrap_or(rest);
+    let word = |w: &'m str| w.trim_end_matches(['.', ',', ';']);
+    let mut words = rest.split_whitespace().map(word);
+    let first = words.next()?;
+    let named = if first.starts_with("arn:") {
+        Arn::parse(first)?;
+        Denied::Arn(first)
+    } else {
+        let name = words.next()?;
+        if words.next().is_some() || name.is_empty() {
+            return None;
+        }
+        Denied::Named { kind: first, name }
+    };
+    let concrete = match named {
+        Denied::Arn(a) => !wildcard::has_wildcard(a),
+        Denied::Named { name, .. } => !wildcard::has_wildcard(name),
+    };
+    concrete.then_some((action, named))
+}
+
+/// The resource a denial names, for one of the action's resource types: the ARN as given, or the
+/// type's ARN template filled with the name (at any path, for IAM names given without one).
+fn resource_from_denial(
+    catalog: &Catalog,
+    action: &str,
+    named: Denied<'_>,
+    ctx: &Context<'_>,
+) -> Option<Resource> {
+    let (kind, name) = match named {
+        Denied::Arn(arn) => return Some(Resource::exact(arn)),
+        Denied::Named { kind, name } => (kind, name),
+    };
+    let info = catalog.action(action)?;
+    let prefix = info.name.split_once(':')?.0;
+    let rt = info
+        .resource_types
+        .iter()
+        .find(|r| r.name.eq_ignore_ascii_case(kind))?;
+    let template = catalog.resource_template(prefix, &rt.name)?;
+    let mut arn = String::with_capacity(64);
+    let mut any_path_at = None;
+    let mut filled = false;
+    for part in template {
+        match part {
+            TemplatePart::Literal(l) => arn.push_str(l),
+            TemplatePart::Variable(v) => match v.as_str() {
+                "Partition" => arn.push_str(&ctx.partition),
+                "Region" => arn.push_str(ctx.region),
+                "Account" => arn.push_str(ctx.account?),
+                // One name only: a template with two variables of its own cannot be filled.
+                _ if filled => return None,
+                var => {
+                    filled = true;
+                    if var.ends_with("WithPath") {
+                        any_path_at = Some(arn.len());
+                    }
+                    arn.push_str(name);
+                }
+            },
+        }
+    }
+    filled.then_some(Resource { arn, any_path_at })
 }
 
 fn is_present(v: &Value) -> bool {
@@ -824,6 +924,71 @@ mod tests {
                 want
             };
             assert_eq!(m.actions()[0].resources[0].arn, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn denials_name_their_resource_in_the_error_message() {
+        let arn_form = "User: arn:aws:iam::123456789012:user/x is not authorized to perform: iam:PutRolePolicy on resource: arn:aws:iam::123456789012:role/y because no identity-based policy allows the iam:PutRolePolicy action";
+        assert_eq!(
+            denial(arn_form),
+            Some((
+                "iam:PutRolePolicy",
+                Denied::Arn("arn:aws:iam::123456789012:role/y")
+            ))
+        );
+        let named = "User: arn:aws:sts::123456789012:assumed-role/dev/s is not authorized to perform: iam:PutRolePolicy on resource: role y because no identity-based policy allows the iam:PutRolePolicy action";
+        assert_eq!(
+            denial(named),
+            Some((
+                "iam:PutRolePolicy",
+                Denied::Named {
+                    kind: "role",
+                    name: "y"
+                }
+            ))
+        );
+        let explicit = "User: arn:aws:iam::123456789012:user/x is not authorized to perform: s3:PutBucketPolicy on resource: \"arn:aws:s3:::logs\" with an explicit deny in an identity-based policy: arn:aws:iam::123456789012:policy/p";
+        assert_eq!(denial(explicit), None, "a quoted ARN is not read as one");
+        let plain = "User: arn:aws:iam::123456789012:user/x is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/roleB";
+        assert_eq!(
+            denial(plain),
+            Some((
+                "sts:AssumeRole",
+                Denied::Arn("arn:aws:iam::123456789012:role/roleB")
+            ))
+        );
+        // A wildcard names no one resource; other messages name none.
+        let wild = "You are not authorized to perform this operation. User: arn:aws:sts::751353041310:assumed-role/r/s is not authorized to perform: ec2:RunInstances on resource: arn:aws:ec2:us-east-1:751353041310:instance/* because no identity-based policy allows the ec2:RunInstances action. Encoded authorization failure message: x";
+        assert_eq!(denial(wild), None);
+        assert_eq!(denial("The role with name y cannot be found."), None);
+        assert_eq!(
+            denial("is not authorized to perform: iam:PutRolePolicy on resource: *"),
+            None
+        );
+
+        for (message, want) in [
+            (arn_form, vec!["arn:aws:iam::123456789012:role/y"]),
+            (
+                named,
+                vec![
+                    "arn:aws:iam::123456789012:role/y",
+                    "arn:aws:iam::123456789012:role/*/y",
+                ],
+            ),
+        ] {
+            let ev = serde_json::json!({"eventSource":"iam.amazonaws.com","eventName":"PutRolePolicy","awsRegion":"us-east-1","recipientAccountId":"123456789012",
+                "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::123456789012:user/x","accountId":"123456789012","userName":"x"},
+                "errorCode":"AccessDenied","errorMessage":message,"requestParameters":null});
+            let (_, m) = map(&ev.to_string());
+            assert_eq!(
+                pairs(&m),
+                vec![(
+                    "iam:PutRolePolicy".to_owned(),
+                    want.iter().map(|s| (*s).to_owned()).collect()
+                )],
+                "{message}"
+            );
         }
     }
 
