@@ -242,7 +242,8 @@ impl Catalog {
                 .map_err(|e| invalid(&format!("resourceTypes/{prefix}.json"), e))?;
             let resource_types = raw_types
                 .into_iter()
-                .map(|(k, v)| (k, parse_template(&v.arn)))
+                // Actions name a type as `autoScalingGroup`; the file keys it `autoscalinggroup`.
+                .map(|(k, v)| (k.to_ascii_lowercase(), parse_template(&v.arn)))
                 .collect();
             loaded.insert(
                 prefix.to_owned(),
@@ -336,7 +337,7 @@ impl Catalog {
         self.services
             .get(prefix)?
             .resource_types
-            .get(resource_type)
+            .get(&resource_type.to_ascii_lowercase())
             .map(Vec::as_slice)
     }
 

@@ -1,5 +1,5 @@
 //! What a person must do when Warden does not undo a change itself: for a service call that passed a
-//! role or runs code as one (Lambda, EC2, CloudFormation, Glue, Data Pipeline, SageMaker, CodeBuild,
+//! role or runs code as one (Lambda, EC2, EC2 Auto Scaling, CloudFormation, Glue, Data Pipeline, SageMaker, CodeBuild,
 //! ECS, SSM), the exact resources to review and the role they run as; for a change to Warden's own
 //! infrastructure (its EventBridge rules, queue, tables, topic, function), the command that restores
 //! it. Deleting a function or stack, or stopping an instance, can break production, so none of this is
@@ -12,9 +12,10 @@ use crate::mapping::{Mapping, Resource};
 use serde_json::Value;
 
 /// The event sources whose changes Warden leaves to a person, with the text this file writes.
-pub const SOURCES: [&str; 13] = [
+pub const SOURCES: [&str; 14] = [
     "lambda.amazonaws.com",
     "ec2.amazonaws.com",
+    "autoscaling.amazonaws.com",
     "cloudformation.amazonaws.com",
     "glue.amazonaws.com",
     "datapipeline.amazonaws.com",

@@ -23,10 +23,15 @@ const PARAMS: &str = r#"{"userName":"bob","roleName":"app","groupName":"devs","p
  "taskDefinition":"arn:aws:ecs:eu-west-1:111122223333:task-definition/web:1","cluster":"c","serviceName":"s"}"#;
 
 /// Resource types whose identifying request parameter is not known to Warden (their events alert).
-const KNOWN_UNRESOLVED: [&str; 6] = [
+/// The Auto Scaling types and EC2 launch templates are named by ids AWS makes up, which no request
+/// carries.
+const KNOWN_UNRESOLVED: [&str; 9] = [
     "access-report",
     "accessgrant",
     "accessgrantslocation",
+    "autoScalingGroup",
+    "launch-template",
+    "launchConfiguration",
     "multiregionaccesspoint",
     "multiregionaccesspointrequestarn",
     "role-template",
