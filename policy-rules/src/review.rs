@@ -113,24 +113,35 @@ pub fn by_hand(event: &Event<'_>, mapping: &Mapping) -> String {
         ),
         (_, op) => {
             let mut review = own.clone();
-            // Resources the event names that no action's resource type holds.
-            if let Some(ids) = params.get("instanceIds").and_then(Value::as_array) {
-                review.extend(ids.iter().filter_map(Value::as_str).map(str::to_owned));
-            }
-            if event.source() == "ssm.amazonaws.com" {
-                review.extend(params.get("target").and_then(Value::as_str).map(str::to_owned));
-            }
-            if let Some(items) = response
-                .pointer("/instancesSet/items")
+            // Instances the event names that no action's resource type holds (SSM's targets, the
+            // instances RunInstances started), as ARNs.
+            let region = event.record.aws_region.as_deref().unwrap_or("");
+            let instance = |id: &str| {
+                format!(
+                    "arn:{}:ec2:{region}:{}:instance/{id}",
+                    crate::arn::partition_for_region(region),
+                    event.account().unwrap_or("")
+                )
+            };
+            let mut ids: Vec<&str> = params
+                .get("instanceIds")
                 .and_then(Value::as_array)
-            {
-                review.extend(
-                    items
-                        .iter()
-                        .filter_map(|i| i.get("instanceId").and_then(Value::as_str))
-                        .map(str::to_owned),
-                );
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            if event.source() == "ssm.amazonaws.com" {
+                ids.extend(params.get("target").and_then(Value::as_str));
             }
+            ids.extend(
+                response
+                    .pointer("/instancesSet/items")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|i| i.get("instanceId").and_then(Value::as_str)),
+            );
+            review.extend(ids.into_iter().filter(|id| id.starts_with("i-")).map(instance));
             review.sort();
             review.dedup();
             let mut roles: Vec<String> = Vec::new();
@@ -158,9 +169,12 @@ pub fn by_hand(event: &Event<'_>, mapping: &Mapping) -> String {
                     "; the role it runs as is not in the event (the function's, instance's, stack's or task's own)".to_owned()
                 }
             };
-            format!(
-                "Warden does not undo `{op}` (deleting a function, stack, job or task, or stopping an instance, can break production): review {what}{runs_as}"
-            )
+            let why = if event.source() == "ssm.amazonaws.com" {
+                "a command or session that ran cannot be taken back"
+            } else {
+                "deleting a function, stack, job or task, or stopping an instance, can break production"
+            };
+            format!("Warden does not undo `{op}` ({why}): review {what}{runs_as}")
         }
     }
 }
