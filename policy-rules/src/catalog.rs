@@ -118,6 +118,9 @@ pub struct Catalog {
     aliases: HashMap<String, Vec<String>>,
     extras: HashMap<String, Vec<Extra>>,
     bindings: HashMap<String, Binding>,
+    /// Per service, the event names the event map spells out (aliases and extras), as AWS spells
+    /// them: CloudTrail and EventBridge match event names case-sensitively.
+    named_events: HashMap<String, Vec<String>>,
 }
 
 /// A catalog file that does not load.
@@ -265,6 +268,15 @@ impl Catalog {
             }
             by_source.insert(s.event_source.clone(), prefix.clone());
         }
+        let mut named_events: HashMap<String, Vec<String>> = HashMap::new();
+        for key in map.aliases.keys().chain(map.extra.iter().map(|e| &e.event)) {
+            if let Some((prefix, name)) = key.split_once(':') {
+                named_events
+                    .entry(prefix.to_owned())
+                    .or_default()
+                    .push(name.to_owned());
+            }
+        }
         let aliases = map
             .aliases
             .into_iter()
@@ -283,6 +295,7 @@ impl Catalog {
             aliases,
             extras,
             bindings: map.bindings,
+            named_events,
         };
         // Every alias and extra must name an action the catalog knows: a typo must not silently map
         // an event to nothing.
@@ -315,6 +328,36 @@ impl Catalog {
             None => self.services.get(&prefix.to_ascii_lowercase())?,
         };
         service.actions.get(&action.to_ascii_lowercase())
+    }
+
+    /// The event source (`iam.amazonaws.com`) of a service prefix (`iam`).
+    pub fn source_for_service(&self, prefix: &str) -> Option<&str> {
+        self.by_source
+            .iter()
+            .find(|(_, p)| p.as_str() == prefix)
+            .map(|(s, _)| s.as_str())
+    }
+
+    /// The event names Warden knows for a service, as AWS spells them, sorted: every action's own
+    /// name (the default event name) and the names the event map spells out (aliases, extras).
+    pub fn event_names(&self, prefix: &str) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .services
+            .get(prefix)
+            .into_iter()
+            .flat_map(|s| s.actions.values())
+            .filter_map(|a| a.name.split_once(':').map(|(_, n)| n))
+            .chain(
+                self.named_events
+                    .get(prefix)
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str),
+            )
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
     }
 
     /// The actions an event name of a service maps to: its aliases, else `service:EventName`.

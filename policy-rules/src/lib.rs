@@ -17,6 +17,7 @@ pub mod memberships;
 pub mod planner;
 pub mod policy;
 pub mod review;
+pub mod routing;
 pub mod rules;
 pub mod snapshot;
 pub mod wildcard;
