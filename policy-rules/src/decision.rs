@@ -131,10 +131,18 @@ pub fn triage(event: &Event<'_>, catalog: &Catalog, rules: &RuleSet) -> Option<D
             return true;
         }
         let Some(service) = service else { return false };
+        // The services of the event's actions: its own, and those of extra actions it authorises
+        // (`lambda:CreateFunction` also authorises `iam:PassRole`).
+        let extras = catalog.extras_for_event(service, event.name());
         m.actions.is_empty()
             || m.actions.iter().any(|p| {
                 let p_service = p.split_once(':').map_or(p.as_str(), |(s, _)| s);
                 wildcard::matches_ignore_ascii_case(p_service, service)
+                    || extras.iter().any(|x| {
+                        x.action
+                            .split_once(':')
+                            .is_some_and(|(s, _)| wildcard::matches_ignore_ascii_case(p_service, s))
+                    })
             })
     });
     if may_apply {

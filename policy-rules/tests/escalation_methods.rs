@@ -16,7 +16,7 @@
 )]
 
 use policy_rules::catalog::Catalog;
-use policy_rules::decision::{decide, CallerFacts, Verdict};
+use policy_rules::decision::{decide, triage, CallerFacts, Verdict};
 use policy_rules::event::parse_document;
 use policy_rules::mapping::analyse;
 use policy_rules::planner::{plan, Input, Outcome};
@@ -178,6 +178,10 @@ fn every_escalation_method_by_a_non_admin_is_denied_or_alerted() {
                     groups: Some(&groups),
                 },
             );
+            // INVARIANT (triage-agrees): a replay that skips the analysis would decide the same.
+            if let Some(t) = triage(&e, &catalog, &rules) {
+                assert_eq!(t, decision, "{}: triage disagrees", m.name);
+            }
             // INVARIANT (escalation-never-silent): no method by a non-admin is ignored or unmapped.
             assert!(
                 !matches!(decision.verdict, Verdict::Ignore | Verdict::Unmapped),
