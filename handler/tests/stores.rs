@@ -668,7 +668,7 @@ async fn init_is_idempotent_and_routes_cloudtrail_events_to_the_queue() {
         &clients,
         "aws.s3",
         dt,
-        cloudtrail_event("s3.amazonaws.com", "PutBucketTagging", "ct-5"),
+        cloudtrail_event("s3.amazonaws.com", "GetBucketAcl", "ct-5"),
     )
     .await;
     put_event(
@@ -685,24 +685,121 @@ async fn init_is_idempotent_and_routes_cloudtrail_events_to_the_queue() {
         cloudtrail_event("iam.amazonaws.com", "CreateUser", "ct-7"),
     )
     .await;
+    // Routed now that the patterns come from the rules: an S3 call the old hard-coded list missed.
+    put_event(
+        &clients,
+        "aws.s3",
+        dt,
+        cloudtrail_event("s3.amazonaws.com", "PutObjectAcl", "ct-8"),
+    )
+    .await;
+    // Forged: a made-up source carrying a real-looking record.
+    put_event(
+        &clients,
+        "warden.fake",
+        dt,
+        cloudtrail_event("iam.amazonaws.com", "CreateUser", "ct-9"),
+    )
+    .await;
+    let queue = var(&first, "WARDEN_QUEUE_URL");
+    assert_eq!(
+        received_ids(&clients, queue, 4).await,
+        ["ct-1", "ct-2", "ct-3", "ct-8"]
+    );
 
+    // The watchdog: with Warden's EventBridge route gone (moto still delivers for a DISABLED rule,
+    // so the rule is deleted), the record of that change still reaches the queue.
+    let rules = clients
+        .events
+        .list_rules()
+        .name_prefix("wt-")
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<&str> = rules.rules().iter().filter_map(|r| r.name()).collect();
+    assert!(names.contains(&"wt-watchdog"), "{names:?}");
+    assert!(
+        names.contains(&"wt-iam-1") && names.contains(&"wt-iam-2"),
+        "{names:?}"
+    );
+    for r in rules.rules() {
+        let pattern: Value = serde_json::from_str(r.event_pattern().unwrap()).unwrap();
+        assert!(r.event_pattern().unwrap().len() <= 2_048, "{:?}", r.name());
+        assert!(pattern["source"][0].as_str().unwrap().starts_with("aws."));
+    }
+    clients
+        .events
+        .remove_targets()
+        .rule("wt-events-1")
+        .ids("warden-queue")
+        .send()
+        .await
+        .unwrap();
+    clients
+        .events
+        .delete_rule()
+        .name("wt-events-1")
+        .send()
+        .await
+        .unwrap();
+    let mut record: Value = serde_json::from_str(&cloudtrail_event(
+        "events.amazonaws.com",
+        "DeleteRule",
+        "ct-10",
+    ))
+    .unwrap();
+    record["requestParameters"] = json!({"name": "wt-events-1"});
+    put_event(&clients, "aws.events", dt, record.to_string()).await;
+    // Another account's rule is none of the watchdog's business (and its route is gone).
+    record["eventID"] = json!("ct-11");
+    record["requestParameters"] = json!({"name": "someone-elses-rule"});
+    put_event(&clients, "aws.events", dt, record.to_string()).await;
+    assert_eq!(received_ids(&clients, queue, 1).await, ["ct-10"]);
+}
+
+/// The CloudTrail event ids delivered to the queue, sorted, once `want` arrived (or after a few
+/// seconds), with a moment more for stray deliveries. Each message is deleted once read: a FIFO
+/// queue holds back the rest of the message group while one is in flight.
+async fn received_ids(clients: &Clients, queue: &str, want: usize) -> Vec<String> {
     let mut ids = Vec::new();
-    for _ in 0..5 {
-        for body in receive(&clients, var(&first, "WARDEN_QUEUE_URL"), 1).await {
-            let v: Value = serde_json::from_str(&body).unwrap();
-            assert_eq!(v["detail-type"], dt);
-            ids.push(v["detail"]["eventID"].as_str().unwrap().to_owned());
-        }
-        if ids.len() >= 3 {
-            // Give stray deliveries a moment to show up.
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            for body in receive(&clients, var(&first, "WARDEN_QUEUE_URL"), 0).await {
-                let v: Value = serde_json::from_str(&body).unwrap();
-                ids.push(v["detail"]["eventID"].as_str().unwrap().to_owned());
+    let take = |wait: i32| {
+        let clients = clients.clone();
+        let queue = queue.to_owned();
+        async move {
+            let out = clients
+                .sqs
+                .receive_message()
+                .queue_url(&queue)
+                .max_number_of_messages(10)
+                .wait_time_seconds(wait)
+                .send()
+                .await
+                .unwrap();
+            let mut got = Vec::new();
+            for m in out.messages() {
+                let v: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+                assert_eq!(v["detail-type"], "AWS API Call via CloudTrail");
+                got.push(v["detail"]["eventID"].as_str().unwrap().to_owned());
+                clients
+                    .sqs
+                    .delete_message()
+                    .queue_url(&queue)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
             }
+            got
+        }
+    };
+    for _ in 0..5 {
+        ids.extend(take(1).await);
+        if ids.len() >= want {
             break;
         }
     }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ids.extend(take(0).await);
     ids.sort();
-    assert_eq!(ids, ["ct-1", "ct-2", "ct-3"]);
+    ids
 }

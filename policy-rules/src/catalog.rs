@@ -93,8 +93,15 @@ pub struct Extra {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Binding {
+    /// A dotted request parameter path; `a|b` takes the first of several that is present.
     pub param: Option<String>,
+    /// Keep only what follows the last occurrence of this separator in `param`'s value.
+    #[serde(default)]
+    pub after_last: Option<String>,
     pub arn_param: Option<String>,
+    /// A dotted response element path holding the whole ARN.
+    #[serde(default)]
+    pub arn_response: Option<String>,
 }
 
 #[derive(Debug)]
@@ -111,8 +118,9 @@ pub struct Catalog {
     aliases: HashMap<String, Vec<String>>,
     extras: HashMap<String, Vec<Extra>>,
     bindings: HashMap<String, Binding>,
-    /// The aliased event names as `event-map.toml` spells them, by service prefix.
-    alias_names: HashMap<String, Vec<String>>,
+    /// Per service, the event names the event map spells out (aliases and extras), as AWS spells
+    /// them: CloudTrail and EventBridge match event names case-sensitively.
+    named_events: HashMap<String, Vec<String>>,
 }
 
 /// A catalog file that does not load.
@@ -199,7 +207,7 @@ pub fn parse_template(template: &str) -> Vec<TemplatePart> {
 }
 
 impl Catalog {
-    /// The catalog built into Warden (IAM, STS, S3 and CloudTrail at the time of writing).
+    /// The catalog built into Warden: every service under `catalog/`.
     pub fn builtin() -> Result<Self, CatalogError> {
         let services = files::SERVICE_FILES.iter().map(|(s, a, r)| (*s, *a, *r));
         Self::from_sources(services, files::EVENT_MAP)
@@ -237,7 +245,8 @@ impl Catalog {
                 .map_err(|e| invalid(&format!("resourceTypes/{prefix}.json"), e))?;
             let resource_types = raw_types
                 .into_iter()
-                .map(|(k, v)| (k, parse_template(&v.arn)))
+                // Actions name a type as `autoScalingGroup`; the file keys it `autoscalinggroup`.
+                .map(|(k, v)| (k.to_ascii_lowercase(), parse_template(&v.arn)))
                 .collect();
             loaded.insert(
                 prefix.to_owned(),
@@ -259,13 +268,13 @@ impl Catalog {
             }
             by_source.insert(s.event_source.clone(), prefix.clone());
         }
-        let mut alias_names: HashMap<String, Vec<String>> = HashMap::new();
-        for key in map.aliases.keys() {
-            if let Some((prefix, event)) = key.split_once(':') {
-                alias_names
+        let mut named_events: HashMap<String, Vec<String>> = HashMap::new();
+        for key in map.aliases.keys().chain(map.extra.iter().map(|e| &e.event)) {
+            if let Some((prefix, name)) = key.split_once(':') {
+                named_events
                     .entry(prefix.to_owned())
                     .or_default()
-                    .push(event.to_owned());
+                    .push(name.to_owned());
             }
         }
         let aliases = map
@@ -286,7 +295,7 @@ impl Catalog {
             aliases,
             extras,
             bindings: map.bindings,
-            alias_names,
+            named_events,
         };
         // Every alias and extra must name an action the catalog knows: a typo must not silently map
         // an event to nothing.
@@ -321,6 +330,36 @@ impl Catalog {
         service.actions.get(&action.to_ascii_lowercase())
     }
 
+    /// The event source (`iam.amazonaws.com`) of a service prefix (`iam`).
+    pub fn source_for_service(&self, prefix: &str) -> Option<&str> {
+        self.by_source
+            .iter()
+            .find(|(_, p)| p.as_str() == prefix)
+            .map(|(s, _)| s.as_str())
+    }
+
+    /// The event names Warden knows for a service, as AWS spells them, sorted: every action's own
+    /// name (the default event name) and the names the event map spells out (aliases, extras).
+    pub fn event_names(&self, prefix: &str) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .services
+            .get(prefix)
+            .into_iter()
+            .flat_map(|s| s.actions.values())
+            .filter_map(|a| a.name.split_once(':').map(|(_, n)| n))
+            .chain(
+                self.named_events
+                    .get(prefix)
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str),
+            )
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     /// The actions an event name of a service maps to: its aliases, else `service:EventName`.
     pub fn actions_for_event(&self, prefix: &str, event_name: &str) -> Vec<&ActionInfo> {
         let key = format!("{prefix}:{event_name}").to_ascii_lowercase();
@@ -341,7 +380,7 @@ impl Catalog {
         self.services
             .get(prefix)?
             .resource_types
-            .get(resource_type)
+            .get(&resource_type.to_ascii_lowercase())
             .map(Vec::as_slice)
     }
 
@@ -364,28 +403,6 @@ impl Catalog {
         v
     }
 
-    /// The event names of a service the catalog can map, spelt as CloudTrail spells them: each
-    /// action's name, and the aliased names of `event-map.toml`. Sorted, without duplicates.
-    pub fn event_names(&self, prefix: &str) -> Vec<&str> {
-        let mut v: Vec<&str> = self
-            .services
-            .get(prefix)
-            .into_iter()
-            .flat_map(|s| s.actions.values())
-            .filter_map(|a| a.name.split_once(':').map(|(_, n)| n))
-            .chain(
-                self.alias_names
-                    .get(prefix)
-                    .into_iter()
-                    .flatten()
-                    .map(String::as_str),
-            )
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    }
-
     /// Every action of the catalog (any order).
     pub fn all_actions(&self) -> impl Iterator<Item = &ActionInfo> {
         self.services.values().flat_map(|s| s.actions.values())
@@ -397,9 +414,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn builtin_loads_iam_sts_s3_cloudtrail() {
+    fn builtin_loads_every_service_under_catalog() {
         let c = Catalog::builtin().unwrap();
-        assert_eq!(c.services(), vec!["cloudtrail", "iam", "s3", "sts"]);
+        for s in [
+            "cloudtrail",
+            "iam",
+            "s3",
+            "sts",
+            "lambda",
+            "ec2",
+            "events",
+            "sqs",
+        ] {
+            assert!(c.services().contains(&s), "{s}");
+        }
         let a = c.action("IAM:attachuserpolicy").unwrap();
         assert_eq!(a.name, "iam:AttachUserPolicy");
         assert!(a.access.intersects(AccessLevels::PERMISSIONS));

@@ -136,10 +136,18 @@ pub fn triage(event: &Event<'_>, catalog: &Catalog, rules: &RuleSet) -> Option<D
             return true;
         }
         let Some(service) = service else { return false };
+        // The services of the event's actions: its own, and those of extra actions it authorises
+        // (`lambda:CreateFunction` also authorises `iam:PassRole`).
+        let extras = catalog.extras_for_event(service, event.name());
         m.actions.is_empty()
             || m.actions.iter().any(|p| {
                 let p_service = p.split_once(':').map_or(p.as_str(), |(s, _)| s);
                 wildcard::matches_ignore_ascii_case(p_service, service)
+                    || extras.iter().any(|x| {
+                        x.action
+                            .split_once(':')
+                            .is_some_and(|(s, _)| wildcard::matches_ignore_ascii_case(p_service, s))
+                    })
             })
     });
     if may_apply {
@@ -667,6 +675,9 @@ fn judge(
             .push(format!("rule `{}` asks for no Deny", rule.id));
         return d;
     }
+    if rule.response.deny_scope == DenyScope::Event {
+        widen_to_the_event(&mut d, analysis);
+    }
     let unresolved: Vec<&str> = analysis
         .mapping
         .actions()
@@ -721,6 +732,35 @@ fn principal_in<'p>(
         }
     }
     (None, unknown)
+}
+
+/// `deny_scope = "event"`: the event's other actions join the violation, each on the resources
+/// it touched (a service call that passed a privileged role: the call on its resource). An action
+/// whose resource is unknown is left out, and the reasons say so.
+fn widen_to_the_event(d: &mut Decision, analysis: &Analysis) {
+    let mut added = Vec::new();
+    for a in analysis.mapping.actions() {
+        if d.violations.iter().any(|(n, _)| *n == a.action) {
+            continue;
+        }
+        match &a.unresolved {
+            Some(why) => d
+                .reasons
+                .push(format!("`{}` is not denied: {why}", a.action)),
+            None => {
+                let resources: Vec<String> =
+                    a.resources.iter().flat_map(|r| r.patterns()).collect();
+                added.push((a.action.clone(), resources));
+            }
+        }
+    }
+    if !added.is_empty() {
+        d.reasons.push(format!(
+            "the call itself is denied too: {}",
+            describe(&added)
+        ));
+        d.violations.extend(added);
+    }
 }
 
 fn describe(matched: &[(String, Vec<String>)]) -> String {

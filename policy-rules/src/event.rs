@@ -48,6 +48,9 @@ pub struct CloudTrailEvent<'a> {
     /// The error of a failed call; an empty `errorCode` (`""`) is no error and reads as `None`.
     #[serde(borrow, default, deserialize_with = "non_empty")]
     pub error_code: Option<Cow<'a, str>>,
+    /// For a denied call, AWS's own words naming the action and the resource.
+    #[serde(borrow)]
+    pub error_message: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub recipient_account_id: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "bool_or_string")]

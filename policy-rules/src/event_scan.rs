@@ -411,6 +411,10 @@ impl<'a> Scanner<'a> {
                     e.records = s.records(depth + 1)?;
                     1 << 16
                 }
+                b"errorMessage" => {
+                    e.error_message = s.opt_string()?;
+                    1 << 17
+                }
                 _ => {
                     s.skip_value()?;
                     0

@@ -18,6 +18,8 @@ pub mod memberships;
 pub mod planner;
 pub mod policy;
 pub mod principal_pattern;
+pub mod review;
+pub mod routing;
 pub mod rules;
 pub mod snapshot;
 pub mod wildcard;

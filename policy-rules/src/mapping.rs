@@ -242,6 +242,18 @@ pub fn map_event(event: &Event<'_>, caller: &Caller, catalog: &Catalog) -> Mappi
         .iter()
         .map(|info| map_action(catalog, prefix, info, &ctx))
         .collect();
+    // A denied call may carry no request parameters; AWS's error message still names the resource.
+    if let Some((denied, named)) = event.record.error_message.as_deref().and_then(denial) {
+        for m in actions
+            .iter_mut()
+            .filter(|m| m.unresolved.is_some() && m.action.eq_ignore_ascii_case(denied))
+        {
+            if let Some(r) = resource_from_denial(catalog, &m.action, named, &ctx) {
+                m.resources = vec![r];
+                m.unresolved = None;
+            }
+        }
+    }
     for extra in catalog.extras_for_event(prefix, name) {
         if !lookup(ctx.params.as_ref(), &extra.when).is_some_and(is_present) {
             continue;
@@ -332,6 +344,94 @@ fn delete_objects(catalog: &Catalog, actions: &mut Vec<MappedAction>, ctx: &Cont
     }
 }
 
+/// The resource of a denial, as AWS's error message names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied<'m> {
+    Arn(&'m str),
+    /// `on resource: role y`: a resource type and a name.
+    Named {
+        kind: &'m str,
+        name: &'m str,
+    },
+}
+
+/// The action and resource an access-denied message names: `User: ARN is not authorized to perform:
+/// iam:PutRolePolicy on resource: arn:aws:iam::123456789012:role/y because no identity-based policy
+/// allows …` or `… on resource: role y …` (IAM user guide, "Troubleshoot access denied error
+/// messages"). A wildcard resource (`instance/*`) names no one resource and is not returned.
+pub fn denial<'m>(message: &'m str) -> Option<(&'m str, Denied<'m>)> {
+    let (_, rest) = message.split_once("not authorized to perform: ")?;
+    let (action, rest) = rest.split_once(" on resource: ")?;
+    let action = action.trim();
+    if action.contains(char::is_whitespace) || !action.contains(':') {
+        return None;
+    }
+    let rest = rest.split(" because ").next().unwrap_or(rest);
+    let rest = rest.split(" with an explicit deny").next().unwrap_or(rest);
+    let word = |w: &'m str| w.trim_end_matches(['.', ',', ';']);
+    let mut words = rest.split_whitespace().map(word);
+    let first = words.next()?;
+    let named = if first.starts_with("arn:") {
+        Arn::parse(first)?;
+        Denied::Arn(first)
+    } else {
+        let name = words.next()?;
+        if words.next().is_some() || name.is_empty() {
+            return None;
+        }
+        Denied::Named { kind: first, name }
+    };
+    let concrete = match named {
+        Denied::Arn(a) => !wildcard::has_wildcard(a),
+        Denied::Named { name, .. } => !wildcard::has_wildcard(name),
+    };
+    concrete.then_some((action, named))
+}
+
+/// The resource a denial names, for one of the action's resource types: the ARN as given, or the
+/// type's ARN template filled with the name (at any path, for IAM names given without one).
+fn resource_from_denial(
+    catalog: &Catalog,
+    action: &str,
+    named: Denied<'_>,
+    ctx: &Context<'_>,
+) -> Option<Resource> {
+    let (kind, name) = match named {
+        Denied::Arn(arn) => return Some(Resource::exact(arn)),
+        Denied::Named { kind, name } => (kind, name),
+    };
+    let info = catalog.action(action)?;
+    let prefix = info.name.split_once(':')?.0;
+    let rt = info
+        .resource_types
+        .iter()
+        .find(|r| r.name.eq_ignore_ascii_case(kind))?;
+    let template = catalog.resource_template(prefix, &rt.name)?;
+    let mut arn = String::with_capacity(64);
+    let mut any_path_at = None;
+    let mut filled = false;
+    for part in template {
+        match part {
+            TemplatePart::Literal(l) => arn.push_str(l),
+            TemplatePart::Variable(v) => match v.as_str() {
+                "Partition" => arn.push_str(&ctx.partition),
+                "Region" => arn.push_str(ctx.region),
+                "Account" => arn.push_str(ctx.account?),
+                // One name only: a template with two variables of its own cannot be filled.
+                _ if filled => return None,
+                var => {
+                    filled = true;
+                    if var.ends_with("WithPath") {
+                        any_path_at = Some(arn.len());
+                    }
+                    arn.push_str(name);
+                }
+            },
+        }
+    }
+    filled.then_some(Resource { arn, any_path_at })
+}
+
 fn is_present(v: &Value) -> bool {
     match v {
         Value::Null => false,
@@ -356,8 +456,26 @@ fn extra_resource(
     let (kind, param) = spec.split_once(':').unwrap_or((spec, ""));
     let value = lookup(ctx.params.as_ref(), param).and_then(Value::as_str);
     match (kind, value) {
-        ("role_arn", Some(arn)) if Arn::parse(arn).is_some() => Ok(vec![Resource::exact(arn)]),
-        ("role_name", Some(name)) => {
+        ("role_arn" | "role", Some(arn)) if Arn::parse(arn).is_some() => {
+            Ok(vec![Resource::exact(arn)])
+        }
+        ("instance_profile", Some(profile)) => {
+            // EC2 takes an instance profile, and the role it holds is not in the event (EC2 user
+            // guide, "IAM roles for Amazon EC2": the profile is a container for one role).
+            let arn = if Arn::parse(profile).is_some() {
+                profile.to_owned()
+            } else {
+                let account = ctx.account.unwrap_or("ACCOUNT");
+                format!(
+                    "arn:{}:iam::{account}:instance-profile/{profile}",
+                    ctx.partition
+                )
+            };
+            Err(format!(
+                "the call passes instance profile `{arn}`, not a role: the role it holds is not in the event (review the profile's role)"
+            ))
+        }
+        ("role_name" | "role", Some(name)) if is_iam_name(name) => {
             let account = ctx.account.ok_or("the event names no account")?;
             let arn = format!("arn:{}:iam::{account}:role/{name}", ctx.partition);
             let at = arn.len() - name.len();
@@ -464,6 +582,12 @@ fn resolve_resource(
     let whole = binding
         .and_then(|b| b.arn_param.as_deref())
         .and_then(|p| lookup(ctx.params.as_ref(), p))
+        .filter(|v| v.as_str().and_then(Arn::parse).is_some())
+        .or_else(|| {
+            binding
+                .and_then(|b| b.arn_response.as_deref())
+                .and_then(|p| lookup(ctx.response.as_ref(), p))
+        })
         .or_else(|| lookup(ctx.response.as_ref(), &format!("{}.arn", camel(rt))))
         .or_else(|| lookup(ctx.params.as_ref(), &format!("{}Arn", camel(rt))))
         .and_then(Value::as_str)
@@ -505,12 +629,18 @@ fn fill_template(
                 var => {
                     let with_path = var.ends_with("WithPath");
                     let base = var.strip_suffix("WithPath").unwrap_or(var);
-                    let param = catalog
-                        .binding(prefix, var)
+                    let binding = catalog.binding(prefix, var);
+                    let param = binding
                         .and_then(|b| b.param.clone())
                         .unwrap_or_else(|| camel(base));
-                    let value = lookup(ctx.params.as_ref(), &param)
-                        .and_then(Value::as_str)
+                    let value = param
+                        .split('|')
+                        .filter_map(|p| lookup(ctx.params.as_ref(), p).and_then(Value::as_str))
+                        .find(|s| !s.is_empty())
+                        .map(|s| match binding.and_then(|b| b.after_last.as_deref()) {
+                            Some(sep) => s.rsplit(sep).next().unwrap_or(s),
+                            None => s,
+                        })
                         .filter(|s| !s.is_empty());
                     // IAM names are `[\w+=,.@-]+` ("IAM identifiers"): anything else (root's MFA
                     // events name `AWS ROOT USER`) is not an IAM principal and must not become one.
@@ -722,8 +852,8 @@ mod tests {
 
     #[test]
     fn unknown_services_and_actions_are_unmapped_and_missing_resources_say_so() {
-        let (_, m) = map(r#"{"eventSource":"ec2.amazonaws.com","eventName":"RunInstances"}"#);
-        assert!(matches!(m, Mapping::Unmapped(ref r) if r.contains("ec2.amazonaws.com")));
+        let (_, m) = map(r#"{"eventSource":"rds.amazonaws.com","eventName":"CreateDBInstance"}"#);
+        assert!(matches!(m, Mapping::Unmapped(ref r) if r.contains("rds.amazonaws.com")));
         let (_, m) = map(r#"{"eventSource":"iam.amazonaws.com","eventName":"NoSuchCall"}"#);
         assert!(matches!(m, Mapping::Unmapped(ref r) if r.contains("iam:NoSuchCall")));
         let (_, m) = map(
@@ -797,6 +927,210 @@ mod tests {
         ));
         assert!(m.actions()[0].resources.is_empty());
         assert!(m.actions()[0].unresolved.is_some());
+    }
+
+    #[test]
+    fn passing_a_role_to_a_service_maps_the_call_and_the_pass() {
+        let (_, m) = map(&format!(
+            r#"{{"eventSource":"lambda.amazonaws.com","eventName":"CreateFunction20150331",{USER},"requestParameters":{{"functionName":"f","role":"arn:aws:iam::111122223333:role/ops/admin","runtime":"python3.12"}}}}"#
+        ));
+        assert_eq!(
+            pairs(&m),
+            vec![
+                (
+                    "lambda:CreateFunction".into(),
+                    vec!["arn:aws:lambda:us-east-1:111122223333:function:f".into()]
+                ),
+                (
+                    "iam:PassRole".into(),
+                    vec!["arn:aws:iam::111122223333:role/ops/admin".into()]
+                ),
+            ]
+        );
+        // Glue takes a role name or an ARN; a name covers the role at any path.
+        let (_, m) = map(&format!(
+            r#"{{"eventSource":"glue.amazonaws.com","eventName":"CreateJob",{USER},"requestParameters":{{"name":"j","role":"etl","command":{{"name":"glueetl"}}}}}}"#
+        ));
+        assert_eq!(
+            pairs(&m)[1],
+            (
+                "iam:PassRole".into(),
+                vec![
+                    "arn:aws:iam::111122223333:role/etl".into(),
+                    "arn:aws:iam::111122223333:role/*/etl".into()
+                ]
+            )
+        );
+        assert_eq!(
+            pairs(&m)[0].1,
+            vec!["arn:aws:glue:us-east-1:111122223333:job/j".to_owned()]
+        );
+        // ECS: both roles of a task definition; the definition's ARN from the response.
+        let (_, m) = map(&format!(
+            r#"{{"eventSource":"ecs.amazonaws.com","eventName":"RegisterTaskDefinition",{USER},"requestParameters":{{"family":"web","taskRoleArn":"arn:aws:iam::111122223333:role/task","executionRoleArn":"arn:aws:iam::111122223333:role/exec"}},
+            "responseElements":{{"taskDefinition":{{"taskDefinitionArn":"arn:aws:ecs:us-east-1:111122223333:task-definition/web:3"}}}}}}"#
+        ));
+        assert_eq!(
+            pairs(&m),
+            vec![
+                (
+                    "ecs:RegisterTaskDefinition".into(),
+                    vec!["arn:aws:ecs:us-east-1:111122223333:task-definition/web:3".into()]
+                ),
+                (
+                    "iam:PassRole".into(),
+                    vec!["arn:aws:iam::111122223333:role/task".into()]
+                ),
+                (
+                    "iam:PassRole".into(),
+                    vec!["arn:aws:iam::111122223333:role/exec".into()]
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_instance_profile_is_named_and_its_role_left_unresolved() {
+        let (_, m) = map(&format!(
+            r#"{{"eventSource":"ec2.amazonaws.com","eventName":"AssociateIamInstanceProfile",{USER},"requestParameters":{{"instanceId":"i-0abc","iamInstanceProfile":{{"name":"admin-profile"}}}}}}"#
+        ));
+        let acts = m.actions();
+        assert_eq!(acts[0].action, "ec2:AssociateIamInstanceProfile");
+        assert_eq!(
+            acts[0].resources[0].arn,
+            "arn:aws:ec2:us-east-1:111122223333:instance/i-0abc"
+        );
+        assert_eq!(acts[1].action, "iam:PassRole");
+        let why = acts[1].unresolved.as_deref().unwrap();
+        assert!(
+            why.contains("`arn:aws:iam::111122223333:instance-profile/admin-profile`"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn wardens_infrastructure_calls_name_their_resources() {
+        let cases = [
+            (
+                "sqs.amazonaws.com",
+                "DeleteQueue",
+                r#"{"queueUrl":"https://sqs.us-east-1.amazonaws.com/111122223333/warden-events.fifo"}"#,
+                "arn:aws:sqs:us-east-1:111122223333:warden-events.fifo",
+            ),
+            (
+                "events.amazonaws.com",
+                "RemoveTargets",
+                r#"{"rule":"warden-iam-1","ids":["warden-queue"]}"#,
+                "arn:aws:events:us-east-1:111122223333:rule/warden-iam-1",
+            ),
+            (
+                "events.amazonaws.com",
+                "DisableRule",
+                r#"{"name":"warden-watchdog"}"#,
+                "arn:aws:events:us-east-1:111122223333:rule/warden-watchdog",
+            ),
+            (
+                "dynamodb.amazonaws.com",
+                "DeleteTable",
+                r#"{"tableName":"warden-state"}"#,
+                "arn:aws:dynamodb:us-east-1:111122223333:table/warden-state",
+            ),
+            (
+                "sns.amazonaws.com",
+                "SetTopicAttributes",
+                r#"{"topicArn":"arn:aws:sns:us-east-1:111122223333:warden-alerts","attributeName":"Policy"}"#,
+                "arn:aws:sns:us-east-1:111122223333:warden-alerts",
+            ),
+            (
+                "lambda.amazonaws.com",
+                "DeleteFunction20150331",
+                r#"{"functionName":"warden-handler"}"#,
+                "arn:aws:lambda:us-east-1:111122223333:function:warden-handler",
+            ),
+            (
+                "cloudformation.amazonaws.com",
+                "UpdateStack",
+                r#"{"stackName":"app"}"#,
+                "",
+            ),
+        ];
+        for (source, name, params, want) in cases {
+            let (_, m) = map(&format!(
+                r#"{{"eventSource":"{source}","eventName":"{name}",{USER},"requestParameters":{params},
+                "responseElements":{{"stackId":"arn:aws:cloudformation:us-east-1:111122223333:stack/app/1f2e"}}}}"#
+            ));
+            let want = if want.is_empty() {
+                "arn:aws:cloudformation:us-east-1:111122223333:stack/app/1f2e"
+            } else {
+                want
+            };
+            assert_eq!(m.actions()[0].resources[0].arn, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn denials_name_their_resource_in_the_error_message() {
+        let arn_form = "User: arn:aws:iam::123456789012:user/x is not authorized to perform: iam:PutRolePolicy on resource: arn:aws:iam::123456789012:role/y because no identity-based policy allows the iam:PutRolePolicy action";
+        assert_eq!(
+            denial(arn_form),
+            Some((
+                "iam:PutRolePolicy",
+                Denied::Arn("arn:aws:iam::123456789012:role/y")
+            ))
+        );
+        let named = "User: arn:aws:sts::123456789012:assumed-role/dev/s is not authorized to perform: iam:PutRolePolicy on resource: role y because no identity-based policy allows the iam:PutRolePolicy action";
+        assert_eq!(
+            denial(named),
+            Some((
+                "iam:PutRolePolicy",
+                Denied::Named {
+                    kind: "role",
+                    name: "y"
+                }
+            ))
+        );
+        let explicit = "User: arn:aws:iam::123456789012:user/x is not authorized to perform: s3:PutBucketPolicy on resource: \"arn:aws:s3:::logs\" with an explicit deny in an identity-based policy: arn:aws:iam::123456789012:policy/p";
+        assert_eq!(denial(explicit), None, "a quoted ARN is not read as one");
+        let plain = "User: arn:aws:iam::123456789012:user/x is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/roleB";
+        assert_eq!(
+            denial(plain),
+            Some((
+                "sts:AssumeRole",
+                Denied::Arn("arn:aws:iam::123456789012:role/roleB")
+            ))
+        );
+        // A wildcard names no one resource; other messages name none.
+        let wild = "You are not authorized to perform this operation. User: arn:aws:sts::751353041310:assumed-role/r/s is not authorized to perform: ec2:RunInstances on resource: arn:aws:ec2:us-east-1:751353041310:instance/* because no identity-based policy allows the ec2:RunInstances action. Encoded authorization failure message: x";
+        assert_eq!(denial(wild), None);
+        assert_eq!(denial("The role with name y cannot be found."), None);
+        assert_eq!(
+            denial("is not authorized to perform: iam:PutRolePolicy on resource: *"),
+            None
+        );
+
+        for (message, want) in [
+            (arn_form, vec!["arn:aws:iam::123456789012:role/y"]),
+            (
+                named,
+                vec![
+                    "arn:aws:iam::123456789012:role/y",
+                    "arn:aws:iam::123456789012:role/*/y",
+                ],
+            ),
+        ] {
+            let ev = serde_json::json!({"eventSource":"iam.amazonaws.com","eventName":"PutRolePolicy","awsRegion":"us-east-1","recipientAccountId":"123456789012",
+                "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::123456789012:user/x","accountId":"123456789012","userName":"x"},
+                "errorCode":"AccessDenied","errorMessage":message,"requestParameters":null});
+            let (_, m) = map(&ev.to_string());
+            assert_eq!(
+                pairs(&m),
+                vec![(
+                    "iam:PutRolePolicy".to_owned(),
+                    want.iter().map(|s| (*s).to_owned()).collect()
+                )],
+                "{message}"
+            );
+        }
     }
 
     #[test]

@@ -193,17 +193,23 @@ pub fn plan(input: &Input<'_>) -> Outcome {
     let mut fallback = None;
     // The observed pairs, from the mapped resources of the violated actions; a name the event gave
     // without its path is narrowed to its exact ARN when the snapshot knows it.
-    let violated: BTreeSet<&str> = d.violations.iter().map(|(a, _)| a.as_str()).collect();
+    // A mapped action is violated when the decision names it with its resources: of two
+    // `iam:PassRole`s in one call (a task role and an execution role) only the one the rule matched.
+    let violated = |a: &crate::mapping::MappedAction| {
+        d.violations.iter().any(|(n, rs)| {
+            *n == a.action
+                && a.resources
+                    .iter()
+                    .flat_map(|r| r.patterns())
+                    .all(|p| rs.contains(&p))
+        })
+    };
     let mut pairs: Vec<(String, Vec<String>)> = input
         .analysis
         .mapping
         .actions()
         .iter()
-        .filter(|a| {
-            violated.contains(a.action.as_str())
-                && a.unresolved.is_none()
-                && !a.resources.is_empty()
-        })
+        .filter(|a| violated(a) && a.unresolved.is_none() && !a.resources.is_empty())
         .map(|a| {
             let rs = a
                 .resources
@@ -378,6 +384,7 @@ fn describe_scope(s: DenyScope) -> &'static str {
     match s {
         DenyScope::Observed => "deny the observed action(s) on the observed resource(s)",
         DenyScope::Rule => "deny the rule's actions that the principal's policies allow",
+        DenyScope::Event => "deny every action of the event on its resource(s)",
         DenyScope::None => "no Deny",
     }
 }
@@ -959,6 +966,10 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
             }
             one(s, name)
         }
+        (source, _) if crate::review::covers(source) => (
+            Vec::new(),
+            Some(crate::review::by_hand(e, &input.analysis.mapping)),
+        ),
         _ => (Vec::new(), Some(by_hand(e, &p))),
     }
 }

@@ -39,6 +39,10 @@ pub enum DenyScope {
     Observed,
     /// The rule's whole action set (`match.actions`).
     Rule,
+    /// Every action the event exercised on the resources it touched, once the rule matched one of
+    /// them: for a service call that passes a role, `iam:PassRole` on that role and the call itself
+    /// on its resource. Actions whose resource is unknown are left out (and said so).
+    Event,
     /// No Deny: the violation is alerted (and undone, if `undo`).
     None,
 }
@@ -116,6 +120,10 @@ pub struct RuleSet {
     pub warden_principals: Vec<String>,
     /// Accounts a bucket policy may grant to without counting as "outside".
     pub trusted_accounts: Vec<String>,
+    /// Role ARN patterns no one outside the admin allow-set may pass to a service: the file's
+    /// `privileged_roles`, plus the role patterns of `warden_principals` and `break_glass`. A rule
+    /// names this set as `"@privileged_roles"` in `match.resources`.
+    pub privileged_roles: Vec<String>,
     pub rules: Vec<Rule>,
     /// What deserves a look without making the file invalid (a name the catalog cannot vouch for,
     /// because its service is not in the catalog): `warden rules check` prints them.
@@ -139,6 +147,25 @@ impl fmt::Display for RuleWarning {
             self.file, self.line, self.field, self.message
         )
     }
+}
+
+/// The name by which `match.resources` refers to the rule set's privileged roles.
+pub const PRIVILEGED_ROLES_REF: &str = "@privileged_roles";
+
+/// Whether an ARN pattern names IAM roles (`arn:<partition>:iam::<account>:role/<path and name>`).
+fn is_role_pattern(p: &str) -> bool {
+    let mut parts = p.splitn(6, ':');
+    let (Some("arn"), Some(_), Some(service), Some(region), Some(_), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return false;
+    };
+    matches!(service, "iam" | "*") && region.is_empty() && resource.starts_with("role/")
 }
 
 /// An error in a rule file, located.
@@ -186,6 +213,8 @@ struct RawFile {
     warden_principals: Vec<S<String>>,
     #[serde(default)]
     trusted_accounts: Vec<S<String>>,
+    #[serde(default)]
+    privileged_roles: Vec<S<String>>,
     #[serde(default, rename = "rule")]
     rules: Vec<S<RawRule>>,
 }
@@ -632,6 +661,26 @@ impl RuleSet {
             Names::UsersOrRoles,
         );
         let trusted_accounts = c.accounts(&raw.trusted_accounts, "trusted_accounts");
+        let mut privileged_roles = Vec::new();
+        for p in &raw.privileged_roles {
+            if is_role_pattern(p.get_ref()) {
+                privileged_roles.push(p.get_ref().clone());
+            } else {
+                c.error(
+                    p,
+                    "privileged_roles",
+                    format!(
+                        "`{}` is not a role ARN pattern (such as `arn:*:iam::*:role/Admin*`)",
+                        p.get_ref()
+                    ),
+                );
+            }
+        }
+        for p in warden_principals.iter().chain(&break_glass) {
+            if is_role_pattern(p) && !privileged_roles.contains(p) {
+                privileged_roles.push(p.clone());
+            }
+        }
         let mut rules: Vec<Rule> = Vec::new();
         for (i, spanned) in raw.rules.iter().enumerate() {
             let r = spanned.get_ref();
@@ -682,7 +731,26 @@ impl RuleSet {
             if m.events.is_empty() && m.actions.is_empty() {
                 c.error(&r.matches, format!("{field}.match"), "needs `events` or `actions`: a rule that matches everything is surely a mistake");
             }
-            let resources = c.arn_patterns(&m.resources, &format!("{field}.match.resources"));
+            let (refs, patterns): (Vec<&S<String>>, Vec<&S<String>>) = m
+                .resources
+                .iter()
+                .partition(|r| r.get_ref().starts_with('@'));
+            let patterns: Vec<S<String>> = patterns.into_iter().cloned().collect();
+            let mut resources = c.arn_patterns(&patterns, &format!("{field}.match.resources"));
+            for r in refs {
+                if r.get_ref() == PRIVILEGED_ROLES_REF {
+                    resources.extend(privileged_roles.iter().cloned());
+                } else {
+                    c.error(
+                        r,
+                        format!("{field}.match.resources"),
+                        format!(
+                            "unknown set `{}` (the one set a rule can name is `{PRIVILEGED_ROLES_REF}`)",
+                            r.get_ref()
+                        ),
+                    );
+                }
+            }
             for a in &r.allow {
                 if !raw.allow_sets.contains_key(a.get_ref()) {
                     c.error(
@@ -753,6 +821,7 @@ impl RuleSet {
             break_glass,
             warden_principals,
             trusted_accounts,
+            privileged_roles,
             rules,
             warnings: c.warnings,
         })
@@ -898,23 +967,23 @@ mod tests {
     #[test]
     fn names_of_services_the_catalog_lacks_are_warnings() {
         let (errors, warnings) = messages(&one_rule(
-            "sources = [\"ec2.amazonaws.com\", \"iam.amazonaws.com\"]\nevents = [\"RunInstances\", \"CreateUser\"]",
+            "sources = [\"rds.amazonaws.com\", \"iam.amazonaws.com\"]\nevents = [\"CreateDBInstance\", \"CreateUser\"]",
         ));
         assert_eq!(errors, Vec::<String>::new());
         assert!(
-            warnings.iter().any(|w| w.starts_with("r.toml:5: rule[0].match.sources: the catalog has no service for event source `ec2.amazonaws.com`")),
+            warnings.iter().any(|w| w.starts_with("r.toml:5: rule[0].match.sources: the catalog has no service for event source `rds.amazonaws.com`")),
             "{warnings:?}"
         );
         assert!(
-            warnings.iter().any(|w| w.starts_with("r.toml:6: rule[0].match.events: `RunInstances` is no event name of `iam` in the catalog; the catalog may lack it")),
+            warnings.iter().any(|w| w.starts_with("r.toml:6: rule[0].match.events: `CreateDBInstance` is no event name of `iam` in the catalog; the catalog may lack it")),
             "{warnings:?}"
         );
-        let (errors, warnings) = messages(&one_rule("actions = [\"ec2:RunInstances\"]"));
+        let (errors, warnings) = messages(&one_rule("actions = [\"rds:CreateDBInstance\"]"));
         assert_eq!(errors, Vec::<String>::new());
         assert!(
             warnings
                 .iter()
-                .any(|w| w.contains("the catalog has no service `ec2`")),
+                .any(|w| w.contains("the catalog has no service `rds`")),
             "{warnings:?}"
         );
     }
@@ -970,6 +1039,32 @@ mod tests {
             Some("iam:PutRolePolicy")
         );
         assert_eq!(nearest("zzz", ["iam:PutRolePolicy"].into_iter()), None);
+    }
+
+    #[test]
+    fn privileged_roles_extend_wardens_and_break_glass_roles_and_are_checked() {
+        let text = "version = 1\nbreak_glass = [\"arn:*:iam::*:role/bg\", \"arn:*:iam::*:user/root-ish\"]\nwarden_principals = [\"arn:*:iam::*:role/warden-*\"]\nprivileged_roles = [\"arn:aws:iam::111122223333:role/Admin*\"]\n[[rule]]\nid = \"p\"\n[rule.match]\nactions = [\"iam:PassRole\"]\nresources = [\"@privileged_roles\"]\n";
+        let rules = RuleSet::parse("r.toml", text).unwrap();
+        let want = [
+            "arn:aws:iam::111122223333:role/Admin*",
+            "arn:*:iam::*:role/warden-*",
+            "arn:*:iam::*:role/bg",
+        ];
+        assert_eq!(rules.privileged_roles, want);
+        assert_eq!(rules.rules[0].matches.resources, want);
+        let bad = text
+            .replace("role/Admin*", "user/Admin*")
+            .replace("@privileged_roles", "@admins");
+        let err = RuleSet::parse("r.toml", &bad).unwrap_err().to_string();
+        assert!(
+            err.contains("r.toml:4: privileged_roles: `arn:aws:iam::111122223333:user/Admin*` is not a role ARN pattern"),
+            "{err}"
+        );
+        assert!(err.contains("unknown set `@admins`"), "{err}");
+        let rules = RuleSet::default_pack().unwrap();
+        assert!(rules
+            .privileged_roles
+            .contains(&"arn:*:iam::*:role/break-glass*".to_owned()));
     }
 
     #[test]

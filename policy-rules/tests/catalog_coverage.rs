@@ -1,4 +1,4 @@
-//! Resource derivation across the whole catalog: for every IAM, STS, S3 and CloudTrail action that
+//! Resource derivation across the whole catalog: for every action of every catalog service that
 //! applies to a specific resource, an event carrying the request parameters AWS's API names for it
 //! must yield that resource. The few resource types whose event parameters Warden does not know are
 //! listed here on purpose: they map to `unresolved` (and so to `alert`), never to a guess, and a
@@ -15,13 +15,23 @@ const PARAMS: &str = r#"{"userName":"bob","roleName":"app","groupName":"devs","p
  "instanceProfileName":"ip","bucketName":"b","key":"k/o","roleArn":"arn:aws:iam::111122223333:role/app",
  "serialNumber":"arn:aws:iam::111122223333:mfa/bob","openIDConnectProviderArn":"arn:aws:iam::111122223333:oidc-provider/x",
  "sAMLProviderArn":"arn:aws:iam::111122223333:saml-provider/x","name":"main","serverCertificateName":"c",
- "jobId":"j","configId":"c","delegationRequestId":"d"}"#;
+ "jobId":"j","configId":"c","delegationRequestId":"d",
+ "functionName":"f","instanceId":"i-0abc","subnetId":"subnet-1","documentName":"AWS-RunShellScript",
+ "queueUrl":"https://sqs.eu-west-1.amazonaws.com/111122223333/q","tableName":"t",
+ "topicArn":"arn:aws:sns:eu-west-1:111122223333:t","stackName":"arn:aws:cloudformation:eu-west-1:111122223333:stack/s/1",
+ "endpointName":"e","pipelineId":"df-1","notebookInstanceName":"n","processingJobName":"p","trainingJobName":"t",
+ "taskDefinition":"arn:aws:ecs:eu-west-1:111122223333:task-definition/web:1","cluster":"c","serviceName":"s"}"#;
 
 /// Resource types whose identifying request parameter is not known to Warden (their events alert).
-const KNOWN_UNRESOLVED: [&str; 6] = [
+/// The Auto Scaling types and EC2 launch templates are named by ids AWS makes up, which no request
+/// carries.
+const KNOWN_UNRESOLVED: [&str; 9] = [
     "access-report",
     "accessgrant",
     "accessgrantslocation",
+    "autoScalingGroup",
+    "launch-template",
+    "launchConfiguration",
     "multiregionaccesspoint",
     "multiregionaccesspointrequestarn",
     "role-template",

@@ -90,7 +90,7 @@ const WRITE_EVENTS: &[Row] = &[
     ("80486b96-9f31-441e-b4e2-b85a4e520a07", "CreateBucket", "assumed-role", "arn:aws:iam::101010101111:role/Sandbox_Dev", &["s3:CreateBucket"], &["arn:aws:s3:::cwe-test"]),
     ("111111-436a-45ee-b0f2-5ea9e155dd56", "TagRole", "assumed-role", "arn:aws:iam::123456789012:role/aRole", &["iam:TagRole"], &["arn:aws:iam::123456789012:role/*/abcrole", "arn:aws:iam::123456789012:role/abcrole"]),
     ("2ee753fa-c79c-4b2a-9584-7a011d6fe763", "AttachRolePolicy", "assumed-role", "arn:aws:iam::123456789012:role/role1", &["iam:AttachRolePolicy"], &["arn:aws:iam::123456789012:role/*/role1", "arn:aws:iam::123456789012:role/role1"]),
-    ("cfaf5898-f822-47ce-ba52-1b01aabc18f4", "AssumeRole", "assumed-role", "arn:aws:iam::123456789012:role/roleA", &["sts:AssumeRole"], &[]),
+    ("cfaf5898-f822-47ce-ba52-1b01aabc18f4", "AssumeRole", "assumed-role", "arn:aws:iam::123456789012:role/roleA", &["sts:AssumeRole"], &["arn:aws:iam::123456789012:role/roleB"]), // the resource from the denial's errorMessage
     ("07dcf958-5664-4de1-9ff4-99c76de89fb3", "TagRole", "assumed-role", "arn:aws:iam::1234567890012:role/NoqSpoke", &["iam:TagRole"], &["arn:aws:iam::1234567890012:role/*/test_detect_role", "arn:aws:iam::1234567890012:role/test_detect_role"]),
     // A user of 7777… assuming a role of 1111…: another account's principal, with its full ARN.
     ("dEXAMPLE-ac7f-466c-a608-4ac8dEXAMPLE", "AssumeRole", "other-account", "arn:aws:iam::777788889999:user/JohnDoe", &["sts:AssumeRole", "sts:SetSourceIdentity"], &["arn:aws:iam::111122223333:role/EC2-dev"]),
@@ -109,14 +109,14 @@ const WRITE_EVENTS: &[Row] = &[
     ("b25ff7e3-f1cf-4b7f-883d-b09168c454d5", "AssumeRole", "aws-service", "", &["sts:AssumeRole"], &["arn:aws:iam::111111111111:role/someRole"]),
     ("d769ddfd-2cda-4cfa-b33f-05d3b886921d", "AssumeRole", "iam-user", "arn:aws:iam::457448411975:user/christophe", &["sts:AssumeRole"], &["arn:aws:iam::457448411975:role/stratus-red-team-ec2-get-password-data-role"]),
     ("fd179e25-9f1a-406c-8d7d-62f9d4938ef6", "AssumeRole", "iam-user", "arn:aws:iam::457448411975:user/christophe", &["sts:AssumeRole"], &["arn:aws:iam::457448411975:role/stratus-red-team-ec2-get-password-data-role"]),
-    ("46558847-8b84-43de-8c96-302aa4744763", "AssumeRole", "iam-user", "arn:aws:iam::457448411975:user/christophe", &["sts:AssumeRole"], &[]),
-    ("8a8844ff-dc95-4ef5-87d2-d86cc23fedd0", "AssumeRole", "iam-user", "arn:aws:iam::457448411975:user/christophe", &["sts:AssumeRole"], &[]),
+    ("46558847-8b84-43de-8c96-302aa4744763", "AssumeRole", "iam-user", "arn:aws:iam::457448411975:user/christophe", &["sts:AssumeRole"], &["arn:aws:iam::457448411975:role/stratus-red-team-ec2-get-password-data-role"]), // the resource from the denial's errorMessage
+    ("8a8844ff-dc95-4ef5-87d2-d86cc23fedd0", "AssumeRole", "iam-user", "arn:aws:iam::457448411975:user/christophe", &["sts:AssumeRole"], &["arn:aws:iam::457448411975:role/stratus-red-team-ec2-get-password-data-role"]), // the resource from the denial's errorMessage
     ("099bfd30-232c-4dff-9998-3821921063ca", "AssumeRole", "iam-user", "arn:aws:iam::307578594326:user/christophe", &["sts:AssumeRole"], &["arn:aws:iam::307578594326:role/stratus-red-team-leave-org-role"]),
     ("e3441619-0bf6-4818-bf18-391fb65ba98e", "AssumeRole", "iam-user", "arn:aws:iam::307578594326:user/christophe", &["sts:AssumeRole"], &["arn:aws:iam::307578594326:role/stratus-red-team-leave-org-role"]),
     ("cf589cd4-9633-4cc6-9b5c-c74f5a735fa5", "AssumeRole", "iam-user", "arn:aws:iam::321848314756:user/christophe", &["sts:AssumeRole"], &["arn:aws:iam::321848314756:role/stratus-red-team-get-usr-data-role"]),
     ("eebae605-3664-4560-a248-17d33f9ef6ef", "AssumeRole", "iam-user", "arn:aws:iam::321848314756:user/christophe", &["sts:AssumeRole"], &["arn:aws:iam::321848314756:role/stratus-red-team-get-usr-data-role"]),
-    ("4cf5dad6-648f-48eb-85a7-6181c5d79424", "AssumeRole", "iam-user", "arn:aws:iam::321848314756:user/christophe", &["sts:AssumeRole"], &[]),
-    ("67fa9341-bd06-4ceb-a8b8-6815522b5a1b", "AssumeRole", "iam-user", "arn:aws:iam::321848314756:user/christophe", &["sts:AssumeRole"], &[]),
+    ("4cf5dad6-648f-48eb-85a7-6181c5d79424", "AssumeRole", "iam-user", "arn:aws:iam::321848314756:user/christophe", &["sts:AssumeRole"], &["arn:aws:iam::321848314756:role/stratus-red-team-get-usr-data-role"]), // the resource from the denial's errorMessage
+    ("67fa9341-bd06-4ceb-a8b8-6815522b5a1b", "AssumeRole", "iam-user", "arn:aws:iam::321848314756:user/christophe", &["sts:AssumeRole"], &["arn:aws:iam::321848314756:role/stratus-red-team-get-usr-data-role"]), // the resource from the denial's errorMessage
     ("04c882a5-7652-40d1-b44c-83535fc19268", "AssumeRole", "iam-user", "arn:aws:iam::900138736586:user/christophe", &["sts:AssumeRole"], &["arn:aws:iam::900138736586:role/stratus-red-team-ec2lui-role-idtzskbvtd"]),
     ("9a6353be-6cb8-4a0c-ab85-a46dbd3a2b71", "AssumeRole", "iam-user", "arn:aws:iam::900138736586:user/christophe", &["sts:AssumeRole"], &["arn:aws:iam::900138736586:role/stratus-red-team-ec2lui-role-idtzskbvtd"]),
     ("62e290e2-ee95-4a7c-a9f8-db4ef462b12d", "UpdateAssumeRolePolicy", "iam-user", "arn:aws:iam::751203476945:user/christophe", &["iam:UpdateAssumeRolePolicy"], &["arn:aws:iam::751203476945:role/*/stratus-red-team-backdoor-r-role", "arn:aws:iam::751203476945:role/stratus-red-team-backdoor-r-role"]),

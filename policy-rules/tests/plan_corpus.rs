@@ -4,7 +4,8 @@
 //! any of `target`, `policy_name`, `placement`, `denied` (exact list of pairs), `undo_calls`,
 //! `undo_params` (of the first step), `undo_policy_principals` (the AWS principals left in an undo's bucket policy), `fallback` (null) or `fallback_contains`,
 //! `revoke_sessions_before`, `document_denies` (pairs the written document must deny),
-//! `document_allows` (pairs it must not deny: the neighbours of what the event touched); for an alert,
+//! `document_allows` (pairs it must not deny: the neighbours of what the event touched),
+//! `no_undo_contains` (why there is no undo, and what a person does); for an alert,
 //! `alert_contains`.
 #![allow(
     clippy::unwrap_used,
@@ -115,6 +116,13 @@ fn check(name: &str, case: &Value, catalog: &Catalog) {
                         serde_json::to_value(&principals).unwrap(),
                         *want,
                         "{name}: principals left in the undo policy"
+                    );
+                }
+                if let Some(want) = expect.get("no_undo_contains").and_then(Value::as_str) {
+                    assert!(
+                        p.no_undo.as_deref().unwrap_or("").contains(want),
+                        "{name}: no_undo {:?}",
+                        p.no_undo
                     );
                 }
                 if let Some(want) = expect.get("fallback") {

@@ -11,10 +11,13 @@ use anyhow::{Context, Result};
 use policy_rules::evidence::Record;
 use std::io::Write;
 
-/// `warden init`: prints the configuration as `export` lines.
+/// `warden init`: prints the configuration as `export` lines. The EventBridge rules route what the
+/// configured rules (`WARDEN_RULES`, else the default pack) can match.
 pub async fn init(prefix: &str, evidence_bucket: bool, out: &mut dyn Write) -> Result<()> {
+    let config = Config::from_env()?;
     let clients = Clients::from_env(&RateLimits::default(), RetryPolicy::default()).await;
-    let made = crate::stores::init::init(&clients, prefix, evidence_bucket).await?;
+    let made =
+        crate::stores::init::init_for(&clients, prefix, evidence_bucket, &config.rules).await?;
     write!(out, "{}", made.to_exports())?;
     Ok(())
 }

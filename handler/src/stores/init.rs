@@ -10,9 +10,12 @@
 //! - the DynamoDB tables of `dynamo::table_definitions` (TTL on the state table);
 //! - optionally the evidence bucket `<prefix>-evidence-<account>-<region>`, with Object Lock (and
 //!   so versioning) and every public access blocked;
-//! - three EventBridge pattern rules (no schedule) on the default bus, each targeting the queue with
-//!   the fixed message group `warden`: every IAM API call, the S3 bucket-policy, ACL and
-//!   public-access-block calls, and CloudTrail tampering.
+//! - the EventBridge pattern rules (no schedule) on the default bus, each targeting the queue with
+//!   the fixed message group `warden`: `<prefix>-<service>-<n>`, one per pattern that
+//!   `policy_rules::routing` derives from the rule set and the catalog (every event a rule can match,
+//!   and nothing else), and `<prefix>-watchdog`, which reports changes to any `<prefix>-` rule (a
+//!   disabled rule cannot report its own disabling; the routed EventBridge calls report the
+//!   watchdog's).
 //!
 //! Not here: the CLI subcommand (`main.rs`), the Lambda and its event source mapping (the template).
 
@@ -25,6 +28,9 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use aws_smithy_types::error::operation::BuildError;
+use policy_rules::catalog::Catalog;
+use policy_rules::routing;
+use policy_rules::rules::RuleSet;
 use serde_json::json;
 use std::time::Duration;
 
@@ -47,25 +53,10 @@ pub const VISIBILITY_TIMEOUT_SECONDS: u32 = 180;
 pub const RETENTION_SECONDS: u32 = 1_209_600;
 
 /// The CloudTrail event detail type of management API calls.
-pub const DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
+pub use policy_rules::routing::DETAIL_TYPE;
 
-/// The S3 calls that change who can reach a bucket.
-pub const S3_ACCESS_CALLS: [&str; 6] = [
-    "PutBucketPolicy",
-    "DeleteBucketPolicy",
-    "PutBucketAcl",
-    "PutPublicAccessBlock",
-    "DeleteBucketPublicAccessBlock",
-    "PutBucketPublicAccessBlock",
-];
-
-/// The CloudTrail calls that blind the guard.
-pub const CLOUDTRAIL_TAMPERING_CALLS: [&str; 4] = [
-    "StopLogging",
-    "DeleteTrail",
-    "UpdateTrail",
-    "PutEventSelectors",
-];
+/// The name suffix of the rule that watches Warden's own rules.
+pub const WATCHDOG: &str = "watchdog";
 
 /// Why init failed.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +79,8 @@ pub enum InitError {
     },
     #[error("EventBridge refused target of rule `{rule}`: {message}")]
     Target { rule: String, message: String },
+    #[error("while deriving the event patterns: {0}")]
+    Routing(String),
 }
 
 /// The configuration `init` made, as `(NAME, value)` pairs in a fixed order.
@@ -123,32 +116,27 @@ pub fn shell_quote(s: &str) -> String {
     }
 }
 
-/// The EventBridge rules: `(name suffix, pattern)`. Read-only calls are not delivered to rules that
-/// do not opt in, so "every IAM call" is every IAM write (Amazon EventBridge User Guide, "Events
-/// from AWS services", CloudTrail delivery).
-pub fn rule_patterns() -> Vec<(&'static str, serde_json::Value)> {
-    vec![
-        (
-            "iam",
-            json!({"source": ["aws.iam"], "detail-type": [DETAIL_TYPE]}),
-        ),
-        (
-            "s3-access",
-            json!({
-                "source": ["aws.s3"],
-                "detail-type": [DETAIL_TYPE],
-                "detail": {"eventSource": ["s3.amazonaws.com"], "eventName": S3_ACCESS_CALLS},
-            }),
-        ),
-        (
-            "cloudtrail-tampering",
-            json!({
-                "source": ["aws.cloudtrail"],
-                "detail-type": [DETAIL_TYPE],
-                "detail": {"eventSource": ["cloudtrail.amazonaws.com"], "eventName": CLOUDTRAIL_TAMPERING_CALLS},
-            }),
-        ),
-    ]
+/// The EventBridge rules: `(name, pattern)`, from the rules' routing and the watchdog. Read-only
+/// calls are not delivered to rules that do not opt in, and no default rule needs them.
+pub fn rule_patterns(
+    prefix: &str,
+    rules: &RuleSet,
+    catalog: &Catalog,
+) -> Result<Vec<(String, serde_json::Value)>, InitError> {
+    let routing = routing::routing(rules, catalog);
+    if !routing.unrouted.is_empty() {
+        return Err(InitError::Routing(routing.unrouted.join("; ")));
+    }
+    let mut out: Vec<(String, serde_json::Value)> = routing
+        .routes
+        .into_iter()
+        .map(|r| (format!("{prefix}-{}", r.name), r.pattern))
+        .collect();
+    out.push((
+        format!("{prefix}-{WATCHDOG}"),
+        routing::watchdog(&format!("{prefix}-")),
+    ));
+    Ok(out)
 }
 
 fn valid_prefix(prefix: &str) -> bool {
@@ -158,12 +146,25 @@ fn valid_prefix(prefix: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// Creates (or finds) everything; see the file comment.
+/// Creates (or finds) everything for the default rule pack; see the file comment.
 pub async fn init(
     clients: &Clients,
     prefix: &str,
     with_evidence_bucket: bool,
 ) -> Result<InitOutput, InitError> {
+    let rules = RuleSet::default_pack().map_err(|e| InitError::Routing(e.to_string()))?;
+    init_for(clients, prefix, with_evidence_bucket, &rules).await
+}
+
+/// Creates (or finds) everything, routing what `rules` can match; see the file comment.
+pub async fn init_for(
+    clients: &Clients,
+    prefix: &str,
+    with_evidence_bucket: bool,
+    rules: &RuleSet,
+) -> Result<InitOutput, InitError> {
+    let catalog = Catalog::builtin().map_err(|e| InitError::Routing(e.to_string()))?;
+    let patterns = rule_patterns(prefix, rules, &catalog)?;
     if !valid_prefix(prefix) {
         return Err(InitError::Prefix {
             prefix: prefix.to_owned(),
@@ -194,14 +195,13 @@ pub async fn init(
         bucket_name = Some(name);
     }
     let mut rule_arns = Vec::new();
-    for (suffix, pattern) in rule_patterns() {
-        let name = format!("{prefix}-{suffix}");
+    for (name, pattern) in patterns {
         let req = clients
             .events
             .put_rule()
             .name(&name)
             .description(format!(
-                "Warden: {suffix} CloudTrail events to {prefix}-events.fifo"
+                "Warden: CloudTrail events its rules can match, to {prefix}-events.fifo"
             ))
             .event_pattern(pattern.to_string())
             .state(aws_sdk_eventbridge::types::RuleState::Enabled);
@@ -590,14 +590,22 @@ mod tests {
     }
 
     #[test]
-    fn the_s3_rule_names_exactly_the_access_calls() {
-        let rules = rule_patterns();
-        assert_eq!(rules.len(), 3);
+    fn the_rules_are_the_routes_and_the_watchdog() {
+        let rules = RuleSet::default_pack().unwrap();
+        let catalog = Catalog::builtin().unwrap();
+        let patterns = rule_patterns("warden", &rules, &catalog).unwrap();
         assert_eq!(
-            rules[1].1["detail"]["eventName"].as_array().unwrap().len(),
-            6
+            patterns.len(),
+            routing::routing(&rules, &catalog).routes.len() + 1
         );
-        assert!(rules
+        assert!(patterns.iter().any(|(n, _)| n == "warden-iam-1"));
+        let (name, watchdog) = patterns.last().unwrap();
+        assert_eq!(name, "warden-watchdog");
+        assert_eq!(
+            watchdog["detail"]["$or"][0]["requestParameters"]["name"][0]["prefix"],
+            "warden-"
+        );
+        assert!(patterns
             .iter()
             .all(|(_, p)| p["detail-type"][0] == DETAIL_TYPE));
     }
