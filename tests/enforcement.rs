@@ -643,4 +643,30 @@ async fn a_deleted_or_rewritten_deny_and_a_reactivated_key_are_put_back_from_war
     assert_eq!(tampers, 3, "delete, rewrite, key");
     let alerts = s.alerts().await.unwrap().join("\n");
     assert!(alerts.contains("tampering"), "{alerts}");
+
+    // The documented way to lift it: `warden release`, recorded, and Warden's record cleared.
+    let released = flow
+        .release("arn:aws:iam::123456789012:user/mallory")
+        .await
+        .unwrap();
+    assert_eq!(released.len(), 1, "one change: WardenDeny deleted");
+    assert_eq!(mallory_denied_both(&s).await, (false, false));
+    assert!(!s
+        .user_policies("mallory")
+        .await
+        .unwrap()
+        .contains(&"WardenDeny".to_owned()));
+    // The admin who tampered is still denied what it did; mallory is no longer held.
+    let held = flow.held_principals().await.unwrap();
+    assert!(
+        !held.iter().any(|p| p.ends_with(":user/mallory")),
+        "{held:?}"
+    );
+    assert!(held.iter().any(|p| p.ends_with(":user/admin")), "{held:?}");
+    assert_eq!(
+        status().await.as_deref(),
+        Some("Inactive"),
+        "keys stay Inactive"
+    );
+    evidence_verifies(&flow).await;
 }

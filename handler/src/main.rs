@@ -167,6 +167,17 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Lift what Warden holds in force on a principal (its Deny, its quarantine) and clear
+    /// Warden's record of it, each change recorded as evidence; keys Warden deactivated stay
+    /// Inactive. The documented way to lift a Deny: lifting it by hand is tampering, put back.
+    Release {
+        /// The principal's full ARN (`arn:aws:iam::123456789012:user/ops/bob`).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        principal: Option<String>,
+        /// Every principal Warden holds something in force on.
+        #[arg(long)]
+        all: bool,
+    },
     /// Run the whole thing on the local AWS (installed and started as needed), step by step.
     Demo,
     /// Check or list the evidence trail (a local file, or the configured DynamoDB store).
@@ -361,6 +372,10 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
         }
         Command::Rollback { id, force } => {
             block_on(commands::rollback(&id, force, out))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Release { principal, all } => {
+            block_on(commands::release(principal.as_deref(), all, out))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo => {

@@ -244,7 +244,7 @@ fn rules_check_refuses_dangerous_patterns_and_unknown_names() {
     let warned = dir.path().join("warned.toml");
     std::fs::write(
         &warned,
-        "version = 1\n[[rule]]\nid = \"x\"\n[rule.match]\nsources = [\"ec2.amazonaws.com\"]\nevents = [\"RunInstances\"]\n",
+        "version = 1\n[[rule]]\nid = \"x\"\n[rule.match]\nsources = [\"rds.amazonaws.com\"]\nevents = [\"CreateDBInstance\"]\n",
     )
     .unwrap();
     warden()
@@ -256,7 +256,7 @@ fn rules_check_refuses_dangerous_patterns_and_unknown_names() {
             "warning: ",
         ))
         .stderr(predicate::str::contains(
-            "warned.toml:5: rule[0].match.sources: the catalog has no service for event source `ec2.amazonaws.com`",
+            "warned.toml:5: rule[0].match.sources: the catalog has no service for event source `rds.amazonaws.com`",
         ));
     warden()
         .args(["rules", "check", "--help"])

@@ -12,9 +12,10 @@
 use crate::arn::Arn;
 use crate::event::Event;
 use crate::planner::{
-    managed_policy_arn, merge_deny, protect, Placement, DENY_POLICY_NAME, QUARANTINE_POLICY_NAME,
+    managed_policy_arn, merge_deny, protect, Placement, DENY_POLICY_NAME, PROTECT_SID,
+    QUARANTINE_POLICY_NAME, REVOKE_SID,
 };
-use crate::policy::PolicyDocument;
+use crate::policy::{Effect, PolicyDocument, Scope};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -88,6 +89,31 @@ impl Held {
             a.account,
             self.policy_name.as_deref()?,
         ))
+    }
+
+    /// The Deny pairs a Warden document holds (its protecting and revoke-sessions statements
+    /// aside): how Warden's record is set back when a change of its own is rolled back to the
+    /// document Warden itself wrote before.
+    pub fn denies_in(doc: &PolicyDocument) -> BTreeSet<(String, String)> {
+        let mut out = BTreeSet::new();
+        for st in &doc.statements {
+            let ours = st
+                .sid
+                .as_deref()
+                .is_some_and(|x| x.starts_with(PROTECT_SID) || x == REVOKE_SID);
+            if ours || st.effect != Effect::Deny || !st.condition.is_empty() {
+                continue;
+            }
+            if let (Scope::Only(actions), Some(Scope::Only(resources))) = (&st.action, &st.resource)
+            {
+                for a in actions {
+                    for r in resources {
+                        out.insert((a.clone(), r.clone()));
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The pairs as the planner takes them.
@@ -237,7 +263,7 @@ pub fn tamper(event: &Event<'_>, held: &Held) -> Option<Tampering> {
 mod tests {
     use super::*;
     use crate::evaluate::{evaluate, Answer, Policies, Request, RequestContext};
-    use crate::planner::{managed_policy_name, PROTECT_SID};
+    use crate::planner::managed_policy_name;
     use proptest::prelude::*;
 
     const ACCOUNT: &str = "111122223333";
@@ -356,9 +382,12 @@ mod tests {
         assert!(text.contains(PROTECT_SID));
         assert_eq!(
             held.document(),
-            Some(doc),
+            Some(doc.clone()),
             "the same record renders the same bytes"
         );
         assert!(Held::new("arn:aws:iam::1:user/x").document().is_none());
+        // What a rolled-back change's before-state holds is read back without Warden's own
+        // protecting statements.
+        assert_eq!(Held::denies_in(&doc), held.denies);
     }
 }

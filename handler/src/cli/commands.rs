@@ -121,3 +121,33 @@ pub async fn rollback(id: &str, force: bool, out: &mut dyn Write) -> Result<()> 
     )?;
     Ok(())
 }
+
+/// `warden release PRINCIPAL` / `warden release --all`.
+pub async fn release(principal: Option<&str>, all: bool, out: &mut dyn Write) -> Result<()> {
+    let config = Config::from_env()?;
+    let clients = Clients::from_env(&config.rate_limits, config.retry).await;
+    let account = guarded_account(&config, &clients).await?;
+    let flow = build_flow(&config, &clients, account)?;
+    let principals = match (principal, all) {
+        (Some(p), _) => vec![p.to_owned()],
+        (None, _) => flow.held_principals().await?,
+    };
+    if principals.is_empty() {
+        writeln!(out, "Warden holds nothing in force")?;
+    }
+    for p in principals {
+        let records = flow
+            .release(&p)
+            .await
+            .with_context(|| format!("release of `{p}`"))?;
+        let ids: Vec<String> = records.iter().map(|r| format!("`{}`", r.id)).collect();
+        writeln!(
+            out,
+            "released `{p}`: {} change(s) recorded{}{}",
+            records.len(),
+            if ids.is_empty() { "" } else { " as " },
+            ids.join(", ")
+        )?;
+    }
+    Ok(())
+}

@@ -1351,6 +1351,7 @@ impl Flow {
             .connectors
             .rollback(&target, before, left, force)
             .await?;
+        self.forget(b, before).await?;
         let rec = self
             .evidence
             .append(Draft {
@@ -1366,6 +1367,163 @@ impl Flow {
             })
             .await?;
         Ok((rec, done))
+    }
+}
+
+impl Flow {
+    /// After a rollback of one of Warden's own changes, its record says what the rolled-back
+    /// before-state holds: for a Deny, the pairs of the document Warden had written before (its own
+    /// stored before-state, not a live read); for a key it deactivated, the key is no longer held.
+    async fn forget(&self, change: &Value, before: &Value) -> Result<(), FlowError> {
+        let role = change.get("role").and_then(Value::as_str).unwrap_or("");
+        let step: Option<Step> = change
+            .get("step")
+            .and_then(|s| serde_json::from_value(s.clone()).ok());
+        let Some(step) = step else { return Ok(()) };
+        let param = |k: &str| {
+            step.params
+                .get(k)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let (is_role, name) = match (param("RoleName"), param("UserName")) {
+            (Some(r), _) => (true, r),
+            (_, Some(u)) => (false, u),
+            _ => return Ok(()),
+        };
+        let key = format!(
+            "{}:{}/{name}",
+            self.account_id,
+            if is_role { "role" } else { "user" }
+        );
+        match (role, step.call.as_str()) {
+            ("deny" | "restore", _) => {
+                let policy = param("PolicyName").unwrap_or_default();
+                let earlier = before
+                    .pointer(&format!("/inline/{policy}"))
+                    .and_then(|d| policy_rules::policy::PolicyDocument::from_value(d).ok());
+                let denies = earlier.as_ref().map(Held::denies_in).unwrap_or_default();
+                self.update_held(&key, "", |h| {
+                    h.denies.clone_from(&denies);
+                    if denies.is_empty() {
+                        h.placement = None;
+                        h.policy_name = None;
+                        h.revoke_before = None;
+                    }
+                })
+                .await
+            }
+            ("undo", "iam:UpdateAccessKey") => {
+                let id = param("AccessKeyId").unwrap_or_default();
+                self.update_held(&key, "", |h| {
+                    h.keys_inactive.remove(&id);
+                })
+                .await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// `warden release PRINCIPAL`: lifts what Warden holds in force on a principal of the guarded
+    /// account — deletes its Deny (inline, or detaches the managed one) and its quarantine, each
+    /// as a recorded change — and clears Warden's record. Keys Warden deactivated stay
+    /// `Inactive` (re-activating a key is a person's call, with `aws iam update-access-key`).
+    pub async fn release(&self, principal: &str) -> Result<Vec<Record>, FlowError> {
+        let key = held::key(principal).ok_or_else(|| {
+            FlowError::Unreadable(format!("`{principal}` is not a user or role ARN"))
+        })?;
+        if !key.starts_with(&format!("{}:", self.account_id)) {
+            return Err(FlowError::Unreadable(format!(
+                "`{principal}` is not in account `{}`, which Warden guards",
+                self.account_id
+            )));
+        }
+        let held = self.holdings.get(&key).await?.ok_or_else(|| {
+            FlowError::Unreadable(format!("Warden holds nothing in force on `{principal}`"))
+        })?;
+        let (holder, title) = if held.is_role() {
+            ("RoleName", "Role")
+        } else {
+            ("UserName", "User")
+        };
+        let name = Value::String(held.name().to_owned());
+        let mut steps = Vec::new();
+        let delete = |policy: &str| Step {
+            call: format!("iam:Delete{title}Policy"),
+            params: [
+                (holder.to_owned(), name.clone()),
+                ("PolicyName".to_owned(), Value::String(policy.to_owned())),
+            ]
+            .into_iter()
+            .collect(),
+            precondition: "none: the policy is Warden's own".to_owned(),
+            expect: None,
+        };
+        match (held.placement, held.managed_policy_arn()) {
+            (Some(Placement::Managed), Some(arn)) => steps.push(Step {
+                call: format!("iam:Detach{title}Policy"),
+                params: [
+                    (holder.to_owned(), name.clone()),
+                    ("PolicyArn".to_owned(), Value::String(arn)),
+                ]
+                .into_iter()
+                .collect(),
+                precondition: "the policy is still attached".to_owned(),
+                expect: None,
+            }),
+            _ if held.document().is_some() => steps.push(delete(DENY_POLICY_NAME)),
+            _ => {}
+        }
+        if held.quarantined {
+            steps.push(delete(QUARANTINE_POLICY_NAME));
+        }
+        let now = self.now();
+        let mut drafts = Vec::new();
+        for (i, step) in steps.iter().enumerate() {
+            let (connector, target) = self.connectors.for_step(step)?;
+            let before = connector.snapshot(&target).await?;
+            let applied = connector.apply(&target, step, &before).await?;
+            let verification = connector.verify(&target, step).await?;
+            drafts.push(Draft {
+                id: deterministic_id(&["release", &key, &now.to_string(), &i.to_string()]),
+                time: iso(now),
+                kind: Some(RecordKind::Change),
+                principal: Some(held.principal.clone()),
+                target: Some(target.to_string()),
+                actions: vec![step.call.clone()],
+                rule: None,
+                event_id: None,
+                body: json!({
+                    "connector": target.connector,
+                    "name": target.name,
+                    "role": "release",
+                    "step": step,
+                    "before": before,
+                    "after": verification.after,
+                    "applied": applied,
+                    "held_before": held,
+                }),
+            });
+        }
+        self.update_held(&key, &held.principal, |h| {
+            let version = h.version;
+            *h = Held::new(&held.principal);
+            h.version = version;
+        })
+        .await?;
+        Ok(self.evidence.append_all(drafts).await?)
+    }
+
+    /// The principals Warden holds something in force on.
+    pub async fn held_principals(&self) -> Result<Vec<String>, FlowError> {
+        Ok(self
+            .holdings
+            .list()
+            .await?
+            .into_iter()
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(_, h)| h.principal)
+            .collect())
     }
 }
 

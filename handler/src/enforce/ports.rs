@@ -112,6 +112,8 @@ pub trait Holdings: Send + Sync {
     /// Writes `held` if the stored version is still `held.version` (or there is none when it is
     /// 0), storing it as `held.version + 1`; `Contention` when another writer moved first.
     async fn put(&self, key: &str, held: &Held) -> Result<(), StoreError>;
+    /// Every record, with its key.
+    async fn list(&self) -> Result<Vec<(String, Held)>, StoreError>;
 }
 
 /// Alerts waiting to be sent, grouped into incidents.

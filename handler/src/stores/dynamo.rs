@@ -240,6 +240,45 @@ impl Holdings for DynamoHoldings {
             None => Err(StoreError::Contention),
         }
     }
+
+    async fn list(&self) -> Result<Vec<(String, Held)>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let req = self
+                .clients
+                .dynamodb
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .filter_expression("begins_with(#pk, :held)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":held", s("held#"))
+                .set_exclusive_start_key(start.take());
+            let page = self
+                .clients
+                .caller
+                .call("dynamodb", "Scan", || req.clone().send())
+                .await?
+                .value;
+            for item in page.items() {
+                let Some(key) = get_s(item, PK).and_then(|k| k.strip_prefix("held#")) else {
+                    continue;
+                };
+                let mut held: Held = serde_json::from_value(json_attr(item, HELD)?)
+                    .map_err(|e| corrupt(format!("held record `{key}` does not read: {e}")))?;
+                held.version = get_n(item, VERSION)
+                    .and_then(|v| u64::try_from(v).ok())
+                    .unwrap_or(0);
+                out.push((key.to_owned(), held));
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
