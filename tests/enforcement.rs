@@ -670,3 +670,93 @@ async fn a_deleted_or_rewritten_deny_and_a_reactivated_key_are_put_back_from_war
     );
     evidence_verifies(&flow).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_admins_public_bucket_policy_and_public_acl_are_undone() {
+    let (aws, s) = start().await;
+    // A policy granting everyone and another account, written by the admin on mallory's behalf
+    // (the emulator has one account; the event says mallory wrote it).
+    let public = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Public","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::public-site/*"},{"Sid":"Partner","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::public-site/*"},{"Sid":"App","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/admin"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::public-site/*"}]}"#;
+    s.admin
+        .clients
+        .s3
+        .put_bucket_policy()
+        .bucket("public-site")
+        .policy(public)
+        .send()
+        .await
+        .unwrap();
+    s.emit(&user_call(
+        "mallory",
+        "s3.amazonaws.com",
+        "PutBucketPolicy",
+        json!({"bucketName": "public-site", "bucketPolicy": serde_json::from_str::<Value>(public).unwrap()}),
+        "public-policy-1",
+    ))
+    .await
+    .unwrap();
+    // A public canned ACL on another bucket.
+    s.admin
+        .clients
+        .s3
+        .put_bucket_acl()
+        .bucket("payments-data")
+        .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    s.emit(&user_call(
+        "mallory",
+        "s3.amazonaws.com",
+        "PutBucketAcl",
+        json!({"bucketName": "payments-data", "acl": ["public-read"]}),
+        "public-acl-1",
+    ))
+    .await
+    .unwrap();
+
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    let stats = demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    assert_eq!(stats.messages, 2);
+
+    // The outside grants are gone; the account's own grant stays.
+    let left = s
+        .admin
+        .clients
+        .s3
+        .get_bucket_policy()
+        .bucket("public-site")
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap();
+    assert!(
+        !left.contains("\"*\"") && !left.contains("444455556666"),
+        "{left}"
+    );
+    assert!(left.contains("user/admin"), "{left}");
+    // The ACL no longer grants to everyone; the owner keeps its grant.
+    let acl = s
+        .admin
+        .clients
+        .s3
+        .get_bucket_acl()
+        .bucket("payments-data")
+        .send()
+        .await
+        .unwrap();
+    let uris: Vec<&str> = acl
+        .grants()
+        .iter()
+        .filter_map(|g| g.grantee().and_then(|g| g.uri()))
+        .collect();
+    assert!(!uris.iter().any(|u| u.ends_with("/AllUsers")), "{uris:?}");
+    assert!(!acl.grants().is_empty(), "the owner's grant stays");
+    // And mallory is denied both calls on those buckets.
+    let records = evidence_verifies(&flow).await;
+    assert!(records.iter().any(|r| r.kind == RecordKind::Change
+        && r.target
+            .as_deref()
+            .is_some_and(|t| t.contains("bucket_acl"))));
+}

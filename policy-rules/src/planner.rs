@@ -951,6 +951,14 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
                 ),
             }
         }
+        ("s3.amazonaws.com", "PutBucketAcl") if makes_public(e) => one(
+            step(
+                "s3:PutBucketAcl",
+                &[("Bucket", p("bucketName"))],
+                "the bucket's ACL still grants to everyone or to every AWS account; only those grants are taken out, every other grant stays".to_owned(),
+            ),
+            name,
+        ),
         ("iam.amazonaws.com", "UpdateAccessKey") if p("status").as_deref() == Some("Active") => {
             let mut s = step(
                 "iam:UpdateAccessKey",
@@ -972,6 +980,21 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
         ),
         _ => (Vec::new(), Some(by_hand(e, &p))),
     }
+}
+
+/// Whether an ACL call grants to everyone or to every AWS account: a public canned ACL
+/// (`public-read`, `public-read-write`, `authenticated-read`) or a grant to the `AllUsers` or
+/// `AuthenticatedUsers` group ("Canned ACL", S3 user guide).
+fn makes_public(e: &Event<'_>) -> bool {
+    let text = e.record.request_parameters.map_or("", |r| r.get());
+    [
+        "public-read",
+        "authenticated-read",
+        "/groups/global/AllUsers",
+        "/groups/global/AuthenticatedUsers",
+    ]
+    .iter()
+    .any(|m| text.contains(m))
 }
 
 /// What a person must do for a change Warden cannot undo safely by itself (the before-state is

@@ -21,6 +21,7 @@ pub use policy_rules::planner::Step;
 
 pub mod access_keys;
 pub mod account;
+pub mod bucket_acl;
 pub mod bucket_policy;
 pub mod group_membership;
 pub mod iam_policies;
@@ -204,7 +205,8 @@ impl Connectors {
             Arc::new(access_keys::AccessKeys::new(c.clone())),
             Arc::new(login_profile::LoginProfile::new(c.clone())),
             Arc::new(bucket_policy::BucketPolicy::new(c.clone())),
-            Arc::new(public_access_block::PublicAccessBlock::new(c)),
+            Arc::new(public_access_block::PublicAccessBlock::new(c.clone())),
+            Arc::new(bucket_acl::BucketAcl::new(c)),
         ])
     }
 
