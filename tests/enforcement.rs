@@ -760,3 +760,79 @@ async fn a_non_admins_public_bucket_policy_and_public_acl_are_undone() {
             .as_deref()
             .is_some_and(|t| t.contains("bucket_acl"))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_version_escalation_ends_with_the_earlier_default_in_force() {
+    let (aws, s) = start().await;
+    let iam = &s.admin.clients.iam;
+    let harmless = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#;
+    let arn = iam
+        .create_policy()
+        .policy_name("dev-tools")
+        .policy_document(harmless)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .arn
+        .unwrap();
+    iam.attach_user_policy()
+        .user_name("mallory")
+        .policy_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    // The escalation: a new default version that allows everything (made by the admin here; the
+    // event says mallory made it).
+    let made = iam
+        .create_policy_version()
+        .policy_arn(&arn)
+        .policy_document(ESCALATE)
+        .set_as_default(true)
+        .send()
+        .await
+        .unwrap()
+        .policy_version
+        .unwrap()
+        .version_id
+        .unwrap();
+    let mut event = user_call(
+        "mallory",
+        "iam.amazonaws.com",
+        "CreatePolicyVersion",
+        json!({"policyArn": arn, "policyDocument": ESCALATE, "setAsDefault": true}),
+        "policy-version-1",
+    );
+    event["responseElements"] =
+        json!({"policyVersion": {"versionId": made, "isDefaultVersion": true}});
+    s.emit(&event).await.unwrap();
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+
+    let versions = iam
+        .list_policy_versions()
+        .policy_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let default: Vec<&str> = versions
+        .versions()
+        .iter()
+        .filter(|v| v.is_default_version())
+        .filter_map(|v| v.version_id())
+        .collect();
+    assert_eq!(default, vec!["v1"], "the earlier default is back in force");
+    assert!(
+        versions
+            .versions()
+            .iter()
+            .any(|v| v.version_id() == Some(made.as_str())),
+        "no version is deleted"
+    );
+    let records = evidence_verifies(&flow).await;
+    assert!(records.iter().any(|r| r.kind == RecordKind::Change
+        && r.target
+            .as_deref()
+            .is_some_and(|t| t.contains("policy_version"))));
+}

@@ -36,6 +36,12 @@ impl AccountReader for IamAccount {
         };
         IamAccount::principal(self, kind, name, with_managed_documents).await
     }
+
+    async fn policy_versions(&self, arn: &str) -> Result<Vec<(String, bool)>, AwsError> {
+        crate::connectors::policy_version::PolicyVersion::new(self.clients())
+            .versions(arn)
+            .await
+    }
 }
 
 /// The evidence store the configuration names (the DynamoDB table, mirrored when a bucket is set).

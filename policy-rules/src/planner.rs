@@ -951,6 +951,22 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
                 ),
             }
         }
+        ("iam.amazonaws.com", "CreatePolicyVersion" | "SetDefaultPolicyVersion") => {
+            match earlier_default(e, input.snapshot) {
+                Ok((arn, made, earlier)) => {
+                    let mut s = step(
+                        "iam:SetDefaultPolicyVersion",
+                        &[("PolicyArn", Some(arn)), ("VersionId", Some(earlier.clone()))],
+                        format!("the policy's default version is still `{made}`, the one the event made default; `{earlier}` is the only other version, so it was the default before (a default version cannot be deleted)"),
+                    );
+                    if let Some(s) = s.as_mut() {
+                        s.expect = Some(serde_json::json!({"default": made}));
+                    }
+                    one(s, name)
+                }
+                Err(why) => (Vec::new(), Some(format!("{why}; {}", by_hand(e, &p)))),
+            }
+        }
         ("s3.amazonaws.com", "PutBucketAcl") if makes_public(e) => one(
             step(
                 "s3:PutBucketAcl",
@@ -979,6 +995,56 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
             Some(crate::review::by_hand(e, &input.analysis.mapping)),
         ),
         _ => (Vec::new(), Some(by_hand(e, &p))),
+    }
+}
+
+/// The earlier default version of the managed policy a `CreatePolicyVersion` (with
+/// `setAsDefault`) or `SetDefaultPolicyVersion` event changed: `(policy ARN, the version the event
+/// made default, the earlier default)`. Known only when the policy's versions as read now hold the
+/// event's version and exactly one other: a default version cannot be deleted, so that one was the
+/// default before. Anything else is unknown, and a person is told how to find it.
+fn earlier_default(
+    e: &Event<'_>,
+    snapshot: Option<&Snapshot>,
+) -> Result<(String, String, String), String> {
+    let arn = param(e, "policyArn").ok_or("the event names no `policyArn`")?;
+    let made = match e.name() {
+        "CreatePolicyVersion" => {
+            let v: Value =
+                serde_json::from_str(e.record.request_parameters.map_or("null", |r| r.get()))
+                    .unwrap_or(Value::Null);
+            let as_default = v
+                .get("setAsDefault")
+                .is_some_and(|d| d.as_bool() == Some(true) || d.as_str() == Some("true"));
+            if !as_default {
+                return Err(
+                    "the new version was not made the default, so what is in force did not change"
+                        .to_owned(),
+                );
+            }
+            response(e, "/policyVersion/versionId")
+                .ok_or("the event does not say which version it made")?
+        }
+        _ => param(e, "versionId").ok_or("the event names no `versionId`")?,
+    };
+    let versions = snapshot
+        .and_then(|s| s.policy_versions.get(&arn))
+        .ok_or_else(|| format!("the versions of `{arn}` were not read"))?;
+    if !versions.iter().any(|(id, _)| *id == made) {
+        return Err(format!("`{arn}` has no version `{made}` now"));
+    }
+    let others: Vec<&String> = versions
+        .iter()
+        .map(|(id, _)| id)
+        .filter(|id| **id != made)
+        .collect();
+    match others.as_slice() {
+        [only] => Ok((arn, made, (*only).clone())),
+        [] => Err(format!("`{arn}` has no other version to go back to")),
+        _ => Err(format!(
+            "`{arn}` has {} other versions, and which was the default before is not known",
+            others.len()
+        )),
     }
 }
 

@@ -40,6 +40,8 @@ pub struct Snapshot {
     pub groups: BTreeMap<String, GroupRecord>,
     /// Managed policy ARN → its default version's document.
     pub managed: BTreeMap<String, PolicyDocument>,
+    /// Managed policy ARN → its versions as `(version id, is default)`, when read.
+    pub policy_versions: BTreeMap<String, Vec<(String, bool)>>,
 }
 
 /// Why a snapshot does not read.
@@ -152,6 +154,18 @@ impl Snapshot {
         }
         for p in list(&v, "Policies") {
             let arn = s(p, "Arn");
+            let versions: Vec<(String, bool)> = list(p, "PolicyVersionList")
+                .map(|x| {
+                    (
+                        s(x, "VersionId"),
+                        x.get("IsDefaultVersion").and_then(Value::as_bool) == Some(true),
+                    )
+                })
+                .filter(|(id, _)| !id.is_empty())
+                .collect();
+            if !versions.is_empty() {
+                snap.policy_versions.insert(arn.clone(), versions);
+            }
             let default = list(p, "PolicyVersionList")
                 .find(|x| x.get("IsDefaultVersion").and_then(Value::as_bool) == Some(true));
             if let Some(d) = default.and_then(|x| x.get("Document")) {

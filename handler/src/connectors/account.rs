@@ -45,6 +45,11 @@ impl IamAccount {
         Self { clients }
     }
 
+    /// The clients it reads through.
+    pub fn clients(&self) -> Clients {
+        self.clients.clone()
+    }
+
     /// The names of the groups the user is in, every page, sorted.
     pub async fn groups_of_user(&self, user_name: &str) -> Result<Vec<String>, AwsError> {
         Ok(self

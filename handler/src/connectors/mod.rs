@@ -26,6 +26,7 @@ pub mod bucket_policy;
 pub mod group_membership;
 pub mod iam_policies;
 pub mod login_profile;
+pub mod policy_version;
 pub mod public_access_block;
 
 /// The names of Warden's own inline policies: writing them needs no precondition (their document
@@ -206,7 +207,8 @@ impl Connectors {
             Arc::new(login_profile::LoginProfile::new(c.clone())),
             Arc::new(bucket_policy::BucketPolicy::new(c.clone())),
             Arc::new(public_access_block::PublicAccessBlock::new(c.clone())),
-            Arc::new(bucket_acl::BucketAcl::new(c)),
+            Arc::new(bucket_acl::BucketAcl::new(c.clone())),
+            Arc::new(policy_version::PolicyVersion::new(c)),
         ])
     }
 

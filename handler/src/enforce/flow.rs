@@ -49,6 +49,8 @@ pub trait AccountReader: Send + Sync {
         name: &str,
         with_managed_documents: bool,
     ) -> Result<Option<Snapshot>, AwsError>;
+    /// A managed policy's versions as `(id, is default)`.
+    async fn policy_versions(&self, arn: &str) -> Result<Vec<(String, bool)>, AwsError>;
 }
 
 /// The points between stages where a test can make the flow stop as if it crashed.
@@ -661,6 +663,31 @@ impl Flow {
             }
             _ => None,
         };
+        // The versions of a managed policy whose default the event changed, for its undo.
+        let mut snapshot = snapshot;
+        if ours
+            && matches!(
+                event.name(),
+                "CreatePolicyVersion" | "SetDefaultPolicyVersion"
+            )
+        {
+            if let Some(arn) = event
+                .record
+                .request_parameters
+                .and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
+                .and_then(|v| {
+                    v.get("policyArn")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                })
+            {
+                let versions = self.account.policy_versions(&arn).await?;
+                snapshot
+                    .get_or_insert_with(Snapshot::default)
+                    .policy_versions
+                    .insert(arn, versions);
+            }
+        }
         // What Warden holds on the principal it would deny: the Deny is rendered from this record,
         // never from the live `WardenDeny` (which anyone with the permission can rewrite).
         let target_arn = snapshot
