@@ -200,18 +200,23 @@ impl DynamoHoldings {
     }
 }
 
+/// A `held#…` item's record, with the version it is stored at.
+fn held_of(item: &Item, key: &str) -> Result<Held, StoreError> {
+    let mut held: Held = serde_json::from_value(json_attr(item, HELD)?)
+        .map_err(|e| corrupt(format!("held record `{key}` does not read: {e}")))?;
+    held.version = get_n(item, VERSION)
+        .and_then(|v| u64::try_from(v).ok())
+        .unwrap_or(0);
+    Ok(held)
+}
+
 #[async_trait]
 impl Holdings for DynamoHoldings {
     async fn get(&self, key: &str) -> Result<Option<Held>, StoreError> {
         let Some(item) = get_item(&self.clients, &self.table, Self::key(key)).await? else {
             return Ok(None);
         };
-        let mut held: Held = serde_json::from_value(json_attr(&item, HELD)?)
-            .map_err(|e| corrupt(format!("held record `{key}` does not read: {e}")))?;
-        held.version = get_n(&item, VERSION)
-            .and_then(|v| u64::try_from(v).ok())
-            .unwrap_or(0);
-        Ok(Some(held))
+        held_of(&item, key).map(Some)
     }
 
     async fn put(&self, key: &str, held: &Held) -> Result<(), StoreError> {
@@ -265,12 +270,7 @@ impl Holdings for DynamoHoldings {
                 let Some(key) = get_s(item, PK).and_then(|k| k.strip_prefix("held#")) else {
                     continue;
                 };
-                let mut held: Held = serde_json::from_value(json_attr(item, HELD)?)
-                    .map_err(|e| corrupt(format!("held record `{key}` does not read: {e}")))?;
-                held.version = get_n(item, VERSION)
-                    .and_then(|v| u64::try_from(v).ok())
-                    .unwrap_or(0);
-                out.push((key.to_owned(), held));
+                out.push((key.to_owned(), held_of(item, key)?));
             }
             match page.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
