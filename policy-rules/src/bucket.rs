@@ -211,10 +211,23 @@ pub fn remove_outside_grants(
                 "{}: removed (it granted to everyone, `*`)",
                 label(i, st)
             )),
-            Some(Scope::Only(Principals::Kinds(_))) => {
+            Some(Scope::Not(_)) => changes.push(format!(
+                "{}: removed (`NotPrincipal` granted to everyone but those it names)",
+                label(i, st)
+            )),
+            Some(Scope::Only(Principals::Kinds(kinds))) => {
                 let aws = aws_principals(st).cloned().unwrap_or_default();
-                let (keep, drop): (Vec<String>, Vec<String>) =
+                let (keep, mut drop): (Vec<String>, Vec<String>) =
                     aws.into_iter().partition(|p| p != "*" && inside(p));
+                let mut rest = with_principals(st, keep);
+                for kind in crate::grants::OUTSIDE_KINDS {
+                    if let Some(named) = kinds.get(kind) {
+                        drop.extend(named.iter().cloned());
+                        if let Some(Scope::Only(Principals::Kinds(k))) = &mut rest.principal {
+                            k.remove(kind);
+                        }
+                    }
+                }
                 if drop.is_empty() {
                     out.push(st.clone());
                     continue;
@@ -224,7 +237,6 @@ pub fn remove_outside_grants(
                     label(i, st),
                     list(&drop.iter().collect::<Vec<_>>())
                 ));
-                let rest = with_principals(st, keep);
                 if has_principals(&rest) {
                     out.push(rest);
                 }
@@ -391,5 +403,37 @@ mod tests {
                 prop_assert_eq!(before, after, "{} {} {}", who, action, resource);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod outside_kinds {
+    use super::*;
+    use serde_json::json;
+
+    // Regression (issue 9, class 4): `NotPrincipal`, identity-pool and canonical-user grants are
+    // outside grants, and the surgery takes them out (service and own-account grants stay).
+    #[test]
+    fn not_principal_federated_and_canonical_user_grants_are_removed() {
+        let doc = PolicyDocument::from_value(&json!({"Statement":[
+            {"Sid":"Not","Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"},
+            {"Sid":"Mixed","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/app","Federated":"cognito-identity.amazonaws.com","CanonicalUser":"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be","Service":"logging.s3.amazonaws.com"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}
+        ]}))
+        .unwrap();
+        let s = remove_outside_grants(&doc, "111122223333", &[]).unwrap();
+        let text = s.policy.to_json();
+        assert!(!text.contains("NotPrincipal"), "{text}");
+        assert!(
+            !text.contains("cognito") && !text.contains("79a59df9"),
+            "{text}"
+        );
+        assert!(
+            text.contains("role/app") && text.contains("logging.s3"),
+            "{text}"
+        );
+        assert_eq!(
+            crate::grants::outside_grants(&s.policy, "111122223333", &[]),
+            Vec::new()
+        );
     }
 }

@@ -1,11 +1,21 @@
 //! Whether a bucket policy in a `PutBucketPolicy` event grants access outside the bucket's account
-//! (or the trusted accounts): `Allow` statements whose `Principal` is `*`, `{"AWS": "*"}`, or an
-//! account or ARN of another account. Service principals are not "outside". Conditions are not
+//! (or the trusted accounts): `Allow` statements whose `Principal` is `*`, `{"AWS": "*"}`, an account
+//! or ARN of another account, a `Federated` identity or a `CanonicalUser`, and `Allow` with
+//! `NotPrincipal` (everyone else). Service principals are not "outside". Conditions are not
 //! evaluated here: a statement with a condition is still reported, with a note, because a guard must
 //! not assume a condition narrows the grant ("Policy evaluation logic", "AWS JSON policy elements:
 //! Principal", IAM user guide). `bucket` removes exactly these grants, judging "inside" the same way.
 
 use crate::policy::{Effect, PolicyDocument, Principals, Scope};
+
+/// How an `Allow` with `NotPrincipal` is reported: it grants to everyone it does not name.
+pub const NOT_PRINCIPAL: &str = "everyone but those named (`NotPrincipal`)";
+
+/// Principal kinds that are outside the account whatever they name: identities of an identity
+/// provider (`Federated`: Cognito identity pools, OIDC, SAML) and S3 canonical users (a bucket
+/// policy grants the owner nothing it lacks, so a canonical user named there is taken as another
+/// account's).
+pub const OUTSIDE_KINDS: [&str; 2] = ["Federated", "CanonicalUser"];
 
 /// One grant to a principal outside the account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,19 +50,26 @@ pub fn outside_grants(
         }
         let principals: Vec<&str> = match &st.principal {
             Some(Scope::Only(Principals::Any)) => vec!["*"],
+            // `NotPrincipal` with `Allow` grants to everyone but those it names.
+            Some(Scope::Not(_)) => vec![NOT_PRINCIPAL],
             Some(Scope::Only(Principals::Kinds(k))) => k
                 .get("AWS")
                 .into_iter()
                 .flatten()
                 .map(String::as_str)
+                .filter(|p| !principal_is_inside(p, account, trusted))
+                .chain(
+                    OUTSIDE_KINDS
+                        .iter()
+                        .filter_map(|kind| k.get(*kind))
+                        .flatten()
+                        .map(String::as_str),
+                )
                 .collect(),
-            _ => Vec::new(),
+            None => Vec::new(),
         };
         let sid = st.sid.clone().unwrap_or_else(|| format!("#{i}"));
-        for p in principals
-            .into_iter()
-            .filter(|p| !principal_is_inside(p, account, trusted))
-        {
+        for p in principals {
             out.push(OutsideGrant {
                 statement: sid.clone(),
                 principal: p.to_owned(),
@@ -85,6 +102,18 @@ mod tests {
                 principal: "*".into(),
                 conditional: false
             }]
+        );
+        let kinds = doc(json!({"Statement":[
+            {"Sid":"Not","Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"s3:GetObject","Resource":"*"},
+            {"Sid":"Pool","Effect":"Allow","Principal":{"Federated":"cognito-identity.amazonaws.com"},"Action":"s3:GetObject","Resource":"*"},
+            {"Sid":"Canon","Effect":"Allow","Principal":{"CanonicalUser":"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"},"Action":"s3:GetObject","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}
+        ]}));
+        let g = outside_grants(&kinds, "111122223333", &[]);
+        assert_eq!(
+            g.iter()
+                .map(|x| (x.statement.as_str(), x.conditional))
+                .collect::<Vec<_>>(),
+            vec![("Not", false), ("Pool", false), ("Canon", true)]
         );
         let from_string = doc(json!("{\"Statement\":{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"999999999999\"},\"Action\":\"s3:*\"}}"));
         assert_eq!(outside_grants(&from_string, "1", &[]).len(), 1);
