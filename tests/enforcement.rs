@@ -836,3 +836,85 @@ async fn a_policy_version_escalation_ends_with_the_earlier_default_in_force() {
             .as_deref()
             .is_some_and(|t| t.contains("policy_version"))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_detached_managed_deny_is_attached_again_with_every_statement() {
+    let (aws, s) = start().await;
+    let iam = &s.admin.clients.iam;
+    // Mallory's inline policies fill the user budget (2,048 characters), so Warden's Deny goes to
+    // a Warden-owned managed policy.
+    let filler: Vec<String> = (0..40)
+        .map(|i| format!(r#"{{"Sid":"Read{i}","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::bucket-{i}/*"}}"#))
+        .collect();
+    iam.put_user_policy()
+        .user_name("mallory")
+        .policy_name("big")
+        .policy_document(format!(
+            r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+            filler.join(",")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(mallory_puts_role_policy(&s, "app-deploy", "escalate")
+        .await
+        .unwrap());
+    s.emit(&escalation_event("managed-1", "app-deploy"))
+        .await
+        .unwrap();
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    let arn = "arn:aws:iam::123456789012:policy/warden/WardenDeny-user-mallory";
+    let attached = || async {
+        iam.list_attached_user_policies()
+            .user_name("mallory")
+            .send()
+            .await
+            .unwrap()
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn().map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        attached().await.contains(&arn.to_owned()),
+        "{:?}",
+        attached().await
+    );
+    assert!(!mallory_puts_role_policy(&s, "app-deploy", "again")
+        .await
+        .unwrap());
+
+    // Someone detaches it: Warden attaches it again, from its own record.
+    iam.detach_user_policy()
+        .user_name("mallory")
+        .policy_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(mallory_puts_role_policy(&s, "app-deploy", "while-detached")
+        .await
+        .unwrap());
+    s.emit(&user_call(
+        "admin",
+        "iam.amazonaws.com",
+        "DetachUserPolicy",
+        json!({"userName": "mallory", "policyArn": arn}),
+        "managed-2",
+    ))
+    .await
+    .unwrap();
+    demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    assert!(attached().await.contains(&arn.to_owned()), "re-attached");
+    assert!(!mallory_puts_role_policy(&s, "app-deploy", "after")
+        .await
+        .unwrap());
+    let records = evidence_verifies(&flow).await;
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.kind == RecordKind::Tamper)
+            .count(),
+        1
+    );
+}
