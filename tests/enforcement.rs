@@ -918,3 +918,44 @@ async fn a_detached_managed_deny_is_attached_again_with_every_statement() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_trail_is_started_again() {
+    let (aws, s) = start().await;
+    let ct = &s.admin.clients.cloudtrail;
+    ct.create_trail()
+        .name("org-trail")
+        .s3_bucket_name("payments-data")
+        .send()
+        .await
+        .unwrap();
+    ct.start_logging().name("org-trail").send().await.unwrap();
+    ct.stop_logging().name("org-trail").send().await.unwrap();
+    let logging = || async {
+        ct.get_trail_status()
+            .name("org-trail")
+            .send()
+            .await
+            .unwrap()
+            .is_logging
+    };
+    assert_eq!(logging().await, Some(false));
+    s.emit(&user_call(
+        "mallory",
+        "cloudtrail.amazonaws.com",
+        "StopLogging",
+        json!({"name": "org-trail"}),
+        "trail-1",
+    ))
+    .await
+    .unwrap();
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    let stats = demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    assert_eq!(stats.messages, 1);
+    assert_eq!(logging().await, Some(true), "logging restarted");
+    let records = evidence_verifies(&flow).await;
+    assert!(records.iter().any(|r| r.kind == RecordKind::Change
+        && r.target
+            .as_deref()
+            .is_some_and(|t| t.contains("trail_logging"))));
+}

@@ -967,6 +967,14 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
                 Err(why) => (Vec::new(), Some(format!("{why}; {}", by_hand(e, &p)))),
             }
         }
+        ("cloudtrail.amazonaws.com", "StopLogging") => one(
+            step(
+                "cloudtrail:StartLogging",
+                &[("Name", p("name"))],
+                "the trail is still stopped".to_owned(),
+            ),
+            name,
+        ),
         ("s3.amazonaws.com", "PutBucketAcl") if makes_public(e) => one(
             step(
                 "s3:PutBucketAcl",

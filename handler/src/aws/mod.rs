@@ -19,7 +19,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// The services Warden calls, by the name used in rate-limit configuration.
-pub const SERVICES: [&str; 7] = ["iam", "s3", "sqs", "sns", "dynamodb", "events", "sts"];
+pub const SERVICES: [&str; 8] = [
+    "iam",
+    "s3",
+    "sqs",
+    "sns",
+    "dynamodb",
+    "events",
+    "sts",
+    "cloudtrail",
+];
 
 /// Error codes AWS uses for throttling, across the services Warden calls.
 const THROTTLING_CODES: [&str; 10] = [
@@ -223,7 +232,15 @@ impl Default for RateLimits {
         // lets a lone event run without waiting, while a stream of them is held to 10 a second.
         let mut m = BTreeMap::new();
         m.insert("iam".to_owned(), (10, 30));
-        for s in ["s3", "sqs", "sns", "dynamodb", "events", "sts"] {
+        for s in [
+            "s3",
+            "sqs",
+            "sns",
+            "dynamodb",
+            "events",
+            "sts",
+            "cloudtrail",
+        ] {
             m.insert(s.to_owned(), (50, 50));
         }
         Self(m)
@@ -395,6 +412,7 @@ pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub events: aws_sdk_eventbridge::Client,
     pub sts: aws_sdk_sts::Client,
+    pub cloudtrail: aws_sdk_cloudtrail::Client,
     pub caller: Arc<Caller>,
 }
 
@@ -426,6 +444,7 @@ impl Clients {
             dynamodb: aws_sdk_dynamodb::Client::new(conf),
             events: aws_sdk_eventbridge::Client::new(conf),
             sts: aws_sdk_sts::Client::new(conf),
+            cloudtrail: aws_sdk_cloudtrail::Client::new(conf),
             caller: Arc::new(Caller::new(limits, retry)),
         }
     }

@@ -28,6 +28,7 @@ pub mod iam_policies;
 pub mod login_profile;
 pub mod policy_version;
 pub mod public_access_block;
+pub mod trail_logging;
 
 /// The names of Warden's own inline policies: writing them needs no precondition (their document
 /// already merges what they held).
@@ -208,7 +209,8 @@ impl Connectors {
             Arc::new(bucket_policy::BucketPolicy::new(c.clone())),
             Arc::new(public_access_block::PublicAccessBlock::new(c.clone())),
             Arc::new(bucket_acl::BucketAcl::new(c.clone())),
-            Arc::new(policy_version::PolicyVersion::new(c)),
+            Arc::new(policy_version::PolicyVersion::new(c.clone())),
+            Arc::new(trail_logging::TrailLogging::new(c)),
         ])
     }
 
