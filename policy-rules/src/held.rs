@@ -154,7 +154,13 @@ pub fn key(principal_arn: &str) -> Option<String> {
         return None;
     }
     let name = rest.rsplit('/').next()?;
-    Some(format!("{}:{kind}/{name}", a.account))
+    Some(key_of(a.account, kind == "role", name))
+}
+
+/// The key of the user or role `name` of `account`.
+pub fn key_of(account: &str, is_role: bool, name: &str) -> String {
+    let kind = if is_role { "role" } else { "user" };
+    format!("{account}:{kind}/{name}")
 }
 
 /// What an event did to something Warden holds in force.

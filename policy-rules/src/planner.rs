@@ -717,7 +717,8 @@ fn step(call: &str, params: &[(&str, Option<String>)], precondition: String) -> 
     })
 }
 
-fn deny_all() -> Value {
+/// The `WardenQuarantine` document: deny everything.
+pub fn deny_all() -> Value {
     serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "WardenQuarantine", "Effect": "Deny", "Action": "*", "Resource": "*"}]})
 }
 

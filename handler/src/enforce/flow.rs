@@ -847,8 +847,7 @@ impl Flow {
         let Some((is_role, name)) = held::acted_on(event) else {
             return Ok(());
         };
-        let kind = if is_role { "role" } else { "user" };
-        let key = format!("{}:{kind}/{name}", self.account_id);
+        let key = held::key_of(&self.account_id, is_role, &name);
         let Some(held) = self.holdings.get(&key).await? else {
             return Ok(());
         };
@@ -1418,11 +1417,7 @@ impl Flow {
             (_, Some(u)) => (false, u),
             _ => return Ok(()),
         };
-        let key = format!(
-            "{}:{}/{name}",
-            self.account_id,
-            if is_role { "role" } else { "user" }
-        );
+        let key = held::key_of(&self.account_id, is_role, &name);
         match (role, step.call.as_str()) {
             ("deny" | "restore", _) => {
                 let policy = param("PolicyName").unwrap_or_default();
@@ -1608,8 +1603,11 @@ fn restore_steps(held: &Held, tampering: &Tampering) -> Vec<Step> {
                     put,
                     vec![
                         (holder_key, name),
-                        ("PolicyName", Value::String(QUARANTINE_POLICY_NAME.to_owned())),
-                        ("PolicyDocument", json!({"Version": "2012-10-17", "Statement": [{"Sid": "WardenQuarantine", "Effect": "Deny", "Action": "*", "Resource": "*"}]})),
+                        (
+                            "PolicyName",
+                            Value::String(QUARANTINE_POLICY_NAME.to_owned()),
+                        ),
+                        ("PolicyDocument", policy_rules::planner::deny_all()),
                     ],
                     "none: the quarantine is Warden's own record",
                 ));
