@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// The services Warden calls, by the name used in rate-limit configuration.
-pub const SERVICES: [&str; 8] = [
+pub const SERVICES: [&str; 9] = [
     "iam",
     "s3",
     "sqs",
@@ -28,6 +28,7 @@ pub const SERVICES: [&str; 8] = [
     "events",
     "sts",
     "cloudtrail",
+    "cloudformation",
 ];
 
 /// Error codes AWS uses for throttling, across the services Warden calls.
@@ -240,6 +241,7 @@ impl Default for RateLimits {
             "events",
             "sts",
             "cloudtrail",
+            "cloudformation",
         ] {
             m.insert(s.to_owned(), (50, 50));
         }
@@ -413,6 +415,8 @@ pub struct Clients {
     pub events: aws_sdk_eventbridge::Client,
     pub sts: aws_sdk_sts::Client,
     pub cloudtrail: aws_sdk_cloudtrail::Client,
+    /// Only the CLI and the local deploy use it (a stack's outputs, the demo's stack).
+    pub cloudformation: aws_sdk_cloudformation::Client,
     pub caller: Arc<Caller>,
 }
 
@@ -445,6 +449,7 @@ impl Clients {
             events: aws_sdk_eventbridge::Client::new(conf),
             sts: aws_sdk_sts::Client::new(conf),
             cloudtrail: aws_sdk_cloudtrail::Client::new(conf),
+            cloudformation: aws_sdk_cloudformation::Client::new(conf),
             caller: Arc::new(Caller::new(limits, retry)),
         }
     }
