@@ -140,18 +140,14 @@ async fn a_non_admin_is_denied_narrowly_undone_alerted_recorded_and_rolled_back(
         })
         .collect();
     assert_eq!(denies.len(), 2);
-    aws.enforce_policies(false).unwrap();
     assert!(
         flow.rollback(&denies[0].id, false).await.is_err(),
         "stale rollback refused"
     );
-    aws.enforce_policies(true).unwrap();
     let deny = denies[1];
-    aws.enforce_policies(false).unwrap();
     let (rec, done) = flow.rollback(&deny.id, false).await.unwrap();
     // A second rollback finds the live state no longer what Warden left: refused.
     let again = flow.rollback(&deny.id, false).await;
-    aws.enforce_policies(true).unwrap();
     assert_eq!(rec.kind, RecordKind::Rollback);
     assert_eq!(done.after, deny.body["before"]);
     assert!(again.is_err(), "a second rollback is refused");
@@ -315,8 +311,7 @@ async fn allowed_root_identity_center_and_monitor_mode_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_after_any_stage_then_redelivery_converges_to_one_change_record_set_and_alert() {
-    let (aws, s) = start().await;
-    aws.enforce_policies(false).unwrap();
+    let (_aws, s) = start().await;
     let (mut flow, _config) = demo::flow(&s, &[]).unwrap();
     // A controllable clock: each redelivery comes after the crashed attempt's lease ran out.
     let now = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(1_800_000_000));

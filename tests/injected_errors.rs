@@ -20,6 +20,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use std::time::Duration;
+use warden_handler::aws::form::FormEncoding;
 use warden_handler::aws::{Clients, RateLimits, RetryPolicy};
 use warden_handler::enforce::flow::{Flow, Handled};
 use warden_handler::local::demo::{escalation_event, mallory_puts_role_policy, Scenario};
@@ -147,6 +148,7 @@ async fn faulty_clients(aws: &LocalAws, s: &Scenario, faults: &Faults) -> Client
     clients.iam = aws_sdk_iam::Client::from_conf(
         aws_sdk_iam::config::Builder::from(&conf)
             .http_client(http.clone())
+            .interceptor(FormEncoding)
             .interceptor(interceptor(&faults.iam))
             .build(),
     );
@@ -159,6 +161,7 @@ async fn faulty_clients(aws: &LocalAws, s: &Scenario, faults: &Faults) -> Client
     clients.sns = aws_sdk_sns::Client::from_conf(
         aws_sdk_sns::config::Builder::from(&conf)
             .http_client(http)
+            .interceptor(FormEncoding)
             .interceptor(interceptor(&faults.sns))
             .build(),
     );
@@ -182,8 +185,6 @@ async fn escalation(s: &Scenario, event_id: &str) -> (String, String) {
 async fn start(faults: &Faults, event_id: &str) -> (LocalAws, Scenario, Flow, (String, String)) {
     let aws = LocalAws::start().expect("the local AWS starts");
     let s = Scenario::setup(&aws).await.expect("the demo account");
-    // See `demo::work_once`: enforcement is off while Warden works.
-    aws.enforce_policies(false).unwrap();
     let config = s.config(&[("WARDEN_ALERT_WINDOW_SECONDS", "0")]).unwrap();
     let clients = faulty_clients(&aws, &s, faults).await;
     let flow = warden_handler::assembly::build_flow(

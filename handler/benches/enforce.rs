@@ -284,8 +284,6 @@ fn main() {
     rt.block_on(async {
         let aws = LocalAws::start().expect("the local AWS starts");
         let s = Scenario::setup(&aws).await.expect("the demo account");
-        // See `demo::work_once`: enforcement is off while Warden works.
-        aws.enforce_policies(false).unwrap();
         enforced_events(&aws, &s).await;
         lambda_binary(&aws, &s).await;
     });

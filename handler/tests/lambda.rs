@@ -45,9 +45,7 @@ fn sqs_record(id: &str, body: &str, receive_count: u32) -> Value {
 async fn the_lambda_binary_enforces_a_batch_dead_letters_what_it_cannot_read_and_ticks() {
     let aws = LocalAws::start().expect("the local AWS starts");
     let s = Scenario::setup(&aws).await.expect("the demo account");
-    // See `demo::work_once`: the emulator's signature check and the SDK's SNS form encoding
-    // disagree, so enforcement is off while Warden works.
-    aws.enforce_policies(false).unwrap();
+    // Policy enforcement stays on throughout: the function's calls are checked like everyone's.
     assert!(mallory_puts_role_policy(&s, "app-deploy", "escalate")
         .await
         .unwrap());
@@ -94,14 +92,12 @@ async fn the_lambda_binary_enforces_a_batch_dead_letters_what_it_cannot_read_and
         .await
         .unwrap()
         .contains(&"escalate".to_owned()));
-    aws.enforce_policies(true).unwrap();
     assert!(!mallory_puts_role_policy(&s, "app-deploy", "again")
         .await
         .unwrap());
     assert!(mallory_puts_role_policy(&s, "billing-reports", "fine")
         .await
         .unwrap());
-    aws.enforce_policies(false).unwrap();
 
     // The unreadable message is in the dead-letter queue with its reason.
     let dlq = s.init.get("WARDEN_DLQ_URL").unwrap().to_owned();

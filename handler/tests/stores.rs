@@ -803,3 +803,73 @@ async fn received_ids(clients: &Clients, queue: &str, want: usize) -> Vec<String
     ids.sort();
     ids
 }
+
+/// The cause of the emulator's signature failures, and its fix: with policy enforcement on, an SNS
+/// message with a space fails the check when the SDK writes the space as `%20` (a plain SDK client),
+/// and passes with Warden's clients, which write it as `+` (`aws::form`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_bodies_pass_the_emulators_signature_check_with_enforcement_on() {
+    let (aws, clients, out) = setup().await;
+    let topic = var(&out, "WARDEN_ALERT_TOPIC_ARN").to_owned();
+    clients
+        .iam
+        .create_user()
+        .user_name("pub")
+        .send()
+        .await
+        .unwrap();
+    clients
+        .iam
+        .put_user_policy()
+        .user_name("pub")
+        .policy_name("all")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let key = clients
+        .iam
+        .create_access_key()
+        .user_name("pub")
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap();
+    aws.enforce_policies(true).unwrap();
+    let conf = aws
+        .sdk_config_as(key.access_key_id(), key.secret_access_key())
+        .await;
+    let message = "Warden denied (iam:PutRolePolicy) on role #1 <app> é";
+    let plain = aws_sdk_sns::Client::new(&conf);
+    let refused = plain
+        .publish()
+        .topic_arn(&topic)
+        .message(message)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.raw_response().map(|r| r.status().as_u16()),
+        Some(403),
+        "the SDK's own spelling fails the emulator's check"
+    );
+    let ours = Clients::from_conf(&conf, &RateLimits::default(), RetryPolicy::default());
+    ours.sns
+        .publish()
+        .topic_arn(&topic)
+        .message(message)
+        .send()
+        .await
+        .unwrap();
+    // The same holds for IAM documents with spaces.
+    ours.iam
+        .put_user_policy()
+        .user_name("pub")
+        .policy_name("spaced")
+        .policy_document(r#"{ "Version": "2012-10-17", "Statement": [ { "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*" } ] }"#)
+        .send()
+        .await
+        .unwrap();
+    let sent = aws.data().unwrap().to_string();
+    assert!(sent.contains("on role #1"), "the message was published");
+}

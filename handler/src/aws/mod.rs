@@ -7,6 +7,8 @@
 //! IAM's control plane throttles with unpublished token-bucket rates ("IAM and AWS STS quotas"); the
 //! default limits here stay well under what AWS documents for the other services.
 
+pub mod form;
+
 use aws_sdk_iam::operation::RequestId;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -440,16 +442,29 @@ impl Clients {
         let s3 = aws_sdk_s3::config::Builder::from(conf)
             .force_path_style(conf.endpoint_url().is_some())
             .build();
+        // Query-protocol services: one body spelling that AWS and the local AWS both check (form.rs).
+        let iam = aws_sdk_iam::config::Builder::from(conf)
+            .interceptor(form::FormEncoding)
+            .build();
+        let sns = aws_sdk_sns::config::Builder::from(conf)
+            .interceptor(form::FormEncoding)
+            .build();
+        let sts = aws_sdk_sts::config::Builder::from(conf)
+            .interceptor(form::FormEncoding)
+            .build();
+        let cloudformation = aws_sdk_cloudformation::config::Builder::from(conf)
+            .interceptor(form::FormEncoding)
+            .build();
         Self {
-            iam: aws_sdk_iam::Client::new(conf),
+            iam: aws_sdk_iam::Client::from_conf(iam),
             s3: aws_sdk_s3::Client::from_conf(s3),
             sqs: aws_sdk_sqs::Client::new(conf),
-            sns: aws_sdk_sns::Client::new(conf),
+            sns: aws_sdk_sns::Client::from_conf(sns),
             dynamodb: aws_sdk_dynamodb::Client::new(conf),
             events: aws_sdk_eventbridge::Client::new(conf),
-            sts: aws_sdk_sts::Client::new(conf),
+            sts: aws_sdk_sts::Client::from_conf(sts),
             cloudtrail: aws_sdk_cloudtrail::Client::new(conf),
-            cloudformation: aws_sdk_cloudformation::Client::new(conf),
+            cloudformation: aws_sdk_cloudformation::Client::from_conf(cloudformation),
             caller: Arc::new(Caller::new(limits, retry)),
         }
     }

@@ -413,22 +413,15 @@ pub fn flow(
     Ok((flow, config))
 }
 
-/// Runs the worker once over what is on the queue, as `warden worker --once` does.
-///
-/// The emulator's signature check disagrees with the Rust SDK's form encoding of query-protocol
-/// bodies (SNS `Publish` with a space, `(`, `#`, `<` or non-ASCII text fails with HTTP 403 when
-/// enforcement is on; JSON protocols are unaffected), so policy enforcement is off while Warden
-/// works and back on for the checks that prove the Deny holds.
+/// Runs the worker once over what is on the queue, as `warden worker --once` does, with the
+/// emulator's policy enforcement on (Warden's calls are checked like everyone's).
 pub async fn work_once(
-    aws: &LocalAws,
+    _aws: &LocalAws,
     scenario: &Scenario,
     flow: &crate::enforce::flow::Flow,
     config: &Config,
 ) -> Result<crate::enforce::queue::WorkerStats> {
-    aws.enforce_policies(false)?;
-    let stats = work_once_as_is(scenario, flow, config).await;
-    aws.enforce_policies(true)?;
-    stats
+    work_once_as_is(scenario, flow, config).await
 }
 
 async fn work_once_as_is(
@@ -654,10 +647,7 @@ pub async fn run(out: &mut dyn std::io::Write) -> Result<()> {
                 && r.body.get("role").and_then(Value::as_str) == Some("deny")
         })
         .context("no change record of the Deny")?;
-    aws.enforce_policies(false)?;
-    let rolled = flow.rollback(&deny_change.id, false).await;
-    aws.enforce_policies(true)?;
-    let (rec, _) = rolled?;
+    let (rec, _) = flow.rollback(&deny_change.id, false).await?;
     say(
         out,
         &format!(
