@@ -128,7 +128,11 @@ fn interceptor(rules: &[Rule]) -> MockResponseInterceptor {
 /// Warden's clients (signing as its own user), with the faults injected and quick retries.
 async fn faulty_clients(aws: &LocalAws, s: &Scenario, faults: &Faults) -> Clients {
     let conf = aws
-        .sdk_config_as(&s.warden.access_key_id, &s.warden.secret_access_key)
+        .sdk_config_session(
+            &s.warden.access_key_id,
+            &s.warden.secret_access_key,
+            s.warden.session_token.as_deref(),
+        )
         .await;
     let retry = RetryPolicy {
         max_attempts: 3,

@@ -500,8 +500,14 @@ fn operations_in_sources() -> BTreeSet<String> {
     out
 }
 
-/// What the function must be able to do for each operation: `(IAM action, resource, context)`.
-fn needs(op: &str, names: &Names) -> Vec<(String, String, Vec<(String, String)>)> {
+/// Condition keys and values of a request.
+type Context = Vec<(String, String)>;
+
+/// One request to the evaluator: `(IAM action, resource, context)`.
+type Ask = (String, String, Context);
+
+/// What the function must be able to do for each operation.
+fn needs(op: &str, names: &Names) -> Vec<Ask> {
     let user = format!("arn:aws:iam::{ACCOUNT}:user/mallory");
     let role = format!("arn:aws:iam::{ACCOUNT}:role/app-deploy");
     let group = format!("arn:aws:iam::{ACCOUNT}:group/developers");
@@ -511,13 +517,12 @@ fn needs(op: &str, names: &Names) -> Vec<(String, String, Vec<(String, String)>)
     let trail = format!("arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/org-trail");
     let s3ctx = vec![("s3:ResourceAccount".to_owned(), ACCOUNT.to_owned())];
     let none = Vec::new;
-    let on =
-        |action: &str, resources: &[&String]| -> Vec<(String, String, Vec<(String, String)>)> {
-            resources
-                .iter()
-                .map(|r| (action.to_owned(), (*r).clone(), Vec::new()))
-                .collect()
-        };
+    let on = |action: &str, resources: &[&String]| -> Vec<Ask> {
+        resources
+            .iter()
+            .map(|r| (action.to_owned(), (*r).clone(), Vec::new()))
+            .collect()
+    };
     let (service, name) = op.split_once(':').unwrap();
     match (service, name) {
         // Warden attaches only its own Deny policies (under /warden/).
@@ -734,7 +739,7 @@ fn the_function_role_allows_what_the_live_path_calls_and_nothing_it_must_never_d
     let user = format!("arn:aws:iam::{ACCOUNT}:user/mallory");
     let ctx_admin = vec![("iam:PolicyARN".to_owned(), admin.clone())];
     let s3ctx = vec![("s3:ResourceAccount".to_owned(), ACCOUNT.to_owned())];
-    let never: Vec<(&str, String, Vec<(String, String)>)> = vec![
+    let never: Vec<(&str, String, Context)> = vec![
         (
             "iam:CreateUser",
             format!("arn:aws:iam::{ACCOUNT}:user/backdoor"),

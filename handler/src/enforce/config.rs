@@ -65,6 +65,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "WARDEN_PRINCIPALS",
         "comma-separated principal ARNs of Warden itself (the stack's function role), added to `warden_principals`",
     ),
+    (
+        "WARDEN_INTAKE_QUEUE_URL",
+        "the SQS FIFO queue EventBridge delivers to, forwarded to per-principal lanes of WARDEN_QUEUE_URL",
+    ),
     ("WARDEN_QUEUE_URL", "the SQS FIFO queue the worker polls"),
     (
         "WARDEN_DLQ_URL",

@@ -24,7 +24,31 @@ pub struct Actor {
     /// The actor's access key, for a process that signs as it (the `bootstrap` binary under test).
     pub access_key_id: String,
     pub secret_access_key: String,
+    /// Set for temporary credentials (Warden's function role, assumed).
+    pub session_token: Option<String>,
 }
+
+/// How Warden's own resources are made in the demo account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deploy {
+    /// `warden init`, with Warden signing as an IAM user that may do anything.
+    Init,
+    /// The real stack (`cloudformation/warden.yaml`) in the emulator's CloudFormation, with Warden
+    /// signing as the stack's function role (assumed), so every call it makes is checked against
+    /// the role's policies.
+    Stack,
+}
+
+/// The demo stack's name (its resources are `warden-…`, like `warden init`'s).
+pub const STACK: &str = "warden";
+
+/// Where the demo puts the function's code. Functions cannot run on the emulator (no container
+/// engine), so the object is an empty zip archive; the worker polls the queues instead
+/// (`LambdaConsumesQueues=false`).
+const CODE_KEY: &str = "warden/bootstrap.zip";
+const EMPTY_ZIP: [u8; 22] = [
+    0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+];
 
 /// The demo account, set up with policy enforcement on.
 pub struct Scenario {
@@ -85,15 +109,105 @@ async fn user(
         clients: clients(&conf),
         access_key_id: k.access_key_id().to_owned(),
         secret_access_key: k.secret_access_key().to_owned(),
+        session_token: None,
+    })
+}
+
+/// Deploys the stack and returns its outputs as `warden init` prints them, and the function role.
+async fn deploy_stack(setup: &Clients) -> Result<(InitOutput, String)> {
+    let code_bucket = format!("warden-code-{ACCOUNT}");
+    setup.s3.create_bucket().bucket(&code_bucket).send().await?;
+    setup
+        .s3
+        .put_object()
+        .bucket(&code_bucket)
+        .key(CODE_KEY)
+        .body(EMPTY_ZIP.to_vec().into())
+        .send()
+        .await?;
+    let settled = crate::deploy::stack::deploy(
+        setup,
+        STACK,
+        crate::deploy::stack::TEMPLATE,
+        &[
+            ("CodeBucket", code_bucket.as_str()),
+            ("CodeKey", CODE_KEY),
+            ("Mode", "enforce"),
+            ("LambdaConsumesQueues", "false"),
+        ],
+        std::time::Duration::from_secs(120),
+    )
+    .await
+    .context("deploying cloudformation/warden.yaml")?;
+    let mut vars = Vec::new();
+    for (key, value) in &settled.outputs {
+        let Some(name) = crate::deploy::stack::variable_of(key) else {
+            continue;
+        };
+        let known = crate::enforce::config::VARIABLES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(n, _)| *n)
+            .with_context(|| format!("stack output {key}: {name} is not a Warden variable"))?;
+        vars.push((known, value.clone()));
+    }
+    let role = settled
+        .outputs
+        .get("FunctionRoleArn")
+        .context("the stack has no FunctionRoleArn output")?
+        .clone();
+    Ok((InitOutput { vars }, role))
+}
+
+/// Warden's function role, assumed (as the Lambda service would), with its own signed clients.
+async fn assume_function_role(setup: &Clients, aws: &LocalAws, role_arn: &str) -> Result<Actor> {
+    let out = setup
+        .sts
+        .assume_role()
+        .role_arn(role_arn)
+        .role_session_name("warden-function")
+        .send()
+        .await?;
+    let c = out
+        .credentials()
+        .context("AssumeRole returned no credentials")?;
+    let conf = aws
+        .sdk_config_session(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token()),
+        )
+        .await;
+    Ok(Actor {
+        name: "warden-function".to_owned(),
+        arn: role_arn.to_owned(),
+        clients: clients(&conf),
+        access_key_id: c.access_key_id().to_owned(),
+        secret_access_key: c.secret_access_key().to_owned(),
+        session_token: Some(c.session_token().to_owned()),
     })
 }
 
 impl Scenario {
-    /// Creates the account on a fresh emulator, runs `warden init`, and turns enforcement on.
+    /// Creates the account on a fresh emulator, deploys Warden, and turns enforcement on.
     pub async fn setup(aws: &LocalAws) -> Result<Self> {
+        Self::setup_with(aws, Deploy::Init).await
+    }
+
+    /// The same, with Warden's resources made as `how` says.
+    pub async fn setup_with(aws: &LocalAws, how: Deploy) -> Result<Self> {
         aws.enforce_policies(false)?;
         let setup = clients(&aws.sdk_config().await);
-        let init = init(&setup, "warden", false).await.context("warden init")?;
+        let (init, function_role) = match how {
+            Deploy::Init => (
+                init(&setup, "warden", false).await.context("warden init")?,
+                None,
+            ),
+            Deploy::Stack => {
+                let (out, role) = deploy_stack(&setup).await?;
+                (out, Some(role))
+            }
+        };
         setup
             .iam
             .create_group()
@@ -102,7 +216,10 @@ impl Scenario {
             .await?;
         let admin = user(&setup, aws, "admin", ALLOW_ALL, Some("Administrators")).await?;
         let mallory = user(&setup, aws, "mallory", DEVELOPER, None).await?;
-        let warden = user(&setup, aws, "warden-worker", ALLOW_ALL, None).await?;
+        let warden = match &function_role {
+            Some(role) => assume_function_role(&setup, aws, role).await?,
+            None => user(&setup, aws, "warden-worker", ALLOW_ALL, None).await?,
+        };
         for role in ["app-deploy", "billing-reports"] {
             setup
                 .iam
@@ -261,6 +378,9 @@ impl Scenario {
             ),
         ] {
             env.push((k.to_owned(), v.to_owned()));
+        }
+        if let Some(token) = &self.warden.session_token {
+            env.push(("AWS_SESSION_TOKEN".to_owned(), token.clone()));
         }
         env
     }
