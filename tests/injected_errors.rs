@@ -392,3 +392,192 @@ async fn a_permanent_error_on_the_deny_is_recorded_and_a_person_is_told() {
         "{kinds:?}"
     );
 }
+
+/// The events of each principal travel in a lane of their own: one that keeps failing holds up its
+/// own principal's later events (their order is kept), never another principal's. Through the
+/// real path: EventBridge → the intake queue → the forwarder → the work queue's lanes → the flow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_event_holds_up_its_own_lane_only_and_keeps_its_order() {
+    use warden_handler::enforce::queue::{run_worker, Queues, SqsDeadLetters};
+    use warden_handler::local::demo::{user_call, ESCALATE};
+
+    // Alice's first event can never finish: undoing it on `poison-role` fails every time.
+    let poison = mock!(aws_sdk_iam::Client::delete_role_policy)
+        .match_requests(|r| r.role_name() == Some("poison-role"))
+        .sequence()
+        .http_response(|| query_error(500, "ServiceFailure", "internal"))
+        .repeatedly()
+        .build();
+    let aws = LocalAws::start().expect("the local AWS starts");
+    let s = Scenario::setup(&aws).await.expect("the demo account");
+    aws.enforce_policies(false).unwrap();
+    let admin = &s.admin.clients;
+    admin
+        .iam
+        .create_user()
+        .user_name("alice")
+        .send()
+        .await
+        .unwrap();
+    for role in ["poison-role", "alice-role"] {
+        admin
+            .iam
+            .create_role()
+            .role_name(role)
+            .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#)
+            .send()
+            .await
+            .unwrap();
+        admin
+            .iam
+            .put_role_policy()
+            .role_name(role)
+            .policy_name("escalate")
+            .policy_document(ESCALATE)
+            .send()
+            .await
+            .unwrap();
+    }
+    assert!(mallory_puts_role_policy(&s, "app-deploy", "escalate")
+        .await
+        .unwrap());
+    let alice = |role: &str, id: &str| {
+        user_call(
+            "alice",
+            "iam.amazonaws.com",
+            "PutRolePolicy",
+            serde_json::json!({"roleName": role, "policyName": "escalate", "policyDocument": ESCALATE}),
+            id,
+        )
+    };
+    // Queued in this order: alice's poison, mallory's event, alice's next event.
+    s.emit(&alice("poison-role", "lane-a-1")).await.unwrap();
+    s.emit(&escalation_event("lane-b-1", "app-deploy"))
+        .await
+        .unwrap();
+    s.emit(&alice("alice-role", "lane-a-2")).await.unwrap();
+
+    let config = s
+        .config(&[
+            ("WARDEN_ALERT_WINDOW_SECONDS", "0"),
+            ("WARDEN_MAX_RECEIVES", "2"),
+        ])
+        .unwrap();
+    let clients = faulty_clients(
+        &aws,
+        &s,
+        &Faults {
+            iam: vec![poison.clone()],
+            ..Faults::default()
+        },
+    )
+    .await;
+    let flow = warden_handler::assembly::build_flow(
+        &config,
+        &clients,
+        warden_handler::local::demo::ACCOUNT.to_owned(),
+    )
+    .unwrap();
+    let queues = Queues {
+        work: config.queue_url.as_deref().unwrap(),
+        intake: config.intake_queue_url.as_deref(),
+    };
+    let dlq_url = config.dlq_url.clone().unwrap();
+    let dlq = SqsDeadLetters {
+        clients: clients.clone(),
+        url: dlq_url.clone(),
+    };
+    let dead_letters = || async {
+        let r = admin
+            .sqs
+            .receive_message()
+            .queue_url(&dlq_url)
+            .visibility_timeout(0)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        r.messages().len()
+    };
+    let decided = |records: &[policy_rules::evidence::Record], id: &str| {
+        records
+            .iter()
+            .find(|r| {
+                r.event_id.as_deref() == Some(id)
+                    && r.kind == policy_rules::evidence::RecordKind::Decision
+            })
+            .map(|r| r.seq)
+    };
+
+    // The first pass: mallory's event is enforced while alice's poison is still being retried.
+    let first = run_worker(&flow, &clients, queues, &dlq, true, 0)
+        .await
+        .unwrap();
+    assert_eq!(first.forwarded, 3, "{first:?}");
+    assert_eq!(first.dead_lettered, 0, "{first:?}");
+    assert!(poison.num_calls() >= 3, "the poison was met and retried");
+    assert!(s
+        .user_policies("mallory")
+        .await
+        .unwrap()
+        .contains(&"WardenDeny".to_owned()));
+    assert!(!s
+        .role_policies("app-deploy")
+        .await
+        .unwrap()
+        .contains(&"escalate".to_owned()));
+    assert_eq!(
+        dead_letters().await,
+        0,
+        "the poison has not reached the DLQ"
+    );
+    let records = flow.evidence.list().await.unwrap();
+    assert!(decided(&records, "lane-b-1").is_some());
+    assert_eq!(
+        decided(&records, "lane-a-2"),
+        None,
+        "alice's next event waits behind her first"
+    );
+    assert!(s
+        .role_policies("alice-role")
+        .await
+        .unwrap()
+        .contains(&"escalate".to_owned()));
+
+    // Once the poison's retries are spent (its back-off is 2 s), it goes to the dead-letter queue
+    // with its reason, and alice's next event follows.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let second = run_worker(&flow, &clients, queues, &dlq, true, 0)
+        .await
+        .unwrap();
+    assert_eq!(second.dead_lettered, 1, "{second:?}");
+    assert_eq!(dead_letters().await, 1);
+    let records = flow.evidence.list().await.unwrap();
+    let poison_given_up = records
+        .iter()
+        .find(|r| {
+            r.event_id.as_deref() == Some("lane-a-1")
+                && r.kind == policy_rules::evidence::RecordKind::Error
+        })
+        .map(|r| r.seq)
+        .expect("the poison's error record");
+    let next = decided(&records, "lane-a-2").expect("alice's next event is decided");
+    assert!(
+        decided(&records, "lane-b-1").unwrap() < poison_given_up,
+        "mallory did not wait for the poison"
+    );
+    assert!(
+        poison_given_up < next,
+        "alice's events kept their order: {:?}",
+        records
+            .iter()
+            .map(|r| (r.seq, r.kind, r.event_id.clone()))
+            .collect::<Vec<_>>()
+    );
+    assert!(!s
+        .role_policies("alice-role")
+        .await
+        .unwrap()
+        .contains(&"escalate".to_owned()));
+    evidence(&flow).await;
+}
