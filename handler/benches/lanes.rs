@@ -174,7 +174,14 @@ impl Bench<'_> {
             let outcome = if forward {
                 forward_batch(c, &self.work, dlq, &messages).await
             } else {
-                process_batch(&self.flow, dlq, &messages).await
+                let lease = Duration::from_secs(120);
+                process_batch(
+                    &self.flow,
+                    dlq,
+                    &messages,
+                    Some(tokio::time::Instant::now() + lease),
+                )
+                .await
             };
             let now = Instant::now();
             if !forward {

@@ -20,6 +20,10 @@ use async_trait::async_trait;
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName};
 use policy_rules::lane::lane_of;
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Mutex, PoisonError};
+use std::task::Poll;
 
 /// A message as the queue delivered it.
 #[derive(Debug, Clone)]
@@ -103,67 +107,163 @@ pub struct BatchOutcome {
     /// For each lane that failed, its first message that must be retried and every later one of
     /// that lane, in batch order.
     pub failed: Vec<String>,
+    /// Those of `failed` that were not tried (held back by an earlier failure of their lane, or
+    /// out of time): nothing to back off from.
+    pub untried: Vec<String>,
     /// Messages moved to the dead-letter queue, with the reason.
     pub dead_lettered: Vec<(String, String)>,
     /// Changes made (evidence ids), for the caller's summary.
     pub changes: Vec<String>,
 }
 
-/// The lanes of a batch that stopped at a failed message.
-#[derive(Debug, Default)]
-struct StoppedLanes(Vec<Option<String>>);
-
-impl StoppedLanes {
-    fn stop(&mut self, m: &QueueMessage) {
-        self.0.push(m.group_id.clone());
+/// The lanes of a batch: the positions of its messages, grouped by message group in the order
+/// they came. Were a group unknown, the batch is one lane (in order, as a FIFO batch).
+fn lanes_of(messages: &[QueueMessage]) -> Vec<Vec<usize>> {
+    if messages.iter().any(|m| m.group_id.is_none()) {
+        return vec![(0..messages.len()).collect()];
     }
+    let mut lanes: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        let group = m.group_id.as_deref().unwrap_or("");
+        match lanes.iter_mut().find(|(g, _)| *g == group) {
+            Some((_, lane)) => lane.push(i),
+            None => lanes.push((group, vec![i])),
+        }
+    }
+    lanes.into_iter().map(|(_, lane)| lane).collect()
+}
 
-    /// Whether `m` must wait: its lane stopped earlier in the batch. A message of an unknown
-    /// group, or a stop of one, is taken to share every lane.
-    // INVARIANT (lane-order): no message runs after an earlier message of its group failed.
-    fn holds(&self, m: &QueueMessage) -> bool {
-        self.0
-            .iter()
-            .any(|g| g.is_none() || m.group_id.is_none() || *g == m.group_id)
+/// What became of one message of a batch.
+#[derive(Debug)]
+enum Slot {
+    /// Not started: an earlier message of its lane failed, or the time ran out first.
+    NotTried,
+    /// Started, not finished.
+    Running,
+    /// Done, with the changes it made.
+    Done(Vec<String>),
+    /// Moved to the dead-letter queue, with the reason.
+    DeadLettered(String),
+    /// To be retried, with why.
+    Retry(String),
+}
+
+async fn to_dead_letters(dead_letters: &dyn DeadLetters, m: &QueueMessage, reason: String) -> Slot {
+    match dead_letters.send(m, &reason).await {
+        Ok(()) => Slot::DeadLettered(reason),
+        Err(e) => Slot::Retry(format!(
+            "{reason}; and moving it to the dead-letter queue failed: {e}"
+        )),
     }
 }
 
-/// Handles a work-queue batch in order with FIFO semantics, per lane.
+async fn handle_one(flow: &Flow, dead_letters: &dyn DeadLetters, m: &QueueMessage) -> Slot {
+    match flow.handle_message(&m.id, &m.body, m.receive_count).await {
+        Handled::Done(summaries) => {
+            Slot::Done(summaries.into_iter().flat_map(|s| s.changes).collect())
+        }
+        Handled::DeadLetter(reason) => to_dead_letters(dead_letters, m, reason).await,
+        Handled::Retry(why) => Slot::Retry(why),
+    }
+}
+
+/// Runs `futures` at once on this task until every one is done.
+async fn join_all<F: Future<Output = ()>>(futures: Vec<F>) {
+    let mut futures: Vec<Option<Pin<Box<F>>>> =
+        futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for slot in &mut futures {
+            if let Some(f) = slot {
+                if f.as_mut().poll(cx).is_ready() {
+                    *slot = None;
+                } else {
+                    pending = true;
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+}
+
+/// Handles a work-queue batch: its lanes at once, each lane in order. A message that must be
+/// retried stops its lane (it and every later message of its group are failed); the other lanes
+/// go on, so one that hangs holds up no other. With a `deadline` (the Lambda's, less a margin;
+/// the worker's lease), what is still running then is stopped and cut off (`Flow::cut_off`:
+/// retried, or given up at its last receive), and what has not started is failed.
+// INVARIANT (lane-order): no message runs before the earlier messages of its group are done.
 pub async fn process_batch(
     flow: &Flow,
     dead_letters: &dyn DeadLetters,
     messages: &[QueueMessage],
+    deadline: Option<tokio::time::Instant>,
 ) -> BatchOutcome {
-    let mut out = BatchOutcome::default();
-    let mut stopped = StoppedLanes::default();
-    for m in messages {
-        if stopped.holds(m) {
-            out.failed.push(m.id.clone());
-            continue;
+    let slots: Mutex<Vec<Slot>> = Mutex::new(messages.iter().map(|_| Slot::NotTried).collect());
+    let set = |i: usize, slot: Slot| {
+        let mut slots = slots.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(s) = slots.get_mut(i) {
+            *s = slot;
         }
-        let retry = match flow.handle_message(&m.id, &m.body, m.receive_count).await {
-            Handled::Done(summaries) => {
-                out.changes
-                    .extend(summaries.into_iter().flat_map(|s| s.changes));
-                out.succeeded.push(m.id.clone());
-                None
-            }
-            Handled::DeadLetter(reason) => match dead_letters.send(m, &reason).await {
-                Ok(()) => {
-                    out.succeeded.push(m.id.clone());
-                    out.dead_lettered.push((m.id.clone(), reason));
-                    None
+    };
+    let lanes = lanes_of(messages);
+    let runs: Vec<_> = lanes
+        .iter()
+        .map(|lane| async move {
+            for (i, m) in lane.iter().filter_map(|&i| messages.get(i).map(|m| (i, m))) {
+                set(i, Slot::Running);
+                let slot = handle_one(flow, dead_letters, m).await;
+                let retry = match &slot {
+                    Slot::Retry(why) => Some(why.clone()),
+                    _ => None,
+                };
+                set(i, slot);
+                if let Some(why) = retry {
+                    tracing::warn!(message_id = %m.id, lane = m.group_id.as_deref().unwrap_or("?"), reason = %why, "message left for retry with every later one of its lane");
+                    break;
                 }
-                Err(e) => Some(format!(
-                    "{reason}; and moving it to the dead-letter queue failed: {e}"
-                )),
-            },
-            Handled::Retry(why) => Some(why),
-        };
-        if let Some(why) = retry {
-            tracing::warn!(message_id = %m.id, lane = m.group_id.as_deref().unwrap_or("?"), reason = %why, "message left for retry with every later one of its lane");
-            out.failed.push(m.id.clone());
-            stopped.stop(m);
+            }
+        })
+        .collect();
+    match deadline {
+        Some(d) => {
+            if tokio::time::timeout_at(d, join_all(runs)).await.is_err() {
+                tracing::warn!("the batch's time ran out: what is running is cut off");
+            }
+        }
+        None => join_all(runs).await,
+    }
+    let mut slots = slots.into_inner().unwrap_or_else(PoisonError::into_inner);
+    for (slot, m) in slots.iter_mut().zip(messages) {
+        if matches!(slot, Slot::Running) {
+            let why = "its handling did not finish in the time its batch had";
+            *slot = match flow.cut_off(&m.id, &m.body, m.receive_count, why).await {
+                Handled::DeadLetter(reason) => to_dead_letters(dead_letters, m, reason).await,
+                Handled::Retry(why) => Slot::Retry(why),
+                Handled::Done(_) => Slot::Retry(why.to_owned()),
+            };
+        }
+    }
+    let mut out = BatchOutcome::default();
+    for (slot, m) in slots.into_iter().zip(messages) {
+        match slot {
+            Slot::Done(changes) => {
+                out.changes.extend(changes);
+                out.succeeded.push(m.id.clone());
+            }
+            Slot::DeadLettered(reason) => {
+                out.succeeded.push(m.id.clone());
+                out.dead_lettered.push((m.id.clone(), reason));
+            }
+            Slot::Retry(_) | Slot::Running => out.failed.push(m.id.clone()),
+            Slot::NotTried => {
+                out.failed.push(m.id.clone());
+                out.untried.push(m.id.clone());
+            }
         }
     }
     out
@@ -228,6 +328,8 @@ pub async fn forward_batch(
             tracing::warn!(message_id = %m.id, reason = %why, "intake message left for retry with every later one");
             out.failed
                 .extend(messages.iter().skip(i).map(|m| m.id.clone()));
+            out.untried
+                .extend(messages.iter().skip(i + 1).map(|m| m.id.clone()));
             break;
         }
     }
@@ -298,12 +400,12 @@ pub async fn receive(
         .collect())
 }
 
-/// Deletes what succeeded. Of what failed, the message that failed in each lane is hidden for a
-/// back-off, longer each receive, when `back_off` (else it is left to the queue's visibility
-/// timeout, as Lambda's event source mapping leaves it); the later messages its failure held back
-/// were not tried, and are made visible at once: the group stays locked while the failed message
-/// is in flight, so they come back behind it, in order (SQS developer guide, "FIFO queue message
-/// grouping"; the emulator, too, delivers a group in order only this way).
+/// Deletes what succeeded. What failed when tried is hidden for a back-off, longer each receive,
+/// when `back_off` (else it is left to the queue's visibility timeout, as Lambda's event source
+/// mapping leaves it). What was not tried is made visible at once: while a failed message of its
+/// group is in flight the group stays locked, so it comes back behind that one, in order (SQS
+/// developer guide, "FIFO queue message grouping"; the emulator, too, keeps a group in order only
+/// this way).
 pub async fn settle(
     clients: &Clients,
     queue_url: &str,
@@ -311,7 +413,6 @@ pub async fn settle(
     outcome: &BatchOutcome,
     back_off: bool,
 ) -> Result<(), AwsError> {
-    let mut failed_lanes: Vec<Option<&str>> = Vec::new();
     for m in messages {
         let Some(handle) = m.receipt_handle.as_deref() else {
             continue;
@@ -330,18 +431,12 @@ pub async fn settle(
                 .await?;
             continue;
         }
-        if !outcome.failed.contains(&m.id) {
+        let delay = if outcome.untried.contains(&m.id) {
+            0
+        } else if back_off && outcome.failed.contains(&m.id) {
+            (2i32).saturating_pow(m.receive_count.min(6)).min(60)
+        } else {
             continue;
-        }
-        let lane = m.group_id.as_deref();
-        let held = failed_lanes.contains(&lane);
-        if !held {
-            failed_lanes.push(lane);
-        }
-        let delay = match (held, back_off) {
-            (true, _) => 0,
-            (false, true) => (2i32).saturating_pow(m.receive_count.min(6)).min(60),
-            (false, false) => continue,
         };
         clients
             .caller
@@ -417,7 +512,10 @@ async fn work_round(
     if messages.is_empty() {
         return Ok(Round::default());
     }
-    let outcome = process_batch(flow, dead_letters, &messages).await;
+    // The lease is how long this worker may hold an event before another may resume it.
+    let deadline = tokio::time::Instant::now()
+        + std::time::Duration::from_secs(u64::try_from(flow.lease_seconds).unwrap_or(1));
+    let outcome = process_batch(flow, dead_letters, &messages, Some(deadline)).await;
     stats.messages += messages.len();
     stats.dead_lettered += outcome.dead_lettered.len();
     stats.left_for_retry += outcome.failed.len();
@@ -534,16 +632,19 @@ mod tests {
     }
 
     #[test]
-    fn a_stopped_lane_holds_only_its_own_later_messages() {
-        let mut stopped = StoppedLanes::default();
-        assert!(!stopped.holds(&m("a2", Some("a"))));
-        stopped.stop(&m("a1", Some("a")));
-        assert!(stopped.holds(&m("a2", Some("a"))));
-        assert!(!stopped.holds(&m("b1", Some("b"))));
-        // Unknown groups share every lane, both ways.
-        assert!(stopped.holds(&m("x", None)));
-        stopped.stop(&m("y", None));
-        assert!(stopped.holds(&m("b1", Some("b"))));
+    fn a_batchs_lanes_are_its_groups_in_order() {
+        let batch = [
+            m("a1", Some("a")),
+            m("b1", Some("b")),
+            m("a2", Some("a")),
+            m("c1", Some("c")),
+            m("b2", Some("b")),
+        ];
+        assert_eq!(lanes_of(&batch), [vec![0, 2], vec![1, 4], vec![3]]);
+        // A message of an unknown group: the batch is one lane.
+        let batch = [m("a1", Some("a")), m("x", None), m("b1", Some("b"))];
+        assert_eq!(lanes_of(&batch), [vec![0, 1, 2]]);
+        assert!(lanes_of(&[]).iter().all(Vec::is_empty));
     }
 
     #[test]
