@@ -172,7 +172,25 @@ async fn the_same_event_delivered_twice_is_enforced_once() {
     s.emit(&event).await.unwrap(); // EventBridge adds its own id and time: not deduplicated by content
     let (flow, config) = demo::flow(&s, &[]).unwrap();
     let stats = demo::work_once(&aws, &s, &flow, &config).await.unwrap();
-    assert_eq!(stats.messages, 2);
+    // Both reach the intake; the forwarder sends both with the eventID as deduplication id, and
+    // the work queue keeps one.
+    assert_eq!((stats.forwarded, stats.messages), (2, 1), "{stats:?}");
+    // Past SQS's 5-minute deduplication window (another id here), the ledger's claim of the eventID
+    // is what keeps it to one enforcement.
+    let body = json!({"version": "0", "id": "eb-later", "detail-type": "AWS API Call via CloudTrail", "source": "aws.iam", "account": demo::ACCOUNT, "region": "us-east-1", "detail": event}).to_string();
+    s.warden
+        .clients
+        .sqs
+        .send_message()
+        .queue_url(s.init.get("WARDEN_QUEUE_URL").unwrap())
+        .message_body(body)
+        .message_group_id(policy_rules::lane::lane_of(&event.to_string()).group_id)
+        .message_deduplication_id("e2e-dup-1-later")
+        .send()
+        .await
+        .unwrap();
+    let stats = demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    assert_eq!(stats.messages, 1, "{stats:?}");
     let records = evidence_verifies(&flow).await;
     assert_eq!(
         records

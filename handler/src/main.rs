@@ -142,8 +142,8 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
-    /// Create, idempotently, what the CloudFormation stack creates (queue and dead-letter queue,
-    /// alert topic, tables, EventBridge rules) in the configured account, and print the
+    /// Create, idempotently, what the CloudFormation stack creates (intake, work and dead-letter
+    /// queues, alert topic, tables, EventBridge rules) in the configured account, and print the
     /// configuration as `export NAME=value` lines.
     Init {
         /// Prefix of every resource name.
@@ -153,10 +153,11 @@ enum Command {
         #[arg(long)]
         evidence_bucket: bool,
     },
-    /// Poll the queue and enforce: the Lambda's flow, run here. Configuration from WARDEN_*
+    /// Poll the queues and enforce: the Lambda's forwarder (intake to work queue, in lanes) and
+    /// flow, run here. Configuration from WARDEN_*
     /// variables (see the README) and the standard AWS ones (AWS_ENDPOINT_URL, …).
     Worker {
-        /// Process what is on the queue, send pending alerts, and exit.
+        /// Process what is on the queues, send pending alerts, and exit.
         #[arg(long)]
         once: bool,
     },

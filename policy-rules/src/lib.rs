@@ -13,6 +13,7 @@ pub mod event_scan;
 pub mod evidence;
 pub mod grants;
 pub mod held;
+pub mod lane;
 pub mod mapping;
 pub mod memberships;
 pub mod planner;

@@ -315,6 +315,25 @@ impl std::fmt::Display for Sent {
     }
 }
 
+tokio::task_local! {
+    /// The requests sent by the future [`counting`] runs (one event's), however many run at once.
+    static SCOPED_REQUESTS: std::cell::Cell<u64>;
+}
+
+/// Runs `f`, counting the AWS requests it sends through any [`Caller`]: exact per event even when
+/// several events are handled at once on one task.
+pub async fn counting<F: Future>(f: F) -> (F::Output, u64) {
+    SCOPED_REQUESTS
+        .scope(std::cell::Cell::new(0), async {
+            let out = f.await;
+            (
+                out,
+                SCOPED_REQUESTS.try_with(std::cell::Cell::get).unwrap_or(0),
+            )
+        })
+        .await
+}
+
 /// Rate limiting and retries around every AWS call, and a count of the requests sent.
 #[derive(Debug)]
 pub struct Caller {
@@ -350,6 +369,7 @@ impl Caller {
     }
 
     fn count(&self, service: &'static str, operation: &'static str) {
+        let _ = SCOPED_REQUESTS.try_with(|n| n.set(n.get() + 1));
         *self
             .sent
             .lock()

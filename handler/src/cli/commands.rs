@@ -6,7 +6,7 @@ use crate::assembly::{build_flow, evidence_store, guarded_account};
 use crate::aws::{Clients, RateLimits, RetryPolicy};
 use crate::enforce::config::Config;
 use crate::enforce::ports::EvidenceStore;
-use crate::enforce::queue::{run_worker, SqsDeadLetters};
+use crate::enforce::queue::{run_worker, Queues, SqsDeadLetters};
 use anyhow::{Context, Result};
 use policy_rules::evidence::Record;
 use std::io::Write;
@@ -22,22 +22,26 @@ pub async fn init(prefix: &str, evidence_bucket: bool, out: &mut dyn Write) -> R
     Ok(())
 }
 
-/// `warden worker`: long-polls the configured queue.
+/// `warden worker`: long-polls the configured queues (the intake, forwarded in lanes, and the
+/// work queue).
 pub async fn worker(once: bool, out: &mut dyn Write) -> Result<()> {
     let config = Config::from_env()?;
     let clients = Clients::from_env(&config.rate_limits, config.retry).await;
     let account = guarded_account(&config, &clients).await?;
     let flow = build_flow(&config, &clients, account)?;
-    let queue = Config::required(&config.queue_url, "WARDEN_QUEUE_URL")?;
+    let queues = Queues {
+        work: Config::required(&config.queue_url, "WARDEN_QUEUE_URL")?,
+        intake: config.intake_queue_url.as_deref(),
+    };
     let dlq = SqsDeadLetters {
         clients: clients.clone(),
         url: Config::required(&config.dlq_url, "WARDEN_DLQ_URL")?.to_owned(),
     };
-    tracing::info!(rules = %config.rules_source, queue, once, "worker started");
+    tracing::info!(rules = %config.rules_source, queue = queues.work, intake = queues.intake.unwrap_or(""), once, "worker started");
     let stats = run_worker(
         &flow,
         &clients,
-        queue,
+        queues,
         &dlq,
         once,
         config.alert_window_seconds,
@@ -45,8 +49,13 @@ pub async fn worker(once: bool, out: &mut dyn Write) -> Result<()> {
     .await?;
     writeln!(
         out,
-        "messages {}, changes {}, alerts {}, dead-lettered {}, left for retry {}",
-        stats.messages, stats.changes, stats.alerts, stats.dead_lettered, stats.left_for_retry
+        "forwarded {}, messages {}, changes {}, alerts {}, dead-lettered {}, left for retry {}",
+        stats.forwarded,
+        stats.messages,
+        stats.changes,
+        stats.alerts,
+        stats.dead_lettered,
+        stats.left_for_retry
     )?;
     Ok(())
 }

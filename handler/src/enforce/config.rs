@@ -22,7 +22,11 @@ pub struct Config {
     pub rules: RuleSet,
     /// Where the rules came from, for logs and evidence.
     pub rules_source: String,
+    /// `WARDEN_QUEUE_URL`: the work queue, whose message groups are the lanes.
     pub queue_url: Option<String>,
+    /// `WARDEN_INTAKE_QUEUE_URL`: the queue the EventBridge rules deliver to, forwarded to the work
+    /// queue in lanes; when unset, the rules deliver to the work queue in one lane.
+    pub intake_queue_url: Option<String>,
     pub dlq_url: Option<String>,
     pub alert_topic_arn: Option<String>,
     pub state_table: String,
@@ -66,10 +70,13 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "comma-separated principal ARNs of Warden itself (the stack's function role), added to `warden_principals`",
     ),
     (
-        "WARDEN_INTAKE_QUEUE_URL",
-        "the SQS FIFO queue EventBridge delivers to, forwarded to per-principal lanes of WARDEN_QUEUE_URL",
+        "WARDEN_QUEUE_URL",
+        "the SQS FIFO work queue the flow reads, one message group (lane) per principal",
     ),
-    ("WARDEN_QUEUE_URL", "the SQS FIFO queue the worker polls"),
+    (
+        "WARDEN_INTAKE_QUEUE_URL",
+        "the SQS FIFO queue the EventBridge rules deliver to, forwarded to the work queue in lanes (optional: without it the rules deliver to the work queue, in one lane)",
+    ),
     (
         "WARDEN_DLQ_URL",
         "its dead-letter queue (permanent errors go there with their reason)",
@@ -217,6 +224,7 @@ impl Config {
             rules,
             rules_source,
             queue_url: get("WARDEN_QUEUE_URL").map(str::to_owned),
+            intake_queue_url: get("WARDEN_INTAKE_QUEUE_URL").map(str::to_owned),
             dlq_url: get("WARDEN_DLQ_URL").map(str::to_owned),
             alert_topic_arn: get("WARDEN_ALERT_TOPIC_ARN").map(str::to_owned),
             state_table: get("WARDEN_STATE_TABLE")

@@ -3,7 +3,8 @@
 //! `mallory` with broad IAM and S3 access, Warden's own user, two roles and two buckets, and the
 //! resources `warden init` creates. The emulator does not emit CloudTrail events, so after each call
 //! the record AWS would have delivered is put on the event bus (`source: aws.iam`), from where the
-//! real EventBridge rule routes it to the FIFO queue.
+//! real EventBridge rule routes it to the intake FIFO queue, and the forwarder to its lane of the
+//! work queue.
 
 use crate::aws::{Clients, RateLimits, RetryPolicy};
 use crate::enforce::config::Config;
@@ -331,9 +332,44 @@ impl Scenario {
         Ok(out.policy_names().to_vec())
     }
 
-    /// Takes one message off Warden's queue, as Lambda's event source mapping would (read as the
-    /// admin, so Warden's request count does not see it): `(message id, body, receipt handle)`.
+    /// Forwards what is on the intake queue to the work queue in lanes, as the intake's event
+    /// source mapping and the forwarder would (as the admin, so Warden's request count does not
+    /// see it); how many messages were forwarded.
+    pub async fn forward(&self) -> Result<usize> {
+        let var = |name: &str| {
+            self.init
+                .get(name)
+                .with_context(|| format!("`warden init` gave no {name}"))
+        };
+        let (intake, work) = (var("WARDEN_INTAKE_QUEUE_URL")?, var("WARDEN_QUEUE_URL")?);
+        let dlq = crate::enforce::queue::SqsDeadLetters {
+            clients: self.admin.clients.clone(),
+            url: var("WARDEN_DLQ_URL")?.to_owned(),
+        };
+        let clients = &self.admin.clients;
+        let mut forwarded = 0;
+        loop {
+            let messages = crate::enforce::queue::receive(clients, intake, 1).await?;
+            if messages.is_empty() {
+                return Ok(forwarded);
+            }
+            let outcome =
+                crate::enforce::queue::forward_batch(clients, work, &dlq, &messages).await;
+            crate::enforce::queue::settle(clients, intake, &messages, &outcome, true).await?;
+            anyhow::ensure!(
+                outcome.failed.is_empty(),
+                "forwarding failed for {:?}",
+                outcome.failed
+            );
+            forwarded += outcome.succeeded.len();
+        }
+    }
+
+    /// Takes one message off Warden's work queue, as Lambda's event source mapping would (read as
+    /// the admin, so Warden's request count does not see it), after forwarding the intake:
+    /// `(message id, body, receipt handle)`.
     pub async fn take_message(&self) -> Result<(String, String, String)> {
+        self.forward().await?;
         let queue = self
             .init
             .get("WARDEN_QUEUE_URL")
@@ -356,7 +392,7 @@ impl Scenario {
                 ));
             }
         }
-        anyhow::bail!("no message reached Warden's queue in 20 seconds")
+        anyhow::bail!("no message reached Warden's work queue in 20 seconds")
     }
 
     /// The environment Lambda would give Warden's function here: `warden init`'s configuration,
@@ -554,8 +590,11 @@ async fn work_once_as_is(
         clients: clients.clone(),
         url: Config::required(&config.dlq_url, "WARDEN_DLQ_URL")?.to_owned(),
     };
-    let queue = Config::required(&config.queue_url, "WARDEN_QUEUE_URL")?;
-    crate::enforce::queue::run_worker(flow, clients, queue, &dlq, true, 0).await
+    let queues = crate::enforce::queue::Queues {
+        work: Config::required(&config.queue_url, "WARDEN_QUEUE_URL")?,
+        intake: config.intake_queue_url.as_deref(),
+    };
+    crate::enforce::queue::run_worker(flow, clients, queues, &dlq, true, 0).await
 }
 
 /// Mallory's `PutRolePolicy` on a role, as Mallory; `Ok(true)` when allowed, `Ok(false)` on HTTP 403.
@@ -631,7 +670,7 @@ pub async fn run(out: &mut dyn std::io::Write) -> Result<()> {
         .await?;
     say(
         out,
-        "   CloudTrail's record of it goes to EventBridge -> rule -> SQS FIFO queue.",
+        "   CloudTrail's record of it goes to EventBridge -> rule -> intake queue -> mallory's lane.",
     )?;
 
     say(
