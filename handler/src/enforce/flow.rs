@@ -23,6 +23,7 @@ use policy_rules::catalog::Catalog;
 use policy_rules::decision::{decide, CallerFacts, Decision, Verdict};
 use policy_rules::event::{parse_document, Event};
 use policy_rules::evidence::{deterministic_id, Draft, Record, RecordKind};
+use policy_rules::evidence_target::{describe_change, resource_arn, Place, Purpose};
 use policy_rules::held::{self, Held, Tampering};
 use policy_rules::mapping::{analyse, Analysis};
 use policy_rules::memberships::groups_before;
@@ -1176,6 +1177,28 @@ impl Flow {
                 }),
             });
         }
+        // What the Deny step adds, and the full ARNs Warden read (the denied principal's, with its
+        // path), which name a changed user or role better than the event's bare name.
+        let plan_held = serde_json::from_value::<PlanHeld>(planned.plan.clone()).ok();
+        let held_principal = planned
+            .tamper
+            .as_ref()
+            .and_then(|t| t.pointer("/held/principal"))
+            .and_then(Value::as_str);
+        let known: Vec<&str> = [
+            plan_held.as_ref().map(|p| p.target.as_str()),
+            principal.as_deref(),
+            held_principal,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let region = event.record.aws_region.as_deref().unwrap_or("");
+        let place = Place {
+            partition: policy_rules::arn::partition_for_region(region),
+            account: &self.account_id,
+            region,
+        };
         for (i, run) in planned.steps.iter().enumerate() {
             let (Some(target), Some(before)) = (&run.target, &run.before) else {
                 continue;
@@ -1184,12 +1207,37 @@ impl Flow {
                 continue;
             };
             let call_action = vec![run.step.call.clone()];
+            let target_arn = target_arn(target, &place, &known);
+            let purpose = match run.role.as_str() {
+                "deny" => Purpose::Deny {
+                    denied: plan_held.as_ref().map_or(&[][..], |p| p.denied.as_slice()),
+                    revoke_before: plan_held
+                        .as_ref()
+                        .and_then(|p| p.revoke_sessions_before.as_deref()),
+                },
+                "restore" => Purpose::Restore,
+                _ => Purpose::Undo {
+                    event_name: event.name(),
+                    event_id,
+                },
+            };
+            let what = describe_change(purpose, &run.step.call, &run.step.params, &target_arn);
+            let (denied, undid) = match purpose {
+                Purpose::Deny { denied, .. } => (Some(denied), None),
+                Purpose::Undo { .. } => (
+                    None,
+                    Some(
+                        json!({"event_id": event_id, "event_name": event.name(), "actions": actions}),
+                    ),
+                ),
+                Purpose::Restore | Purpose::Release => (None, None),
+            };
             drafts.push(Draft {
                 id: change_id(event_id, i),
                 time: now.clone(),
                 kind: Some(RecordKind::Change),
                 principal: principal.clone(),
-                target: Some(target.to_string()),
+                target: Some(target_arn.clone()),
                 actions: call_action.clone(),
                 rule: d.rule.clone(),
                 event_id: Some(event_id.to_owned()),
@@ -1197,6 +1245,9 @@ impl Flow {
                     "connector": target.connector,
                     "name": target.name,
                     "role": run.role,
+                    "what": what,
+                    "denied": denied,
+                    "undid": undid,
                     "step": run.step,
                     "before": before,
                     "after": run.verification.as_ref().map(|v| &v.after),
@@ -1210,7 +1261,7 @@ impl Flow {
                         time: now.clone(),
                         kind: Some(RecordKind::Verify),
                         principal: principal.clone(),
-                        target: Some(target.to_string()),
+                        target: Some(target_arn),
                         actions: call_action,
                         rule: d.rule.clone(),
                         event_id: Some(event_id.to_owned()),
@@ -1501,17 +1552,25 @@ impl Flow {
         }
         let now = self.now();
         let mut drafts = Vec::new();
+        let partition =
+            policy_rules::arn::Arn::parse(&held.principal).map_or("aws", |a| a.partition);
+        let place = Place {
+            partition,
+            account: &self.account_id,
+            region: "",
+        };
         for (i, step) in steps.iter().enumerate() {
             let (connector, target) = self.connectors.for_step(step)?;
             let before = connector.snapshot(&target).await?;
             let applied = connector.apply(&target, step, &before).await?;
             let verification = connector.verify(&target, step).await?;
+            let target_arn = target_arn(&target, &place, &[held.principal.as_str()]);
             drafts.push(Draft {
                 id: deterministic_id(&["release", &key, &now.to_string(), &i.to_string()]),
                 time: iso(now),
                 kind: Some(RecordKind::Change),
                 principal: Some(held.principal.clone()),
-                target: Some(target.to_string()),
+                target: Some(target_arn.clone()),
                 actions: vec![step.call.clone()],
                 rule: None,
                 event_id: None,
@@ -1519,6 +1578,7 @@ impl Flow {
                     "connector": target.connector,
                     "name": target.name,
                     "role": "release",
+                    "what": describe_change(Purpose::Release, &step.call, &step.params, &target_arn),
                     "step": step,
                     "before": before,
                     "after": verification.after,
@@ -1629,6 +1689,13 @@ fn restore_steps(held: &Held, tampering: &Tampering) -> Vec<Step> {
             "the login profile exists again",
         )],
     }
+}
+
+/// The changed resource's ARN (the connector's display name for a connector whose resources have
+/// no ARN rule yet).
+fn target_arn(target: &Target, place: &Place<'_>, known: &[&str]) -> String {
+    resource_arn(&target.connector, &target.name, place, known)
+        .unwrap_or_else(|| target.to_string())
 }
 
 fn change_id(event_id: &str, i: usize) -> String {
