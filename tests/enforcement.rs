@@ -12,7 +12,7 @@
 
 use policy_rules::evidence::RecordKind;
 use serde_json::{json, Value};
-use warden_handler::enforce::flow::Stage;
+use warden_handler::enforce::flow::{FlowError, Stage};
 use warden_handler::local::demo::{
     self, escalation_event, mallory_puts_role_policy, user_call, Scenario, ESCALATE,
 };
@@ -149,12 +149,15 @@ async fn a_non_admin_is_denied_narrowly_undone_alerted_recorded_and_rolled_back(
     let deny = denies[1];
     aws.enforce_policies(false).unwrap();
     let (rec, done) = flow.rollback(&deny.id, false).await.unwrap();
-    // A second rollback finds the live state no longer what Warden left: refused.
+    // A second rollback finds the first one's record: rolled back already, nothing changed.
     let again = flow.rollback(&deny.id, false).await;
     aws.enforce_policies(true).unwrap();
     assert_eq!(rec.kind, RecordKind::Rollback);
     assert_eq!(done.after, deny.body["before"]);
-    assert!(again.is_err(), "a second rollback is refused");
+    assert!(
+        matches!(&again, Err(FlowError::AlreadyRolledBack { by: Some((by, _)), .. }) if *by == rec.id),
+        "a second rollback says it is rolled back already: {again:?}"
+    );
     assert!(
         bucket_put("payments-data").await.is_ok(),
         "the bucket Deny is rolled back"

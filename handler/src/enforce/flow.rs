@@ -118,6 +118,24 @@ pub enum FlowError {
     Unreadable(String),
     #[error("{0}")]
     Corrupt(String),
+    /// `warden rollback` of a change that is rolled back already: by the rollback `by` names
+    /// (its id and time), or (`None`) the live state is the change's before-state again.
+    #[error("{}", already_rolled_back(id, by.as_ref()))]
+    AlreadyRolledBack {
+        id: String,
+        by: Option<(String, String)>,
+    },
+}
+
+fn already_rolled_back(id: &str, by: Option<&(String, String)>) -> String {
+    match by {
+        Some((rec, time)) => format!(
+            "`{id}` is already rolled back (recorded as `{rec}` at {time}); nothing changed"
+        ),
+        None => format!(
+            "`{id}` is already rolled back: the live state is the before-state of that change; nothing changed"
+        ),
+    }
 }
 
 impl FlowError {
@@ -127,7 +145,9 @@ impl FlowError {
             FlowError::Aws(e) => e.is_retryable(),
             FlowError::Connector(e) => e.is_retryable(),
             FlowError::Busy { .. } | FlowError::Injected(_) => true,
-            FlowError::Unreadable(_) | FlowError::Corrupt(_) => false,
+            FlowError::Unreadable(_)
+            | FlowError::Corrupt(_)
+            | FlowError::AlreadyRolledBack { .. } => false,
         }
     }
 }
@@ -1424,26 +1444,68 @@ impl Flow {
                 "record `{id}` has no verified after-state, so Warden cannot tell whether the live state changed since"
             )));
         }
-        let done = self
-            .connectors
-            .rollback(&target, before, left, force)
-            .await?;
+        // The first rollback of a change has an id of its own, so a second one finds it (a forced
+        // one after it gets a fresh id: it is another change, recorded apart).
+        let first = deterministic_id(&["rollback", id]);
+        let earlier = self.evidence.get(&first).await?;
+        if let (Some(earlier), false) = (&earlier, force) {
+            return Err(FlowError::AlreadyRolledBack {
+                id: id.to_owned(),
+                by: Some((earlier.id.clone(), earlier.time.clone())),
+            });
+        }
+        let done = match self.connectors.rollback(&target, before, left, force).await {
+            Ok(done) => done,
+            // Refused because the live state is already the before-state (rolled back by a
+            // rollback of an older Warden, whose record has another id, or by hand): nothing to do.
+            Err(ConnectorError::Refused { .. })
+                if self.live_state(&target).await?.as_ref() == Some(before) =>
+            {
+                return Err(FlowError::AlreadyRolledBack {
+                    id: id.to_owned(),
+                    by: None,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.forget(b, before).await?;
+        let now = self.now();
+        let target_name = record.target.clone().unwrap_or_else(|| target.to_string());
         let rec = self
             .evidence
             .append(Draft {
-                id: deterministic_id(&["rollback", id, &self.now().to_string()]),
-                time: iso(self.now()),
+                id: if earlier.is_none() {
+                    first
+                } else {
+                    deterministic_id(&["rollback", id, &now.to_string()])
+                },
+                time: iso(now),
                 kind: Some(RecordKind::Rollback),
                 principal: record.principal.clone(),
                 target: record.target.clone(),
                 actions: record.actions.clone(),
                 rule: record.rule.clone(),
                 event_id: record.event_id.clone(),
-                body: json!({"of": id, "restored": before, "live_before": done.live_before, "after": done.after, "forced": force, "request_ids": done.request_ids}),
+                body: json!({
+                    "of": id,
+                    "what": format!(
+                        "rolled back `{id}`{}: `{target_name}` is as it was before that change",
+                        if force { " (forced)" } else { "" }
+                    ),
+                    "restored": before, "live_before": done.live_before, "after": done.after,
+                    "forced": force, "request_ids": done.request_ids,
+                }),
             })
             .await?;
         Ok((rec, done))
+    }
+
+    /// The live state of a connector's thing, `None` when no connector owns it.
+    async fn live_state(&self, target: &Target) -> Result<Option<State>, FlowError> {
+        match self.connectors.by_kind(&target.connector) {
+            Some(c) => Ok(Some(c.snapshot(target).await?)),
+            None => Ok(None),
+        }
     }
 }
 
