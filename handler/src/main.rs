@@ -217,10 +217,11 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
             let held = status::in_force(block_on(commands::holdings())?);
             status::render(&held, format == Format::Json, out)?;
             if format == Format::Json {
-                eprintln!(
-                    "Warden holds something in force on {} principal(s)",
-                    held.len()
-                );
+                match held.len() {
+                    0 => eprintln!("Warden holds nothing in force"),
+                    1 => eprintln!("Warden holds something in force on 1 principal"),
+                    n => eprintln!("Warden holds something in force on {n} principals"),
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

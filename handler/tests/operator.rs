@@ -113,7 +113,15 @@ async fn an_operator_lists_shows_exports_and_rolls_back_what_warden_did() {
         format!("undid `PutRolePolicy` (event `op-role-1`): deleted inline policy `escalate` of `{APP_DEPLOY}`")
     );
     let decision = list.iter().find(|r| r["kind"] == "decision").unwrap();
-    assert_eq!(decision["what"], "deny (deny) on `PutRolePolicy`");
+    assert_eq!(
+        decision["what"],
+        "`PutRolePolicy`: verdict `deny`, outcome `deny`"
+    );
+    let verify = list.iter().find(|r| r["kind"] == "verify").unwrap();
+    assert!(
+        verify["what"].as_str().unwrap().ends_with("` holds"),
+        "{verify}"
+    );
 
     // evidence show: the whole record.
     let id = deny["id"].as_str().unwrap();

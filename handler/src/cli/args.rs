@@ -3,6 +3,7 @@
 //! dispatches; `warden completions` and `warden man` are generated from it, and a test walks it to
 //! check that every argument says what it is for.
 
+use clap::builder::NonEmptyStringValueParser;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -233,7 +234,7 @@ pub enum Command {
     #[command(after_help = CONFIG_EXIT_CODES)]
     Config {
         /// The stack's name or id (in the configured region).
-        #[arg(long, value_name = "NAME")]
+        #[arg(long, value_name = "NAME", value_parser = NonEmptyStringValueParser::new())]
         stack: String,
     },
     /// Poll the queue and enforce: the Lambda's flow, run here. Configuration from WARDEN_*
@@ -259,6 +260,7 @@ pub enum Command {
     #[command(after_help = ROLLBACK_EXIT_CODES)]
     Rollback {
         /// The id of the `change` record (`warden evidence list` shows it).
+        #[arg(value_parser = NonEmptyStringValueParser::new())]
         id: String,
         /// Restore even when the live state changed since Warden's change (that later change is
         /// lost; it is recorded in the rollback's `live_before`).
@@ -344,6 +346,7 @@ pub enum EvidenceCommand {
     #[command(after_help = SHOW_EXIT_CODES)]
     Show {
         /// The record's id (`warden evidence list` shows it).
+        #[arg(value_parser = NonEmptyStringValueParser::new())]
         id: String,
         /// A local JSON Lines trail, which must exist; the configured store when absent.
         #[arg(long)]

@@ -23,23 +23,24 @@ pub fn what(r: &Record) -> Option<String> {
     let text = |k: &str| b.get(k).and_then(Value::as_str).map(str::to_owned);
     text("what").or_else(|| match kind_name(r).as_str() {
         "decision" => Some(format!(
-            "{} ({}){}",
+            "`{}`: verdict `{}`, outcome `{}`{}",
+            text("event_name").unwrap_or_default(),
             text("verdict").unwrap_or_default(),
             text("outcome").unwrap_or_default(),
-            text("event_name")
-                .map(|n| format!(" on `{n}`"))
+            text("monitor")
+                .map(|m| format!(" ({m})"))
                 .unwrap_or_default()
         )),
-        "verify" => Some(format!(
-            "{} of `{}`",
-            if b.get("holds").and_then(Value::as_bool) == Some(true) {
-                "holds"
-            } else {
-                "DOES NOT HOLD"
-            },
-            text("of").unwrap_or_default()
-        )),
-        "error" => text("error").or_else(|| text("reason")),
+        "verify" => Some(if b.get("holds").and_then(Value::as_bool) == Some(true) {
+            format!("`{}` holds", text("of").unwrap_or_default())
+        } else {
+            format!(
+                "`{}` does not hold: {}",
+                text("of").unwrap_or_default(),
+                text("detail").unwrap_or_default()
+            )
+        }),
+        "error" => text("reason"),
         _ => None,
     })
 }
