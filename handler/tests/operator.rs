@@ -472,6 +472,36 @@ fn the_demo_tells_its_story_on_stdout_and_logs_to_a_file() {
     assert!(!logged.contains('\u{1b}'));
 }
 
+// Issue 10 §4: the demo says when it installs the emulator (here a Python that cannot make the
+// virtual environment stops it at once, after the line, with the reason).
+#[test]
+fn the_demo_says_when_it_installs_the_emulator() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("moto");
+    let env = [
+        ("WARDEN_LOCAL_AWS_DIR".to_owned(), dir.display().to_string()),
+        ("PYTHON".to_owned(), "false".to_owned()),
+    ];
+    let out = warden(home.path(), &env).arg("demo").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let story = stdout(&out);
+    assert!(
+        story.contains(&format!(
+            "   installing the local AWS (moto 5.2.5) into {} (once; about a minute) ...\n",
+            dir.display()
+        )),
+        "{story}"
+    );
+    assert!(
+        stderr(&out).starts_with(&format!(
+            "error: installing moto 5.2.5 into `{}` failed: ",
+            dir.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// Every argument of `cmd` and its subcommands without help text, as `command path: argument`.
 fn undocumented(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
     let here = format!("{path} {}", cmd.get_name()).trim().to_owned();
