@@ -1,7 +1,8 @@
 //! Builds the enforcement flow once per process (a Lambda cold start, a `warden worker` run) from the
 //! configuration: the SDK clients, the live IAM reader, the connectors, the DynamoDB stores (with the
 //! optional S3 Object Lock mirror) and the SNS notifier. Also the logging set-up: JSON lines for the
-//! Lambda (and `WARDEN_LOG_FORMAT=json`), readable lines on a terminal.
+//! Lambda (and `WARDEN_LOG_FORMAT=json`), readable lines otherwise (coloured only on a terminal),
+//! to stderr or a file.
 
 use crate::aws::{AwsError, Clients};
 use crate::connectors::account::{IamAccount, PrincipalKind};
@@ -119,12 +120,44 @@ pub fn build_flow(
 /// Logs to stderr: JSON lines when `json` (one object per event span's log line, with its fields),
 /// readable lines otherwise. `RUST_LOG` filters (default `info`).
 pub fn init_logging(json: bool) {
+    init_logging_with(&LogSetup {
+        json,
+        default_filter: "info",
+        file: None,
+    });
+}
+
+/// Where and how the logs go.
+#[derive(Debug)]
+pub struct LogSetup {
+    /// JSON lines (else readable lines).
+    pub json: bool,
+    /// The filter when `RUST_LOG` is unset.
+    pub default_filter: &'static str,
+    /// A file to append the lines to, in place of stderr.
+    pub file: Option<std::fs::File>,
+}
+
+/// Logs as `setup` says. Readable lines carry colour codes only when they go to a terminal and
+/// `NO_COLOR` is unset (<https://no-color.org>): a file, a pipe or a CI log gets plain text.
+pub fn init_logging_with(setup: &LogSetup) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(setup.default_filter));
+    let (writer, terminal) = match setup.file.as_ref().and_then(|f| f.try_clone().ok()) {
+        Some(f) => (BoxMakeWriter::new(std::sync::Mutex::new(f)), false),
+        None => (
+            BoxMakeWriter::new(std::io::stderr),
+            std::io::stderr().is_terminal(),
+        ),
+    };
+    let colour = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if json {
+        .with_writer(writer)
+        .with_ansi(colour);
+    let _ = if setup.json {
         builder
             .json()
             .with_current_span(true)

@@ -1,238 +1,64 @@
-//! The `warden` command line: offline replay of CloudTrail logs through the rules, rule checks and
-//! plans; and, on an account, `init`, `worker`, `evidence`, `rollback`, and the local `demo`.
+//! The `warden` command line (defined in `cli::args`): offline replay of CloudTrail logs through
+//! the rules, rule checks and plans; on an account, `init`, `config --stack`, `worker`, `status`,
+//! `evidence`, `rollback`, `release`; the local `demo`; completions and the man page.
 //! The binary is the one place that prints: data to stdout, the summary (with `--format json`),
 //! progress, warnings and errors to stderr. Data goes through `cli::output`, so a closed stdout
 //! (`warden … | head -1`) ends any command at once with exit 0 and no message.
 #![allow(clippy::print_stderr)]
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser};
 use policy_rules::catalog::Catalog;
 use policy_rules::rules::{RuleSet, DEFAULT_RULES};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use warden_handler::assembly::{init_logging_with, LogSetup};
 use warden_handler::cli::account_scope::{AccountFile, GroupsFile, ScopedMemberships};
+use warden_handler::cli::args::{Cli, Command, EvidenceCommand, Format, RulesCommand};
 use warden_handler::cli::commands;
 use warden_handler::cli::output::{is_closed_output, DataOutput, SharedOutput};
 use warden_handler::cli::plan_report::{plan_file, Note, PlanContext};
 use warden_handler::cli::replay::{replay, ReplayContext, Sink};
 use warden_handler::cli::report::{render_summary, JsonLinesSink, NullSink};
+use warden_handler::cli::{evidence_view, status};
 
-/// The line every command's help ends with.
-macro_rules! closed_output {
-    () => {
-        "A closed output (`warden … | head`) ends every command at once, with 0 and no message."
-    };
-}
-
-const CLOSED_OUTPUT: &str = closed_output!();
-
-const EXIT_CODES: &str = concat!(
-    "Exit codes:
-  0  done; every input record was read
-  1  done, but some input (a file, line or record) could not be read: see the errors
-  2  usage error, or the rules, groups or input paths could not be used
-
-",
-    closed_output!()
-);
-
-const PLAN_EXIT_CODES: &str = concat!(
-    "Exit codes:
-  0  every event was planned
-  1  some record of the event file could not be read: see the errors (the others were planned)
-  2  usage error, or the rules, groups, account or event file could not be used
-
-",
-    closed_output!()
-);
-
-const VERIFY_EXIT_CODES: &str = concat!(
-    "Exit codes:
-  0  the trail is intact (an existing empty file is intact: it says `empty, no records`)
-  1  the trail is broken: the first bad record is named
-  2  the trail cannot be read (a missing or unreadable file, a line that is not a record), or a
-     usage error
-
-",
-    closed_output!()
-);
-
-const LIST_EXIT_CODES: &str = concat!(
-    "Exit codes:
-  0  every record was listed (none, for an existing empty file)
-  2  the trail cannot be read (a missing or unreadable file, a line that is not a record), or a
-     usage error
-
-",
-    closed_output!()
-);
-
-/// Warden: detect-and-revoke guard for AWS access.
-#[derive(Parser)]
-#[command(name = "warden", version, after_help = CLOSED_OUTPUT)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
-enum Format {
-    Text,
-    Json,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Replay CloudTrail logs through the rules and show what Warden would have done.
-    ///
-    /// PATH may be a CloudTrail log file ({"Records":[…]}, plain or .gz), a JSON Lines file (one
-    /// record or EventBridge envelope per line, plain or .gz), a single record or envelope, or a
-    /// directory of these (read recursively).
-    #[command(after_help = EXIT_CODES)]
-    Replay {
-        /// Rule file (TOML); the default rule pack when absent.
-        #[arg(long)]
-        rules: Option<PathBuf>,
-        /// Replace the groups of the `admins` allow-set (repeatable).
-        #[arg(long = "allow-group", value_name = "NAME")]
-        allow_groups: Vec<String>,
-        /// Group memberships before the replayed events: a JSON map from user name or ARN to group
-        /// names, or the output of `aws iam get-account-authorization-details`. Entries of another
-        /// account (by their ARNs) than an event's do not apply to it.
-        #[arg(long)]
-        groups: Option<PathBuf>,
-        /// Threads to spread files over (default: all cores).
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// `text`: a summary for people; `json`: one JSON object per event (JSON Lines).
-        #[arg(long, value_enum, default_value = "text")]
-        format: Format,
-        /// Never show a progress bar.
-        #[arg(long)]
-        no_progress: bool,
-        #[arg(required = true, value_name = "PATH")]
-        paths: Vec<PathBuf>,
-    },
-    /// Show what Warden would do about one event: the caller, action(s), resource(s), verdict,
-    /// reasons, and the exact policy document it would write (or why a person must act).
-    #[command(after_help = PLAN_EXIT_CODES)]
-    Plan {
-        /// Rule file (TOML); the default rule pack when absent.
-        #[arg(long)]
-        rules: Option<PathBuf>,
-        /// Replace the groups of the `admins` allow-set (repeatable).
-        #[arg(long = "allow-group", value_name = "NAME")]
-        allow_groups: Vec<String>,
-        /// The event(s), read as `replay` reads a file: a CloudTrail record, an EventBridge
-        /// envelope, a log file, or JSON Lines of these, plain or .gz (every record is planned).
-        #[arg(long)]
-        event: PathBuf,
-        /// The account as `aws iam get-account-authorization-details` prints it: current policies,
-        /// groups (memberships before the event), paths. Without it the plan uses what the event
-        /// tells. Not used for an event of another account (with a warning).
-        #[arg(long)]
-        account: Option<PathBuf>,
-        /// Group memberships before the event, as for `replay` (asked before the account file's);
-        /// entries of another account than the event's do not apply (with a warning).
-        #[arg(long)]
-        groups: Option<PathBuf>,
-        #[arg(long, value_enum, default_value = "text")]
-        format: Format,
-    },
-    /// Create, idempotently, what the CloudFormation stack creates (intake, work and dead-letter
-    /// queues, alert topic, tables, EventBridge rules) in the configured account, and print the
-    /// configuration as `export NAME=value` lines.
-    Init {
-        /// Prefix of every resource name.
-        #[arg(long, default_value = "warden")]
-        prefix: String,
-        /// Also create an S3 bucket with Object Lock mirroring the evidence.
-        #[arg(long)]
-        evidence_bucket: bool,
-    },
-    /// Poll the queues and enforce: the Lambda's forwarder (intake to work queue, in lanes) and
-    /// flow, run here. Configuration from WARDEN_*
-    /// variables (see the README) and the standard AWS ones (AWS_ENDPOINT_URL, …).
-    Worker {
-        /// Process what is on the queues, send pending alerts, and exit.
-        #[arg(long)]
-        once: bool,
-    },
-    /// Restore the before-state of a change Warden made (an evidence record id of kind `change`),
-    /// through its connector; refused when the live state changed since, unless --force.
-    Rollback {
-        id: String,
-        #[arg(long)]
-        force: bool,
-    },
-    /// Lift what Warden holds in force on a principal (its Deny, its quarantine) and clear
-    /// Warden's record of it, each change recorded as evidence; keys Warden deactivated stay
-    /// Inactive. The documented way to lift a Deny: lifting it by hand is tampering, put back.
-    Release {
-        /// The principal's full ARN (`arn:aws:iam::123456789012:user/ops/bob`).
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
-        principal: Option<String>,
-        /// Every principal Warden holds something in force on.
-        #[arg(long)]
-        all: bool,
-    },
-    /// Run the whole thing on the local AWS (installed and started as needed), step by step.
-    Demo,
-    /// Check or list the evidence trail (a local file, or the configured DynamoDB store).
-    Evidence {
-        #[command(subcommand)]
-        command: EvidenceCommand,
-    },
-    /// Check or print rule files.
-    Rules {
-        #[command(subcommand)]
-        command: RulesCommand,
-    },
-}
-
-#[derive(Subcommand)]
-enum EvidenceCommand {
-    /// Verify the hash chain: names the first modified, deleted, inserted or moved record. Exit 0
-    /// when intact, 1 when not, 2 when the trail cannot be read.
-    #[command(after_help = VERIFY_EXIT_CODES)]
-    Verify {
-        /// A local JSON Lines trail, which must exist; the configured store (WARDEN_EVIDENCE_TABLE)
-        /// when absent, whose head is checked too.
-        file: Option<PathBuf>,
-        /// The newest record's `SEQ:HASH` as kept outside the file, to catch truncation.
-        #[arg(long, value_name = "SEQ:HASH")]
-        head: Option<String>,
-    },
-    /// List the records, one a line (`--format json`: id, seq, kind, principal, target, actions,
-    /// rule, time, event_id).
-    #[command(after_help = LIST_EXIT_CODES)]
-    List {
-        /// A local JSON Lines trail, which must exist; the configured store when absent.
-        #[arg(long)]
-        file: Option<PathBuf>,
-        #[arg(long, value_enum, default_value = "text")]
-        format: Format,
-    },
-}
-
-#[derive(Subcommand)]
-enum RulesCommand {
-    /// Validate a rule file: errors and warnings name the file, line and field, on stderr.
-    /// Exit 0 when valid (warnings only, if any), 1 when it has errors, 2 when it cannot be read.
-    Check { file: PathBuf },
-    /// Print the default rule pack (a starting point for your own).
-    Default,
+/// Where the demo's log lines go unless `--verbose`: a file, so they do not break up its story.
+fn demo_log_path() -> PathBuf {
+    std::env::temp_dir().join("warden-demo.log")
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    warden_handler::assembly::init_logging(
-        std::env::var("WARDEN_LOG_FORMAT").is_ok_and(|f| f == "json"),
-    );
     let mut out = DataOutput::new(std::io::stdout());
+    let json = std::env::var("WARDEN_LOG_FORMAT").is_ok_and(|f| f == "json");
+    // The SDK's own warnings while it looks for a region and credentials are left out: Warden
+    // says in one line what is missing (`RUST_LOG` shows everything).
+    let mut setup = LogSetup {
+        json,
+        default_filter: "info,aws_config=error",
+        file: None,
+    };
+    if let Command::Demo { verbose: false } = cli.command {
+        let path = demo_log_path();
+        match std::fs::File::create(&path) {
+            Ok(f) => {
+                setup.file = Some(f);
+                // The story's first line says where the rest of the output went.
+                let _ = writeln!(
+                    out,
+                    "(Warden's log lines go to {}; `warden demo --verbose` shows them here)",
+                    path.display()
+                );
+            }
+            Err(e) => eprintln!(
+                "warning: cannot write the demo's log to `{}` ({e}); logging to stderr",
+                path.display()
+            ),
+        }
+    }
+    init_logging_with(&setup);
     match run(cli, &mut out) {
         Ok(code) => code,
         // The reader has all it wanted (`| head`): nothing is wrong.
@@ -379,8 +205,41 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
             block_on(commands::release(principal.as_deref(), all, out))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo => {
+        Command::Demo { .. } => {
             block_on(warden_handler::local::demo::run(out))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config { stack } => {
+            block_on(commands::stack_config(&stack, out))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { format } => {
+            let held = status::in_force(block_on(commands::holdings())?);
+            status::render(&held, format == Format::Json, out)?;
+            if format == Format::Json {
+                match held.len() {
+                    0 => eprintln!("Warden holds nothing in force"),
+                    1 => eprintln!("Warden holds something in force on 1 principal"),
+                    n => eprintln!("Warden holds something in force on {n} principals"),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "warden", out);
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { dir } => {
+            match dir {
+                None => clap_mangen::Man::new(Cli::command()).render(out)?,
+                Some(dir) => {
+                    for page in write_man_pages(&dir)? {
+                        writeln!(out, "{}", page.display())?;
+                    }
+                }
+            }
+            out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Evidence {
@@ -390,7 +249,51 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
             if records.is_empty() {
                 eprintln!("{name}: empty, no records");
             }
-            commands::list(&records, format == Format::Json, out)?;
+            evidence_view::list(&records, format == Format::Json, out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Evidence {
+            command: EvidenceCommand::Show { id, file, format },
+        } => {
+            let record = block_on(commands::evidence_record(file.as_deref(), &id))?;
+            evidence_view::show(&record, format == Format::Json, out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Evidence {
+            command: EvidenceCommand::Export { file },
+        } => {
+            let (records, head, name) = block_on(commands::read_evidence(None))?;
+            match &file {
+                None => evidence_view::export(&records, out)?,
+                Some(path) => {
+                    // Never over an existing file: an export is evidence, and so may be the file.
+                    let f = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(path)
+                        .with_context(|| format!("cannot create `{}`", path.display()))?;
+                    let mut w = std::io::BufWriter::new(f);
+                    evidence_view::export(&records, &mut w)?;
+                    w.flush()
+                        .and_then(|()| w.get_ref().sync_all())
+                        .with_context(|| format!("cannot write `{}`", path.display()))?;
+                }
+            }
+            out.flush()?;
+            let to = file
+                .as_ref()
+                .map_or_else(|| "stdout".to_owned(), |p| format!("`{}`", p.display()));
+            match head {
+                Some((seq, hash)) => eprintln!(
+                    "exported {} records of {name} to {to}; the store's head is {seq}:{hash} \
+                     (check offline: warden evidence verify FILE --head {seq}:{hash})",
+                    records.len()
+                ),
+                None => eprintln!(
+                    "exported {} records of {name} to {to}; the store has no head (empty)",
+                    records.len()
+                ),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Evidence {
@@ -554,4 +457,27 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
             })
         }
     }
+}
+
+/// `warden man --dir DIR`: `warden.1` and one page per command (`warden-evidence-list.1`); the
+/// paths written.
+fn write_man_pages(dir: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    let mut written = Vec::new();
+    let mut todo = vec![(String::from("warden"), Cli::command())];
+    while let Some((name, cmd)) = todo.pop() {
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            todo.push((format!("{name}-{}", sub.get_name()), sub.clone()));
+        }
+        let path = dir.join(format!("{name}.1"));
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd.bin_name(name.replace('-', " ")))
+            .title(name.clone())
+            .render(&mut page)?;
+        std::fs::write(&path, page)
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        written.push(path);
+    }
+    written.sort();
+    Ok(written)
 }

@@ -11,6 +11,7 @@ pub mod evaluate;
 pub mod event;
 pub mod event_scan;
 pub mod evidence;
+pub mod evidence_target;
 pub mod grants;
 pub mod held;
 pub mod lane;

@@ -1,21 +1,40 @@
-//! The `warden` subcommands that talk to AWS: `init`, `worker`, `evidence list|verify` on the
-//! configured store, `rollback`. Each reads the configuration from the environment, builds the
-//! clients once, and writes data to the given output (stdout in the binary); logs go to stderr.
+//! The `warden` subcommands that talk to AWS: `init`, `config --stack`, `worker`, `status`,
+//! `evidence list|show|verify|export` on the configured store, `rollback`, `release`. Each checks
+//! the AWS configuration first (`aws_setup`: one line when there is no region or no credentials),
+//! reads Warden's configuration from the environment, builds the clients once, and writes data to
+//! the given output (stdout in the binary); logs go to stderr.
 
 use crate::assembly::{build_flow, evidence_store, guarded_account};
 use crate::aws::{Clients, RateLimits, RetryPolicy};
+use crate::cli::aws_setup::sdk_config;
 use crate::enforce::config::Config;
-use crate::enforce::ports::EvidenceStore;
+use crate::enforce::flow::FlowError;
+use crate::enforce::ports::{EvidenceStore, Holdings};
 use crate::enforce::queue::{run_worker, Queues, SqsDeadLetters};
+use crate::stores::dynamo::DynamoHoldings;
 use anyhow::{Context, Result};
 use policy_rules::evidence::Record;
+use policy_rules::held::Held;
 use std::io::Write;
+
+/// The clients, once the AWS configuration is known to have a region and credentials.
+async fn clients(limits: &RateLimits, retry: RetryPolicy) -> Result<Clients> {
+    let conf = sdk_config().await?;
+    Ok(Clients::from_conf(&conf, limits, retry))
+}
+
+/// Warden's configuration and the clients it asks for.
+async fn configured() -> Result<(Config, Clients)> {
+    let config = Config::from_env()?;
+    let clients = clients(&config.rate_limits, config.retry).await?;
+    Ok((config, clients))
+}
 
 /// `warden init`: prints the configuration as `export` lines. The EventBridge rules route what the
 /// configured rules (`WARDEN_RULES`, else the default pack) can match.
 pub async fn init(prefix: &str, evidence_bucket: bool, out: &mut dyn Write) -> Result<()> {
     let config = Config::from_env()?;
-    let clients = Clients::from_env(&RateLimits::default(), RetryPolicy::default()).await;
+    let clients = clients(&RateLimits::default(), RetryPolicy::default()).await?;
     let made =
         crate::stores::init::init_for(&clients, prefix, evidence_bucket, &config.rules).await?;
     write!(out, "{}", made.to_exports())?;
@@ -25,8 +44,7 @@ pub async fn init(prefix: &str, evidence_bucket: bool, out: &mut dyn Write) -> R
 /// `warden worker`: long-polls the configured queues (the intake, forwarded in lanes, and the
 /// work queue).
 pub async fn worker(once: bool, out: &mut dyn Write) -> Result<()> {
-    let config = Config::from_env()?;
-    let clients = Clients::from_env(&config.rate_limits, config.retry).await;
+    let (config, clients) = configured().await?;
     let account = guarded_account(&config, &clients).await?;
     let flow = build_flow(&config, &clients, account)?;
     let queues = Queues {
@@ -72,8 +90,7 @@ pub async fn read_evidence(
             f.display().to_string(),
         )),
         None => {
-            let config = Config::from_env()?;
-            let clients = Clients::from_env(&config.rate_limits, config.retry).await;
+            let (config, clients) = configured().await?;
             let store = evidence_store(&config, &clients);
             let records = store.list().await?;
             let head = store.head().await?;
@@ -82,44 +99,20 @@ pub async fn read_evidence(
     }
 }
 
-/// `warden evidence list`: one record a line.
-pub fn list(records: &[Record], json: bool, out: &mut dyn Write) -> Result<()> {
-    for r in records {
-        let kind = serde_json::to_value(r.kind)?;
-        if json {
-            let line = serde_json::json!({
-                "id": r.id, "seq": r.seq, "kind": kind, "principal": r.principal,
-                "target": r.target, "actions": r.actions, "rule": r.rule, "time": r.time,
-                "event_id": r.event_id,
-            });
-            writeln!(out, "{line}")?;
-        } else {
-            writeln!(
-                out,
-                "{:>5}  {}  {:<8}  {}  {}  {}  {}",
-                r.seq,
-                r.id,
-                kind.as_str().unwrap_or(""),
-                r.time,
-                r.principal.as_deref().unwrap_or("-"),
-                r.target.as_deref().unwrap_or("-"),
-                r.actions.join(",")
-            )?;
-        }
-    }
-    Ok(())
-}
-
 /// `warden rollback ID`.
 pub async fn rollback(id: &str, force: bool, out: &mut dyn Write) -> Result<()> {
-    let config = Config::from_env()?;
-    let clients = Clients::from_env(&config.rate_limits, config.retry).await;
+    let (config, clients) = configured().await?;
     let account = guarded_account(&config, &clients).await?;
     let flow = build_flow(&config, &clients, account)?;
-    let (record, done) = flow
-        .rollback(id, force)
-        .await
-        .with_context(|| format!("rollback of `{id}`"))?;
+    let (record, done) = match flow.rollback(id, force).await {
+        Ok(done) => done,
+        // Said, and not an error: what was asked for is already so.
+        Err(e @ FlowError::AlreadyRolledBack { .. }) => {
+            writeln!(out, "{e}")?;
+            return Ok(());
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("rollback of `{id}`"))),
+    };
     writeln!(
         out,
         "rolled back `{id}`: restored {}{}; recorded as `{}` (seq {})",
@@ -133,8 +126,7 @@ pub async fn rollback(id: &str, force: bool, out: &mut dyn Write) -> Result<()> 
 
 /// `warden release PRINCIPAL` / `warden release --all`.
 pub async fn release(principal: Option<&str>, all: bool, out: &mut dyn Write) -> Result<()> {
-    let config = Config::from_env()?;
-    let clients = Clients::from_env(&config.rate_limits, config.retry).await;
+    let (config, clients) = configured().await?;
     let account = guarded_account(&config, &clients).await?;
     let flow = build_flow(&config, &clients, account)?;
     let principals = match (principal, all) {
@@ -158,5 +150,53 @@ pub async fn release(principal: Option<&str>, all: bool, out: &mut dyn Write) ->
             ids.join(", ")
         )?;
     }
+    Ok(())
+}
+
+/// `warden evidence show ID`: the record from the local file (which must exist) or the store.
+pub async fn evidence_record(file: Option<&std::path::Path>, id: &str) -> Result<Record> {
+    let (found, name) = match file {
+        Some(f) => (
+            crate::stores::evidence_file::read_existing(f)?
+                .into_iter()
+                .find(|r| r.id == id),
+            format!("`{}`", f.display()),
+        ),
+        None => {
+            let (config, clients) = configured().await?;
+            let store = evidence_store(&config, &clients);
+            (
+                store.get(id).await?,
+                format!("table `{}`", config.evidence_table),
+            )
+        }
+    };
+    found.ok_or_else(|| {
+        anyhow::anyhow!(
+            "no evidence record `{id}` in {name} (`warden evidence list` shows the ids)"
+        )
+    })
+}
+
+/// `warden status`: Warden's record of what it holds in force, from the state table.
+pub async fn holdings() -> Result<Vec<Held>> {
+    let (config, clients) = configured().await?;
+    let store = DynamoHoldings::new(clients, config.state_table.clone());
+    let held = store.list().await.with_context(|| {
+        format!(
+            "while reading Warden's record in table `{}`",
+            config.state_table
+        )
+    })?;
+    Ok(held.into_iter().map(|(_, h)| h).collect())
+}
+
+/// `warden config --stack NAME`: the stack's Warden outputs as `export` lines.
+pub async fn stack_config(stack: &str, out: &mut dyn Write) -> Result<()> {
+    let conf = sdk_config().await?;
+    let region = conf.region().map(ToString::to_string).unwrap_or_default();
+    let clients = Clients::from_conf(&conf, &RateLimits::default(), RetryPolicy::default());
+    let vars = crate::cli::stack_config::stack_variables(&clients, stack, &region).await?;
+    write!(out, "{}", crate::cli::stack_config::to_exports(&vars))?;
     Ok(())
 }

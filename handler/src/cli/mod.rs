@@ -1,11 +1,17 @@
 //! The `warden` subcommands' bodies: reading CloudTrail input, the replay engine and its report,
-//! the plan report, and the commands that talk to an account. The binary (`main.rs`) parses the
-//! command line and calls these.
+//! the plan report, the commands that talk to an account (their AWS set-up checked first), the
+//! evidence views, `status` and `config --stack`. `args` is the command line as clap defines it;
+//! the binary (`main.rs`) parses it and calls these.
 
 pub mod account_scope;
+pub mod args;
+pub mod aws_setup;
 pub mod commands;
+pub mod evidence_view;
 pub mod input;
 pub mod output;
 pub mod plan_report;
 pub mod replay;
 pub mod report;
+pub mod stack_config;
+pub mod status;

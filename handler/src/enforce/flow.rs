@@ -23,6 +23,7 @@ use policy_rules::catalog::Catalog;
 use policy_rules::decision::{decide, CallerFacts, Decision, Verdict};
 use policy_rules::event::{parse_document, Event};
 use policy_rules::evidence::{deterministic_id, Draft, Record, RecordKind};
+use policy_rules::evidence_target::{describe_change, resource_arn, Place, Purpose};
 use policy_rules::held::{self, Held, Tampering};
 use policy_rules::mapping::{analyse, Analysis};
 use policy_rules::memberships::groups_before;
@@ -117,6 +118,24 @@ pub enum FlowError {
     Unreadable(String),
     #[error("{0}")]
     Corrupt(String),
+    /// `warden rollback` of a change that is rolled back already: by the rollback `by` names
+    /// (its id and time), or (`None`) the live state is the change's before-state again.
+    #[error("{}", already_rolled_back(id, by.as_ref()))]
+    AlreadyRolledBack {
+        id: String,
+        by: Option<(String, String)>,
+    },
+}
+
+fn already_rolled_back(id: &str, by: Option<&(String, String)>) -> String {
+    match by {
+        Some((rec, time)) => format!(
+            "`{id}` is already rolled back (recorded as `{rec}` at {time}); nothing changed"
+        ),
+        None => format!(
+            "`{id}` is already rolled back: the live state is the before-state of that change; nothing changed"
+        ),
+    }
 }
 
 impl FlowError {
@@ -126,7 +145,9 @@ impl FlowError {
             FlowError::Aws(e) => e.is_retryable(),
             FlowError::Connector(e) => e.is_retryable(),
             FlowError::Busy { .. } | FlowError::Injected(_) => true,
-            FlowError::Unreadable(_) | FlowError::Corrupt(_) => false,
+            FlowError::Unreadable(_)
+            | FlowError::Corrupt(_)
+            | FlowError::AlreadyRolledBack { .. } => false,
         }
     }
 }
@@ -1204,6 +1225,28 @@ impl Flow {
                 }),
             });
         }
+        // What the Deny step adds, and the full ARNs Warden read (the denied principal's, with its
+        // path), which name a changed user or role better than the event's bare name.
+        let plan_held = serde_json::from_value::<PlanHeld>(planned.plan.clone()).ok();
+        let held_principal = planned
+            .tamper
+            .as_ref()
+            .and_then(|t| t.pointer("/held/principal"))
+            .and_then(Value::as_str);
+        let known: Vec<&str> = [
+            plan_held.as_ref().map(|p| p.target.as_str()),
+            principal.as_deref(),
+            held_principal,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let region = event.record.aws_region.as_deref().unwrap_or("");
+        let place = Place {
+            partition: policy_rules::arn::partition_for_region(region),
+            account: &self.account_id,
+            region,
+        };
         for (i, run) in planned.steps.iter().enumerate() {
             let (Some(target), Some(before)) = (&run.target, &run.before) else {
                 continue;
@@ -1212,12 +1255,37 @@ impl Flow {
                 continue;
             };
             let call_action = vec![run.step.call.clone()];
+            let target_arn = target_arn(target, &place, &known);
+            let purpose = match run.role.as_str() {
+                "deny" => Purpose::Deny {
+                    denied: plan_held.as_ref().map_or(&[][..], |p| p.denied.as_slice()),
+                    revoke_before: plan_held
+                        .as_ref()
+                        .and_then(|p| p.revoke_sessions_before.as_deref()),
+                },
+                "restore" => Purpose::Restore,
+                _ => Purpose::Undo {
+                    event_name: event.name(),
+                    event_id,
+                },
+            };
+            let what = describe_change(purpose, &run.step.call, &run.step.params, &target_arn);
+            let (denied, undid) = match purpose {
+                Purpose::Deny { denied, .. } => (Some(denied), None),
+                Purpose::Undo { .. } => (
+                    None,
+                    Some(
+                        json!({"event_id": event_id, "event_name": event.name(), "actions": actions}),
+                    ),
+                ),
+                Purpose::Restore | Purpose::Release => (None, None),
+            };
             drafts.push(Draft {
                 id: change_id(event_id, i),
                 time: now.clone(),
                 kind: Some(RecordKind::Change),
                 principal: principal.clone(),
-                target: Some(target.to_string()),
+                target: Some(target_arn.clone()),
                 actions: call_action.clone(),
                 rule: d.rule.clone(),
                 event_id: Some(event_id.to_owned()),
@@ -1225,6 +1293,9 @@ impl Flow {
                     "connector": target.connector,
                     "name": target.name,
                     "role": run.role,
+                    "what": what,
+                    "denied": denied,
+                    "undid": undid,
                     "step": run.step,
                     "before": before,
                     "after": run.verification.as_ref().map(|v| &v.after),
@@ -1238,7 +1309,7 @@ impl Flow {
                         time: now.clone(),
                         kind: Some(RecordKind::Verify),
                         principal: principal.clone(),
-                        target: Some(target.to_string()),
+                        target: Some(target_arn),
                         actions: call_action,
                         rule: d.rule.clone(),
                         event_id: Some(event_id.to_owned()),
@@ -1401,26 +1472,68 @@ impl Flow {
                 "record `{id}` has no verified after-state, so Warden cannot tell whether the live state changed since"
             )));
         }
-        let done = self
-            .connectors
-            .rollback(&target, before, left, force)
-            .await?;
+        // The first rollback of a change has an id of its own, so a second one finds it (a forced
+        // one after it gets a fresh id: it is another change, recorded apart).
+        let first = deterministic_id(&["rollback", id]);
+        let earlier = self.evidence.get(&first).await?;
+        if let (Some(earlier), false) = (&earlier, force) {
+            return Err(FlowError::AlreadyRolledBack {
+                id: id.to_owned(),
+                by: Some((earlier.id.clone(), earlier.time.clone())),
+            });
+        }
+        let done = match self.connectors.rollback(&target, before, left, force).await {
+            Ok(done) => done,
+            // Refused because the live state is already the before-state (rolled back by a
+            // rollback of an older Warden, whose record has another id, or by hand): nothing to do.
+            Err(ConnectorError::Refused { .. })
+                if self.live_state(&target).await?.as_ref() == Some(before) =>
+            {
+                return Err(FlowError::AlreadyRolledBack {
+                    id: id.to_owned(),
+                    by: None,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.forget(b, before).await?;
+        let now = self.now();
+        let target_name = record.target.clone().unwrap_or_else(|| target.to_string());
         let rec = self
             .evidence
             .append(Draft {
-                id: deterministic_id(&["rollback", id, &self.now().to_string()]),
-                time: iso(self.now()),
+                id: if earlier.is_none() {
+                    first
+                } else {
+                    deterministic_id(&["rollback", id, &now.to_string()])
+                },
+                time: iso(now),
                 kind: Some(RecordKind::Rollback),
                 principal: record.principal.clone(),
                 target: record.target.clone(),
                 actions: record.actions.clone(),
                 rule: record.rule.clone(),
                 event_id: record.event_id.clone(),
-                body: json!({"of": id, "restored": before, "live_before": done.live_before, "after": done.after, "forced": force, "request_ids": done.request_ids}),
+                body: json!({
+                    "of": id,
+                    "what": format!(
+                        "rolled back `{id}`{}: `{target_name}` is as it was before that change",
+                        if force { " (forced)" } else { "" }
+                    ),
+                    "restored": before, "live_before": done.live_before, "after": done.after,
+                    "forced": force, "request_ids": done.request_ids,
+                }),
             })
             .await?;
         Ok((rec, done))
+    }
+
+    /// The live state of a connector's thing, `None` when no connector owns it.
+    async fn live_state(&self, target: &Target) -> Result<Option<State>, FlowError> {
+        match self.connectors.by_kind(&target.connector) {
+            Some(c) => Ok(Some(c.snapshot(target).await?)),
+            None => Ok(None),
+        }
     }
 }
 
@@ -1529,17 +1642,25 @@ impl Flow {
         }
         let now = self.now();
         let mut drafts = Vec::new();
+        let partition =
+            policy_rules::arn::Arn::parse(&held.principal).map_or("aws", |a| a.partition);
+        let place = Place {
+            partition,
+            account: &self.account_id,
+            region: "",
+        };
         for (i, step) in steps.iter().enumerate() {
             let (connector, target) = self.connectors.for_step(step)?;
             let before = connector.snapshot(&target).await?;
             let applied = connector.apply(&target, step, &before).await?;
             let verification = connector.verify(&target, step).await?;
+            let target_arn = target_arn(&target, &place, &[held.principal.as_str()]);
             drafts.push(Draft {
                 id: deterministic_id(&["release", &key, &now.to_string(), &i.to_string()]),
                 time: iso(now),
                 kind: Some(RecordKind::Change),
                 principal: Some(held.principal.clone()),
-                target: Some(target.to_string()),
+                target: Some(target_arn.clone()),
                 actions: vec![step.call.clone()],
                 rule: None,
                 event_id: None,
@@ -1547,6 +1668,7 @@ impl Flow {
                     "connector": target.connector,
                     "name": target.name,
                     "role": "release",
+                    "what": describe_change(Purpose::Release, &step.call, &step.params, &target_arn),
                     "step": step,
                     "before": before,
                     "after": verification.after,
@@ -1657,6 +1779,13 @@ fn restore_steps(held: &Held, tampering: &Tampering) -> Vec<Step> {
             "the login profile exists again",
         )],
     }
+}
+
+/// The changed resource's ARN (the connector's display name for a connector whose resources have
+/// no ARN rule yet).
+fn target_arn(target: &Target, place: &Place<'_>, known: &[&str]) -> String {
+    resource_arn(&target.connector, &target.name, place, known)
+        .unwrap_or_else(|| target.to_string())
 }
 
 fn change_id(event_id: &str, i: usize) -> String {

@@ -721,7 +721,7 @@ pub async fn run(out: &mut dyn std::io::Write) -> Result<()> {
     let say = |out: &mut dyn std::io::Write, s: &str| writeln!(out, "{s}");
     say(out, "== Warden demo on the local AWS (moto) ==")?;
     let aws = LocalAws::start_with(&mut |m| {
-        tracing::info!("{m}");
+        let _ = writeln!(out, "   {m} ...");
     })?;
     say(
         out,
@@ -761,7 +761,11 @@ pub async fn run(out: &mut dyn std::io::Write) -> Result<()> {
         .await?;
     say(
         out,
-        "   CloudTrail's record of it goes to EventBridge -> rule -> intake queue -> mallory's lane.",
+        "   The emulator records no CloudTrail events: the demo makes the record AWS would deliver",
+    )?;
+    say(
+        out,
+        "   for that call and puts it on EventBridge -> rule -> intake queue -> mallory's lane.",
     )?;
 
     say(

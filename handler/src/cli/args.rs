@@ -1,0 +1,382 @@
+//! The `warden` command line as clap defines it: every command, argument and flag with its help,
+//! and the exit codes each command's `--help` ends with. The binary (`main.rs`) parses it and
+//! dispatches; `warden completions` and `warden man` are generated from it, and a test walks it to
+//! check that every argument says what it is for.
+
+use clap::builder::NonEmptyStringValueParser;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// The line every command's help ends with.
+macro_rules! closed_output {
+    () => {
+        "A closed output (`warden … | head`) ends every command at once, with 0 and no message."
+    };
+}
+
+pub const CLOSED_OUTPUT: &str = closed_output!();
+
+/// The exit codes of every command, where they differ, for the top-level help.
+pub const ALL_EXIT_CODES: &str = concat!(
+    "Exit codes: 0 when the command did its work; 2 for a usage error, or when what it needs cannot
+be used (a file, the rules, the configuration, AWS: the message names what and where). Besides:
+  replay, plan        1  some input record could not be read (the others were processed)
+  evidence verify     1  the trail is broken (the first bad record is named)
+  rules check         1  the rule file has errors
+  rollback            0  also when the change is rolled back already (it says so, changes nothing)
+
+",
+    closed_output!()
+);
+
+pub const EXIT_CODES: &str = concat!(
+    "Exit codes:
+  0  done; every input record was read
+  1  done, but some input (a file, line or record) could not be read: see the errors
+  2  usage error, or the rules, groups or input paths could not be used
+
+",
+    closed_output!()
+);
+
+pub const PLAN_EXIT_CODES: &str = concat!(
+    "Exit codes:
+  0  every event was planned
+  1  some record of the event file could not be read: see the errors (the others were planned)
+  2  usage error, or the rules, groups, account or event file could not be used
+
+",
+    closed_output!()
+);
+
+pub const VERIFY_EXIT_CODES: &str = concat!(
+    "Exit codes:
+  0  the trail is intact (an existing empty file is intact: it says `empty, no records`)
+  1  the trail is broken: the first bad record is named
+  2  the trail cannot be read (a missing or unreadable file, a line that is not a record), or a
+     usage error
+
+",
+    closed_output!()
+);
+
+pub const LIST_EXIT_CODES: &str = concat!(
+    "Exit codes:
+  0  every record was listed (none, for an existing empty file)
+  2  the trail cannot be read (a missing or unreadable file, a line that is not a record), or a
+     usage error
+
+",
+    closed_output!()
+);
+
+pub const SHOW_EXIT_CODES: &str = concat!(
+    "Exit codes:
+  0  the record was shown
+  2  no record has that id, the trail cannot be read, or a usage error
+
+",
+    closed_output!()
+);
+
+pub const EXPORT_EXIT_CODES: &str = concat!(
+    "Exit codes:
+  0  every record was written (the head goes to stderr)
+  2  the store cannot be read, the file exists already or cannot be written, or a usage error
+
+",
+    closed_output!()
+);
+
+pub const RULES_CHECK_EXIT_CODES: &str = concat!(
+    "Exit codes:
+  0  valid (warnings only, if any)
+  1  the rule file has errors: each names the file, line and field
+  2  the file cannot be read, or a usage error
+
+",
+    closed_output!()
+);
+
+pub const ROLLBACK_EXIT_CODES: &str = concat!(
+    "Exit codes:
+  0  rolled back, or rolled back already (it says so and changes nothing)
+  2  refused (the live state changed since Warden's change: see --force), no such change record,
+     the configuration or AWS could not be used, or a usage error
+
+",
+    closed_output!()
+);
+
+pub const AWS_EXIT_CODES: &str = concat!(
+    "Exit codes:
+  0  done
+  2  the configuration or AWS could not be used (no region, no credentials, a missing resource:
+     the message says which), or a usage error
+
+",
+    closed_output!()
+);
+
+pub const CONFIG_EXIT_CODES: &str = concat!(
+    "Exit codes:
+  0  the `export` lines were printed
+  2  the stack does not exist, is not in a complete state (`CREATE_COMPLETE`, `UPDATE_COMPLETE`,
+     `UPDATE_ROLLBACK_COMPLETE`, `IMPORT_COMPLETE`, `IMPORT_ROLLBACK_COMPLETE`), has no Warden
+     outputs, or AWS could not be used
+
+",
+    closed_output!()
+);
+
+/// Warden: detect-and-revoke guard for AWS access.
+///
+/// Offline: `replay`, `plan`, `rules`, `evidence verify FILE`. On an account (the standard AWS
+/// configuration, and the WARDEN_* variables that `warden init` or `warden config --stack` print):
+/// `worker`, `status`, `evidence`, `rollback`, `release`. Locally: `demo`.
+#[derive(Parser)]
+#[command(name = "warden", version, after_help = ALL_EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How a command prints its data.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+pub enum Format {
+    /// Lines for people.
+    Text,
+    /// JSON (one object a line where there are many).
+    Json,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Replay CloudTrail logs through the rules and show what Warden would have done.
+    ///
+    /// PATH may be a CloudTrail log file ({"Records":[…]}, plain or .gz), a JSON Lines file (one
+    /// record or EventBridge envelope per line, plain or .gz), a single record or envelope, or a
+    /// directory of these (read recursively).
+    #[command(after_help = EXIT_CODES)]
+    Replay {
+        /// Rule file (TOML); the default rule pack when absent.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Replace the groups of the `admins` allow-set (repeatable).
+        #[arg(long = "allow-group", value_name = "NAME")]
+        allow_groups: Vec<String>,
+        /// Group memberships before the replayed events: a JSON map from user name or ARN to group
+        /// names, or the output of `aws iam get-account-authorization-details`. Entries of another
+        /// account (by their ARNs) than an event's do not apply to it.
+        #[arg(long)]
+        groups: Option<PathBuf>,
+        /// Threads to spread files over (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// `text`: a summary for people; `json`: one JSON object per event (JSON Lines).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Never show a progress bar.
+        #[arg(long)]
+        no_progress: bool,
+        /// CloudTrail log files, JSON Lines files, single records, or directories of them.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Show what Warden would do about one event: the caller, action(s), resource(s), verdict,
+    /// reasons, and the exact policy document it would write (or why a person must act).
+    #[command(after_help = PLAN_EXIT_CODES)]
+    Plan {
+        /// Rule file (TOML); the default rule pack when absent.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Replace the groups of the `admins` allow-set (repeatable).
+        #[arg(long = "allow-group", value_name = "NAME")]
+        allow_groups: Vec<String>,
+        /// The event(s), read as `replay` reads a file: a CloudTrail record, an EventBridge
+        /// envelope, a log file, or JSON Lines of these, plain or .gz (every record is planned).
+        #[arg(long)]
+        event: PathBuf,
+        /// The account as `aws iam get-account-authorization-details` prints it: current policies,
+        /// groups (memberships before the event), paths. Without it the plan uses what the event
+        /// tells. Not used for an event of another account (with a warning).
+        #[arg(long)]
+        account: Option<PathBuf>,
+        /// Group memberships before the event, as for `replay` (asked before the account file's);
+        /// entries of another account than the event's do not apply (with a warning).
+        #[arg(long)]
+        groups: Option<PathBuf>,
+        /// `text`: the plan for people; `json`: one JSON object per event.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Create, idempotently, the intake, work and dead-letter queues, alert topic, tables and
+    /// EventBridge rules in the configured account, and print the configuration as
+    /// `export NAME=value` lines.
+    ///
+    /// A quick setup for trying Warden with your own credentials. A deployed Warden is the
+    /// CloudFormation stack instead (cloudformation/warden.yaml; the demo deploys it), which also
+    /// holds the function, its least-privilege role, the alarms and the alert schedule:
+    /// `warden config --stack NAME` prints the same lines from it.
+    #[command(after_help = AWS_EXIT_CODES)]
+    Init {
+        /// Prefix of every resource name.
+        #[arg(long, default_value = "warden")]
+        prefix: String,
+        /// Also create an S3 bucket with Object Lock mirroring the evidence.
+        #[arg(long)]
+        evidence_bucket: bool,
+    },
+    /// Print the configuration of a deployed Warden as `export NAME=value` lines, from the
+    /// CloudFormation stack's outputs: `eval "$(warden config --stack warden)"`.
+    ///
+    /// Each output whose key starts with `Warden` is the variable of that name in capitals with
+    /// `_` between the words (`WardenQueueUrl` is `WARDEN_QUEUE_URL`); other outputs are left
+    /// out. The lines come in the order `warden init` prints them, then the others by name.
+    #[command(after_help = CONFIG_EXIT_CODES)]
+    Config {
+        /// The stack's name or id (in the configured region).
+        #[arg(long, value_name = "NAME", value_parser = NonEmptyStringValueParser::new())]
+        stack: String,
+    },
+    /// Poll the queues and enforce: the Lambda's forwarder (intake to work queue, in lanes) and
+    /// flow, run here. Configuration from WARDEN_* variables (see the README) and the standard AWS
+    /// ones (AWS_ENDPOINT_URL, …).
+    #[command(after_help = AWS_EXIT_CODES)]
+    Worker {
+        /// Process what is on the queues, send pending alerts, and exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// What Warden has in force now, per principal: its Deny (the denied actions and resources),
+    /// revoked sessions, quarantine, access keys it set Inactive, login profiles it deleted, each
+    /// with how to lift it. Read from Warden's own record (the state table), not from IAM.
+    #[command(after_help = AWS_EXIT_CODES)]
+    Status {
+        /// `text`: for people; `json`: one JSON object per principal (JSON Lines).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Restore the before-state of a change Warden made (an evidence record id of kind `change`),
+    /// through its connector; refused when the live state changed since, unless --force. A change
+    /// rolled back already is said so, and nothing is changed.
+    #[command(after_help = ROLLBACK_EXIT_CODES)]
+    Rollback {
+        /// The id of the `change` record (`warden evidence list` shows it).
+        #[arg(value_parser = NonEmptyStringValueParser::new())]
+        id: String,
+        /// Restore even when the live state changed since Warden's change (that later change is
+        /// lost; it is recorded in the rollback's `live_before`).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Lift what Warden holds in force on a principal (its Deny, its quarantine) and clear
+    /// Warden's record of it, each change recorded as evidence; keys Warden deactivated stay
+    /// Inactive. The documented way to lift a Deny: lifting it by hand is tampering, put back.
+    #[command(after_help = AWS_EXIT_CODES)]
+    Release {
+        /// The principal's full ARN (`arn:aws:iam::123456789012:user/ops/bob`).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        principal: Option<String>,
+        /// Every principal Warden holds something in force on.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Run the whole thing on the local AWS (installed and started as needed), step by step.
+    ///
+    /// The story goes to stdout; Warden's log lines go to a file (named at the start) unless
+    /// `--verbose` sends them to stderr.
+    #[command(after_help = AWS_EXIT_CODES)]
+    Demo {
+        /// Log lines to stderr, between the story's lines, instead of to a file.
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// Check, list, show or export the evidence trail (a local file, or the configured store).
+    Evidence {
+        #[command(subcommand)]
+        command: EvidenceCommand,
+    },
+    /// Check or print rule files.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// Print a shell completion script: `warden completions bash > /etc/bash_completion.d/warden`,
+    /// `warden completions zsh > "${fpath[1]}/_warden"`, `warden completions fish >
+    /// ~/.config/fish/completions/warden.fish`.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `warden man | man -l -`; `--dir DIR` writes one page per command
+    /// (`warden.1`, `warden-evidence-list.1`, …).
+    Man {
+        /// Write `warden.1` and a page per command into this directory instead of printing.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum EvidenceCommand {
+    /// Verify the hash chain: names the first modified, deleted, inserted or moved record. Exit 0
+    /// when intact, 1 when not, 2 when the trail cannot be read.
+    #[command(after_help = VERIFY_EXIT_CODES)]
+    Verify {
+        /// A local JSON Lines trail, which must exist; the configured store (WARDEN_EVIDENCE_TABLE)
+        /// when absent, whose head is checked too.
+        file: Option<PathBuf>,
+        /// The newest record's `SEQ:HASH` as kept outside the file, to catch truncation.
+        #[arg(long, value_name = "SEQ:HASH")]
+        head: Option<String>,
+    },
+    /// List the records, one a line (`--format json`: id, seq, kind, principal, target (the
+    /// changed resource's ARN), actions, what (what a change denied, undid or released), rule,
+    /// time, event_id).
+    #[command(after_help = LIST_EXIT_CODES)]
+    List {
+        /// A local JSON Lines trail, which must exist; the configured store when absent.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// `text`: one line a record; `json`: one JSON object a record (JSON Lines).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Show one record in full: what it says, the before- and after-state of a change, the AWS
+    /// request ids, its hash and the hash it chains to.
+    #[command(after_help = SHOW_EXIT_CODES)]
+    Show {
+        /// The record's id (`warden evidence list` shows it).
+        #[arg(value_parser = NonEmptyStringValueParser::new())]
+        id: String,
+        /// A local JSON Lines trail, which must exist; the configured store when absent.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// `text`: for people; `json`: the record as stored (one canonical JSON object).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Write the configured store's whole trail as JSON Lines, the form `warden evidence verify
+    /// FILE` checks offline; the head (`SEQ:HASH`, for `verify --head`) goes to stderr.
+    #[command(after_help = EXPORT_EXIT_CODES)]
+    Export {
+        /// Write to this file (created; an existing file is never overwritten) instead of stdout.
+        #[arg(long, short = 'o', visible_alias = "output", value_name = "F")]
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RulesCommand {
+    /// Validate a rule file: errors and warnings name the file, line and field, on stderr.
+    /// Exit 0 when valid (warnings only, if any), 1 when it has errors, 2 when it cannot be read.
+    #[command(after_help = RULES_CHECK_EXIT_CODES)]
+    Check {
+        /// The rule file (TOML).
+        file: PathBuf,
+    },
+    /// Print the default rule pack (a starting point for your own).
+    Default,
+}

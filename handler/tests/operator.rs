@@ -1,0 +1,612 @@
+//! The operator's view of a running Warden, as a new user tries it: the `warden` binary against the
+//! local AWS (moto over real HTTP) after Warden enforced on a real event — `evidence list | show |
+//! export`, `status`, `rollback` twice, `config --stack` from a real stack — and, without any AWS
+//! configuration, the one-line failure. Also the CLI's own documentation: completions, man pages,
+//! help on every argument, and exit codes in the top-level help.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use assert_cmd::Command;
+use clap::CommandFactory;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use warden_handler::aws::{Clients, RateLimits, RetryPolicy};
+use warden_handler::cli::args::Cli;
+use warden_handler::local::demo::{self, escalation_event, mallory_puts_role_policy, Scenario};
+use warden_handler::local::emulator::LocalAws;
+
+const MALLORY: &str = "arn:aws:iam::123456789012:user/mallory";
+const APP_DEPLOY: &str = "arn:aws:iam::123456789012:role/app-deploy";
+
+/// The binary with nothing of this process's environment but `PATH`, and `HOME` in an empty
+/// directory (no `~/.aws`), plus `env`.
+fn warden(home: &Path, env: &[(String, String)]) -> Command {
+    let mut c = Command::cargo_bin("warden").unwrap();
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("TMPDIR", home);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn ok(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The demo account after Warden enforced on mallory's escalation, with enforcement off for the
+/// CLI's own calls (see `demo::work_once`), and the environment a shell would have after
+/// `eval "$(warden init)"` and the standard AWS variables.
+async fn enforced() -> (LocalAws, Scenario, Vec<(String, String)>) {
+    let aws = LocalAws::start().expect("the local AWS starts");
+    let s = Scenario::setup(&aws).await.unwrap();
+    assert!(mallory_puts_role_policy(&s, "app-deploy", "escalate")
+        .await
+        .unwrap());
+    s.emit(&escalation_event("op-role-1", "app-deploy"))
+        .await
+        .unwrap();
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    let stats = demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    assert_eq!((stats.messages, stats.dead_lettered), (1, 0));
+    aws.enforce_policies(false).unwrap();
+    let mut env = s.function_env(&aws);
+    env.push(("WARDEN_ACCOUNT_ID".to_owned(), demo::ACCOUNT.to_owned()));
+    (aws, s, env)
+}
+
+// Issue 10 §4: evidence list names the changed resource by ARN and says what a change did;
+// show prints one record in full; export writes what verify reads; status says what is in force
+// and how to lift it; a second rollback says it is rolled back already.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_lists_shows_exports_and_rolls_back_what_warden_did() {
+    let (_aws, _s, env) = enforced().await;
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| warden(home.path(), &env).args(args).output().unwrap();
+
+    // evidence list: targets are ARNs, changes say what they denied or undid.
+    let list = json_lines(&ok(run(&["evidence", "list", "--format", "json"])));
+    let changes: Vec<&Value> = list.iter().filter(|r| r["kind"] == "change").collect();
+    assert_eq!(changes.len(), 2, "{list:#?}");
+    let deny = changes.iter().find(|r| r["target"] == MALLORY).unwrap();
+    let what = deny["what"].as_str().unwrap();
+    // The event names the role without its path: the Deny covers it at any path.
+    assert_eq!(
+        what,
+        format!(
+            "denied `{MALLORY}` `iam:PutRolePolicy` on `arn:aws:iam::123456789012:role/*/app-deploy`, \
+             `{APP_DEPLOY}` (inline policy `WardenDeny`)"
+        )
+    );
+    assert_eq!(deny["actions"], serde_json::json!(["iam:PutUserPolicy"]));
+    let undo = changes.iter().find(|r| r["target"] == APP_DEPLOY).unwrap();
+    assert_eq!(
+        undo["what"],
+        format!("undid `PutRolePolicy` (event `op-role-1`): deleted inline policy `escalate` of `{APP_DEPLOY}`")
+    );
+    let decision = list.iter().find(|r| r["kind"] == "decision").unwrap();
+    assert_eq!(
+        decision["what"],
+        "`PutRolePolicy`: verdict `deny`, outcome `deny`"
+    );
+    let verify = list.iter().find(|r| r["kind"] == "verify").unwrap();
+    assert!(
+        verify["what"].as_str().unwrap().ends_with("` holds"),
+        "{verify}"
+    );
+
+    // evidence show: the whole record.
+    let id = deny["id"].as_str().unwrap();
+    let shown = ok(run(&["evidence", "show", id]));
+    let full: Value =
+        serde_json::from_str(&ok(run(&["evidence", "show", id, "--format", "json"]))).unwrap();
+    assert_eq!(full["id"], id);
+    for part in [
+        format!("record     {id}"),
+        format!("target     {MALLORY}"),
+        format!("what       {what}"),
+        format!("hash       {}", full["hash"].as_str().unwrap()),
+        format!("prev_hash  {}", full["prev_hash"].as_str().unwrap()),
+        "before-state:\n".to_owned(),
+        "after-state:\n".to_owned(),
+        "\"WardenDeny\"".to_owned(),
+    ] {
+        assert!(shown.contains(&part), "`{part}` not in\n{shown}");
+    }
+    let request_ids = full["body"]["applied"]["request_ids"].as_array().unwrap();
+    assert!(!request_ids.is_empty(), "{full}");
+    assert!(shown.contains(&format!("requests   {}", request_ids[0].as_str().unwrap())));
+    let missing = run(&["evidence", "show", "no-such-id"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(
+        stderr(&missing),
+        "error: no evidence record `no-such-id` in table `warden-evidence` (`warden evidence list` shows the ids)\n"
+    );
+
+    // status: what Warden holds, with how to lift it.
+    assert_eq!(
+        ok(run(&["status"])),
+        format!(
+            "{MALLORY}
+  Deny (inline policy `WardenDeny`):
+    iam:PutRolePolicy on arn:aws:iam::123456789012:role/*/app-deploy
+    iam:PutRolePolicy on {APP_DEPLOY}
+  to lift:
+    warden release {MALLORY}
+Warden holds something in force on 1 principal
+"
+        )
+    );
+    let held = json_lines(&ok(run(&["status", "--format", "json"])));
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0]["principal"], MALLORY);
+    assert!(held[0]["deny"]["denies"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!({"action": "iam:PutRolePolicy", "resource": APP_DEPLOY})));
+
+    // export, then verify offline with the head export printed: intact.
+    let file = home.path().join("trail.jsonl");
+    let exported = run(&["evidence", "export", "--file", file.to_str().unwrap()]);
+    let said = stderr(&exported);
+    ok(exported);
+    let head = said
+        .split("--head ")
+        .nth(1)
+        .and_then(|h| h.split(')').next())
+        .unwrap_or_else(|| panic!("no head in {said}"))
+        .to_owned();
+    let verified = ok(run(&[
+        "evidence",
+        "verify",
+        file.to_str().unwrap(),
+        "--head",
+        &head,
+    ]));
+    assert_eq!(
+        verified,
+        format!(
+            "{}: intact: {} records; head {head}\n",
+            file.display(),
+            list.len()
+        )
+    );
+    // The same records as the store lists, and show reads the file too.
+    assert_eq!(
+        ok(run(&["evidence", "list", "--file", file.to_str().unwrap()])),
+        ok(run(&["evidence", "list"]))
+    );
+    assert_eq!(
+        ok(run(&[
+            "evidence",
+            "show",
+            id,
+            "--file",
+            file.to_str().unwrap()
+        ])),
+        shown
+    );
+    // An existing file is never overwritten.
+    let again = run(&["evidence", "export", "--file", file.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr(&again).starts_with(&format!("error: cannot create `{}`: ", file.display())),
+        "{}",
+        stderr(&again)
+    );
+    // To stdout: the same lines.
+    assert_eq!(
+        ok(run(&["evidence", "export"])),
+        std::fs::read_to_string(&file).unwrap()
+    );
+
+    // rollback of the Deny, then again: the second says so and changes nothing.
+    let first = ok(run(&["rollback", id]));
+    assert!(
+        first.starts_with(&format!(
+            "rolled back `{id}`: restored {MALLORY}; recorded as `"
+        )),
+        "{first}"
+    );
+    let second = run(&["rollback", id]);
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    let said = stdout(&second);
+    assert!(
+        said.starts_with(&format!("`{id}` is already rolled back (recorded as `"))
+            && said.ends_with("; nothing changed\n"),
+        "{said}"
+    );
+    let after = json_lines(&ok(run(&["evidence", "list", "--format", "json"])));
+    assert_eq!(after.len(), list.len() + 1, "one rollback record, not two");
+    assert_eq!(after.last().unwrap()["kind"], "rollback");
+    assert_eq!(
+        after.last().unwrap()["what"],
+        format!("rolled back `{id}`: `{MALLORY}` is as it was before that change")
+    );
+    // Warden's record follows the rollback: nothing in force any more.
+    assert_eq!(ok(run(&["status"])), "Warden holds nothing in force\n");
+    ok(run(&["evidence", "verify"]));
+}
+
+/// A small stack in the emulator's CloudFormation: a queue and outputs after the convention.
+const STACK_TEMPLATE: &str = r#"{
+  "AWSTemplateFormatVersion": "2010-09-09",
+  "Resources": {
+    "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "stack-events.fifo", "FifoQueue": true, "ContentBasedDeduplication": true}},
+    "Dlq": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "stack-events-dlq.fifo", "FifoQueue": true}}
+  },
+  "Outputs": {
+    "WardenQueueUrl": {"Value": {"Ref": "Queue"}},
+    "WardenDlqUrl": {"Value": {"Ref": "Dlq"}},
+    "WardenStateTable": {"Value": "stack-state"},
+    "WardenEvidenceTable": {"Value": "stack-evidence"},
+    "WardenAccountId": {"Value": {"Ref": "AWS::AccountId"}},
+    "WardenAlertTopicArn": {"Value": "arn:aws:sns:us-east-1:123456789012:stack-alerts"},
+    "QueueArn": {"Value": {"Fn::GetAtt": ["Queue", "Arn"]}}
+  }
+}"#;
+
+const OTHER_TEMPLATE: &str = r#"{
+  "Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "other"}}},
+  "Outputs": {"QueueUrl": {"Value": {"Ref": "Queue"}}}
+}"#;
+
+fn local_env(aws: &LocalAws) -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", aws.endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect()
+}
+
+// Issue 10 §1 "Outputs": `warden config --stack` prints `warden init`'s lines from a stack.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_prints_the_export_lines_of_a_stacks_warden_outputs() {
+    let aws = LocalAws::start().unwrap();
+    let clients = Clients::from_conf(
+        &aws.sdk_config().await,
+        &RateLimits::default(),
+        RetryPolicy::default(),
+    );
+    for (name, body) in [("warden", STACK_TEMPLATE), ("other", OTHER_TEMPLATE)] {
+        clients
+            .cloudformation
+            .create_stack()
+            .stack_name(name)
+            .template_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+    let home = tempfile::tempdir().unwrap();
+    let env = local_env(&aws);
+    let run = |args: &[&str]| warden(home.path(), &env).args(args).output().unwrap();
+    let printed = ok(run(&["config", "--stack", "warden"]));
+    // The emulator gives a stack's queue AWS's own URL (`Ref` of an `AWS::SQS::Queue`).
+    let base = "https://sqs.us-east-1.amazonaws.com/123456789012";
+    assert_eq!(
+        printed,
+        format!(
+            "export WARDEN_QUEUE_URL={base}/stack-events.fifo
+export WARDEN_DLQ_URL={base}/stack-events-dlq.fifo
+export WARDEN_ALERT_TOPIC_ARN=arn:aws:sns:us-east-1:123456789012:stack-alerts
+export WARDEN_STATE_TABLE=stack-state
+export WARDEN_EVIDENCE_TABLE=stack-evidence
+export WARDEN_ACCOUNT_ID=123456789012
+"
+        )
+    );
+    // The lines are what the worker reads: a shell that evaluates them has the configuration.
+    let sh = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{printed}echo \"$WARDEN_QUEUE_URL $WARDEN_STATE_TABLE\""
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&sh.stdout),
+        format!("{base}/stack-events.fifo stack-state\n")
+    );
+
+    let missing = run(&["config", "--stack", "nope"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(
+        stderr(&missing),
+        "error: stack `nope` does not exist (in region `us-east-1`); check the name and AWS_REGION\n"
+    );
+    let other = run(&["config", "--stack", "other"]);
+    assert_eq!(other.status.code(), Some(2));
+    assert_eq!(
+        stderr(&other),
+        "error: stack `other` has no Warden outputs (output keys starting with `Warden`, such as `WardenQueueUrl`); its outputs are `QueueUrl`\n"
+    );
+    // A deleted stack, asked for by its id, is `DELETE_COMPLETE`: not read.
+    let id = clients
+        .cloudformation
+        .describe_stacks()
+        .stack_name("other")
+        .send()
+        .await
+        .unwrap()
+        .stacks()[0]
+        .stack_id()
+        .unwrap()
+        .to_owned();
+    clients
+        .cloudformation
+        .delete_stack()
+        .stack_name("other")
+        .send()
+        .await
+        .unwrap();
+    let deleted = run(&["config", "--stack", &id]);
+    assert_eq!(deleted.status.code(), Some(2));
+    assert_eq!(
+        stderr(&deleted),
+        format!("error: stack `{id}` is `DELETE_COMPLETE`, not in a complete state; its outputs are not read\n")
+    );
+}
+
+// Issue 10 §4: without AWS configuration, a command that needs AWS fails at once, in one line.
+#[test]
+fn without_aws_configuration_commands_fail_at_once_in_one_line() {
+    let home = tempfile::tempdir().unwrap();
+    let commands: &[&[&str]] = &[
+        &["status"],
+        &["evidence", "list"],
+        &["evidence", "verify"],
+        &["evidence", "show", "x"],
+        &["evidence", "export"],
+        &["rollback", "x"],
+        &["release", "--all"],
+        &["worker", "--once"],
+        &["init"],
+        &["config", "--stack", "warden"],
+    ];
+    let region = [("AWS_REGION".to_owned(), "us-east-1".to_owned())];
+    for (env, line) in [
+        (
+            &[][..],
+            "error: no AWS region: set `AWS_REGION` (Warden's main stack runs in `us-east-1`), or `region` in the AWS profile\n",
+        ),
+        (
+            &region[..],
+            "error: no AWS credentials: set `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, or `AWS_PROFILE` (`aws configure`, `aws sso login`)\n",
+        ),
+    ] {
+        for args in commands {
+            let started = Instant::now();
+            let out = warden(home.path(), env).args(*args).output().unwrap();
+            let took = started.elapsed();
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+            assert_eq!(stderr(&out), line, "{args:?}");
+            assert_eq!(stdout(&out), "", "{args:?}");
+            assert!(took < Duration::from_secs(5), "{args:?} took {took:?}");
+        }
+    }
+}
+
+// Issue 10 §4: logs are plain text when stderr is not a terminal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_carry_no_colour_codes_off_a_terminal() {
+    let aws = LocalAws::start().unwrap();
+    let clients = Clients::from_conf(
+        &aws.sdk_config().await,
+        &RateLimits::default(),
+        RetryPolicy::default(),
+    );
+    let made = warden_handler::stores::init::init(&clients, "warden", false)
+        .await
+        .unwrap();
+    let mut env = local_env(&aws);
+    env.extend(made.vars.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+    env.push(("WARDEN_ACCOUNT_ID".to_owned(), "123456789012".to_owned()));
+    let home = tempfile::tempdir().unwrap();
+    let out = warden(home.path(), &env)
+        .args(["worker", "--once"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    ok(out);
+    assert!(err.contains("worker started"), "{err}");
+    assert!(!err.contains('\u{1b}'), "colour codes in {err:?}");
+}
+
+// Issue 10 §4: the demo's story is not broken up by log lines; they go to a file.
+#[test]
+fn the_demo_tells_its_story_on_stdout_and_logs_to_a_file() {
+    let home = tempfile::tempdir().unwrap();
+    let out = warden(home.path(), &[]).arg("demo").output().unwrap();
+    let err = stderr(&out);
+    let story = ok(out);
+    let log = home.path().join("warden-demo.log");
+    assert!(
+        story.starts_with(&format!(
+            "(Warden's log lines go to {}; `warden demo --verbose` shows them here)\n",
+            log.display()
+        )),
+        "{story}"
+    );
+    assert!(story.contains("records no CloudTrail events"), "{story}");
+    assert_eq!(err, "", "nothing but the story: {err}");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("worker") || logged.contains("event"),
+        "{logged}"
+    );
+    assert!(!logged.contains('\u{1b}'));
+}
+
+// Issue 10 §4: the demo says when it installs the emulator (here a Python that cannot make the
+// virtual environment stops it at once, after the line, with the reason).
+#[test]
+fn the_demo_says_when_it_installs_the_emulator() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("moto");
+    let env = [
+        ("WARDEN_LOCAL_AWS_DIR".to_owned(), dir.display().to_string()),
+        ("PYTHON".to_owned(), "false".to_owned()),
+    ];
+    let out = warden(home.path(), &env).arg("demo").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let story = stdout(&out);
+    assert!(
+        story.contains(&format!(
+            "   installing the local AWS (moto 5.2.5) into {} (once; about a minute) ...\n",
+            dir.display()
+        )),
+        "{story}"
+    );
+    assert!(
+        stderr(&out).starts_with(&format!(
+            "error: installing moto 5.2.5 into `{}` failed: ",
+            dir.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Every argument of `cmd` and its subcommands without help text, as `command path: argument`.
+fn undocumented(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+    let here = format!("{path} {}", cmd.get_name()).trim().to_owned();
+    if cmd.get_about().is_none() && !path.is_empty() {
+        out.push(format!("{here}: (the command itself)"));
+    }
+    for arg in cmd.get_arguments() {
+        let id = arg.get_id().as_str();
+        if id == "help" || id == "version" {
+            continue;
+        }
+        if arg
+            .get_help()
+            .is_none_or(|h| h.to_string().trim().is_empty())
+        {
+            out.push(format!("{here}: {id}"));
+        }
+    }
+    for sub in cmd.get_subcommands() {
+        undocumented(sub, &here, out);
+    }
+}
+
+// Issue 10 §4: every argument and flag says what it is for.
+#[test]
+fn every_command_argument_and_flag_has_help() {
+    let mut missing = Vec::new();
+    undocumented(&Cli::command(), "", &mut missing);
+    assert!(missing.is_empty(), "without help:\n{}", missing.join("\n"));
+    // The walk sees what it should: a nested subcommand's positional argument.
+    let cmd = Cli::command();
+    let show = cmd
+        .find_subcommand("evidence")
+        .and_then(|e| e.find_subcommand("show"))
+        .unwrap();
+    assert!(show.get_arguments().any(|a| a.get_id() == "id"));
+}
+
+// Issue 10 §4: the top-level help lists each command's exit codes where they differ.
+#[test]
+fn the_top_level_help_lists_the_exit_codes_that_differ() {
+    let home = tempfile::tempdir().unwrap();
+    let help = ok(warden(home.path(), &[]).arg("--help").output().unwrap());
+    for line in [
+        "Exit codes: 0 when the command did its work; 2 for a usage error",
+        "  replay, plan        1  some input record could not be read",
+        "  evidence verify     1  the trail is broken",
+        "  rules check         1  the rule file has errors",
+        "  rollback            0  also when the change is rolled back already",
+        "closed output",
+    ] {
+        assert!(help.contains(line), "`{line}` not in\n{help}");
+    }
+    for cmd in ["status", "config", "completions", "man"] {
+        assert!(help.contains(&format!("  {cmd} ")), "{cmd} not in\n{help}");
+    }
+    for args in [
+        &["rollback", "--help"][..],
+        &["status", "--help"],
+        &["config", "--help"],
+        &["evidence", "show", "--help"],
+        &["evidence", "export", "--help"],
+    ] {
+        let text = ok(warden(home.path(), &[]).args(args).output().unwrap());
+        assert!(text.contains("Exit codes:"), "{args:?}:\n{text}");
+    }
+}
+
+// Issue 10 §4: completions and man pages, generated from the same definition.
+#[test]
+fn completions_and_man_pages_come_from_the_cli_definition() {
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| ok(warden(home.path(), &[]).args(args).output().unwrap());
+    let bash = run(&["completions", "bash"]);
+    assert!(bash.contains("_warden()"), "{bash}");
+    for word in ["status", "rollback", "export", "--format", "--stack"] {
+        assert!(bash.contains(word), "`{word}` not in the bash completions");
+    }
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        assert!(run(&["completions", shell]).contains("warden"), "{shell}");
+    }
+    let bad = warden(home.path(), &[])
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("invalid value 'tcsh'"),
+        "{}",
+        stderr(&bad)
+    );
+
+    let man = run(&["man"]);
+    assert!(
+        man.starts_with(".ie \\n(.g .ds Aq"),
+        "{}",
+        &man[..200.min(man.len())]
+    );
+    assert!(man.contains(".TH warden 1"), "{man}");
+    assert!(man.contains("evidence"));
+    let dir: PathBuf = home.path().join("man");
+    let listed = run(&["man", "--dir", dir.to_str().unwrap()]);
+    for page in ["warden.1", "warden-evidence-export.1", "warden-status.1"] {
+        let path = dir.join(page);
+        assert!(listed.contains(&path.display().to_string()), "{listed}");
+        assert!(std::fs::read_to_string(&path).unwrap().contains(".TH"));
+    }
+    let export = std::fs::read_to_string(dir.join("warden-evidence-export.1")).unwrap();
+    assert!(export.contains("warden evidence export"), "{export}");
+}
