@@ -47,23 +47,7 @@ pub enum StackConfigError {
     },
 }
 
-/// The variable an output key names, or `None` for an output that is not Warden's.
-pub fn variable_of(key: &str) -> Option<String> {
-    let rest = key.strip_prefix("Warden")?;
-    if !rest.starts_with(|c: char| c.is_ascii_uppercase())
-        || !rest.chars().all(|c| c.is_ascii_alphanumeric())
-    {
-        return None;
-    }
-    let mut out = String::from("WARDEN");
-    for c in rest.chars() {
-        if c.is_ascii_uppercase() {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
-    }
-    Some(out)
-}
+pub use crate::deploy::stack::variable_of;
 
 /// The `(variable, value)` pairs of a stack's outputs, in `warden init`'s order then by name
 /// (outputs with an empty value are left out).
