@@ -726,7 +726,7 @@ pub async fn run(out: &mut dyn std::io::Write) -> Result<()> {
     say(
         out,
         &format!(
-            "1. Local AWS running at {}; `warden init` created:",
+            "1. Local AWS running at {}; the stack cloudformation/warden.yaml deployed (CloudFormation), its outputs (`warden config --stack warden`):",
             aws.endpoint
         ),
     )?;
@@ -740,7 +740,7 @@ pub async fn run(out: &mut dyn std::io::Write) -> Result<()> {
     )?;
     say(
         out,
-        "   roles `app-deploy` and `billing-reports`. IAM policy enforcement is on.",
+        "   roles `app-deploy` and `billing-reports`. IAM policy enforcement is on, and Warden signs as the\n   stack's function role (warden-warden-function), so every call it makes is checked against it.",
     )?;
 
     say(
