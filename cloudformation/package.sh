@@ -15,7 +15,8 @@ links with) is installed on first use, from PyPI, into ~/.cache/warden/.
 With --bucket, it then uploads the zip to s3://BUCKET/warden/bootstrap-ARCH-SHA256.zip (a new key
 for every build, so CloudFormation sees the code change) and runs `aws cloudformation deploy`, which
 creates the stack or updates it, with CodeBucket, CodeKey and (when the template has it)
-Architecture set to the build's. The AWS CLI's usual configuration applies (credentials,
+Architecture set to the build's; the template goes through the same bucket (over 51,200 bytes,
+CloudFormation takes it only from S3). The AWS CLI's usual configuration applies (credentials,
 AWS_REGION, AWS_ENDPOINT_URL); without an `aws` on PATH, a pinned AWS CLI is installed.
 
 Options:
@@ -155,6 +156,7 @@ echo "deploying stack $stack from $template" >&2
 "${aws[@]}" "${region_args[@]}" cloudformation deploy \
     --stack-name "$stack" \
     --template-file "$template" \
+    --s3-bucket "$bucket" --s3-prefix warden/templates \
     --parameter-overrides "${overrides[@]}" \
     --capabilities CAPABILITY_NAMED_IAM \
     --no-fail-on-empty-changeset
