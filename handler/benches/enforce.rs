@@ -21,32 +21,15 @@
     clippy::indexing_slicing
 )]
 
+#[path = "support/mod.rs"]
+mod support;
+use support::{env_num, spread};
+
 use std::time::Instant;
 use warden_handler::aws::{Clients, Sent};
 use warden_handler::enforce::flow::{Flow, Handled};
 use warden_handler::local::demo::{escalation_event, Scenario, ESCALATE};
 use warden_handler::local::emulator::LocalAws;
-
-fn env_num(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// min / median / max.
-fn spread(mut v: Vec<f64>) -> String {
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() {
-        return "-".to_owned();
-    }
-    format!(
-        "{:.0} / {:.0} / {:.0}",
-        v[0],
-        v[v.len() / 2],
-        v[v.len() - 1]
-    )
-}
 
 async fn delete(s: &Scenario, handle: &str) {
     s.admin
@@ -164,10 +147,10 @@ async fn enforced_events(aws: &LocalAws, s: &Scenario) {
 
     println!("enforced events (mallory's PutRolePolicy on a role; verdict deny: an inline Deny on mallory, the policy deleted)");
     println!("  events: {events}");
-    println!("  ms per event, min / median / max: {}", spread(ms));
+    println!("  ms per event, min / median / max: {}", spread(ms, 0));
     println!(
         "  AWS requests per event, min / median / max: {}",
-        spread(counts)
+        spread(counts, 0)
     );
     if let Some(first) = first {
         println!("  the first event's requests ({} in all):", first.total());

@@ -27,6 +27,10 @@
 #[path = "../tests/support/runtime_api.rs"]
 mod runtime_api;
 
+#[path = "support/mod.rs"]
+mod support;
+use support::{env_num, spread};
+
 use runtime_api::{RuntimeApi, NEXT};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -35,27 +39,6 @@ use warden_handler::local::demo::{escalation_event, Scenario, ACCOUNT, ESCALATE}
 use warden_handler::local::emulator::LocalAws;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn env_num(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// min / median / max.
-fn spread(mut v: Vec<f64>) -> String {
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() {
-        return "-".to_owned();
-    }
-    format!(
-        "{:.0} / {:.0} / {:.0}",
-        v[0],
-        v[v.len() / 2],
-        v[v.len() - 1]
-    )
-}
 
 fn mb(bytes: u64) -> String {
     format!("{:.2} MB ({bytes} bytes)", bytes as f64 / 1e6)
@@ -226,11 +209,11 @@ async fn measure(aws: &LocalAws, s: &Scenario, binary: &Path) {
     }
     println!(
         "  cold start, exec to first poll (WARDEN_ACCOUNT_ID set), ms, min / median / max of {starts}: {}",
-        spread(to_poll)
+        spread(to_poll, 0)
     );
     println!(
         "  first invocation after a cold start, first event to its response (one enforced event, its alert sent), ms, min / median / max of {starts}: {}",
-        spread(first)
+        spread(first, 0)
     );
 
     // The next event on the last process, once IAM's client-side limit has refilled (an event
@@ -255,7 +238,7 @@ async fn measure(aws: &LocalAws, s: &Scenario, binary: &Path) {
     }
     println!(
         "  cold start, exec to first poll (account from STS), ms, min / median / max of {starts}: {}",
-        spread(ms)
+        spread(ms, 0)
     );
 }
 

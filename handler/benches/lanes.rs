@@ -24,6 +24,10 @@
     clippy::indexing_slicing
 )]
 
+#[path = "support/mod.rs"]
+mod support;
+use support::spread;
+
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,20 +51,6 @@ fn env_list(name: &str, default: &str) -> Vec<u64> {
         .split(',')
         .filter_map(|v| v.trim().parse().ok())
         .collect()
-}
-
-/// min / median / max, in seconds.
-fn spread(mut v: Vec<f64>) -> String {
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() {
-        return "-".to_owned();
-    }
-    format!(
-        "{:.2} / {:.2} / {:.2}",
-        v[0],
-        v[v.len() / 2],
-        v[v.len() - 1]
-    )
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -348,7 +338,7 @@ fn main() {
             n += 1;
             alone.push(bench.trial(Setting::After, n, false).await.0);
         }
-        println!("  B alone, no poison: {}", spread(alone));
+        println!("  B alone, no poison: {}", spread(alone, 2));
         let mut scaled = Vec::new();
         for setting in [Setting::Before, Setting::After] {
             bench.point_rules(setting).await;
@@ -365,8 +355,8 @@ fn main() {
                 println!(
                     "  {setting:?}: visibility {v} s, Warden gives up at receive {receives} (bound {bound:.0} s): \
                      B {}, A2 {}",
-                    spread(b.clone()),
-                    spread(a2.clone())
+                    spread(b.clone(), 2),
+                    spread(a2.clone(), 2)
                 );
                 scaled.push((setting, v, median(b), median(a2), bound));
             }
