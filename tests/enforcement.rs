@@ -140,18 +140,14 @@ async fn a_non_admin_is_denied_narrowly_undone_alerted_recorded_and_rolled_back(
         })
         .collect();
     assert_eq!(denies.len(), 2);
-    aws.enforce_policies(false).unwrap();
     assert!(
         flow.rollback(&denies[0].id, false).await.is_err(),
         "stale rollback refused"
     );
-    aws.enforce_policies(true).unwrap();
     let deny = denies[1];
-    aws.enforce_policies(false).unwrap();
     let (rec, done) = flow.rollback(&deny.id, false).await.unwrap();
     // A second rollback finds the first one's record: rolled back already, nothing changed.
     let again = flow.rollback(&deny.id, false).await;
-    aws.enforce_policies(true).unwrap();
     assert_eq!(rec.kind, RecordKind::Rollback);
     assert_eq!(done.after, deny.body["before"]);
     assert!(
@@ -179,7 +175,25 @@ async fn the_same_event_delivered_twice_is_enforced_once() {
     s.emit(&event).await.unwrap(); // EventBridge adds its own id and time: not deduplicated by content
     let (flow, config) = demo::flow(&s, &[]).unwrap();
     let stats = demo::work_once(&aws, &s, &flow, &config).await.unwrap();
-    assert_eq!(stats.messages, 2);
+    // Both reach the intake; the forwarder sends both with the eventID as deduplication id, and
+    // the work queue keeps one.
+    assert_eq!((stats.forwarded, stats.messages), (2, 1), "{stats:?}");
+    // Past SQS's 5-minute deduplication window (another id here), the ledger's claim of the eventID
+    // is what keeps it to one enforcement.
+    let body = json!({"version": "0", "id": "eb-later", "detail-type": "AWS API Call via CloudTrail", "source": "aws.iam", "account": demo::ACCOUNT, "region": "us-east-1", "detail": event}).to_string();
+    s.warden
+        .clients
+        .sqs
+        .send_message()
+        .queue_url(s.init.get("WARDEN_QUEUE_URL").unwrap())
+        .message_body(body)
+        .message_group_id(policy_rules::lane::lane_of(&event.to_string()).group_id)
+        .message_deduplication_id("e2e-dup-1-later")
+        .send()
+        .await
+        .unwrap();
+    let stats = demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    assert_eq!(stats.messages, 1, "{stats:?}");
     let records = evidence_verifies(&flow).await;
     assert_eq!(
         records
@@ -318,8 +332,7 @@ async fn allowed_root_identity_center_and_monitor_mode_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_after_any_stage_then_redelivery_converges_to_one_change_record_set_and_alert() {
-    let (aws, s) = start().await;
-    aws.enforce_policies(false).unwrap();
+    let (_aws, s) = start().await;
     let (mut flow, _config) = demo::flow(&s, &[]).unwrap();
     // A controllable clock: each redelivery comes after the crashed attempt's lease ran out.
     let now = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(1_800_000_000));

@@ -20,22 +20,26 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use std::time::Duration;
+use warden_handler::aws::form::FormEncoding;
 use warden_handler::aws::{Clients, RateLimits, RetryPolicy};
 use warden_handler::enforce::flow::{Flow, Handled};
 use warden_handler::local::demo::{escalation_event, mallory_puts_role_policy, Scenario};
 use warden_handler::local::emulator::LocalAws;
 
 /// Sends a request to the mock client; what no rule answered (the mock's 418) goes to the real one.
+/// A request whose body holds `hang_on` never gets an answer (a call that hangs).
 #[derive(Debug, Clone)]
 struct MockOrReal {
     mock: SharedHttpClient,
     real: SharedHttpClient,
+    hang_on: Option<&'static str>,
 }
 
 #[derive(Debug)]
 struct MockOrRealConnector {
     mock: SharedHttpConnector,
     real: SharedHttpConnector,
+    hang_on: Option<&'static str>,
 }
 
 impl HttpClient for MockOrReal {
@@ -47,6 +51,7 @@ impl HttpClient for MockOrReal {
         SharedHttpConnector::new(MockOrRealConnector {
             mock: self.mock.http_connector(settings, components),
             real: self.real.http_connector(settings, components),
+            hang_on: self.hang_on,
         })
     }
 }
@@ -54,7 +59,16 @@ impl HttpClient for MockOrReal {
 impl HttpConnector for MockOrRealConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let (mock, real) = (self.mock.clone(), self.real.clone());
+        let hangs = self.hang_on.is_some_and(|marker| {
+            request
+                .body()
+                .bytes()
+                .is_some_and(|b| String::from_utf8_lossy(b).contains(marker))
+        });
         HttpConnectorFuture::new(async move {
+            if hangs {
+                std::future::pending::<()>().await;
+            }
             // The mock's answer rides in the request's extensions, which a copy does not keep:
             // the original goes to the mock, the copy (if needed) to the emulator.
             let copy = request.try_clone().expect("an in-memory body");
@@ -97,12 +111,13 @@ fn dynamodb_error(code: &str) -> HttpResponse {
     )
 }
 
-/// The rules to inject, per service.
+/// The rules to inject, per service, and what makes a request hang.
 #[derive(Default)]
 struct Faults {
     iam: Vec<Rule>,
     dynamodb: Vec<Rule>,
     sns: Vec<Rule>,
+    hang_on: Option<&'static str>,
 }
 
 impl Faults {
@@ -127,7 +142,11 @@ fn interceptor(rules: &[Rule]) -> MockResponseInterceptor {
 /// Warden's clients (signing as its own user), with the faults injected and quick retries.
 async fn faulty_clients(aws: &LocalAws, s: &Scenario, faults: &Faults) -> Clients {
     let conf = aws
-        .sdk_config_as(&s.warden.access_key_id, &s.warden.secret_access_key)
+        .sdk_config_session(
+            &s.warden.access_key_id,
+            &s.warden.secret_access_key,
+            s.warden.session_token.as_deref(),
+        )
         .await;
     let retry = RetryPolicy {
         max_attempts: 3,
@@ -136,6 +155,7 @@ async fn faulty_clients(aws: &LocalAws, s: &Scenario, faults: &Faults) -> Client
     };
     let mut clients = Clients::from_conf(&conf, &RateLimits::default(), retry);
     let http = SharedHttpClient::new(MockOrReal {
+        hang_on: faults.hang_on,
         mock: create_mock_http_client(),
         // The SDK's default client (hyper, rustls with aws-lc).
         real: aws_smithy_http_client::Builder::new()
@@ -147,6 +167,7 @@ async fn faulty_clients(aws: &LocalAws, s: &Scenario, faults: &Faults) -> Client
     clients.iam = aws_sdk_iam::Client::from_conf(
         aws_sdk_iam::config::Builder::from(&conf)
             .http_client(http.clone())
+            .interceptor(FormEncoding)
             .interceptor(interceptor(&faults.iam))
             .build(),
     );
@@ -159,6 +180,7 @@ async fn faulty_clients(aws: &LocalAws, s: &Scenario, faults: &Faults) -> Client
     clients.sns = aws_sdk_sns::Client::from_conf(
         aws_sdk_sns::config::Builder::from(&conf)
             .http_client(http)
+            .interceptor(FormEncoding)
             .interceptor(interceptor(&faults.sns))
             .build(),
     );
@@ -182,8 +204,6 @@ async fn escalation(s: &Scenario, event_id: &str) -> (String, String) {
 async fn start(faults: &Faults, event_id: &str) -> (LocalAws, Scenario, Flow, (String, String)) {
     let aws = LocalAws::start().expect("the local AWS starts");
     let s = Scenario::setup(&aws).await.expect("the demo account");
-    // See `demo::work_once`: enforcement is off while Warden works.
-    aws.enforce_policies(false).unwrap();
     let config = s.config(&[("WARDEN_ALERT_WINDOW_SECONDS", "0")]).unwrap();
     let clients = faulty_clients(&aws, &s, faults).await;
     let flow = warden_handler::assembly::build_flow(
@@ -252,6 +272,7 @@ async fn throttling_everywhere_is_retried_and_the_event_is_enforced_once() {
         iam: vec![put_deny.clone(), read_user.clone()],
         dynamodb: vec![ledger.clone(), append.clone()],
         sns: vec![publish.clone()],
+        hang_on: None,
     };
     let (_aws, s, flow, (id, body)) = start(&faults, "throttled-1").await;
 
@@ -390,5 +411,262 @@ async fn a_permanent_error_on_the_deny_is_recorded_and_a_person_is_told() {
         kinds.first().map(String::as_str),
         Some("decision"),
         "{kinds:?}"
+    );
+}
+
+/// Three events through the real path (EventBridge → the intake queue → the forwarder → the work
+/// queue's lanes → the flow): alice's first, on `poison_role` (which `faults` make fail or hang),
+/// then mallory's, then alice's next; with Warden's flow over the faulty clients, configured with
+/// `extra`.
+struct LaneScenario {
+    _aws: LocalAws,
+    s: Scenario,
+    flow: Flow,
+    clients: Clients,
+    config: warden_handler::enforce::config::Config,
+}
+
+impl LaneScenario {
+    async fn start(faults: &Faults, poison_role: &str, extra: &[(&str, &str)]) -> Self {
+        use warden_handler::local::demo::{user_call, ESCALATE};
+        let aws = LocalAws::start().expect("the local AWS starts");
+        let s = Scenario::setup(&aws).await.expect("the demo account");
+        aws.enforce_policies(false).unwrap();
+        let admin = &s.admin.clients;
+        admin
+            .iam
+            .create_user()
+            .user_name("alice")
+            .send()
+            .await
+            .unwrap();
+        for role in [poison_role, "alice-role"] {
+            admin
+                .iam
+                .create_role()
+                .role_name(role)
+                .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#)
+                .send()
+                .await
+                .unwrap();
+            admin
+                .iam
+                .put_role_policy()
+                .role_name(role)
+                .policy_name("escalate")
+                .policy_document(ESCALATE)
+                .send()
+                .await
+                .unwrap();
+        }
+        assert!(mallory_puts_role_policy(&s, "app-deploy", "escalate")
+            .await
+            .unwrap());
+        let alice = |role: &str, id: &str| {
+            user_call(
+                "alice",
+                "iam.amazonaws.com",
+                "PutRolePolicy",
+                serde_json::json!({"roleName": role, "policyName": "escalate", "policyDocument": ESCALATE}),
+                id,
+            )
+        };
+        // Queued in this order: alice's poison, mallory's event, alice's next event.
+        s.emit(&alice(poison_role, "lane-a-1")).await.unwrap();
+        s.emit(&escalation_event("lane-b-1", "app-deploy"))
+            .await
+            .unwrap();
+        s.emit(&alice("alice-role", "lane-a-2")).await.unwrap();
+        let mut vars = vec![
+            ("WARDEN_ALERT_WINDOW_SECONDS", "0"),
+            ("WARDEN_MAX_RECEIVES", "2"),
+        ];
+        vars.extend_from_slice(extra);
+        let config = s.config(&vars).unwrap();
+        let clients = faulty_clients(&aws, &s, faults).await;
+        let flow = warden_handler::assembly::build_flow(
+            &config,
+            &clients,
+            warden_handler::local::demo::ACCOUNT.to_owned(),
+        )
+        .unwrap();
+        Self {
+            _aws: aws,
+            s,
+            flow,
+            clients,
+            config,
+        }
+    }
+
+    /// `warden worker --once` over Warden's faulty clients.
+    async fn work_once(&self) -> warden_handler::enforce::queue::WorkerStats {
+        let queues = warden_handler::enforce::queue::Queues {
+            work: self.config.queue_url.as_deref().unwrap(),
+            intake: self.config.intake_queue_url.as_deref(),
+        };
+        let dlq = warden_handler::enforce::queue::SqsDeadLetters {
+            clients: self.clients.clone(),
+            url: self.config.dlq_url.clone().unwrap(),
+        };
+        warden_handler::enforce::queue::run_worker(&self.flow, &self.clients, queues, &dlq, true, 0)
+            .await
+            .unwrap()
+    }
+
+    /// The messages on the dead-letter queue (left there).
+    async fn dead_letters(&self) -> usize {
+        let r = self
+            .s
+            .admin
+            .clients
+            .sqs
+            .receive_message()
+            .queue_url(self.config.dlq_url.as_deref().unwrap())
+            .visibility_timeout(0)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        r.messages().len()
+    }
+
+    /// The evidence sequence number of `event_id`'s record of `kind`.
+    async fn seq(&self, event_id: &str, kind: policy_rules::evidence::RecordKind) -> Option<u64> {
+        let records = self.flow.evidence.list().await.unwrap();
+        records
+            .iter()
+            .find(|r| r.event_id.as_deref() == Some(event_id) && r.kind == kind)
+            .map(|r| r.seq)
+    }
+
+    /// Mallory's event was enforced: her Deny, the escalation undone.
+    async fn mallory_enforced(&self) {
+        assert!(self
+            .s
+            .user_policies("mallory")
+            .await
+            .unwrap()
+            .contains(&"WardenDeny".to_owned()));
+        assert!(!self
+            .s
+            .role_policies("app-deploy")
+            .await
+            .unwrap()
+            .contains(&"escalate".to_owned()));
+    }
+
+    /// Whether alice's next event was undone.
+    async fn alices_next_undone(&self) -> bool {
+        !self
+            .s
+            .role_policies("alice-role")
+            .await
+            .unwrap()
+            .contains(&"escalate".to_owned())
+    }
+
+    /// After the poison is given up: it is in the dead-letter queue, mallory's event was decided
+    /// before that, alice's next after.
+    async fn in_order_after_the_poison(&self) {
+        use policy_rules::evidence::RecordKind::{Decision, Error};
+        assert_eq!(self.dead_letters().await, 1);
+        let given_up = self
+            .seq("lane-a-1", Error)
+            .await
+            .expect("the poison's error record");
+        let next = self
+            .seq("lane-a-2", Decision)
+            .await
+            .expect("alice's next event is decided");
+        let other = self.seq("lane-b-1", Decision).await.unwrap();
+        assert!(other < given_up, "mallory did not wait for the poison");
+        assert!(given_up < next, "alice's events kept their order");
+        assert!(self.alices_next_undone().await);
+        evidence(&self.flow).await;
+    }
+}
+
+/// The events of each principal travel in a lane of their own: one that keeps failing holds up its
+/// own principal's later events (their order is kept), never another principal's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_event_holds_up_its_own_lane_only_and_keeps_its_order() {
+    use policy_rules::evidence::RecordKind::Decision;
+    // Alice's first event can never finish: undoing it on `poison-role` fails every time.
+    let poison = mock!(aws_sdk_iam::Client::delete_role_policy)
+        .match_requests(|r| r.role_name() == Some("poison-role"))
+        .sequence()
+        .http_response(|| query_error(500, "ServiceFailure", "internal"))
+        .repeatedly()
+        .build();
+    let faults = Faults {
+        iam: vec![poison.clone()],
+        ..Faults::default()
+    };
+    let l = LaneScenario::start(&faults, "poison-role", &[]).await;
+
+    // The first pass: mallory's event is enforced while alice's poison is still being retried.
+    let first = l.work_once().await;
+    assert_eq!(first.forwarded, 3, "{first:?}");
+    assert_eq!(first.dead_lettered, 0, "{first:?}");
+    assert!(poison.num_calls() >= 3, "the poison was met and retried");
+    l.mallory_enforced().await;
+    assert_eq!(
+        l.dead_letters().await,
+        0,
+        "the poison has not reached the DLQ"
+    );
+    assert!(l.seq("lane-b-1", Decision).await.is_some());
+    assert_eq!(
+        l.seq("lane-a-2", Decision).await,
+        None,
+        "alice's next event waits behind her first"
+    );
+    assert!(!l.alices_next_undone().await);
+
+    // Once the poison's retries are spent (its back-off is 2 s), it goes to the dead-letter queue
+    // with its reason, and alice's next event follows.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let second = l.work_once().await;
+    assert_eq!(second.dead_lettered, 1, "{second:?}");
+    l.in_order_after_the_poison().await;
+}
+
+/// An event whose handling hangs (an AWS call that never answers) is cut off when its batch's
+/// time is up (the worker's lease here, the invocation's deadline in the Lambda), while the other
+/// lanes of the batch go on; at its last receive it is given up, recorded and alerted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_event_is_cut_off_and_holds_up_no_other_lane() {
+    use policy_rules::evidence::RecordKind::Decision;
+    let faults = Faults {
+        // IAM's query protocol: the undo's `DeleteRolePolicy` on `hang-role`.
+        hang_on: Some("RoleName=hang-role"),
+        ..Faults::default()
+    };
+    let l = LaneScenario::start(&faults, "hang-role", &[("WARDEN_LEASE_SECONDS", "5")]).await;
+
+    let started = std::time::Instant::now();
+    let first = l.work_once().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the hang was cut off: {:?}",
+        started.elapsed()
+    );
+    assert_eq!((first.forwarded, first.dead_lettered), (3, 0), "{first:?}");
+    l.mallory_enforced().await;
+    assert_eq!(l.seq("lane-a-2", Decision).await, None);
+    assert_eq!(l.dead_letters().await, 0);
+
+    // The second receive is the last: the poison hangs again, is cut off and given up.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let second = l.work_once().await;
+    assert_eq!(second.dead_lettered, 1, "{second:?}");
+    let third = l.work_once().await;
+    assert_eq!(third.left_for_retry, 0, "{third:?}");
+    l.in_order_after_the_poison().await;
+    let alerts = l.s.alerts().await.unwrap().join("\n");
+    assert!(
+        alerts.contains("did not finish in the time its batch had"),
+        "{alerts}"
     );
 }

@@ -122,7 +122,11 @@ async fn enforced_events(aws: &LocalAws, s: &Scenario) {
         ])
         .unwrap();
     let conf = aws
-        .sdk_config_as(&s.warden.access_key_id, &s.warden.secret_access_key)
+        .sdk_config_session(
+            &s.warden.access_key_id,
+            &s.warden.secret_access_key,
+            s.warden.session_token.as_deref(),
+        )
         .await;
     let clients = Clients::from_conf(&conf, &config.rate_limits, config.retry);
     let flow = warden_handler::assembly::build_flow(
@@ -284,8 +288,6 @@ fn main() {
     rt.block_on(async {
         let aws = LocalAws::start().expect("the local AWS starts");
         let s = Scenario::setup(&aws).await.expect("the demo account");
-        // See `demo::work_once`: enforcement is off while Warden works.
-        aws.enforce_policies(false).unwrap();
         enforced_events(&aws, &s).await;
         lambda_binary(&aws, &s).await;
     });

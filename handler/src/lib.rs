@@ -4,6 +4,8 @@
 //! - `cli/`: the `warden` subcommands (offline replay and plans, and the commands that talk to an
 //!   account); `bin/` (not a module): the Lambda.
 //! - `local/`: the local AWS (moto in server mode) and the demo scenario on it.
+//! - `deploy/`: the CloudFormation stack the binary carries, deployed and waited for, and its
+//!   outputs as configuration.
 //! - `assembly`: builds the clients, the stores and the enforcement flow from the configuration.
 //! - `stores/`: the DynamoDB, SNS, S3 and file adapters of the enforcement ports, and `init`.
 //! - `enforce/`: the per-event flow, queue semantics, configuration, alerts, and the ports (traits
@@ -15,6 +17,7 @@ pub mod assembly;
 pub mod aws;
 pub mod cli;
 pub mod connectors;
+pub mod deploy;
 pub mod enforce;
 pub mod local;
 pub mod stores;

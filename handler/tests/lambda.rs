@@ -1,7 +1,8 @@
 //! The real `bootstrap` binary (the Lambda) against the local AWS, driven through a stand-in for the
 //! Lambda Runtime API (the emulator cannot run functions): an SQS FIFO batch as Lambda's event source
 //! mapping delivers it, holding an event to enforce and a message Warden cannot read, then a
-//! scheduled tick.
+//! scheduled tick, then a batch of the intake queue's, which the function forwards to the work
+//! queue in the event's lane.
 
 #![allow(
     clippy::unwrap_used,
@@ -18,8 +19,16 @@ use support::runtime_api::{RuntimeApi, NEXT};
 use warden_handler::local::demo::{escalation_event, mallory_puts_role_policy, Scenario};
 use warden_handler::local::emulator::LocalAws;
 
-/// An SQS record as the event source mapping hands it to the function.
+const WORK_QUEUE_ARN: &str = "arn:aws:sqs:us-east-1:123456789012:warden-events.fifo";
+const INTAKE_QUEUE_ARN: &str = "arn:aws:sqs:us-east-1:123456789012:warden-intake.fifo";
+
+/// An SQS record of the work queue as the event source mapping hands it to the function.
 fn sqs_record(id: &str, body: &str, receive_count: u32) -> Value {
+    queue_record(WORK_QUEUE_ARN, id, body, receive_count)
+}
+
+/// An SQS record of the queue `arn` as the event source mapping hands it to the function.
+fn queue_record(arn: &str, id: &str, body: &str, receive_count: u32) -> Value {
     json!({
         "messageId": id,
         "receiptHandle": format!("handle-{id}"),
@@ -36,7 +45,7 @@ fn sqs_record(id: &str, body: &str, receive_count: u32) -> Value {
         "messageAttributes": {},
         "md5OfBody": "",
         "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:warden-events.fifo",
+        "eventSourceARN": arn,
         "awsRegion": "us-east-1"
     })
 }
@@ -45,9 +54,7 @@ fn sqs_record(id: &str, body: &str, receive_count: u32) -> Value {
 async fn the_lambda_binary_enforces_a_batch_dead_letters_what_it_cannot_read_and_ticks() {
     let aws = LocalAws::start().expect("the local AWS starts");
     let s = Scenario::setup(&aws).await.expect("the demo account");
-    // See `demo::work_once`: the emulator's signature check and the SDK's SNS form encoding
-    // disagree, so enforcement is off while Warden works.
-    aws.enforce_policies(false).unwrap();
+    // Policy enforcement stays on throughout: the function's calls are checked like everyone's.
     assert!(mallory_puts_role_policy(&s, "app-deploy", "escalate")
         .await
         .unwrap());
@@ -55,7 +62,7 @@ async fn the_lambda_binary_enforces_a_batch_dead_letters_what_it_cannot_read_and
         .await
         .unwrap();
     // Take the message EventBridge routed to the queue, as the event source mapping would.
-    let (message_id, body, _) = s.take_message().await.unwrap();
+    let (message_id, body, handle) = s.take_message().await.unwrap();
 
     let mut api = RuntimeApi::start().await.unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_bootstrap"))
@@ -87,6 +94,16 @@ async fn the_lambda_binary_enforces_a_batch_dead_letters_what_it_cannot_read_and
     // Both messages are settled: one enforced, one moved to the dead-letter queue by Warden.
     assert_eq!(answer.json().unwrap(), json!({"batchItemFailures": []}));
     answer.accept();
+    // The event source mapping deletes what the function did not report failed.
+    s.admin
+        .clients
+        .sqs
+        .delete_message()
+        .queue_url(s.init.get("WARDEN_QUEUE_URL").unwrap())
+        .receipt_handle(&handle)
+        .send()
+        .await
+        .unwrap();
 
     // The undo happened and the Deny is on mallory.
     assert!(!s
@@ -94,14 +111,12 @@ async fn the_lambda_binary_enforces_a_batch_dead_letters_what_it_cannot_read_and
         .await
         .unwrap()
         .contains(&"escalate".to_owned()));
-    aws.enforce_policies(true).unwrap();
     assert!(!mallory_puts_role_policy(&s, "app-deploy", "again")
         .await
         .unwrap());
     assert!(mallory_puts_role_policy(&s, "billing-reports", "fine")
         .await
         .unwrap());
-    aws.enforce_policies(false).unwrap();
 
     // The unreadable message is in the dead-letter queue with its reason.
     let dlq = s.init.get("WARDEN_DLQ_URL").unwrap().to_owned();
@@ -148,6 +163,68 @@ async fn the_lambda_binary_enforces_a_batch_dead_letters_what_it_cannot_read_and
     assert!(
         alerts.iter().any(|a| a.contains("unreadable-1")),
         "{alerts:#?}"
+    );
+
+    // A batch of the intake queue's (the other event source mapping): forwarded, not enforced.
+    s.emit(&escalation_event("lambda-2", "billing-reports"))
+        .await
+        .unwrap();
+    let intake = s.init.get("WARDEN_INTAKE_QUEUE_URL").unwrap().to_owned();
+    let taken = s
+        .admin
+        .clients
+        .sqs
+        .receive_message()
+        .queue_url(&intake)
+        .wait_time_seconds(2)
+        .send()
+        .await
+        .unwrap();
+    let m = taken
+        .messages()
+        .first()
+        .expect("the event on the intake queue");
+    let poll = api.next(wait).await.expect("the function polls again");
+    poll.invoke(
+        "intake-1",
+        &json!({"Records": [queue_record(INTAKE_QUEUE_ARN, m.message_id().unwrap(), m.body().unwrap(), 1)]}),
+    );
+    let answer = api
+        .next(wait)
+        .await
+        .expect("the function answers the intake batch");
+    assert_eq!(answer.json().unwrap(), json!({"batchItemFailures": []}));
+    answer.accept();
+    let work = s.init.get("WARDEN_QUEUE_URL").unwrap().to_owned();
+    let forwarded = s
+        .admin
+        .clients
+        .sqs
+        .receive_message()
+        .queue_url(&work)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .wait_time_seconds(2)
+        .send()
+        .await
+        .unwrap();
+    let f = forwarded
+        .messages()
+        .first()
+        .expect("forwarded to the work queue");
+    assert_eq!(f.body(), m.body());
+    let attrs = f.attributes().unwrap();
+    let lane = policy_rules::lane::lane_of(m.body().unwrap());
+    assert_eq!(
+        lane.principal.as_deref(),
+        Some("arn:aws:iam::123456789012:user/mallory")
+    );
+    assert_eq!(
+        attrs[&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId],
+        lane.group_id
+    );
+    assert_eq!(
+        attrs[&aws_sdk_sqs::types::MessageSystemAttributeName::MessageDeduplicationId],
+        "lambda-2"
     );
 
     child.start_kill().unwrap();

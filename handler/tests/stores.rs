@@ -558,6 +558,21 @@ async fn init_is_idempotent_and_routes_cloudtrail_events_to_the_queue() {
     let conf = aws.sdk_config().await;
     let clients = Clients::from_conf(&conf, &RateLimits::default(), RetryPolicy::default());
     let first = init(&clients, "wt", true).await.unwrap();
+    // An earlier init let EventBridge send to the work queue: a re-run takes that grant away.
+    clients
+        .sqs
+        .set_queue_attributes()
+        .queue_url(var(&first, "WARDEN_QUEUE_URL"))
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::Policy,
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+                "Resource": "*"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
     let second = init(&clients, "wt", true).await.unwrap();
     assert_eq!(first, second);
     assert_eq!(first.to_exports(), second.to_exports());
@@ -566,6 +581,7 @@ async fn init_is_idempotent_and_routes_cloudtrail_events_to_the_queue() {
         names,
         [
             "WARDEN_QUEUE_URL",
+            "WARDEN_INTAKE_QUEUE_URL",
             "WARDEN_DLQ_URL",
             "WARDEN_ALERT_TOPIC_ARN",
             "WARDEN_STATE_TABLE",
@@ -574,52 +590,72 @@ async fn init_is_idempotent_and_routes_cloudtrail_events_to_the_queue() {
         ]
     );
     assert!(var(&first, "WARDEN_QUEUE_URL").ends_with("/wt-events.fifo"));
+    assert!(var(&first, "WARDEN_INTAKE_QUEUE_URL").ends_with("/wt-intake.fifo"));
     assert!(var(&first, "WARDEN_DLQ_URL").ends_with("/wt-events-dlq.fifo"));
 
-    // The queue's attributes are what the brief asks for.
-    let attrs = clients
-        .sqs
-        .get_queue_attributes()
-        .queue_url(var(&first, "WARDEN_QUEUE_URL"))
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap();
-    let get = |n: &str| attrs[&aws_sdk_sqs::types::QueueAttributeName::from(n)].clone();
-    assert_eq!(get("ContentBasedDeduplication"), "true");
-    assert_eq!(get("VisibilityTimeout"), "180");
-    assert_eq!(get("MessageRetentionPeriod"), "1209600");
-    assert_eq!(get("SqsManagedSseEnabled"), "true");
-    let dlq_attrs = clients
-        .sqs
-        .get_queue_attributes()
-        .queue_url(var(&first, "WARDEN_DLQ_URL"))
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::MessageRetentionPeriod)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap();
+    // The queues' attributes are what the brief asks for: the intake and the work queue alike,
+    // both redriving to the dead-letter queue; only the intake admits EventBridge.
+    let attributes = |url: String| {
+        let clients = clients.clone();
+        async move {
+            clients
+                .sqs
+                .get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+                .send()
+                .await
+                .unwrap()
+                .attributes
+                .unwrap()
+        }
+    };
+    for name in ["WARDEN_QUEUE_URL", "WARDEN_INTAKE_QUEUE_URL"] {
+        let attrs = attributes(var(&first, name).to_owned()).await;
+        let get = |n: &str| attrs[&aws_sdk_sqs::types::QueueAttributeName::from(n)].clone();
+        assert_eq!(get("ContentBasedDeduplication"), "true", "{name}");
+        assert_eq!(get("FifoQueue"), "true", "{name}");
+        assert_eq!(get("VisibilityTimeout"), "180", "{name}");
+        assert_eq!(get("MessageRetentionPeriod"), "1209600", "{name}");
+        assert_eq!(get("SqsManagedSseEnabled"), "true", "{name}");
+        let redrive: Value = serde_json::from_str(&get("RedrivePolicy")).unwrap();
+        assert_eq!(
+            redrive["maxReceiveCount"].to_string().trim_matches('"'),
+            "5"
+        );
+        assert!(redrive["deadLetterTargetArn"]
+            .as_str()
+            .unwrap()
+            .ends_with(":wt-events-dlq.fifo"));
+        let policy = attrs
+            .get(&aws_sdk_sqs::types::QueueAttributeName::Policy)
+            .filter(|p| !p.is_empty());
+        if name == "WARDEN_INTAKE_QUEUE_URL" {
+            let policy: Value = serde_json::from_str(policy.unwrap()).unwrap();
+            let statement = &policy["Statement"][0];
+            assert_eq!(statement["Principal"]["Service"], "events.amazonaws.com");
+            assert!(statement["Resource"]
+                .as_str()
+                .unwrap()
+                .ends_with(":wt-intake.fifo"));
+            let sources = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+                .as_array()
+                .unwrap();
+            assert!(sources
+                .iter()
+                .any(|a| a.as_str().unwrap().ends_with(":rule/wt-watchdog")));
+        } else {
+            assert_eq!(
+                policy, None,
+                "the work queue admits no one but Warden's role"
+            );
+        }
+    }
+    let dlq_attrs = attributes(var(&first, "WARDEN_DLQ_URL").to_owned()).await;
     assert_eq!(
         dlq_attrs[&aws_sdk_sqs::types::QueueAttributeName::MessageRetentionPeriod],
         "1209600",
         "the dead-letter queue keeps messages as long as SQS allows"
-    );
-    let redrive: Value = serde_json::from_str(&get("RedrivePolicy")).unwrap();
-    assert_eq!(
-        redrive["maxReceiveCount"].to_string().trim_matches('"'),
-        "5"
-    );
-    assert!(redrive["deadLetterTargetArn"]
-        .as_str()
-        .unwrap()
-        .ends_with(":wt-events-dlq.fifo"));
-    let policy: Value = serde_json::from_str(&get("Policy")).unwrap();
-    assert_eq!(
-        policy["Statement"][0]["Principal"]["Service"],
-        "events.amazonaws.com"
     );
     let ttl = clients
         .dynamodb
@@ -701,7 +737,8 @@ async fn init_is_idempotent_and_routes_cloudtrail_events_to_the_queue() {
         cloudtrail_event("iam.amazonaws.com", "CreateUser", "ct-9"),
     )
     .await;
-    let queue = var(&first, "WARDEN_QUEUE_URL");
+    // The rules deliver to the intake queue (the forwarder puts them in lanes).
+    let queue = var(&first, "WARDEN_INTAKE_QUEUE_URL");
     assert_eq!(
         received_ids(&clients, queue, 4).await,
         ["ct-1", "ct-2", "ct-3", "ct-8"]
@@ -802,4 +839,74 @@ async fn received_ids(clients: &Clients, queue: &str, want: usize) -> Vec<String
     ids.extend(take(0).await);
     ids.sort();
     ids
+}
+
+/// The cause of the emulator's signature failures, and its fix: with policy enforcement on, an SNS
+/// message with a space fails the check when the SDK writes the space as `%20` (a plain SDK client),
+/// and passes with Warden's clients, which write it as `+` (`aws::form`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_bodies_pass_the_emulators_signature_check_with_enforcement_on() {
+    let (aws, clients, out) = setup().await;
+    let topic = var(&out, "WARDEN_ALERT_TOPIC_ARN").to_owned();
+    clients
+        .iam
+        .create_user()
+        .user_name("pub")
+        .send()
+        .await
+        .unwrap();
+    clients
+        .iam
+        .put_user_policy()
+        .user_name("pub")
+        .policy_name("all")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let key = clients
+        .iam
+        .create_access_key()
+        .user_name("pub")
+        .send()
+        .await
+        .unwrap();
+    let key = key.access_key().unwrap();
+    aws.enforce_policies(true).unwrap();
+    let conf = aws
+        .sdk_config_as(key.access_key_id(), key.secret_access_key())
+        .await;
+    let message = "Warden denied (iam:PutRolePolicy) on role #1 <app> é";
+    let plain = aws_sdk_sns::Client::new(&conf);
+    let refused = plain
+        .publish()
+        .topic_arn(&topic)
+        .message(message)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.raw_response().map(|r| r.status().as_u16()),
+        Some(403),
+        "the SDK's own spelling fails the emulator's check"
+    );
+    let ours = Clients::from_conf(&conf, &RateLimits::default(), RetryPolicy::default());
+    ours.sns
+        .publish()
+        .topic_arn(&topic)
+        .message(message)
+        .send()
+        .await
+        .unwrap();
+    // The same holds for IAM documents with spaces.
+    ours.iam
+        .put_user_policy()
+        .user_name("pub")
+        .policy_name("spaced")
+        .policy_document(r#"{ "Version": "2012-10-17", "Statement": [ { "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*" } ] }"#)
+        .send()
+        .await
+        .unwrap();
+    let sent = aws.data().unwrap().to_string();
+    assert!(sent.contains("on role #1"), "the message was published");
 }

@@ -14,6 +14,7 @@ pub mod evidence;
 pub mod evidence_target;
 pub mod grants;
 pub mod held;
+pub mod lane;
 pub mod mapping;
 pub mod memberships;
 pub mod planner;

@@ -580,7 +580,37 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row.last().copied().unwrap_or(0)
 }
 
+/// Which list [`RuleSet::add_principals`] extends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalList {
+    BreakGlass,
+    Warden,
+}
+
 impl RuleSet {
+    /// Adds principal patterns (from the deployment: the stack's break-glass ARNs, Warden's own
+    /// role) to `break_glass` or `warden_principals`, checked as a rule file's are; role patterns
+    /// join `privileged_roles` as they do from a file. `Err` names the first bad pattern.
+    pub fn add_principals(&mut self, list: PrincipalList, patterns: &[&str]) -> Result<(), String> {
+        for p in patterns {
+            principal_pattern::check(p, principal_pattern::Names::UsersOrRoles)
+                .map_err(|e| format!("`{p}`: {e}"))?;
+        }
+        for p in patterns {
+            let target = match list {
+                PrincipalList::BreakGlass => &mut self.break_glass,
+                PrincipalList::Warden => &mut self.warden_principals,
+            };
+            if !target.iter().any(|t| t == p) {
+                target.push((*p).to_owned());
+            }
+            if is_role_pattern(p) && !self.privileged_roles.iter().any(|t| t == p) {
+                self.privileged_roles.push((*p).to_owned());
+            }
+        }
+        Ok(())
+    }
+
     /// The default rule pack.
     pub fn default_pack() -> Result<Self, RuleErrors> {
         Self::parse("<default rules>", DEFAULT_RULES)

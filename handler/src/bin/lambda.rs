@@ -1,25 +1,48 @@
 //! The Lambda entry point (`bootstrap`, runtime `provided.al2023`): builds the configuration, the
 //! SDK clients and the flow once per cold start, then handles SQS FIFO batches with partial batch
-//! responses (`ReportBatchItemFailures`: the first failed message and every later one; never an
-//! empty id) and scheduled events (sends due alerts). Logs are JSON lines, one span per event.
+//! responses (`ReportBatchItemFailures`: for each lane, the first failed message and every later
+//! one of it; never an empty id) and scheduled events (sends due alerts). Logs are JSON lines, one
+//! span per event.
+//!
+//! Two event source mappings feed it: records of the intake queue (`WARDEN_INTAKE_QUEUE_URL`, told
+//! by their `eventSourceARN`) are forwarded to the work queue in their lanes; every other record is
+//! the work queue's, and goes through the flow.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
+use std::time::Duration;
 use warden_handler::assembly::{build_flow, guarded_account, init_logging};
 use warden_handler::aws::Clients;
 use warden_handler::enforce::config::Config;
 use warden_handler::enforce::flow::Flow;
-use warden_handler::enforce::queue::{process_batch, QueueMessage, SqsDeadLetters};
+use warden_handler::enforce::queue::{
+    forward_batch, is_queue, process_batch, BatchOutcome, QueueMessage, SqsDeadLetters,
+};
 
 struct App {
     flow: Flow,
+    clients: Clients,
     dead_letters: SqsDeadLetters,
     alert_window: i64,
+    /// `(intake, work)` queue URLs, when the rules deliver to an intake queue.
+    lanes: Option<(String, String)>,
+}
+
+/// When a batch must stop: before the invocation's deadline (epoch milliseconds), with a margin of
+/// a fifth of the time left (1 to 5 s) to cut off, record and answer; and within the lease.
+fn batch_deadline(deadline_ms: u64, lease_seconds: i64) -> tokio::time::Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    let margin = (left / 5).clamp(Duration::from_secs(1), Duration::from_secs(5));
+    let lease = Duration::from_secs(u64::try_from(lease_seconds).unwrap_or(1));
+    tokio::time::Instant::now() + left.saturating_sub(margin).min(lease)
 }
 
 async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error> {
-    let (payload, _ctx) = event.into_parts();
+    let (payload, ctx) = event.into_parts();
     if payload.get("Records").is_none() {
         // A scheduled tick: send the incidents whose window has passed.
         let sent = app.flow.flush_alerts(app.alert_window).await?;
@@ -27,12 +50,17 @@ async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error> {
     }
     let sqs: SqsEvent = serde_json::from_value(payload)?;
     let mut messages = Vec::with_capacity(sqs.records.len());
+    let mut intake = Vec::new();
     for r in sqs.records {
         let Some(id) = r.message_id.filter(|id| !id.is_empty()) else {
             // A message without an id cannot be reported alone: fail the whole batch (it is retried).
             return Err("an SQS record without a messageId: failing the batch".into());
         };
-        messages.push(QueueMessage {
+        let from_intake = match (&app.lanes, r.event_source_arn.as_deref()) {
+            (Some((intake, _)), Some(arn)) => is_queue(arn, intake),
+            _ => false,
+        };
+        let message = QueueMessage {
             id,
             body: r.body.unwrap_or_default(),
             receive_count: r
@@ -41,11 +69,26 @@ async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error> {
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(1),
             receipt_handle: None,
-        });
+            group_id: r.attributes.get("MessageGroupId").cloned(),
+        };
+        if from_intake {
+            intake.push(message);
+        } else {
+            messages.push(message);
+        }
     }
-    let outcome = process_batch(&app.flow, &app.dead_letters, &messages).await;
-    if let Err(e) = app.flow.flush_alerts(app.alert_window).await {
-        tracing::warn!(error = %e, "sending alerts failed; the next batch or tick retries");
+    // One mapping's batch comes from one queue; were they mixed, each queue keeps its order.
+    let mut outcome = BatchOutcome::default();
+    if let (false, Some((_, work))) = (intake.is_empty(), &app.lanes) {
+        outcome = forward_batch(&app.clients, work, &app.dead_letters, &intake).await;
+    }
+    if !messages.is_empty() {
+        let deadline = batch_deadline(ctx.deadline, app.flow.lease_seconds);
+        let worked = process_batch(&app.flow, &app.dead_letters, &messages, Some(deadline)).await;
+        outcome.failed.extend(worked.failed);
+        if let Err(e) = app.flow.flush_alerts(app.alert_window).await {
+            tracing::warn!(error = %e, "sending alerts failed; the next batch or tick retries");
+        }
     }
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = outcome
@@ -67,11 +110,19 @@ async fn main() -> Result<(), Error> {
     let clients = Clients::from_env(&config.rate_limits, config.retry).await;
     let app = App {
         flow: build_flow(&config, &clients, guarded_account(&config, &clients).await?)?,
+        clients: clients.clone(),
         dead_letters: SqsDeadLetters {
             clients: clients.clone(),
             url: Config::required(&config.dlq_url, "WARDEN_DLQ_URL")?.to_owned(),
         },
         alert_window: config.alert_window_seconds,
+        lanes: match &config.intake_queue_url {
+            Some(intake) => Some((
+                intake.clone(),
+                Config::required(&config.queue_url, "WARDEN_QUEUE_URL")?.to_owned(),
+            )),
+            None => None,
+        },
     };
     tracing::info!(rules = %config.rules_source, "cold start done");
     lambda_runtime::run(service_fn(|e| handle(&app, e))).await

@@ -210,8 +210,9 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
-    /// Create, idempotently, the queue and dead-letter queue, alert topic, tables and EventBridge
-    /// rules in the configured account, and print the configuration as `export NAME=value` lines.
+    /// Create, idempotently, the intake, work and dead-letter queues, alert topic, tables and
+    /// EventBridge rules in the configured account, and print the configuration as `export
+    /// NAME=value` lines.
     ///
     /// A quick setup for trying Warden (the demo uses it). A deployed Warden is the CloudFormation
     /// stack instead, which also holds the function, its least-privilege role, the alarms and the
@@ -237,11 +238,12 @@ pub enum Command {
         #[arg(long, value_name = "NAME", value_parser = NonEmptyStringValueParser::new())]
         stack: String,
     },
-    /// Poll the queue and enforce: the Lambda's flow, run here. Configuration from WARDEN_*
-    /// variables (see the README) and the standard AWS ones (AWS_ENDPOINT_URL, …).
+    /// Poll the queues and enforce: the Lambda's forwarder (intake to work queue, in lanes) and
+    /// flow, run here. Configuration from WARDEN_* variables (see the README) and the standard
+    /// AWS ones (AWS_ENDPOINT_URL, …).
     #[command(after_help = AWS_EXIT_CODES)]
     Worker {
-        /// Process what is on the queue, send pending alerts, and exit.
+        /// Process what is on the queues, send pending alerts, and exit.
         #[arg(long)]
         once: bool,
     },

@@ -10,7 +10,7 @@ use crate::cli::aws_setup::sdk_config;
 use crate::enforce::config::Config;
 use crate::enforce::flow::FlowError;
 use crate::enforce::ports::{EvidenceStore, Holdings};
-use crate::enforce::queue::{run_worker, SqsDeadLetters};
+use crate::enforce::queue::{run_worker, Queues, SqsDeadLetters};
 use crate::stores::dynamo::DynamoHoldings;
 use anyhow::{Context, Result};
 use policy_rules::evidence::Record;
@@ -41,21 +41,25 @@ pub async fn init(prefix: &str, evidence_bucket: bool, out: &mut dyn Write) -> R
     Ok(())
 }
 
-/// `warden worker`: long-polls the configured queue.
+/// `warden worker`: long-polls the configured queues (the intake, forwarded in lanes, and the
+/// work queue).
 pub async fn worker(once: bool, out: &mut dyn Write) -> Result<()> {
     let (config, clients) = configured().await?;
     let account = guarded_account(&config, &clients).await?;
     let flow = build_flow(&config, &clients, account)?;
-    let queue = Config::required(&config.queue_url, "WARDEN_QUEUE_URL")?;
+    let queues = Queues {
+        work: Config::required(&config.queue_url, "WARDEN_QUEUE_URL")?,
+        intake: config.intake_queue_url.as_deref(),
+    };
     let dlq = SqsDeadLetters {
         clients: clients.clone(),
         url: Config::required(&config.dlq_url, "WARDEN_DLQ_URL")?.to_owned(),
     };
-    tracing::info!(rules = %config.rules_source, queue, once, "worker started");
+    tracing::info!(rules = %config.rules_source, queue = queues.work, intake = queues.intake.unwrap_or(""), once, "worker started");
     let stats = run_worker(
         &flow,
         &clients,
-        queue,
+        queues,
         &dlq,
         once,
         config.alert_window_seconds,
@@ -63,8 +67,13 @@ pub async fn worker(once: bool, out: &mut dyn Write) -> Result<()> {
     .await?;
     writeln!(
         out,
-        "messages {}, changes {}, alerts {}, dead-lettered {}, left for retry {}",
-        stats.messages, stats.changes, stats.alerts, stats.dead_lettered, stats.left_for_retry
+        "forwarded {}, messages {}, changes {}, alerts {}, dead-lettered {}, left for retry {}",
+        stats.forwarded,
+        stats.messages,
+        stats.changes,
+        stats.alerts,
+        stats.dead_lettered,
+        stats.left_for_retry
     )?;
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! silently to a less safe value.
 
 use crate::aws::{RateLimits, RetryPolicy};
-use policy_rules::rules::{Mode, RuleSet};
+use policy_rules::rules::{Mode, PrincipalList, RuleSet};
 use std::collections::BTreeMap;
 
 /// One configuration problem.
@@ -22,7 +22,11 @@ pub struct Config {
     pub rules: RuleSet,
     /// Where the rules came from, for logs and evidence.
     pub rules_source: String,
+    /// `WARDEN_QUEUE_URL`: the work queue, whose message groups are the lanes.
     pub queue_url: Option<String>,
+    /// `WARDEN_INTAKE_QUEUE_URL`: the queue the EventBridge rules deliver to, forwarded to the work
+    /// queue in lanes; when unset, the rules deliver to the work queue in one lane.
+    pub intake_queue_url: Option<String>,
     pub dlq_url: Option<String>,
     pub alert_topic_arn: Option<String>,
     pub state_table: String,
@@ -57,7 +61,22 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "WARDEN_ALLOW_GROUPS",
         "comma-separated IAM groups replacing the `admins` allow-set's groups",
     ),
-    ("WARDEN_QUEUE_URL", "the SQS FIFO queue the worker polls"),
+    (
+        "WARDEN_BREAK_GLASS",
+        "comma-separated principal ARNs added to the rules' `break_glass` (alerted, never revoked)",
+    ),
+    (
+        "WARDEN_PRINCIPALS",
+        "comma-separated principal ARNs of Warden itself (the stack's function role), added to `warden_principals`",
+    ),
+    (
+        "WARDEN_QUEUE_URL",
+        "the SQS FIFO work queue the flow reads, one message group (lane) per principal",
+    ),
+    (
+        "WARDEN_INTAKE_QUEUE_URL",
+        "the SQS FIFO queue the EventBridge rules deliver to, forwarded to the work queue in lanes (optional: without it the rules deliver to the work queue, in one lane)",
+    ),
     (
         "WARDEN_DLQ_URL",
         "its dead-letter queue (permanent errors go there with their reason)",
@@ -146,6 +165,21 @@ impl Config {
             })?;
             set.groups = groups;
         }
+        for (name, list) in [
+            ("WARDEN_BREAK_GLASS", PrincipalList::BreakGlass),
+            ("WARDEN_PRINCIPALS", PrincipalList::Warden),
+        ] {
+            if let Some(value) = get(name) {
+                let patterns: Vec<&str> = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .collect();
+                rules
+                    .add_principals(list, &patterns)
+                    .map_err(|why| ConfigError { name, why })?;
+            }
+        }
         if let Some(mode) = get("WARDEN_MODE") {
             let mode = match mode {
                 "enforce" => Mode::Enforce,
@@ -190,6 +224,7 @@ impl Config {
             rules,
             rules_source,
             queue_url: get("WARDEN_QUEUE_URL").map(str::to_owned),
+            intake_queue_url: get("WARDEN_INTAKE_QUEUE_URL").map(str::to_owned),
             dlq_url: get("WARDEN_DLQ_URL").map(str::to_owned),
             alert_topic_arn: get("WARDEN_ALERT_TOPIC_ARN").map(str::to_owned),
             state_table: get("WARDEN_STATE_TABLE")
@@ -267,5 +302,24 @@ mod tests {
         assert_eq!(e.name, "WARDEN_LEASE_SECONDS");
         let e = Config::from_vars(&vars(&[("WARDEN_RULES", "/nonexistent.toml")])).unwrap_err();
         assert!(e.to_string().contains("/nonexistent.toml"));
+        let e = Config::from_vars(&vars(&[("WARDEN_BREAK_GLASS", "arn:aws:iam::*:role/*")]))
+            .unwrap_err();
+        assert_eq!(e.name, "WARDEN_BREAK_GLASS");
+        assert!(e.to_string().contains("matches every"), "{e}");
+    }
+
+    #[test]
+    fn the_deployments_principals_join_the_rules() {
+        let role = "arn:aws:iam::123456789012:role/warden-prod-function";
+        let glass = "arn:aws:iam::123456789012:user/oncall";
+        let c = Config::from_vars(&vars(&[
+            ("WARDEN_PRINCIPALS", role),
+            ("WARDEN_BREAK_GLASS", &format!("{glass}, ")),
+        ]))
+        .unwrap();
+        assert!(c.rules.warden_principals.contains(&role.to_owned()));
+        assert!(c.rules.privileged_roles.contains(&role.to_owned()));
+        assert!(c.rules.break_glass.contains(&glass.to_owned()));
+        assert!(!c.rules.privileged_roles.contains(&glass.to_owned()));
     }
 }

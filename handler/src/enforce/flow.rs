@@ -275,9 +275,8 @@ pub struct Flow {
     pub lease_seconds: i64,
     pub max_receives: u32,
     pub faults: Faults,
-    /// The AWS client layer the stores and connectors call through; its request count gives each
-    /// event's log line the number of AWS requests it took (exact when events are handled one at
-    /// a time, as the Lambda and the worker do).
+    /// The AWS client layer the stores and connectors call through (its request count is the
+    /// process's; each event's log line counts its own requests with `aws::counting`).
     pub caller: Arc<crate::aws::Caller>,
 }
 
@@ -333,7 +332,6 @@ impl Flow {
         let mut done = Vec::new();
         for event in &events {
             let started = Instant::now();
-            let sent_before = self.caller.sent();
             let span = tracing::info_span!(
                 "event",
                 message_id,
@@ -342,12 +340,13 @@ impl Flow {
             );
             // The span is attached to the future (not entered across awaits) and entered for each
             // log line, so every line carries the event's fields.
-            let result = self
-                .process_event(event, message_id)
-                .instrument(span.clone())
-                .await;
+            // Counted for this event alone: the lanes of a batch run at once.
+            let (result, aws_requests) = crate::aws::counting(
+                self.process_event(event, message_id)
+                    .instrument(span.clone()),
+            )
+            .await;
             let ms = started.elapsed().as_secs_f64() * 1000.0;
-            let aws_requests = self.caller.sent().since(&sent_before).total();
             match result {
                 Ok(s) => {
                     span.in_scope(|| {
@@ -386,6 +385,35 @@ impl Flow {
             }
         }
         Handled::Done(done)
+    }
+
+    /// A message whose handling was stopped before it finished (its batch's time ran out): like a
+    /// retryable error, it is left for a redelivery, or, at receive `max_receives`, recorded,
+    /// alerted and given up, so an event that hangs every time ends as one that fails every time
+    /// does, never in a silent redrive. What it did so far is saved stage by stage, as after a
+    /// crash.
+    pub async fn cut_off(
+        &self,
+        message_id: &str,
+        body: &str,
+        receive_count: u32,
+        why: &str,
+    ) -> Handled {
+        if receive_count < self.max_receives {
+            return Handled::Retry(why.to_owned());
+        }
+        let mut event_id = None;
+        parse_document(body.as_bytes(), |_, parsed| {
+            if let (Ok(e), None) = (parsed, &event_id) {
+                event_id = e.record.event_id.as_deref().map(str::to_owned);
+            }
+        });
+        self.dead_letter(
+            message_id,
+            event_id.as_deref(),
+            format!("gave up after {receive_count} receives: {why}"),
+        )
+        .await
     }
 
     /// Records a permanent error and alerts once (both idempotent on the message id).

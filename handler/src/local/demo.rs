@@ -3,7 +3,8 @@
 //! `mallory` with broad IAM and S3 access, Warden's own user, two roles and two buckets, and the
 //! resources `warden init` creates. The emulator does not emit CloudTrail events, so after each call
 //! the record AWS would have delivered is put on the event bus (`source: aws.iam`), from where the
-//! real EventBridge rule routes it to the FIFO queue.
+//! real EventBridge rule routes it to the intake FIFO queue, and the forwarder to its lane of the
+//! work queue.
 
 use crate::aws::{Clients, RateLimits, RetryPolicy};
 use crate::enforce::config::Config;
@@ -24,7 +25,31 @@ pub struct Actor {
     /// The actor's access key, for a process that signs as it (the `bootstrap` binary under test).
     pub access_key_id: String,
     pub secret_access_key: String,
+    /// Set for temporary credentials (Warden's function role, assumed).
+    pub session_token: Option<String>,
 }
+
+/// How Warden's own resources are made in the demo account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deploy {
+    /// `warden init`, with Warden signing as an IAM user that may do anything.
+    Init,
+    /// The real stack (`cloudformation/warden.yaml`) in the emulator's CloudFormation, with Warden
+    /// signing as the stack's function role (assumed), so every call it makes is checked against
+    /// the role's policies.
+    Stack,
+}
+
+/// The demo stack's name (its resources are `warden-…`, like `warden init`'s).
+pub const STACK: &str = "warden";
+
+/// Where the demo puts the function's code. Functions cannot run on the emulator (no container
+/// engine), so the object is an empty zip archive; the worker polls the queues instead
+/// (`LambdaConsumesQueues=false`).
+const CODE_KEY: &str = "warden/bootstrap.zip";
+const EMPTY_ZIP: [u8; 22] = [
+    0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+];
 
 /// The demo account, set up with policy enforcement on.
 pub struct Scenario {
@@ -85,15 +110,105 @@ async fn user(
         clients: clients(&conf),
         access_key_id: k.access_key_id().to_owned(),
         secret_access_key: k.secret_access_key().to_owned(),
+        session_token: None,
+    })
+}
+
+/// Deploys the stack and returns its outputs as `warden init` prints them, and the function role.
+async fn deploy_stack(setup: &Clients) -> Result<(InitOutput, String)> {
+    let code_bucket = format!("warden-code-{ACCOUNT}");
+    setup.s3.create_bucket().bucket(&code_bucket).send().await?;
+    setup
+        .s3
+        .put_object()
+        .bucket(&code_bucket)
+        .key(CODE_KEY)
+        .body(EMPTY_ZIP.to_vec().into())
+        .send()
+        .await?;
+    let settled = crate::deploy::stack::deploy(
+        setup,
+        STACK,
+        crate::deploy::stack::TEMPLATE,
+        &[
+            ("CodeBucket", code_bucket.as_str()),
+            ("CodeKey", CODE_KEY),
+            ("Mode", "enforce"),
+            ("LambdaConsumesQueues", "false"),
+        ],
+        std::time::Duration::from_secs(120),
+    )
+    .await
+    .context("deploying cloudformation/warden.yaml")?;
+    let mut vars = Vec::new();
+    for (key, value) in &settled.outputs {
+        let Some(name) = crate::deploy::stack::variable_of(key) else {
+            continue;
+        };
+        let known = crate::enforce::config::VARIABLES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(n, _)| *n)
+            .with_context(|| format!("stack output {key}: {name} is not a Warden variable"))?;
+        vars.push((known, value.clone()));
+    }
+    let role = settled
+        .outputs
+        .get("FunctionRoleArn")
+        .context("the stack has no FunctionRoleArn output")?
+        .clone();
+    Ok((InitOutput { vars }, role))
+}
+
+/// Warden's function role, assumed (as the Lambda service would), with its own signed clients.
+async fn assume_function_role(setup: &Clients, aws: &LocalAws, role_arn: &str) -> Result<Actor> {
+    let out = setup
+        .sts
+        .assume_role()
+        .role_arn(role_arn)
+        .role_session_name("warden-function")
+        .send()
+        .await?;
+    let c = out
+        .credentials()
+        .context("AssumeRole returned no credentials")?;
+    let conf = aws
+        .sdk_config_session(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token()),
+        )
+        .await;
+    Ok(Actor {
+        name: "warden-function".to_owned(),
+        arn: role_arn.to_owned(),
+        clients: clients(&conf),
+        access_key_id: c.access_key_id().to_owned(),
+        secret_access_key: c.secret_access_key().to_owned(),
+        session_token: Some(c.session_token().to_owned()),
     })
 }
 
 impl Scenario {
-    /// Creates the account on a fresh emulator, runs `warden init`, and turns enforcement on.
+    /// Creates the account on a fresh emulator, deploys Warden, and turns enforcement on.
     pub async fn setup(aws: &LocalAws) -> Result<Self> {
+        Self::setup_with(aws, Deploy::Init).await
+    }
+
+    /// The same, with Warden's resources made as `how` says.
+    pub async fn setup_with(aws: &LocalAws, how: Deploy) -> Result<Self> {
         aws.enforce_policies(false)?;
         let setup = clients(&aws.sdk_config().await);
-        let init = init(&setup, "warden", false).await.context("warden init")?;
+        let (init, function_role) = match how {
+            Deploy::Init => (
+                init(&setup, "warden", false).await.context("warden init")?,
+                None,
+            ),
+            Deploy::Stack => {
+                let (out, role) = deploy_stack(&setup).await?;
+                (out, Some(role))
+            }
+        };
         setup
             .iam
             .create_group()
@@ -102,7 +217,10 @@ impl Scenario {
             .await?;
         let admin = user(&setup, aws, "admin", ALLOW_ALL, Some("Administrators")).await?;
         let mallory = user(&setup, aws, "mallory", DEVELOPER, None).await?;
-        let warden = user(&setup, aws, "warden-worker", ALLOW_ALL, None).await?;
+        let warden = match &function_role {
+            Some(role) => assume_function_role(&setup, aws, role).await?,
+            None => user(&setup, aws, "warden-worker", ALLOW_ALL, None).await?,
+        };
         for role in ["app-deploy", "billing-reports"] {
             setup
                 .iam
@@ -214,9 +332,44 @@ impl Scenario {
         Ok(out.policy_names().to_vec())
     }
 
-    /// Takes one message off Warden's queue, as Lambda's event source mapping would (read as the
-    /// admin, so Warden's request count does not see it): `(message id, body, receipt handle)`.
+    /// Forwards what is on the intake queue to the work queue in lanes, as the intake's event
+    /// source mapping and the forwarder would (as the admin, so Warden's request count does not
+    /// see it); how many messages were forwarded.
+    pub async fn forward(&self) -> Result<usize> {
+        let var = |name: &str| {
+            self.init
+                .get(name)
+                .with_context(|| format!("`warden init` gave no {name}"))
+        };
+        let (intake, work) = (var("WARDEN_INTAKE_QUEUE_URL")?, var("WARDEN_QUEUE_URL")?);
+        let dlq = crate::enforce::queue::SqsDeadLetters {
+            clients: self.admin.clients.clone(),
+            url: var("WARDEN_DLQ_URL")?.to_owned(),
+        };
+        let clients = &self.admin.clients;
+        let mut forwarded = 0;
+        loop {
+            let messages = crate::enforce::queue::receive(clients, intake, 1).await?;
+            if messages.is_empty() {
+                return Ok(forwarded);
+            }
+            let outcome =
+                crate::enforce::queue::forward_batch(clients, work, &dlq, &messages).await;
+            crate::enforce::queue::settle(clients, intake, &messages, &outcome, true).await?;
+            anyhow::ensure!(
+                outcome.failed.is_empty(),
+                "forwarding failed for {:?}",
+                outcome.failed
+            );
+            forwarded += outcome.succeeded.len();
+        }
+    }
+
+    /// Takes one message off Warden's work queue, as Lambda's event source mapping would (read as
+    /// the admin, so Warden's request count does not see it), after forwarding the intake:
+    /// `(message id, body, receipt handle)`.
     pub async fn take_message(&self) -> Result<(String, String, String)> {
+        self.forward().await?;
         let queue = self
             .init
             .get("WARDEN_QUEUE_URL")
@@ -239,7 +392,7 @@ impl Scenario {
                 ));
             }
         }
-        anyhow::bail!("no message reached Warden's queue in 20 seconds")
+        anyhow::bail!("no message reached Warden's work queue in 20 seconds")
     }
 
     /// The environment Lambda would give Warden's function here: `warden init`'s configuration,
@@ -261,6 +414,9 @@ impl Scenario {
             ),
         ] {
             env.push((k.to_owned(), v.to_owned()));
+        }
+        if let Some(token) = &self.warden.session_token {
+            env.push(("AWS_SESSION_TOKEN".to_owned(), token.clone()));
         }
         env
     }
@@ -413,22 +569,15 @@ pub fn flow(
     Ok((flow, config))
 }
 
-/// Runs the worker once over what is on the queue, as `warden worker --once` does.
-///
-/// The emulator's signature check disagrees with the Rust SDK's form encoding of query-protocol
-/// bodies (SNS `Publish` with a space, `(`, `#`, `<` or non-ASCII text fails with HTTP 403 when
-/// enforcement is on; JSON protocols are unaffected), so policy enforcement is off while Warden
-/// works and back on for the checks that prove the Deny holds.
+/// Runs the worker once over what is on the queue, as `warden worker --once` does, with the
+/// emulator's policy enforcement on (Warden's calls are checked like everyone's).
 pub async fn work_once(
-    aws: &LocalAws,
+    _aws: &LocalAws,
     scenario: &Scenario,
     flow: &crate::enforce::flow::Flow,
     config: &Config,
 ) -> Result<crate::enforce::queue::WorkerStats> {
-    aws.enforce_policies(false)?;
-    let stats = work_once_as_is(scenario, flow, config).await;
-    aws.enforce_policies(true)?;
-    stats
+    work_once_as_is(scenario, flow, config).await
 }
 
 async fn work_once_as_is(
@@ -441,8 +590,11 @@ async fn work_once_as_is(
         clients: clients.clone(),
         url: Config::required(&config.dlq_url, "WARDEN_DLQ_URL")?.to_owned(),
     };
-    let queue = Config::required(&config.queue_url, "WARDEN_QUEUE_URL")?;
-    crate::enforce::queue::run_worker(flow, clients, queue, &dlq, true, 0).await
+    let queues = crate::enforce::queue::Queues {
+        work: Config::required(&config.queue_url, "WARDEN_QUEUE_URL")?,
+        intake: config.intake_queue_url.as_deref(),
+    };
+    crate::enforce::queue::run_worker(flow, clients, queues, &dlq, true, 0).await
 }
 
 /// Mallory's `PutRolePolicy` on a role, as Mallory; `Ok(true)` when allowed, `Ok(false)` on HTTP 403.
@@ -522,7 +674,7 @@ pub async fn run(out: &mut dyn std::io::Write) -> Result<()> {
     )?;
     say(
         out,
-        "   for that call and puts it on EventBridge -> rule -> SQS FIFO queue.",
+        "   for that call and puts it on EventBridge -> rule -> intake queue -> mallory's lane.",
     )?;
 
     say(
@@ -658,10 +810,7 @@ pub async fn run(out: &mut dyn std::io::Write) -> Result<()> {
                 && r.body.get("role").and_then(Value::as_str) == Some("deny")
         })
         .context("no change record of the Deny")?;
-    aws.enforce_policies(false)?;
-    let rolled = flow.rollback(&deny_change.id, false).await;
-    aws.enforce_policies(true)?;
-    let (rec, _) = rolled?;
+    let (rec, _) = flow.rollback(&deny_change.id, false).await?;
     say(
         out,
         &format!(

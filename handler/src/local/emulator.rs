@@ -203,13 +203,23 @@ impl LocalAws {
 
     /// The same, signing as the given access key (for calls checked with enforcement on).
     pub async fn sdk_config_as(&self, access_key: &str, secret: &str) -> aws_config::SdkConfig {
+        self.sdk_config_session(access_key, secret, None).await
+    }
+
+    /// The same, with a session token (temporary credentials of an assumed role).
+    pub async fn sdk_config_session(
+        &self,
+        access_key: &str,
+        secret: &str,
+        session_token: Option<&str>,
+    ) -> aws_config::SdkConfig {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
             .credentials_provider(aws_sdk_iam::config::Credentials::new(
                 access_key,
                 secret,
-                None,
+                session_token.map(str::to_owned),
                 None,
                 "warden-local-aws",
             ))

@@ -1,17 +1,19 @@
 //! `warden init`: creates, idempotently, what Warden runs on in one account and region, and returns
 //! the configuration that points at it. A second run changes nothing and returns the same output.
 //!
-//! - the FIFO queue `<prefix>-events.fifo` (content-based deduplication, which an EventBridge FIFO
-//!   target needs) with a redrive policy to the FIFO dead-letter queue `<prefix>-events-dlq.fifo`
-//!   after 5 receives, and a queue policy that lets `events.amazonaws.com` send, from Warden's rules
-//!   only; both queues encrypted at rest (SQS-managed keys), keeping messages 14 days, with a
-//!   180-second visibility timeout;
+//! - the FIFO queues, all encrypted at rest (SQS-managed keys), keeping messages 14 days, with a
+//!   180-second visibility timeout and content-based deduplication: the intake `<prefix>-intake.fifo`,
+//!   which the EventBridge rules deliver to in one message group, with a queue policy that lets
+//!   `events.amazonaws.com` send, from Warden's rules only; the work queue `<prefix>-events.fifo`,
+//!   which the forwarder fills in lanes (`policy_rules::lane`) and the flow reads, with no queue
+//!   policy (only Warden's own role sends to it); and the dead-letter queue
+//!   `<prefix>-events-dlq.fifo` both redrive to after 5 receives;
 //! - the SNS topic `<prefix>-alerts`;
 //! - the DynamoDB tables of `dynamo::table_definitions` (TTL on the state table);
 //! - optionally the evidence bucket `<prefix>-evidence-<account>-<region>`, with Object Lock (and
 //!   so versioning) and every public access blocked;
-//! - the EventBridge pattern rules (no schedule) on the default bus, each targeting the queue with
-//!   the fixed message group `warden`: `<prefix>-<service>-<n>`, one per pattern that
+//! - the EventBridge pattern rules (no schedule) on the default bus, each targeting the intake queue
+//!   with the fixed message group `warden`: `<prefix>-<service>-<n>`, one per pattern that
 //!   `policy_rules::routing` derives from the rule set and the catalog (every event a rule can match,
 //!   and nothing else), and `<prefix>-watchdog`, which reports changes to any `<prefix>-` rule (a
 //!   disabled rule cannot report its own disabling; the routed EventBridge calls report the
@@ -34,12 +36,13 @@ use policy_rules::rules::RuleSet;
 use serde_json::json;
 use std::time::Duration;
 
-/// The message group of every event EventBridge puts on the queue. One group keeps the events in
-/// order; EventBridge requires a fixed group id for an SQS FIFO target (Amazon EventBridge User
-/// Guide, "Amazon SQS queues as targets").
+/// The message group of every event EventBridge puts on the intake queue. One group keeps the
+/// events in order; EventBridge requires a fixed group id for an SQS FIFO target (Amazon
+/// EventBridge User Guide, "Amazon SQS queues as targets"). The forwarder re-sends each in its
+/// principal's lane.
 pub const MESSAGE_GROUP_ID: &str = "warden";
 
-/// How many receives before a message goes to the dead-letter queue.
+/// How many receives before a message goes to the dead-letter queue (both queues).
 pub const MAX_RECEIVE_COUNT: u32 = 5;
 
 /// How long a received message stays hidden (seconds): longer than a worker's lease on the event
@@ -48,7 +51,7 @@ pub const MAX_RECEIVE_COUNT: u32 = 5;
 /// guide advises for SQS event sources.
 pub const VISIBILITY_TIMEOUT_SECONDS: u32 = 180;
 
-/// How long both queues keep a message (seconds): 14 days, SQS's maximum, so a message waiting
+/// How long every queue keeps a message (seconds): 14 days, SQS's maximum, so a message waiting
 /// in the dead-letter queue for a person is not lost to the 4-day default.
 pub const RETENTION_SECONDS: u32 = 1_209_600;
 
@@ -172,6 +175,7 @@ pub async fn init_for(
     }
     let (dlq_url, dlq_arn) = fifo_queue(clients, &format!("{prefix}-events-dlq.fifo")).await?;
     let (queue_url, queue_arn) = fifo_queue(clients, &format!("{prefix}-events.fifo")).await?;
+    let (intake_url, intake_arn) = fifo_queue(clients, &format!("{prefix}-intake.fifo")).await?;
     let topic_arn = topic(clients, &format!("{prefix}-alerts")).await?;
     let tables = table_definitions(prefix);
     for t in &tables {
@@ -201,7 +205,7 @@ pub async fn init_for(
             .put_rule()
             .name(&name)
             .description(format!(
-                "Warden: CloudTrail events its rules can match, to {prefix}-events.fifo"
+                "Warden: CloudTrail events its rules can match, to {prefix}-intake.fifo"
             ))
             .event_pattern(pattern.to_string())
             .state(aws_sdk_eventbridge::types::RuleState::Enabled);
@@ -216,11 +220,21 @@ pub async fn init_for(
         rule_arns.push((name, arn));
     }
     // Before the targets: EventBridge checks nothing, but a send without the policy is dropped.
-    queue_policy(clients, &queue_url, &queue_arn, &dlq_arn, &rule_arns).await?;
+    queue_policy(
+        clients,
+        &intake_url,
+        &intake_arn,
+        &dlq_arn,
+        Some(&rule_arns),
+    )
+    .await?;
+    // The work queue: only Warden's role sends to it (an earlier init's EventBridge grant goes).
+    queue_policy(clients, &queue_url, &queue_arn, &dlq_arn, None).await?;
     for (name, _) in &rule_arns {
+        // The same target id as when the rules delivered to the work queue: re-pointed in place.
         let target = aws_sdk_eventbridge::types::Target::builder()
             .id("warden-queue")
-            .arn(&queue_arn)
+            .arn(&intake_arn)
             .sqs_parameters(
                 aws_sdk_eventbridge::types::SqsParameters::builder()
                     .message_group_id(MESSAGE_GROUP_ID)
@@ -245,6 +259,7 @@ pub async fn init_for(
 
     let mut vars = vec![
         ("WARDEN_QUEUE_URL", queue_url),
+        ("WARDEN_INTAKE_QUEUE_URL", intake_url),
         ("WARDEN_DLQ_URL", dlq_url),
         ("WARDEN_ALERT_TOPIC_ARN", topic_arn),
     ];
@@ -313,33 +328,40 @@ async fn fifo_queue(clients: &Clients, name: &str) -> Result<(String, String), I
     Ok((url, arn))
 }
 
-/// The redrive policy and the policy that lets Warden's rules (and only them) send.
+/// The redrive policy, and the queue policy: with `rules`, one that lets those EventBridge rules
+/// (and only them) send; without, none (an empty `Policy` removes it).
 async fn queue_policy(
     clients: &Clients,
     queue_url: &str,
     queue_arn: &str,
     dlq_arn: &str,
-    rules: &[(String, String)],
+    rules: Option<&[(String, String)]>,
 ) -> Result<(), InitError> {
     let redrive = json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT});
-    let arns: Vec<&str> = rules.iter().map(|(_, a)| a.as_str()).collect();
-    let policy = json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "WardenRulesSend",
-            "Effect": "Allow",
-            "Principal": {"Service": "events.amazonaws.com"},
-            "Action": "sqs:SendMessage",
-            "Resource": queue_arn,
-            "Condition": {"ArnEquals": {"aws:SourceArn": arns}},
-        }],
-    });
+    let policy = match rules {
+        Some(rules) => {
+            let arns: Vec<&str> = rules.iter().map(|(_, a)| a.as_str()).collect();
+            json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "WardenRulesSend",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": arns}},
+                }],
+            })
+            .to_string()
+        }
+        None => String::new(),
+    };
     let req = clients
         .sqs
         .set_queue_attributes()
         .queue_url(queue_url)
         .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
-        .attributes(QueueAttributeName::Policy, policy.to_string());
+        .attributes(QueueAttributeName::Policy, policy);
     clients
         .caller
         .call("sqs", "SetQueueAttributes", || req.clone().send())

@@ -1,0 +1,110 @@
+//! The real stack (`cloudformation/warden.yaml`) on the local AWS: deployed by the emulator's
+//! CloudFormation, its outputs read back as Warden's configuration, its rules routing to its intake
+//! queue, and its function role, assumed, held to what the template grants with the emulator's
+//! policy enforcement on.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use policy_rules::catalog::Catalog;
+use policy_rules::rules::RuleSet;
+use warden_handler::local::demo::{Deploy, Scenario, ACCOUNT};
+use warden_handler::local::emulator::LocalAws;
+use warden_handler::stores::init::rule_patterns;
+
+const ALLOW_NOTHING: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:GetObject","Resource":"*"}]}"#;
+
+/// HTTP 403 (the SDK cannot parse the emulator's AccessDenied bodies; the status is reliable).
+fn forbidden<T, E>(r: Result<T, SdkError<E, HttpResponse>>) -> bool {
+    matches!(r, Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stack_deploys_routes_to_its_intake_queue_and_holds_warden_to_its_role() {
+    let aws = LocalAws::start().unwrap();
+    let s = Scenario::setup_with(&aws, Deploy::Stack).await.unwrap();
+
+    // The outputs are the configuration `warden init` prints, and it reads.
+    let config = s.config(&[]).unwrap();
+    assert_eq!(
+        config.queue_url.as_deref(),
+        Some(format!("https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/warden-events.fifo").as_str())
+    );
+    assert_eq!(config.account_id.as_deref(), Some(ACCOUNT));
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/warden-warden-function");
+    assert_eq!(s.warden.arn, role);
+    assert!(config.rules.warden_principals.contains(&role));
+
+    // Every rule the code routes exists, with its pattern, targeting the intake queue.
+    let rules = RuleSet::default_pack().unwrap();
+    let catalog = Catalog::builtin().unwrap();
+    let admin = &s.admin.clients;
+    for (name, pattern) in rule_patterns("warden", &rules, &catalog).unwrap() {
+        let rule = admin
+            .events
+            .describe_rule()
+            .name(&name)
+            .send()
+            .await
+            .unwrap();
+        let live: serde_json::Value = serde_json::from_str(rule.event_pattern().unwrap()).unwrap();
+        assert_eq!(live, pattern, "{name}");
+        let targets = admin
+            .events
+            .list_targets_by_rule()
+            .rule(&name)
+            .send()
+            .await
+            .unwrap();
+        let t = &targets.targets()[0];
+        assert_eq!(
+            t.arn(),
+            format!("arn:aws:sqs:us-east-1:{ACCOUNT}:warden-intake.fifo")
+        );
+        assert_eq!(
+            t.sqs_parameters().and_then(|p| p.message_group_id()),
+            Some("warden")
+        );
+    }
+
+    // Enforcement is on: the role may write a Deny on another principal, and never on itself,
+    // never create credentials or principals.
+    let iam = &s.warden.clients.iam;
+    iam.put_role_policy()
+        .role_name("app-deploy")
+        .policy_name("WardenDeny")
+        .policy_document(ALLOW_NOTHING)
+        .send()
+        .await
+        .expect("the role may write a Deny on another role");
+    assert!(forbidden(
+        iam.put_role_policy()
+            .role_name("warden-warden-function")
+            .policy_name("more")
+            .policy_document(ALLOW_NOTHING)
+            .send()
+            .await
+    ));
+    assert!(forbidden(
+        iam.update_assume_role_policy()
+            .role_name("warden-warden-function")
+            .policy_document(ALLOW_NOTHING)
+            .send()
+            .await
+    ));
+    assert!(forbidden(
+        iam.create_user().user_name("backdoor").send().await
+    ));
+    assert!(forbidden(
+        iam.create_access_key().user_name("mallory").send().await
+    ));
+    assert!(forbidden(
+        s.warden
+            .clients
+            .sqs
+            .delete_queue()
+            .queue_url(config.queue_url.clone().unwrap())
+            .send()
+            .await
+    ));
+}
