@@ -1,8 +1,10 @@
 //! The operator's view of a running Warden, as a new user tries it: the `warden` binary against the
-//! local AWS (moto over real HTTP) after Warden enforced on a real event — `evidence list | show |
-//! export`, `status`, `rollback` twice, `config --stack` from a real stack — and, without any AWS
-//! configuration, the one-line failure. Also the CLI's own documentation: completions, man pages,
-//! help on every argument, and exit codes in the top-level help.
+//! local AWS (moto over real HTTP) — on the real stack deployed by the emulator's CloudFormation,
+//! `config --stack`, `worker --once` on a real event, `evidence list | show | export | verify`,
+//! `status`, `rollback` twice; `config --stack` on small stacks and its errors; without any AWS
+//! configuration, the one-line failure; plain logs, and the demo's story apart from them. Also the
+//! CLI's own documentation: completions, man pages, help on every argument, and exit codes in the
+//! top-level help.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
