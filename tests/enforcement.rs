@@ -1,8 +1,9 @@
 //! End to end on the local AWS: CloudTrail events put on EventBridge (`PutEvents`, as AWS delivers
-//! them) → the rule `warden init` made → the SQS FIFO queue → the worker's flow → IAM, S3, DynamoDB
-//! evidence, SNS alerts. Each test starts its own emulator on a free loopback port. Policy
-//! enforcement is on for the checks that prove a Deny holds (see `demo::work_once` for why it is off
-//! while Warden itself works).
+//! them) → the rules of the real stack (`cloudformation/warden.yaml`, deployed by the emulator's
+//! CloudFormation) → the intake queue → the forwarder → the principal's lane of the work queue →
+//! the worker's flow → IAM, S3, DynamoDB evidence, SNS alerts. Warden signs as the stack's function
+//! role (assumed) and the emulator's policy enforcement is on the whole time (`demo::Scenario`).
+//! Each test starts its own emulator on a free loopback port.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -19,6 +20,10 @@ use warden_handler::local::demo::{
 use warden_handler::local::emulator::LocalAws;
 
 async fn start() -> (LocalAws, Scenario) {
+    // `RUST_LOG=warn cargo test …` shows what Warden logged.
+    if std::env::var_os("RUST_LOG").is_some() {
+        warden_handler::assembly::init_logging(false);
+    }
     let aws = LocalAws::start().expect("the local AWS starts (moto, installed by the project)");
     let scenario = Scenario::setup(&aws)
         .await
@@ -342,7 +347,7 @@ async fn a_crash_after_any_stage_then_redelivery_converges_to_one_change_record_
     for (i, stage) in Stage::ALL.iter().enumerate() {
         let id = format!("e2e-crash-{i}");
         let role = format!("crash-role-{i}");
-        s.warden
+        s.admin
             .clients
             .iam
             .create_role()
@@ -351,7 +356,7 @@ async fn a_crash_after_any_stage_then_redelivery_converges_to_one_change_record_
             .send()
             .await
             .unwrap();
-        s.warden
+        s.admin
             .clients
             .iam
             .put_role_policy()

@@ -108,3 +108,31 @@ async fn the_stack_deploys_routes_to_its_intake_queue_and_holds_warden_to_its_ro
             .await
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warden_config_reads_the_deployed_stack_as_the_demo_configures_it() {
+    let aws = LocalAws::start().unwrap();
+    let s = Scenario::setup_with(&aws, Deploy::Stack).await.unwrap();
+    let vars = warden_handler::cli::stack_config::stack_variables(
+        &s.admin.clients,
+        warden_handler::local::demo::STACK,
+        "us-east-1",
+    )
+    .await
+    .unwrap();
+    // Every variable the demo configures Warden with (from the same outputs) is printed, and the
+    // configuration the printed lines make is valid.
+    for (name, value) in &s.init.vars {
+        assert!(
+            vars.iter().any(|(n, v)| n == name && v == value),
+            "{name} missing from {vars:?}"
+        );
+    }
+    let exports = warden_handler::cli::stack_config::to_exports(&vars);
+    assert!(
+        exports.contains("export WARDEN_INTAKE_QUEUE_URL="),
+        "{exports}"
+    );
+    let map = vars.into_iter().collect();
+    warden_handler::enforce::config::Config::from_vars(&map).unwrap();
+}

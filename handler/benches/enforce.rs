@@ -2,16 +2,13 @@
 //! notes):
 //! - time and AWS requests per enforced event, for the flow alone (the message is taken off the
 //!   queue first, as Lambda's event source mapping does), with the requests by operation;
-//! - a redelivered event, and the alert sent for an incident;
-//! - the `bootstrap` binary's size, as built and stripped, and its start-up time from `exec` to
-//!   its first poll of the Lambda Runtime API (a stand-in on loopback; the emulator cannot run
-//!   functions), then its first invocation.
+//! - a redelivered event, and the alert sent for an incident.
 //!
-//! Run: `cargo bench -p warden-handler --bench enforce`. `WARDEN_BENCH_EVENTS` sets how many
-//! enforced events (default 20), `WARDEN_BENCH_STARTS` how many cold starts (default 10),
-//! `WARDEN_BENCH_BOOTSTRAP` another build of the binary to measure (e.g. the `lambda` profile's),
-//! `WARDEN_RATE_LIMITS` Warden's client-side limits as in production (back to back, the IAM limit
-//! sets the pace; `iam=1000` shows the emulator's own time).
+//! The Lambda binary's size and start-up are in the `lambda_start` bench.
+//!
+//! Run: `cargo bench --workspace --bench enforce`. `WARDEN_BENCH_EVENTS` sets how many enforced
+//! events (default 20), `WARDEN_RATE_LIMITS` Warden's client-side limits as in production (back to
+//! back, the IAM limit sets the pace; `iam=1000` shows the emulator's own time).
 //!
 //! The emulator answers far faster or slower than AWS depending on the call, so the milliseconds
 //! say where time goes on this machine, not what a Lambda in AWS takes; the request counts carry
@@ -24,12 +21,7 @@
     clippy::indexing_slicing
 )]
 
-#[path = "../tests/support/runtime_api.rs"]
-mod runtime_api;
-
-use runtime_api::{RuntimeApi, NEXT};
-use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use warden_handler::aws::{Clients, Sent};
 use warden_handler::enforce::flow::{Flow, Handled};
 use warden_handler::local::demo::{escalation_event, Scenario, ESCALATE};
@@ -198,87 +190,6 @@ async fn enforced_events(aws: &LocalAws, s: &Scenario) {
     );
 }
 
-async fn lambda_binary(aws: &LocalAws, s: &Scenario) {
-    // `WARDEN_BENCH_BOOTSTRAP`: another build of it (e.g. `target/lambda/bootstrap`).
-    let built = std::env::var("WARDEN_BENCH_BOOTSTRAP").ok();
-    let path = built.as_deref().unwrap_or(env!("CARGO_BIN_EXE_bootstrap"));
-    let size = std::fs::metadata(path).unwrap().len();
-    let dir = tempfile::tempdir().unwrap();
-    let stripped = dir.path().join("bootstrap");
-    std::fs::copy(path, &stripped).unwrap();
-    let strip = std::process::Command::new("strip").arg(&stripped).status();
-    println!("the Lambda binary ({path})");
-    let profile = if built.is_some() {
-        "WARDEN_BENCH_BOOTSTRAP"
-    } else {
-        "bench profile = release"
-    };
-    println!("  as built ({profile}): {:.1} MB", size as f64 / 1e6);
-    match strip {
-        Ok(st) if st.success() => println!(
-            "  stripped (`strip`): {:.1} MB",
-            std::fs::metadata(&stripped).unwrap().len() as f64 / 1e6
-        ),
-        other => println!("  stripped: `strip` did not run ({other:?})"),
-    }
-
-    let starts = env_num("WARDEN_BENCH_STARTS", 10).max(1);
-    let mut to_poll = Vec::new();
-    let mut first_invoke = None;
-    for k in 0..starts {
-        let mut api = RuntimeApi::start().await.unwrap();
-        let started = Instant::now();
-        let mut child = tokio::process::Command::new(path)
-            .envs(s.function_env(aws))
-            .envs([("WARDEN_ALERT_WINDOW_SECONDS", "0"), ("RUST_LOG", "warn")])
-            .envs(api.lambda_env())
-            .kill_on_drop(true)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let poll = api
-            .next(Duration::from_secs(60))
-            .await
-            .expect("the function polls");
-        to_poll.push(started.elapsed().as_secs_f64() * 1000.0);
-        assert_eq!(poll.path, NEXT);
-        if k == 0 {
-            // The first invocation after the cold start: one enforced event.
-            misbehave(s, "billing-reports", "bench-lambda-1").await;
-            let (id, body, handle_) = s.take_message().await.unwrap();
-            let started = Instant::now();
-            poll.invoke(
-                "bench-1",
-                &json!({"Records": [{
-                    "messageId": id, "receiptHandle": handle_, "body": body,
-                    "attributes": {"ApproximateReceiveCount": "1"},
-                    "messageAttributes": {}, "eventSource": "aws:sqs",
-                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:warden-events.fifo",
-                    "awsRegion": "us-east-1"
-                }]}),
-            );
-            let answer = api.next(Duration::from_secs(60)).await.expect("an answer");
-            first_invoke = Some(started.elapsed().as_secs_f64() * 1000.0);
-            let v: Value = answer.json().unwrap();
-            assert_eq!(v, json!({"batchItemFailures": []}), "{v}");
-            answer.accept();
-            delete(s, &handle_).await;
-        }
-        child.start_kill().unwrap();
-        let _ = child.wait().await;
-    }
-    println!(
-        "  start-up, exec to first poll, ms, min / median / max of {starts}: {}",
-        spread(to_poll)
-    );
-    if let Some(t) = first_invoke {
-        println!(
-            "  first invocation after a cold start (one enforced event, alert sent): {t:.0} ms"
-        );
-    }
-}
-
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -289,6 +200,5 @@ fn main() {
         let aws = LocalAws::start().expect("the local AWS starts");
         let s = Scenario::setup(&aws).await.expect("the demo account");
         enforced_events(&aws, &s).await;
-        lambda_binary(&aws, &s).await;
     });
 }

@@ -6,7 +6,9 @@
 //!
 //! Two event source mappings feed it: records of the intake queue (`WARDEN_INTAKE_QUEUE_URL`, told
 //! by their `eventSourceARN`) are forwarded to the work queue in their lanes; every other record is
-//! the work queue's, and goes through the flow.
+//! the work queue's, and goes through the flow, its lanes at once; what still runs a little before
+//! the invocation's deadline is cut off (`queue::process_batch`), so a hang ends as a failure of
+//! its own lane, never as a timeout of the whole batch.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};

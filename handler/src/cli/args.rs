@@ -211,12 +211,13 @@ pub enum Command {
         format: Format,
     },
     /// Create, idempotently, the intake, work and dead-letter queues, alert topic, tables and
-    /// EventBridge rules in the configured account, and print the configuration as `export
-    /// NAME=value` lines.
+    /// EventBridge rules in the configured account, and print the configuration as
+    /// `export NAME=value` lines.
     ///
-    /// A quick setup for trying Warden (the demo uses it). A deployed Warden is the CloudFormation
-    /// stack instead, which also holds the function, its least-privilege role, the alarms and the
-    /// alert schedule: `warden config --stack NAME` prints the same lines from it.
+    /// A quick setup for trying Warden with your own credentials. A deployed Warden is the
+    /// CloudFormation stack instead (cloudformation/warden.yaml; the demo deploys it), which also
+    /// holds the function, its least-privilege role, the alarms and the alert schedule:
+    /// `warden config --stack NAME` prints the same lines from it.
     #[command(after_help = AWS_EXIT_CODES)]
     Init {
         /// Prefix of every resource name.
@@ -239,8 +240,8 @@ pub enum Command {
         stack: String,
     },
     /// Poll the queues and enforce: the Lambda's forwarder (intake to work queue, in lanes) and
-    /// flow, run here. Configuration from WARDEN_* variables (see the README) and the standard
-    /// AWS ones (AWS_ENDPOINT_URL, …).
+    /// flow, run here. Configuration from WARDEN_* variables (see the README) and the standard AWS
+    /// ones (AWS_ENDPOINT_URL, …).
     #[command(after_help = AWS_EXIT_CODES)]
     Worker {
         /// Process what is on the queues, send pending alerts, and exit.

@@ -43,14 +43,17 @@ pub struct Settled {
 }
 
 /// The configuration variable of an output key: `WardenQueueUrl` → `WARDEN_QUEUE_URL`; `None`
-/// for keys that are not configuration.
+/// for keys that are not configuration (not `Warden` and a capital, or not alphanumeric).
 pub fn variable_of(output_key: &str) -> Option<String> {
-    if !output_key.starts_with("Warden") || output_key.len() == "Warden".len() {
+    let rest = output_key.strip_prefix("Warden")?;
+    if !rest.starts_with(|c: char| c.is_ascii_uppercase())
+        || !rest.chars().all(|c| c.is_ascii_alphanumeric())
+    {
         return None;
     }
-    let mut out = String::new();
-    for (i, c) in output_key.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
+    let mut out = String::from("WARDEN");
+    for c in rest.chars() {
+        if c.is_ascii_uppercase() {
             out.push('_');
         }
         out.push(c.to_ascii_uppercase());

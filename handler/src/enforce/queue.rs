@@ -7,12 +7,19 @@
 //! rule, no decision: nothing the flow can fail on holds up the intake. Without an intake queue
 //! (`WARDEN_INTAKE_QUEUE_URL` unset) the rules deliver to the work queue directly, in one lane.
 //!
-//! A work-queue batch is handled in order; a message that must be retried stops its lane: it and
-//! every later message of its message group are reported as failed (FIFO order, "Using Lambda with
-//! Amazon SQS": partial batch responses; the messages of other groups go on, as Powertools for AWS
-//! Lambda's `SqsFifoPartialProcessor` does with `skip_group_on_error`). A permanent error moves the
-//! message to the dead-letter queue with its reason, so nothing is retried forever and nothing is
-//! dropped silently. Also the worker's long-poll loop over both queues.
+//! A work-queue batch is handled lane by lane, the lanes at once, each in order; a message that
+//! must be retried stops its lane: it and every later message of its message group are reported as
+//! failed (FIFO order, "Using Lambda with Amazon SQS": partial batch responses; the messages of
+//! other groups go on, as Powertools for AWS Lambda's `SqsFifoPartialProcessor` does with
+//! `skip_group_on_error`). What still runs at the batch's deadline is cut off, so a hang holds up
+//! no other lane either. A permanent error moves the message to the dead-letter queue with its
+//! reason, so nothing is retried forever and nothing is dropped silently. Also the worker's
+//! long-poll loop over both queues.
+//!
+//! Lanes of different principals running at once is new with lanes (one message group was one
+//! batch in flight at a time); the stores are safe under it (conditional writes, the evidence
+//! chain's head check), and a connector acts only while its step's precondition holds on the live
+//! state it just read.
 
 use crate::aws::{AwsError, Clients};
 use crate::enforce::flow::{Flow, Handled};

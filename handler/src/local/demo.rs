@@ -160,6 +160,93 @@ async fn deploy_stack(setup: &Clients) -> Result<(InitOutput, String)> {
     Ok((InitOutput { vars }, role))
 }
 
+/// The one place the local deploy differs from AWS, and why. The emulator checks a request's
+/// resource ARN only for IAM calls that name a role, for SQS and for S3; every other call (IAM calls
+/// on users, groups and policies, DynamoDB, SNS, CloudTrail, KMS) it evaluates against resource
+/// `*`, which no statement scoped to an ARN matches. So the stack's role, exactly as the template
+/// makes it, could not make those calls here at all. This attaches one more policy to it: the
+/// template's own Allow actions of those kinds, on `*`. The template's statements stay as they are
+/// and still decide every role-naming IAM call, every SQS and S3 call, and (its Denies) every call
+/// the emulator evaluates; the resource scoping of the rest is proven by Warden's evaluator over the
+/// template (`handler/tests/template.rs`).
+async fn allow_unscoped_calls_on_the_emulator(setup: &Clients, role: &str) -> Result<()> {
+    use policy_rules::policy::{Effect, PolicyDocument, Scope};
+    let attached = setup
+        .iam
+        .list_attached_role_policies()
+        .role_name(role)
+        .send()
+        .await?;
+    let mut actions = std::collections::BTreeSet::new();
+    for p in attached.attached_policies() {
+        let arn = p
+            .policy_arn()
+            .context("an attached policy without an ARN")?;
+        let policy = setup.iam.get_policy().policy_arn(arn).send().await?;
+        let version = policy
+            .policy()
+            .and_then(|p| p.default_version_id())
+            .context("a policy without a default version")?;
+        let doc = setup
+            .iam
+            .get_policy_version()
+            .policy_arn(arn)
+            .version_id(version)
+            .send()
+            .await?;
+        let text = doc
+            .policy_version()
+            .and_then(|v| v.document())
+            .context("a policy version without a document")?;
+        let doc = PolicyDocument::parse(text).context("the stack's policy does not parse")?;
+        for st in doc.statements.iter().filter(|s| s.effect == Effect::Allow) {
+            let Scope::Only(list) = &st.action else {
+                continue;
+            };
+            for a in list {
+                let (service, name) = a.split_once(':').unwrap_or((a, ""));
+                let by_arn =
+                    matches!(service, "sqs" | "s3") || (service == "iam" && name.contains("Role"));
+                if !by_arn {
+                    actions.insert(a.clone());
+                }
+            }
+        }
+    }
+    // The emulator asks for the operation's name where AWS asks for the actions it implies
+    // (`TransactWriteItems` is `PutItem`, `UpdateItem`, `ConditionCheckItem` on AWS).
+    actions.insert("dynamodb:TransactWriteItems".to_owned());
+    let document = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "EmulatorEvaluatesTheseAgainstStar",
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": "*",
+        }],
+    });
+    let created = setup
+        .iam
+        .create_policy()
+        .policy_name("warden-emulator-unscoped")
+        .path("/warden-emulator/")
+        .policy_document(document.to_string())
+        .send()
+        .await?;
+    let arn = created
+        .policy()
+        .and_then(|p| p.arn())
+        .context("CreatePolicy returned no ARN")?;
+    setup
+        .iam
+        .attach_role_policy()
+        .role_name(role)
+        .policy_arn(arn)
+        .send()
+        .await?;
+    Ok(())
+}
+
 /// Warden's function role, assumed (as the Lambda service would), with its own signed clients.
 async fn assume_function_role(setup: &Clients, aws: &LocalAws, role_arn: &str) -> Result<Actor> {
     let out = setup
@@ -192,7 +279,7 @@ async fn assume_function_role(setup: &Clients, aws: &LocalAws, role_arn: &str) -
 impl Scenario {
     /// Creates the account on a fresh emulator, deploys Warden, and turns enforcement on.
     pub async fn setup(aws: &LocalAws) -> Result<Self> {
-        Self::setup_with(aws, Deploy::Init).await
+        Self::setup_with(aws, Deploy::Stack).await
     }
 
     /// The same, with Warden's resources made as `how` says.
@@ -206,6 +293,8 @@ impl Scenario {
             ),
             Deploy::Stack => {
                 let (out, role) = deploy_stack(&setup).await?;
+                let name = role.rsplit('/').next().unwrap_or_default();
+                allow_unscoped_calls_on_the_emulator(&setup, name).await?;
                 (out, Some(role))
             }
         };
@@ -290,8 +379,10 @@ impl Scenario {
             .detail_type("AWS API Call via CloudTrail")
             .detail(detail.to_string())
             .build();
+        // AWS delivers CloudTrail's events; here the admin stands in for it (Warden may not put
+        // events on the bus).
         let out = self
-            .warden
+            .admin
             .clients
             .events
             .put_events()
@@ -426,7 +517,7 @@ impl Scenario {
         let mut out = Vec::new();
         loop {
             let r = self
-                .warden
+                .admin
                 .clients
                 .sqs
                 .receive_message()
@@ -440,7 +531,7 @@ impl Scenario {
             for m in r.messages() {
                 out.push(m.body().unwrap_or_default().to_owned());
                 if let Some(h) = m.receipt_handle() {
-                    self.warden
+                    self.admin
                         .clients
                         .sqs
                         .delete_message()
@@ -635,7 +726,7 @@ pub async fn run(out: &mut dyn std::io::Write) -> Result<()> {
     say(
         out,
         &format!(
-            "1. Local AWS running at {}; `warden init` created:",
+            "1. Local AWS running at {}; the stack cloudformation/warden.yaml deployed (CloudFormation), its outputs (`warden config --stack warden`):",
             aws.endpoint
         ),
     )?;
@@ -649,7 +740,7 @@ pub async fn run(out: &mut dyn std::io::Write) -> Result<()> {
     )?;
     say(
         out,
-        "   roles `app-deploy` and `billing-reports`. IAM policy enforcement is on.",
+        "   roles `app-deploy` and `billing-reports`. IAM policy enforcement is on, and Warden signs as the\n   stack's function role (warden-warden-function), so every call it makes is checked against it.",
     )?;
 
     say(
