@@ -1,8 +1,10 @@
 //! The operator's view of a running Warden, as a new user tries it: the `warden` binary against the
-//! local AWS (moto over real HTTP) after Warden enforced on a real event — `evidence list | show |
-//! export`, `status`, `rollback` twice, `config --stack` from a real stack — and, without any AWS
-//! configuration, the one-line failure. Also the CLI's own documentation: completions, man pages,
-//! help on every argument, and exit codes in the top-level help.
+//! local AWS (moto over real HTTP) — on the real stack deployed by the emulator's CloudFormation,
+//! `config --stack`, `worker --once` on a real event, `evidence list | show | export | verify`,
+//! `status`, `rollback` twice; `config --stack` on small stacks and its errors; without any AWS
+//! configuration, the one-line failure; plain logs, and the demo's story apart from them. Also the
+//! CLI's own documentation: completions, man pages, help on every argument, and exit codes in the
+//! top-level help.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -17,7 +19,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use warden_handler::aws::{Clients, RateLimits, RetryPolicy};
 use warden_handler::cli::args::Cli;
-use warden_handler::local::demo::{self, escalation_event, mallory_puts_role_policy, Scenario};
+use warden_handler::cli::stack_config::INIT_ORDER;
+use warden_handler::local::demo::{
+    self, escalation_event, mallory_puts_role_policy, Deploy, Scenario,
+};
 use warden_handler::local::emulator::LocalAws;
 
 const MALLORY: &str = "arn:aws:iam::123456789012:user/mallory";
@@ -62,34 +67,89 @@ fn json_lines(text: &str) -> Vec<Value> {
         .collect()
 }
 
-/// The demo account after Warden enforced on mallory's escalation, with enforcement off for the
-/// CLI's own calls (see `demo::work_once`), and the environment a shell would have after
-/// `eval "$(warden init)"` and the standard AWS variables.
-async fn enforced() -> (LocalAws, Scenario, Vec<(String, String)>) {
+/// The demo account on the real stack (`cloudformation/warden.yaml` in the emulator's
+/// CloudFormation, the emulator's policy enforcement on), where mallory escalated; and the
+/// operator's environment: the admin's credentials and what `warden config --stack warden`
+/// prints, evaluated by a shell. The operator then runs `warden worker --once` (the stack's
+/// `LambdaConsumesQueues=false` way), and Warden enforces.
+async fn enforced_on_the_stack(home: &Path) -> (LocalAws, Scenario, Vec<(String, String)>) {
     let aws = LocalAws::start().expect("the local AWS starts");
-    let s = Scenario::setup(&aws).await.unwrap();
+    let s = Scenario::setup_with(&aws, Deploy::Stack).await.unwrap();
     assert!(mallory_puts_role_policy(&s, "app-deploy", "escalate")
         .await
         .unwrap());
-    s.emit(&escalation_event("op-role-1", "app-deploy"))
+    let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+        .source("aws.iam")
+        .detail_type("AWS API Call via CloudTrail")
+        .detail(escalation_event("op-role-1", "app-deploy").to_string())
+        .build();
+    let put = s
+        .admin
+        .clients
+        .events
+        .put_events()
+        .entries(entry)
+        .send()
         .await
         .unwrap();
-    let (flow, config) = demo::flow(&s, &[]).unwrap();
-    let stats = demo::work_once(&aws, &s, &flow, &config).await.unwrap();
-    assert_eq!((stats.messages, stats.dead_lettered), (1, 0));
-    aws.enforce_policies(false).unwrap();
-    let mut env = s.function_env(&aws);
-    env.push(("WARDEN_ACCOUNT_ID".to_owned(), demo::ACCOUNT.to_owned()));
+    assert_eq!(put.failed_entry_count(), 0);
+
+    let mut env: Vec<(String, String)> = [
+        ("AWS_ENDPOINT_URL", aws.endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", s.admin.access_key_id.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", s.admin.secret_access_key.as_str()),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let printed = ok(warden(home, &env)
+        .args(["config", "--stack", demo::STACK])
+        .output()
+        .unwrap());
+    // Every output the stack's deploy read as configuration is a line.
+    for (name, value) in &s.init.vars {
+        assert!(
+            printed.contains(&format!("export {name}={value}\n")),
+            "{name} not in\n{printed}"
+        );
+    }
+    let shell = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{printed}env"))
+        .env_clear()
+        .output()
+        .unwrap();
+    let evaluated = String::from_utf8_lossy(&shell.stdout).into_owned();
+    env.extend(
+        evaluated
+            .lines()
+            .filter(|l| l.starts_with("WARDEN_"))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    assert!(
+        env.iter().any(|(k, _)| k == "WARDEN_EVIDENCE_TABLE"),
+        "{printed}"
+    );
+    let worked = ok(warden(home, &env)
+        .args(["worker", "--once"])
+        .output()
+        .unwrap());
+    assert!(worked.contains("changes 2"), "{worked}");
+    assert!(!mallory_puts_role_policy(&s, "app-deploy", "again")
+        .await
+        .unwrap());
     (aws, s, env)
 }
 
-// Issue 10 §4: evidence list names the changed resource by ARN and says what a change did;
-// show prints one record in full; export writes what verify reads; status says what is in force
-// and how to lift it; a second rollback says it is rolled back already.
+// Issue 10 §4, against the deployed stack: evidence list names the changed resource by ARN and
+// says what a change did; show prints one record in full; export writes what verify reads; status
+// says what is in force and how to lift it; a second rollback says it is rolled back already.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_lists_shows_exports_and_rolls_back_what_warden_did() {
-    let (_aws, _s, env) = enforced().await;
     let home = tempfile::tempdir().unwrap();
+    let (_aws, _s, env) = enforced_on_the_stack(home.path()).await;
     let run = |args: &[&str]| warden(home.path(), &env).args(args).output().unwrap();
 
     // evidence list: targets are ARNs, changes say what they denied or undid.
@@ -148,7 +208,10 @@ async fn an_operator_lists_shows_exports_and_rolls_back_what_warden_did() {
     assert_eq!(missing.status.code(), Some(2));
     assert_eq!(
         stderr(&missing),
-        "error: no evidence record `no-such-id` in table `warden-evidence` (`warden evidence list` shows the ids)\n"
+        format!(
+            "error: no evidence record `no-such-id` in table `{}` (`warden evidence list` shows the ids)\n",
+            env.iter().find(|(k, _)| k == "WARDEN_EVIDENCE_TABLE").unwrap().1
+        )
     );
 
     // status: what Warden holds, with how to lift it.
@@ -310,6 +373,17 @@ async fn config_prints_the_export_lines_of_a_stacks_warden_outputs() {
             .await
             .unwrap();
     }
+    // `warden init`'s order is the order the lines come in.
+    let made = warden_handler::stores::init::init(&clients, "wt", false)
+        .await
+        .unwrap();
+    let names: Vec<&str> = made.vars.iter().map(|(n, _)| *n).collect();
+    let expected: Vec<&str> = INIT_ORDER
+        .iter()
+        .copied()
+        .filter(|n| names.contains(n))
+        .collect();
+    assert_eq!(names, expected);
     let home = tempfile::tempdir().unwrap();
     let env = local_env(&aws);
     let run = |args: &[&str]| warden(home.path(), &env).args(args).output().unwrap();

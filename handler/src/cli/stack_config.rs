@@ -1,25 +1,37 @@
 //! `warden config --stack NAME`: the configuration of a deployed Warden as the `export NAME=value`
 //! lines `warden init` prints, read from the CloudFormation stack's outputs.
 //!
-//! The convention the template follows: an output whose key starts with `Warden` and a capital is
-//! the environment variable of that name in capitals with `_` before each inner capital
-//! (`WardenQueueUrl` is `WARDEN_QUEUE_URL`, `WardenDlqUrl` is `WARDEN_DLQ_URL`: acronyms are
-//! written as words); every other output is left out. The lines come in `warden init`'s order, then
-//! the other variables by name. Only a stack in a complete state is read (its outputs are those of
-//! its last good deployment).
+//! The convention the template follows (`deploy::stack::variable_of`, shared with the deploy code):
+//! an output whose key starts with `Warden` is the environment variable of that name in capitals
+//! with `_` before each inner capital (`WardenQueueUrl` is `WARDEN_QUEUE_URL`, `WardenDlqUrl` is
+//! `WARDEN_DLQ_URL`: acronyms are written as words); every other output is left out. The lines come
+//! in `warden init`'s order, then the other variables by name. Only a stack in a complete state is
+//! read (its outputs are those of its last good deployment). `DescribeStacks` is
+//! `deploy::stack::describe`'s.
 
-use crate::aws::{AwsError, Clients};
+use crate::aws::Clients;
+use crate::deploy::stack::{describe, variable_of, StackError};
 use crate::stores::init::shell_quote;
-use aws_sdk_cloudformation::types::StackStatus;
 
 /// The variables in the order `warden init` prints them (`stores::init::init_for`).
-pub const INIT_ORDER: [&str; 6] = [
+pub const INIT_ORDER: [&str; 7] = [
     "WARDEN_QUEUE_URL",
+    "WARDEN_INTAKE_QUEUE_URL",
     "WARDEN_DLQ_URL",
     "WARDEN_ALERT_TOPIC_ARN",
     "WARDEN_STATE_TABLE",
     "WARDEN_EVIDENCE_TABLE",
     "WARDEN_EVIDENCE_BUCKET",
+];
+
+/// The states in which a stack's outputs are those of a good deployment (AWS CloudFormation User
+/// Guide, "Stack status codes"): `UPDATE_ROLLBACK_COMPLETE` is the last good one, rolled back to.
+pub const COMPLETE: [&str; 5] = [
+    "CREATE_COMPLETE",
+    "UPDATE_COMPLETE",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "IMPORT_COMPLETE",
+    "IMPORT_ROLLBACK_COMPLETE",
 ];
 
 /// Why the stack's configuration could not be read.
@@ -40,20 +52,20 @@ pub enum StackConfigError {
     #[error("stack `{stack}` has no Warden outputs (output keys starting with `Warden`, such as `WardenQueueUrl`){others}")]
     NoWardenOutputs { stack: String, others: String },
     #[error("while reading stack `{stack}`: {source}")]
-    Aws {
+    Stack {
         stack: String,
         #[source]
-        source: AwsError,
+        source: StackError,
     },
 }
 
-pub use crate::deploy::stack::variable_of;
-
 /// The `(variable, value)` pairs of a stack's outputs, in `warden init`'s order then by name
 /// (outputs with an empty value are left out).
-pub fn variables(outputs: &[(String, String)]) -> Vec<(String, String)> {
+pub fn variables<'o>(
+    outputs: impl IntoIterator<Item = (&'o String, &'o String)>,
+) -> Vec<(String, String)> {
     let mut vars: Vec<(String, String)> = outputs
-        .iter()
+        .into_iter()
         .filter(|(_, v)| !v.is_empty())
         .filter_map(|(k, v)| variable_of(k).map(|name| (name, v.clone())))
         .collect();
@@ -75,23 +87,10 @@ pub fn to_exports(vars: &[(String, String)]) -> String {
         .collect()
 }
 
-/// Whether a stack in `status` has outputs of a good deployment.
-fn complete(status: &StackStatus) -> bool {
-    matches!(
-        status,
-        StackStatus::CreateComplete
-            | StackStatus::UpdateComplete
-            | StackStatus::UpdateRollbackComplete
-            | StackStatus::ImportComplete
-            | StackStatus::ImportRollbackComplete
-    )
-}
-
-fn hint(status: &StackStatus) -> &'static str {
-    let s = status.as_str();
-    if s.ends_with("_IN_PROGRESS") {
+fn hint(status: &str) -> &'static str {
+    if status.ends_with("_IN_PROGRESS") {
         " (a deployment is under way: wait for it, `aws cloudformation wait stack-create-complete` or `stack-update-complete`)"
-    } else if s == "ROLLBACK_COMPLETE" || s.ends_with("_FAILED") {
+    } else if status == "ROLLBACK_COMPLETE" || status.ends_with("_FAILED") {
         " (its last deployment failed: see `aws cloudformation describe-stack-events`)"
     } else {
         ""
@@ -104,57 +103,35 @@ pub async fn stack_variables(
     stack: &str,
     region: &str,
 ) -> Result<Vec<(String, String)>, StackConfigError> {
-    let cfn = clients.cloudformation.clone();
-    let called = clients
-        .caller
-        .call("cloudformation", "DescribeStacks", || {
-            cfn.describe_stacks().stack_name(stack).send()
-        })
-        .await;
-    let out = match called {
-        Ok(c) => c.value,
-        // CloudFormation answers a missing stack with `ValidationError` "Stack with id X does
-        // not exist" (AWS CloudFormation API Reference, DescribeStacks).
-        Err(e)
-            if e.code.as_deref() == Some("ValidationError")
-                && e.message.contains("does not exist") =>
-        {
+    let settled = match describe(clients, stack).await {
+        Ok(s) => s,
+        Err(StackError::Missing { .. }) => {
             return Err(StackConfigError::NotFound {
                 stack: stack.to_owned(),
                 region: region.to_owned(),
-            });
+            })
         }
         Err(source) => {
-            return Err(StackConfigError::Aws {
+            return Err(StackConfigError::Stack {
                 stack: stack.to_owned(),
                 source,
             })
         }
     };
-    let Some(s) = out.stacks().first() else {
-        return Err(StackConfigError::NotFound {
+    if !COMPLETE.contains(&settled.status.as_str()) {
+        return Err(StackConfigError::NotComplete {
             stack: stack.to_owned(),
-            region: region.to_owned(),
+            hint: hint(&settled.status),
+            status: if settled.status.is_empty() {
+                "(no status)".to_owned()
+            } else {
+                settled.status
+            },
         });
-    };
-    match s.stack_status() {
-        Some(status) if complete(status) => {}
-        status => {
-            return Err(StackConfigError::NotComplete {
-                stack: stack.to_owned(),
-                status: status.map_or("(no status)", StackStatus::as_str).to_owned(),
-                hint: status.map_or("", hint),
-            })
-        }
     }
-    let outputs: Vec<(String, String)> = s
-        .outputs()
-        .iter()
-        .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
-        .collect();
-    let vars = variables(&outputs);
+    let vars = variables(&settled.outputs);
     if vars.is_empty() {
-        let keys: Vec<String> = outputs.iter().map(|(k, _)| format!("`{k}`")).collect();
+        let keys: Vec<String> = settled.outputs.keys().map(|k| format!("`{k}`")).collect();
         return Err(StackConfigError::NoWardenOutputs {
             stack: stack.to_owned(),
             others: if keys.is_empty() {
@@ -173,6 +150,7 @@ mod tests {
 
     #[test]
     fn output_keys_name_variables_by_the_convention() {
+        // `deploy::stack::variable_of`, the one mapping the deploy code and this command share.
         for (key, var) in [
             ("WardenQueueUrl", Some("WARDEN_QUEUE_URL")),
             ("WardenDlqUrl", Some("WARDEN_DLQ_URL")),
@@ -181,9 +159,8 @@ mod tests {
             ("WardenEvidenceBucket", Some("WARDEN_EVIDENCE_BUCKET")),
             ("WardenAccountId", Some("WARDEN_ACCOUNT_ID")),
             ("WardenIntakeQueueUrl", Some("WARDEN_INTAKE_QUEUE_URL")),
+            ("WardenMode", Some("WARDEN_MODE")),
             ("Warden", None),
-            ("Wardens", None),
-            ("WardensQueue", None),
             ("QueueUrl", None),
             ("FunctionArn", None),
         ] {
@@ -193,7 +170,7 @@ mod tests {
 
     #[test]
     fn variables_come_in_inits_order_then_by_name() {
-        let outputs: Vec<(String, String)> = [
+        let outputs: std::collections::BTreeMap<String, String> = [
             ("WardenIntakeQueueUrl", "https://q/intake"),
             ("WardenAccountId", "123456789012"),
             (
@@ -218,12 +195,12 @@ mod tests {
             names,
             [
                 "WARDEN_QUEUE_URL",
+                "WARDEN_INTAKE_QUEUE_URL",
                 "WARDEN_DLQ_URL",
                 "WARDEN_ALERT_TOPIC_ARN",
                 "WARDEN_STATE_TABLE",
                 "WARDEN_EVIDENCE_TABLE",
                 "WARDEN_ACCOUNT_ID",
-                "WARDEN_INTAKE_QUEUE_URL",
             ]
         );
         assert_eq!(
