@@ -523,7 +523,15 @@ async fn logs_carry_no_colour_codes_off_a_terminal() {
 #[test]
 fn the_demo_tells_its_story_on_stdout_and_logs_to_a_file() {
     let home = tempfile::tempdir().unwrap();
-    let out = warden(home.path(), &[]).arg("demo").output().unwrap();
+    // The emulator this test process uses (installed once per machine), not a fresh install in the
+    // empty home: that costs a minute and 300 MB per run, and is the next test's subject.
+    let moto = [(
+        "WARDEN_LOCAL_AWS_DIR".to_owned(),
+        warden_handler::local::emulator::install_dir()
+            .display()
+            .to_string(),
+    )];
+    let out = warden(home.path(), &moto).arg("demo").output().unwrap();
     let err = stderr(&out);
     let story = ok(out);
     let log = home.path().join("warden-demo.log");
