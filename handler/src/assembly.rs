@@ -10,7 +10,7 @@ use crate::connectors::Connectors;
 use crate::enforce::config::Config;
 use crate::enforce::flow::{system_clock, AccountReader, Faults, Flow};
 use crate::stores::dynamo::{
-    DynamoEvidence, DynamoHoldings, DynamoLedger, DynamoOutbox, EvidenceMirror,
+    DynamoEvidence, DynamoHoldings, DynamoLedger, DynamoModel, DynamoOutbox, EvidenceMirror,
 };
 use crate::stores::sns::SnsNotifier;
 use async_trait::async_trait;
@@ -85,7 +85,7 @@ pub fn build_flow(
 ) -> Result<Flow, anyhow::Error> {
     let topic = Config::required(&config.alert_topic_arn, "WARDEN_ALERT_TOPIC_ARN")?;
     Ok(Flow {
-        account_id,
+        account_id: account_id.clone(),
         catalog: Catalog::builtin()?,
         rules: config.rules.clone(),
         connectors: Connectors::standard(clients),
@@ -104,6 +104,12 @@ pub fn build_flow(
             clients.clone(),
             config.state_table.clone(),
         )),
+        model: Arc::new(DynamoModel::new(
+            clients.clone(),
+            config.state_table.clone(),
+            account_id.clone(),
+        )),
+        model_trust: policy_rules::model::Trust::default(),
         clock: system_clock(),
         owner: format!(
             "{}-{}",
