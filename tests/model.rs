@@ -264,3 +264,94 @@ async fn an_admin_removed_after_a_change_is_judged_by_the_groups_at_the_time_of_
         .unwrap()
         .contains(&"reports-read".to_owned()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_resumes_across_invocations_and_counts_its_requests() {
+    use warden_handler::enforce::ports::AccountModel;
+    use warden_handler::stores::dynamo::{DynamoCheckpoints, DynamoModel};
+    use warden_handler::sweep::run::{Phase, Sweeper};
+
+    let (_aws, s) = start().await;
+    for i in 0..12 {
+        s.admin
+            .clients
+            .s3
+            .create_bucket()
+            .bucket(format!("sweep-bucket-{i:02}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    s.admin
+        .clients
+        .s3
+        .put_bucket_policy()
+        .bucket("sweep-bucket-03")
+        .policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::sweep-bucket-03/*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let config = s.config(&[]).unwrap();
+    let clients = &s.warden.clients;
+    let model = DynamoModel::new(clients.clone(), config.state_table.clone(), demo::ACCOUNT);
+    let checkpoints = DynamoCheckpoints::new(clients.clone(), config.state_table.clone());
+    let connectors = warden_handler::connectors::Connectors::standard(clients);
+    let clock = warden_handler::enforce::flow::system_clock();
+    let sweeper = Sweeper {
+        clients,
+        connectors: &connectors,
+        model: &model,
+        checkpoints: &checkpoints,
+        clock: clock.as_ref(),
+    };
+    let started = sweeper.start().await.unwrap();
+    // A second start while it runs is the same sweep.
+    assert_eq!(sweeper.start().await.unwrap().id, started.id);
+    // Every invocation runs out of time at once: each does one unit and saves its checkpoint.
+    let mut phases = Vec::new();
+    let mut last = None;
+    for _ in 0..20 {
+        let c = sweeper.advance(&|| false).await.unwrap().unwrap();
+        phases.push(c.phase.clone());
+        let done = c.is_done();
+        last = Some(c);
+        if done {
+            break;
+        }
+    }
+    let c = last.unwrap();
+    assert!(c.is_done(), "{phases:?}");
+    // GAAD (one page on the emulator), the bucket list, then buckets ten at a time.
+    assert!(matches!(phases[0], Phase::ListBuckets), "{phases:?}");
+    assert!(c.invocations >= 3, "{c:?}");
+    assert_eq!(c.gaad_pages, 1);
+    // The demo's 2 buckets, the 12 here, and the stack's own.
+    assert!(c.buckets_read >= 14, "{c:?}");
+    assert!(c.buckets_unread.is_empty(), "{c:?}");
+    assert_eq!(c.account_requests, c.gaad_pages + 1 + 4 * c.buckets_read);
+    // The model holds what was read.
+    let got = model
+        .get(&[
+            policy_rules::model::EntryKey::bucket("sweep-bucket-03"),
+            policy_rules::model::EntryKey::user("mallory"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 2, "{got:?}");
+    let bucket = got
+        .iter()
+        .find(|(e, _)| e.key.as_str() == "bucket/sweep-bucket-03")
+        .unwrap();
+    let policy_rules::model::State::Bucket { policy, .. } = &bucket.0.latest().unwrap().state
+    else {
+        panic!("{bucket:?}")
+    };
+    assert!(policy
+        .as_ref()
+        .unwrap()
+        .to_string()
+        .contains("sweep-bucket-03"));
+    // Done: advancing again changes nothing, and a new start begins a new sweep.
+    let again = sweeper.advance(&|| true).await.unwrap().unwrap();
+    assert_eq!(again.invocations, c.invocations);
+}

@@ -855,7 +855,8 @@ impl BeforeEvent {
     pub fn from_snapshot(event: &Event<'_>, snapshot: &Snapshot) -> Self {
         let time = event_time(event).unwrap_or(0);
         let keys = touches(event);
-        let entries: Vec<Entry> = entries_of(snapshot, time)
+        // Read before the event: a second before it, for the model's purposes.
+        let entries: Vec<Entry> = entries_of(snapshot, time - 1)
             .into_iter()
             .filter(|e| keys.contains(&e.key))
             .collect();

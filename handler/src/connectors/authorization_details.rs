@@ -41,85 +41,84 @@ fn attached(list: &[AttachedPolicy]) -> Vec<Value> {
         .collect()
 }
 
-/// Reads every page of the account's authorization details.
-pub async fn read(clients: &Clients) -> Result<AuthorizationDetails, AwsError> {
+/// One page of the account's authorization details from `marker` (`None`: the first), as a
+/// snapshot of what the page holds, with the next page's marker.
+pub async fn read_page(
+    clients: &Clients,
+    marker: Option<String>,
+) -> Result<(Snapshot, Option<String>), AwsError> {
     let mut users = Vec::new();
     let mut roles = Vec::new();
     let mut groups = Vec::new();
     let mut policies = Vec::new();
-    let mut marker: Option<String> = None;
-    let mut pages = 0;
-    loop {
-        let req = clients
-            .iam
-            .get_account_authorization_details()
-            .max_items(MAX_ITEMS)
-            .set_marker(marker.take());
-        let page = clients
-            .caller
-            .call("iam", "GetAccountAuthorizationDetails", || {
-                req.clone().send()
-            })
-            .await?
-            .value;
-        pages += 1;
-        for u in page.user_detail_list() {
-            users.push(json!({
-                "UserName": u.user_name(),
-                "Arn": u.arn(),
-                "Path": u.path(),
-                "GroupList": u.group_list(),
-                "UserPolicyList": inline(u.user_policy_list()),
-                "AttachedManagedPolicies": attached(u.attached_managed_policies()),
-                "PermissionsBoundary": u.permissions_boundary().map(|b| json!({
-                    "PermissionsBoundaryArn": b.permissions_boundary_arn(),
-                })),
-            }));
-        }
-        for r in page.role_detail_list() {
-            roles.push(json!({
-                "RoleName": r.role_name(),
-                "Arn": r.arn(),
-                "Path": r.path(),
-                "AssumeRolePolicyDocument": r.assume_role_policy_document(),
-                "RolePolicyList": inline(r.role_policy_list()),
-                "AttachedManagedPolicies": attached(r.attached_managed_policies()),
-                "PermissionsBoundary": r.permissions_boundary().map(|b| json!({
-                    "PermissionsBoundaryArn": b.permissions_boundary_arn(),
-                })),
-                "RoleLastUsed": r.role_last_used().map(|l| json!({
-                    "LastUsedDate": l.last_used_date().map(|d| d.to_string()),
-                    "Region": l.region(),
-                })),
-            }));
-        }
-        for g in page.group_detail_list() {
-            groups.push(json!({
-                "GroupName": g.group_name(),
-                "Arn": g.arn(),
-                "Path": g.path(),
-                "GroupPolicyList": inline(g.group_policy_list()),
-                "AttachedManagedPolicies": attached(g.attached_managed_policies()),
-            }));
-        }
-        for p in page.policies() {
-            policies.push(json!({
-                "PolicyName": p.policy_name(),
-                "Arn": p.arn(),
-                "Path": p.path(),
-                "DefaultVersionId": p.default_version_id(),
-                "PolicyVersionList": p.policy_version_list().iter().map(|v| json!({
-                    "VersionId": v.version_id(),
-                    "IsDefaultVersion": v.is_default_version(),
-                    "Document": v.document(),
-                })).collect::<Vec<_>>(),
-            }));
-        }
-        match (page.is_truncated(), page.marker()) {
-            (true, Some(m)) if !m.is_empty() => marker = Some(m.to_owned()),
-            _ => break,
-        }
+    let req = clients
+        .iam
+        .get_account_authorization_details()
+        .max_items(MAX_ITEMS)
+        .set_marker(marker);
+    let page = clients
+        .caller
+        .call("iam", "GetAccountAuthorizationDetails", || {
+            req.clone().send()
+        })
+        .await?
+        .value;
+    for u in page.user_detail_list() {
+        users.push(json!({
+            "UserName": u.user_name(),
+            "Arn": u.arn(),
+            "Path": u.path(),
+            "GroupList": u.group_list(),
+            "UserPolicyList": inline(u.user_policy_list()),
+            "AttachedManagedPolicies": attached(u.attached_managed_policies()),
+            "PermissionsBoundary": u.permissions_boundary().map(|b| json!({
+                "PermissionsBoundaryArn": b.permissions_boundary_arn(),
+            })),
+        }));
     }
+    for r in page.role_detail_list() {
+        roles.push(json!({
+            "RoleName": r.role_name(),
+            "Arn": r.arn(),
+            "Path": r.path(),
+            "AssumeRolePolicyDocument": r.assume_role_policy_document(),
+            "RolePolicyList": inline(r.role_policy_list()),
+            "AttachedManagedPolicies": attached(r.attached_managed_policies()),
+            "PermissionsBoundary": r.permissions_boundary().map(|b| json!({
+                "PermissionsBoundaryArn": b.permissions_boundary_arn(),
+            })),
+            "RoleLastUsed": r.role_last_used().map(|l| json!({
+                "LastUsedDate": l.last_used_date().map(|d| d.to_string()),
+                "Region": l.region(),
+            })),
+        }));
+    }
+    for g in page.group_detail_list() {
+        groups.push(json!({
+            "GroupName": g.group_name(),
+            "Arn": g.arn(),
+            "Path": g.path(),
+            "GroupPolicyList": inline(g.group_policy_list()),
+            "AttachedManagedPolicies": attached(g.attached_managed_policies()),
+        }));
+    }
+    for p in page.policies() {
+        policies.push(json!({
+            "PolicyName": p.policy_name(),
+            "Arn": p.arn(),
+            "Path": p.path(),
+            "DefaultVersionId": p.default_version_id(),
+            "PolicyVersionList": p.policy_version_list().iter().map(|v| json!({
+                "VersionId": v.version_id(),
+                "IsDefaultVersion": v.is_default_version(),
+                "Document": v.document(),
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    let next = match (page.is_truncated(), page.marker()) {
+        (true, Some(m)) if !m.is_empty() => Some(m.to_owned()),
+        _ => None,
+    };
     let text = json!({
         "UserDetailList": users,
         "RoleDetailList": roles,
@@ -137,5 +136,26 @@ pub async fn read(clients: &Clients) -> Result<AuthorizationDetails, AwsError> {
         request_id: None,
         attempts: 1,
     })?;
+    Ok((snapshot, next))
+}
+
+/// Reads every page of the account's authorization details.
+pub async fn read(clients: &Clients) -> Result<AuthorizationDetails, AwsError> {
+    let mut snapshot = Snapshot::default();
+    let mut marker = None;
+    let mut pages = 0;
+    loop {
+        let (page, next) = read_page(clients, marker.take()).await?;
+        pages += 1;
+        snapshot.users.extend(page.users);
+        snapshot.roles.extend(page.roles);
+        snapshot.groups.extend(page.groups);
+        snapshot.managed.extend(page.managed);
+        snapshot.policy_versions.extend(page.policy_versions);
+        match next {
+            Some(m) => marker = Some(m),
+            None => break,
+        }
+    }
     Ok(AuthorizationDetails { snapshot, pages })
 }

@@ -10,6 +10,7 @@
 //! | state      | `event#<eventID>`   | –        | ledger: `owner`, `lease_until`, `status` (`working`/`done`), `progress`, `summary` (canonical JSON), `expires_at` (TTL) |
 //! | state      | `held#<key>`        | –        | what Warden holds in force on a principal: `held` (canonical JSON), `version` (N); no TTL |
 //! | state      | `model#<account>#<entry>` | –  | the account model's entry (`policy_rules::model::Entry`): `entry` (canonical JSON), `version` (N); no TTL |
+//! | state      | `sweep#current`     | –        | the running (or last) sweep's checkpoint: `checkpoint` (canonical JSON), `version` (N) |
 //! | state      | `open#<principal>`  | –        | outbox pointer: `incident` (the principal's open incident id)                          |
 //! | state      | `incident#<id>`     | –        | outbox incident: `principal`, `opened`, `status` (`open`/`sent`), `notices` (list of JSON), `event_ids` (string set), `open_gsi` while open, `expires_at` |
 //! | evidence   | `chain`             | seq      | one record per item: `id`, `record` (its canonical JSON line)                          |
@@ -31,6 +32,7 @@ use crate::enforce::alerts::Notice;
 use crate::enforce::ports::{
     AccountModel, Claim, EvidenceStore, Holdings, Ledger, Outbox, StoreError,
 };
+use crate::sweep::run::{Checkpoint, Checkpoints};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{
@@ -498,6 +500,72 @@ impl AccountModel for DynamoModel {
             }
         }
         Ok(requests)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sweep's checkpoint
+
+const CHECKPOINT: &str = "checkpoint";
+
+/// The current sweep's checkpoint in the state table (`sweep#current`).
+///
+/// API calls: `get` one consistent `GetItem`; `put` one conditional `PutItem`.
+#[derive(Clone)]
+pub struct DynamoCheckpoints {
+    clients: Clients,
+    table: String,
+}
+
+impl DynamoCheckpoints {
+    pub fn new(clients: Clients, table: impl Into<String>) -> Self {
+        Self {
+            clients,
+            table: table.into(),
+        }
+    }
+
+    fn key() -> Item {
+        HashMap::from([(PK.to_owned(), s("sweep#current"))])
+    }
+}
+
+#[async_trait]
+impl Checkpoints for DynamoCheckpoints {
+    async fn get(&self) -> Result<Option<Checkpoint>, StoreError> {
+        let Some(item) = get_item(&self.clients, &self.table, Self::key()).await? else {
+            return Ok(None);
+        };
+        let mut c: Checkpoint = serde_json::from_value(json_attr(&item, CHECKPOINT)?)
+            .map_err(|e| corrupt(format!("the sweep checkpoint does not read: {e}")))?;
+        c.version = get_n(&item, VERSION)
+            .and_then(|v| u64::try_from(v).ok())
+            .unwrap_or(0);
+        Ok(Some(c))
+    }
+
+    async fn put(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+        let body = serde_json::to_value(checkpoint).map_err(|e| corrupt(e.to_string()))?;
+        let mut item = Self::key();
+        item.insert(CHECKPOINT.to_owned(), s(canonical_json(&body)));
+        item.insert(VERSION.to_owned(), n(checkpoint.version + 1));
+        let req = self
+            .clients
+            .dynamodb
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk) OR #version = :prev")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#version", VERSION)
+            .expression_attribute_values(":prev", n(checkpoint.version));
+        let written = conditional(
+            self.clients
+                .caller
+                .call("dynamodb", "PutItem", || req.clone().send())
+                .await,
+        )?;
+        written.map(|_| ()).ok_or(StoreError::Contention)
     }
 }
 

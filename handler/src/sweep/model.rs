@@ -8,7 +8,7 @@
 //! Not here: what a sweep finds (policy-rules' sweep), or reading the account (connectors).
 
 use crate::enforce::ports::{AccountModel, StoreError};
-use policy_rules::model::{entries_of, Entry, Source};
+use policy_rules::model::{entries_of, Entry, EntryKey, Source, State};
 use policy_rules::snapshot::Snapshot;
 
 /// What one refresh did.
@@ -22,33 +22,48 @@ pub struct Refreshed {
     pub store_requests: usize,
 }
 
-/// Records `snapshot`, read at `at` (epoch seconds), in the model.
+/// Records `snapshot`, read by the time `at` (epoch seconds), in the model.
 pub async fn refresh(
     model: &dyn AccountModel,
     snapshot: &Snapshot,
     at: i64,
 ) -> Result<Refreshed, StoreError> {
-    let read = entries_of(snapshot, at);
-    let keys: Vec<_> = read.iter().map(|e| e.key.clone()).collect();
+    let states = entries_of(snapshot, at)
+        .into_iter()
+        .filter_map(|e| {
+            let key = e.key;
+            e.versions.into_iter().next().map(|v| (key, v.state))
+        })
+        .collect();
+    refresh_states(model, states, at).await
+}
+
+/// Records states read by the time `at` in the model, each keeping its earlier states.
+pub async fn refresh_states(
+    model: &dyn AccountModel,
+    states: Vec<(EntryKey, State)>,
+    at: i64,
+) -> Result<Refreshed, StoreError> {
+    if states.is_empty() {
+        return Ok(Refreshed::default());
+    }
+    let keys: Vec<EntryKey> = states.iter().map(|(k, _)| k.clone()).collect();
     let held = model.get(&keys).await?;
-    let mut store_requests = keys.len().div_ceil(100).max(1);
+    let mut store_requests = keys.len().div_ceil(100);
     let mut changed = 0;
-    let mut out: Vec<Entry> = Vec::with_capacity(read.len());
-    for fresh in read {
-        let Some(version) = fresh.versions.into_iter().next() else {
-            continue;
-        };
-        let mut entry = match held.iter().find(|(e, _)| e.key == fresh.key) {
+    let mut out: Vec<Entry> = Vec::with_capacity(states.len());
+    for (key, state) in states {
+        let mut entry = match held.iter().find(|(e, _)| e.key == key) {
             Some((e, _)) => e.clone(),
             None => Entry {
-                key: fresh.key.clone(),
+                key,
                 versions: Vec::new(),
             },
         };
-        if entry.latest().map(|v| &v.state) != Some(&version.state) {
+        if entry.latest().map(|v| &v.state) != Some(&state) {
             changed += 1;
         }
-        entry.record_read(version.state, at, Source::Sweep);
+        entry.record_read(state, at, Source::Sweep);
         out.push(entry);
     }
     store_requests += model.put_many(&out).await?;
