@@ -291,6 +291,15 @@ async fn a_sweep_resumes_across_invocations_and_counts_its_requests() {
         .send()
         .await
         .unwrap();
+    s.admin
+        .clients
+        .cloudtrail
+        .create_trail()
+        .name("org-trail")
+        .s3_bucket_name("sweep-bucket-00")
+        .send()
+        .await
+        .unwrap();
     let config = s.config(&[]).unwrap();
     let clients = &s.warden.clients;
     let model = DynamoModel::new(clients.clone(), config.state_table.clone(), demo::ACCOUNT);
@@ -328,16 +337,21 @@ async fn a_sweep_resumes_across_invocations_and_counts_its_requests() {
     // The demo's 2 buckets, the 12 here, and the stack's own.
     assert!(c.buckets_read >= 14, "{c:?}");
     assert!(c.buckets_unread.is_empty(), "{c:?}");
-    assert_eq!(c.account_requests, c.gaad_pages + 1 + 4 * c.buckets_read);
+    assert_eq!(
+        c.account_requests,
+        c.gaad_pages + 1 + 4 * c.buckets_read + 1 + c.trails_read
+    );
     // The model holds what was read.
     let got = model
         .get(&[
             policy_rules::model::EntryKey::bucket("sweep-bucket-03"),
             policy_rules::model::EntryKey::user("mallory"),
+            policy_rules::model::EntryKey::trail("org-trail"),
         ])
         .await
         .unwrap();
-    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(c.trails_read, 1);
     let bucket = got
         .iter()
         .find(|(e, _)| e.key.as_str() == "bucket/sweep-bucket-03")

@@ -634,6 +634,9 @@ fn needs(op: &str, names: &Names) -> Vec<Ask> {
                 none(),
             )]
         }
+        ("cloudtrail", "DescribeTrails") => {
+            vec![("cloudtrail:DescribeTrails".into(), "*".into(), none())]
+        }
         ("s3", "ListBuckets") => vec![("s3:ListAllMyBuckets".into(), "*".into(), none())],
         ("s3", "GetBucketOwnershipControls") => {
             vec![("s3:GetBucketOwnershipControls".into(), bucket, s3ctx)]
