@@ -5,5 +5,6 @@
 pub mod dynamo;
 pub mod evidence_file;
 pub mod init;
+pub mod model_file;
 pub mod sns;
 pub mod verify;
