@@ -661,11 +661,13 @@ fn ask(
             action,
             resource,
             context: &ctx,
+            ..Default::default()
         },
         &Policies {
             identity: &identity,
             boundary: None,
             resource: None,
+            ..Default::default()
         },
     )
     .answer

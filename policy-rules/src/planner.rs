@@ -447,6 +447,7 @@ fn rule_scope_pairs(
                         action,
                         resource: r,
                         context: &ctx,
+                        ..Default::default()
                     };
                     let e = evaluate(
                         &req,
@@ -454,6 +455,7 @@ fn rule_scope_pairs(
                             identity: &policies,
                             boundary,
                             resource: None,
+                            ..Default::default()
                         },
                     );
                     match e.answer {
@@ -1154,6 +1156,7 @@ mod tests {
             action,
             resource,
             context: &c,
+            ..Default::default()
         };
         evaluate(
             &req,
@@ -1161,6 +1164,7 @@ mod tests {
                 identity: &[("allow", &allow), ("warden", doc)],
                 boundary: None,
                 resource: None,
+                ..Default::default()
             },
         )
         .answer

@@ -148,6 +148,7 @@ fn check(name: &str, case: &Value, catalog: &Catalog) {
                         action: a,
                         resource: r,
                         context: &ctx,
+                        ..Default::default()
                     };
                     evaluate(
                         &req,
@@ -155,6 +156,7 @@ fn check(name: &str, case: &Value, catalog: &Catalog) {
                             identity: &[("allow", &allow_all), ("warden", &doc)],
                             boundary: None,
                             resource: None,
+                            ..Default::default()
                         },
                     )
                     .answer
