@@ -823,34 +823,49 @@ fn conclude(found: &Found<'_>, denies: Denies<'_>, cross: bool, must: bool) -> E
 
 /// "`policy` statement 0" (and what else the route needed), for an Allow.
 fn allowed_by(found: &Found<'_>, route: &[Need], cross: bool) -> String {
-    let label = |n: Need| found.allows(n).and_then(|a| a.yes).map(|h| h.label());
+    let hit = |n: Need| found.allows(n).and_then(|a| a.yes);
     let mut out = match route.first() {
-        Some(Need::Identity) if found.root && label(Need::Identity).is_none() => {
+        Some(Need::Identity) if found.root && hit(Need::Identity).is_none() => {
             "the account root user's full access".to_owned()
         }
-        Some(n) => label(*n).unwrap_or_default(),
+        Some(n) => hit(*n).map(|h| h.label()).unwrap_or_default(),
         None => String::new(),
     };
+    match route.first() {
+        Some(Need::Resource(Grant::Direct)) => out.push_str(", which names the principal"),
+        Some(Need::Resource(Grant::Capped)) => out.push_str(match hit(Need::Resource(Grant::Capped)) {
+            Some(h) if not_principal(&h) => {
+                ", through `NotPrincipal` with `Allow` (which AWS does not support), read as a grant that does not name the principal"
+            }
+            _ => ", which names the principal's role",
+        }),
+        _ => {}
+    }
     for n in route.iter().skip(1) {
-        let Some(l) = label(*n) else { continue };
+        let Some(l) = hit(*n).map(|h| h.label()) else {
+            continue;
+        };
         let what = match n {
-            Need::Boundary => format!(" within {l}"),
-            Need::Session => format!(" within {l}"),
+            Need::Boundary | Need::Session => format!(", within {l}"),
             Need::Resource(Grant::Delegated) if !cross => {
-                format!(", which {l} lets in by naming the account")
+                format!(" and {l}, which names the account")
             }
             Need::Resource(_) if cross => format!(" and, across accounts, {l}"),
-            Need::Resource(_) => format!(" and {l}"),
-            Need::Identity => format!(" and {l}"),
+            Need::Resource(_) | Need::Identity => format!(" and {l}"),
         };
         out.push_str(&what);
     }
-    match route.first() {
-        Some(Need::Resource(Grant::Direct)) => out.push_str(", which names the principal"),
-        Some(Need::Resource(Grant::Capped)) => out.push_str(", which names the principal's role"),
-        _ => {}
+    if !found.scps.is_empty() {
+        out.push_str(", within the SCPs at every level");
+    }
+    if !found.rcps.is_empty() {
+        out.push_str(", within the RCPs at every level");
     }
     out
+}
+
+fn not_principal(h: &Hit<'_>) -> bool {
+    matches!(h.st.principal, Some(Scope::Not(_)))
 }
 
 /// Why no route allows: the Allows that were capped or not enough, and what was missing.
@@ -904,6 +919,9 @@ fn why_not(found: &Found<'_>, cross: bool, must: bool, cited: &mut Vec<Cited>) -
             ));
         }
     }
+    if let Some(h) = yes(Need::Resource(Grant::Direct)) {
+        cited.push(h.cited());
+    }
     if let Some(h) = yes(Need::Resource(Grant::Capped)) {
         cited.push(h.cited());
         if !cross && (boundary == St::No || session == St::No) {
@@ -912,10 +930,17 @@ fn why_not(found: &Found<'_>, cross: bool, must: bool, cited: &mut Vec<Cited>) -
             } else {
                 "the session policy"
             };
-            reasons.push(format!(
-                "{} allows the principal's role, but {cap} does not: a resource policy's grant to a role ARN is capped by it",
-                h.label()
-            ));
+            reasons.push(if not_principal(&h) {
+                format!(
+                    "{} allows through `NotPrincipal` with `Allow` (which AWS does not support), but {cap} does not: a grant that does not name the principal is capped by it",
+                    h.label()
+                )
+            } else {
+                format!(
+                    "{} allows the principal's role, but {cap} does not: a resource policy's grant to a role ARN is capped by it",
+                    h.label()
+                )
+            });
         }
     }
     if let Some(h) = yes(Need::Resource(Grant::Delegated)) {

@@ -99,23 +99,23 @@ impl<'r> Caller<'r> {
                 .is_some_and(|a| a == self.account && value.starts_with("arn:"))
     }
 
-    /// Whether `value` is this caller's role: the issuer ARN when known, otherwise any role ARN of
-    /// the same account and name (role names are unique in an account regardless of path, "IAM
-    /// identifiers", IAM user guide).
+    /// Whether `value` is this caller's role: a role ARN of the same account and name, whatever
+    /// its path (role names are unique in an account regardless of path, "IAM identifiers", IAM
+    /// user guide; a session's ARN carries no path).
     fn names_role(&self, value: &str) -> bool {
-        match self.shape {
-            Shape::Role => value == self.arn,
-            Shape::Session { role } => match self.issuer {
-                Some(issuer) => value == issuer,
-                None => Arn::parse(value).is_some_and(|a| {
-                    a.service == "iam"
-                        && a.account == self.account
-                        && a.resource.starts_with("role/")
-                        && a.resource.rsplit('/').next() == Some(role)
-                }),
-            },
-            _ => false,
-        }
+        let name = match self.shape {
+            Shape::Role => Arn::parse(self.arn).and_then(|a| a.resource.rsplit('/').next()),
+            Shape::Session { role } => Some(role),
+            _ => None,
+        };
+        name.is_some_and(|name| {
+            Arn::parse(value).is_some_and(|a| {
+                a.service == "iam"
+                    && a.account == self.account
+                    && a.resource.starts_with("role/")
+                    && a.resource.rsplit('/').next() == Some(name)
+            })
+        })
     }
 
     /// How strongly one principal value names the caller.
