@@ -94,7 +94,11 @@ fn one_of(name: &str, list: &[&str]) -> bool {
 
 /// The fixed rule that decides `action` on `resource`, if any. `caller_is_service_linked`: the
 /// caller is a service-linked role (or its session), the way AWS services change their own roles.
-pub fn fixed_rule(action: &str, resource: &str, caller_is_service_linked: bool) -> Option<AwsRule> {
+pub fn fixed_rule(
+    action: &str,
+    resource: &str,
+    caller_is_service_linked: impl FnOnce() -> bool,
+) -> Option<AwsRule> {
     if action.eq_ignore_ascii_case("sts:GetCallerIdentity") {
         return Some(AwsRule::GetCallerIdentityAlwaysAllowed);
     }
@@ -104,7 +108,7 @@ pub fn fixed_rule(action: &str, resource: &str, caller_is_service_linked: bool) 
         return None;
     }
     if let Some(path) = arn.resource.strip_prefix("role/") {
-        if caller_is_service_linked {
+        if caller_is_service_linked() {
             return None;
         }
         if path.starts_with("aws-reserved/") && one_of(name, &ROLE_WRITES) {
@@ -134,33 +138,36 @@ mod tests {
     #[test]
     fn the_fixed_rules() {
         assert_eq!(
-            fixed_rule("STS:getcalleridentity", "*", false),
+            fixed_rule("STS:getcalleridentity", "*", || false),
             Some(AwsRule::GetCallerIdentityAlwaysAllowed)
         );
         let slr = "arn:aws:iam::1:role/aws-service-role/elasticbeanstalk.amazonaws.com/AWSServiceRoleForElasticBeanstalk";
         assert_eq!(
-            fixed_rule("iam:AttachRolePolicy", slr, false),
+            fixed_rule("iam:AttachRolePolicy", slr, || false),
             Some(AwsRule::ProtectedRole)
         );
-        assert_eq!(fixed_rule("iam:UpdateRoleDescription", slr, false), None);
-        assert_eq!(fixed_rule("iam:DeleteServiceLinkedRole", slr, false), None);
-        assert_eq!(fixed_rule("iam:GetRole", slr, false), None);
+        assert_eq!(fixed_rule("iam:UpdateRoleDescription", slr, || false), None);
+        assert_eq!(
+            fixed_rule("iam:DeleteServiceLinkedRole", slr, || false),
+            None
+        );
+        assert_eq!(fixed_rule("iam:GetRole", slr, || false), None);
         let sso = "arn:aws:iam::1:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123";
         assert_eq!(
-            fixed_rule("iam:updaterole", sso, false),
+            fixed_rule("iam:updaterole", sso, || false),
             Some(AwsRule::ProtectedRole)
         );
         // IAM Identity Center changes its roles through its own service-linked role.
-        assert_eq!(fixed_rule("iam:PutRolePolicy", sso, true), None);
+        assert_eq!(fixed_rule("iam:PutRolePolicy", sso, || true), None);
         assert_eq!(
-            fixed_rule("iam:AttachRolePolicy", "arn:aws:iam::1:role/app", false),
+            fixed_rule("iam:AttachRolePolicy", "arn:aws:iam::1:role/app", || false),
             None
         );
         assert_eq!(
             fixed_rule(
                 "iam:CreatePolicyVersion",
                 "arn:aws-us-gov:iam::aws:policy/AdministratorAccess",
-                false
+                || false
             ),
             Some(AwsRule::AwsManagedPolicy)
         );
@@ -168,12 +175,12 @@ mod tests {
             fixed_rule(
                 "iam:AttachUserPolicy",
                 "arn:aws:iam::aws:policy/AdministratorAccess",
-                false
+                || false
             ),
             None
         );
         assert_eq!(
-            fixed_rule("iam:DeletePolicy", "arn:aws:iam::1:policy/mine", false),
+            fixed_rule("iam:DeletePolicy", "arn:aws:iam::1:policy/mine", || false),
             None
         );
     }

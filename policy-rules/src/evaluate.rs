@@ -291,23 +291,72 @@ struct Hit<'p> {
     st: &'p Statement,
 }
 
+/// Appends `n` in decimal (without the formatting machinery: statement indices are written for
+/// every answer).
+fn push_decimal(out: &mut String, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    for d in digits.iter().skip(i) {
+        out.push(char::from(*d));
+    }
+}
+
 impl Hit<'_> {
     fn label(&self) -> String {
-        let which = match self.st.sid.as_deref() {
-            Some(s) => format!("`{s}`"),
-            None => self.index.to_string(),
-        };
+        let mut out = String::with_capacity(48);
+        self.write_label(&mut out);
+        out
+    }
+
+    /// "`policy` statement `Sid`" (or its index), without a `format!` per part: labels are written
+    /// for every answer, thousands of times a sweep.
+    fn write_label(&self, out: &mut String) {
         let name = self.name;
+        let quoted = |out: &mut String, prefix: &str| {
+            out.push_str(prefix);
+            out.push('`');
+            out.push_str(name);
+            out.push('`');
+        };
         match self.kind {
-            PolicyKind::Identity | PolicyKind::Resource => format!("`{name}` statement {which}"),
-            PolicyKind::Boundary if name.is_empty() => {
-                format!("the permissions boundary statement {which}")
-            }
-            PolicyKind::Boundary => format!("the permissions boundary `{name}` statement {which}"),
-            PolicyKind::Session => format!("the session policy `{name}` statement {which}"),
-            PolicyKind::Scp => format!("SCP `{name}` statement {which}"),
-            PolicyKind::Rcp => format!("RCP `{name}` statement {which}"),
+            PolicyKind::Identity | PolicyKind::Resource => quoted(out, ""),
+            PolicyKind::Boundary if name.is_empty() => out.push_str("the permissions boundary"),
+            PolicyKind::Boundary => quoted(out, "the permissions boundary "),
+            PolicyKind::Session => quoted(out, "the session policy "),
+            PolicyKind::Scp => quoted(out, "SCP "),
+            PolicyKind::Rcp => quoted(out, "RCP "),
         }
+        out.push_str(" statement ");
+        match self.st.sid.as_deref() {
+            Some(sid) => {
+                out.push('`');
+                out.push_str(sid);
+                out.push('`');
+            }
+            None => push_decimal(out, self.index),
+        }
+    }
+
+    /// "<label> may <what>: <why>", in one allocation.
+    fn may(&self, what: &str, why: &str) -> String {
+        let mut out = String::with_capacity(64 + why.len());
+        self.write_label(&mut out);
+        out.push_str(" may ");
+        out.push_str(what);
+        out.push_str(": ");
+        out.push_str(why);
+        out
     }
 
     fn cited(&self) -> Cited {
@@ -364,9 +413,7 @@ impl<'p> Allows<'p> {
     }
 
     fn maybe_text(&self) -> Option<String> {
-        self.maybe
-            .as_ref()
-            .map(|(h, why)| format!("{} may Allow: {why}", h.label()))
+        self.maybe.as_ref().map(|(h, why)| h.may("Allow", why))
     }
 }
 
@@ -589,11 +636,22 @@ fn explicit_deny(hit: Hit<'_>, facts: &Facts<'_>) -> Evaluation {
 
 /// Evaluates one request against the policies.
 pub fn evaluate(req: &Request<'_>, policies: &Policies<'_>) -> Evaluation {
-    let caller = Caller::new(req.principal_arn, req.principal_account, req.session_issuer);
-    let service_linked = caller.is_service_linked();
-    if let Some(rule) = fixed_rule(req.action, req.resource, service_linked) {
+    let caller = || Caller::new(req.principal_arn, req.principal_account, req.session_issuer);
+    if let Some(rule) = fixed_rule(req.action, req.resource, || caller().is_service_linked()) {
         return fixed(rule);
     }
+    // The caller's shape matters to resource policies, RCPs, SCPs (service-linked roles are
+    // exempt) and the root user; reading it costs an ARN parse, so only then.
+    let caller = if policies.resource.is_some()
+        || policies.scps.is_some()
+        || policies.rcps.is_some()
+        || req.principal_arn.ends_with(":root")
+    {
+        caller()
+    } else {
+        Caller::opaque(req.principal_arn, req.principal_account, req.session_issuer)
+    };
+    let service_linked = caller.is_service_linked();
     let facts = Facts {
         caller,
         has_boundary: policies.boundary.is_some(),
@@ -691,12 +749,13 @@ pub fn evaluate(req: &Request<'_>, policies: &Policies<'_>) -> Evaluation {
     }
     // "Resource control policies": RCPs do not affect the management account's resources, requests
     // by service-linked roles, nor services outside their list.
-    let rcp_service = req
-        .action
-        .split_once(':')
-        .is_some_and(|(s, _)| RCP_SERVICES.iter().any(|x| x.eq_ignore_ascii_case(s)));
+    let rcp_service = || {
+        req.action
+            .split_once(':')
+            .is_some_and(|(s, _)| RCP_SERVICES.iter().any(|x| x.eq_ignore_ascii_case(s)))
+    };
     if let Some(rcps) = policies.rcps.filter(|o| {
-        o.management_account != Some(resource_account) && !service_linked && rcp_service
+        o.management_account != Some(resource_account) && !service_linked && rcp_service()
     }) {
         if let Some(d) = scan_org(
             PolicyKind::Rcp,
@@ -711,30 +770,43 @@ pub fn evaluate(req: &Request<'_>, policies: &Policies<'_>) -> Evaluation {
     }
     let cross = resource_account != req.principal_account;
     let must = req.resource_policy_rule == ResourcePolicyRule::MustAllow;
-    conclude(&found, denies, cross, must)
+    conclude(&found, denies, cross, must, policies.resource.is_some())
 }
 
 /// Chooses the route, then writes the answer with its reasons and citations.
-fn conclude(found: &Found<'_>, denies: Denies<'_>, cross: bool, must: bool) -> Evaluation {
-    let routes = routes(cross, must);
-    let top = routes
-        .iter()
-        .map(|r| found.route_st(r))
-        .max()
-        .unwrap_or(St::No);
+fn conclude(
+    found: &Found<'_>,
+    denies: Denies<'_>,
+    cross: bool,
+    must: bool,
+    has_resource_policy: bool,
+) -> Evaluation {
     // The first route that got furthest: the one cited.
-    let best = routes
-        .iter()
-        .copied()
-        .find(|r| found.route_st(r) == top)
-        .unwrap_or(&ID);
-    let st = found.route_st(best).min(found.gates_st());
+    let mut best: &[Need] = &ID;
+    let mut top = None;
+    // Without a resource policy only the identity route can hold (the common question).
+    let all = routes(cross, must);
+    let candidates: &[&[Need]] = if has_resource_policy || cross || must {
+        &all
+    } else {
+        &[&ID]
+    };
+    for r in candidates.iter().copied() {
+        let st = found.route_st(r);
+        if top.is_none_or(|t| st > t) {
+            (best, top) = (r, Some(st));
+        }
+        if st == St::Yes {
+            break;
+        }
+    }
+    let st = top.unwrap_or(St::No).min(found.gates_st());
     let mut cited = Vec::new();
     let mut reasons = Vec::new();
     let maybe_deny = denies
         .maybe
         .as_ref()
-        .map(|(h, why)| (h, format!("{} may Deny: {why}", h.label())));
+        .map(|(h, why)| (h, h.may("Deny", why)));
     match st {
         St::Yes => {
             for need in best {
@@ -745,10 +817,12 @@ fn conclude(found: &Found<'_>, denies: Denies<'_>, cross: bool, must: bool) -> E
             for level in found.scps.iter().chain(&found.rcps) {
                 cited.extend(level.yes.map(|h| h.cited()));
             }
-            let main = allowed_by(found, best, cross);
+            let mut main = String::with_capacity(64);
+            main.push_str("allowed by ");
+            allowed_by(&mut main, found, best, cross);
             match maybe_deny {
                 None => {
-                    reasons.push(format!("allowed by {main}"));
+                    reasons.push(main);
                     Evaluation {
                         answer: Answer::Allow,
                         reasons,
@@ -758,7 +832,9 @@ fn conclude(found: &Found<'_>, denies: Denies<'_>, cross: bool, must: bool) -> E
                 }
                 Some((h, deny)) => {
                     cited.push(h.cited());
-                    reasons.push(format!("allowed by {main}, but {deny}"));
+                    main.push_str(", but ");
+                    main.push_str(&deny);
+                    reasons.push(main);
                     Evaluation {
                         answer: Answer::Unknown,
                         reasons,
@@ -822,15 +898,19 @@ fn conclude(found: &Found<'_>, denies: Denies<'_>, cross: bool, must: bool) -> E
 }
 
 /// "`policy` statement 0" (and what else the route needed), for an Allow.
-fn allowed_by(found: &Found<'_>, route: &[Need], cross: bool) -> String {
+fn allowed_by(out: &mut String, found: &Found<'_>, route: &[Need], cross: bool) {
     let hit = |n: Need| found.allows(n).and_then(|a| a.yes);
-    let mut out = match route.first() {
+    match route.first() {
         Some(Need::Identity) if found.root && hit(Need::Identity).is_none() => {
-            "the account root user's full access".to_owned()
+            out.push_str("the account root user's full access")
         }
-        Some(n) => hit(*n).map(|h| h.label()).unwrap_or_default(),
-        None => String::new(),
-    };
+        Some(n) => {
+            if let Some(h) = hit(*n) {
+                h.write_label(out)
+            }
+        }
+        None => {}
+    }
     match route.first() {
         Some(Need::Resource(Grant::Direct)) => out.push_str(", which names the principal"),
         Some(Need::Resource(Grant::Capped)) => out.push_str(match hit(Need::Resource(Grant::Capped)) {
@@ -842,18 +922,18 @@ fn allowed_by(found: &Found<'_>, route: &[Need], cross: bool) -> String {
         _ => {}
     }
     for n in route.iter().skip(1) {
-        let Some(l) = hit(*n).map(|h| h.label()) else {
+        let Some(h) = hit(*n) else {
             continue;
         };
-        let what = match n {
-            Need::Boundary | Need::Session => format!(", within {l}"),
-            Need::Resource(Grant::Delegated) if !cross => {
-                format!(" and {l}, which names the account")
-            }
-            Need::Resource(_) if cross => format!(" and, across accounts, {l}"),
-            Need::Resource(_) | Need::Identity => format!(" and {l}"),
-        };
-        out.push_str(&what);
+        out.push_str(match n {
+            Need::Boundary | Need::Session => ", within ",
+            Need::Resource(_) if cross => " and, across accounts, ",
+            Need::Resource(_) | Need::Identity => " and ",
+        });
+        h.write_label(out);
+        if *n == Need::Resource(Grant::Delegated) && !cross {
+            out.push_str(", which names the account");
+        }
     }
     if !found.scps.is_empty() {
         out.push_str(", within the SCPs at every level");
@@ -861,7 +941,6 @@ fn allowed_by(found: &Found<'_>, route: &[Need], cross: bool) -> String {
     if !found.rcps.is_empty() {
         out.push_str(", within the RCPs at every level");
     }
-    out
 }
 
 fn not_principal(h: &Hit<'_>) -> bool {
@@ -1375,6 +1454,15 @@ mod tests {
             },
         )
         .answer
+    }
+
+    #[test]
+    fn decimal_indices() {
+        for n in [0, 7, 10, 99, 12345, usize::MAX] {
+            let mut s = String::from("x");
+            push_decimal(&mut s, n);
+            assert_eq!(s, format!("x{n}"));
+        }
     }
 
     // Regression (issue 9, class D): `${*}`, `${?}`, `${$}` in a Resource are the characters

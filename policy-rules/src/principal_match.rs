@@ -74,6 +74,17 @@ impl<'r> Caller<'r> {
         }
     }
 
+    /// The caller without reading its ARN (shape `Other`), for evaluations no resource policy,
+    /// organization policy or root user takes part in.
+    pub(crate) fn opaque(arn: &'r str, account: &'r str, issuer: Option<&'r str>) -> Self {
+        Caller {
+            arn,
+            account,
+            shape: Shape::Other,
+            issuer,
+        }
+    }
+
     /// The caller's role ARN, when it is a role or a session with a known issuer.
     pub(crate) fn role_arn(&self) -> Option<&'r str> {
         match self.shape {
