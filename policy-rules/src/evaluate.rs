@@ -146,8 +146,9 @@ pub struct Request<'a> {
     /// The account that owns the resource; `None`: the principal's account (a request within one
     /// account). When it differs, the request is cross-account: both sides must allow.
     pub resource_account: Option<&'a str>,
-    /// The role ARN (with its path) behind an assumed-role session `principal_arn`, when known;
-    /// without it, a resource policy's role ARN matches the session's role by account and name.
+    /// The role ARN (with its path) behind an assumed-role session `principal_arn`, when known:
+    /// it tells a service-linked role's session (SCPs and RCPs do not apply to it). A resource
+    /// policy's role ARN matches the session's role by account and name either way.
     pub session_issuer: Option<&'a str>,
     /// Whether the resource policy must allow (see `ResourcePolicyRule::for_request`).
     pub resource_policy_rule: ResourcePolicyRule,
@@ -1454,6 +1455,40 @@ mod tests {
             },
         )
         .answer
+    }
+
+    #[test]
+    fn resource_policy_rule_for_trust_and_key_policies() {
+        let must = ResourcePolicyRule::MustAllow;
+        let either = ResourcePolicyRule::EitherMayAllow;
+        let role = "arn:aws:iam::1:role/path/r";
+        let key = "arn:aws:kms:eu-west-1:1:key/k";
+        assert_eq!(
+            ResourcePolicyRule::for_request("sts:AssumeRole", role),
+            must
+        );
+        assert_eq!(
+            ResourcePolicyRule::for_request("STS:assumerolewithwebidentity", role),
+            must
+        );
+        assert_eq!(
+            ResourcePolicyRule::for_request("sts:TagSession", role),
+            either
+        );
+        assert_eq!(
+            ResourcePolicyRule::for_request("sts:AssumeRole", "*"),
+            either
+        );
+        assert_eq!(ResourcePolicyRule::for_request("kms:Decrypt", key), must);
+        assert_eq!(
+            ResourcePolicyRule::for_request("kms:Decrypt", "arn:aws:kms:eu-west-1:1:alias/a"),
+            either
+        );
+        assert_eq!(
+            ResourcePolicyRule::for_request("s3:GetObject", role),
+            either
+        );
+        assert_eq!(Request::default().resource_policy_rule, either);
     }
 
     #[test]
