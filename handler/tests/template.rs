@@ -676,11 +676,13 @@ fn ask(
             action,
             resource,
             context: &ctx,
+            ..Default::default()
         },
         &Policies {
             identity: &identity,
             boundary: None,
             resource: None,
+            ..Default::default()
         },
     )
     .answer
