@@ -369,3 +369,51 @@ async fn a_sweep_resumes_across_invocations_and_counts_its_requests() {
     let again = sweeper.advance(&|| true).await.unwrap().unwrap();
     assert_eq!(again.invocations, c.invocations);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_found_by_a_sweep_is_put_back_from_wardens_record() {
+    let (aws, s) = start().await;
+    assert!(demo::mallory_puts_role_policy(&s, "app-deploy", "escalate")
+        .await
+        .unwrap());
+    s.emit(&demo::escalation_event("drift-1", "app-deploy"))
+        .await
+        .unwrap();
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    let iam = &s.admin.clients.iam;
+    let deny = |iam: aws_sdk_iam::Client| async move {
+        iam.get_user_policy()
+            .user_name("mallory")
+            .policy_name("WardenDeny")
+            .send()
+            .await
+    };
+    assert!(deny(iam.clone()).await.is_ok(), "mallory is denied");
+    // Someone deletes the Deny, and no event reports it (the trail was off).
+    iam.delete_user_policy()
+        .user_name("mallory")
+        .policy_name("WardenDeny")
+        .send()
+        .await
+        .unwrap();
+    let key = policy_rules::held::key_of(demo::ACCOUNT, false, "mallory");
+    let records = flow.put_back(&key, "sweep `test`").await.unwrap();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].kind, policy_rules::evidence::RecordKind::Tamper);
+    assert!(
+        records[0].body["what"]
+            .as_str()
+            .unwrap()
+            .starts_with("drift: "),
+        "{}",
+        records[0].body
+    );
+    assert!(deny(iam.clone()).await.is_ok(), "the Deny is back");
+    // In force again: a second look changes nothing.
+    assert!(flow
+        .put_back(&key, "sweep `test`")
+        .await
+        .unwrap()
+        .is_empty());
+}
