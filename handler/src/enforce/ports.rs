@@ -130,6 +130,8 @@ pub trait AccountModel: Send + Sync {
     async fn put(&self, entries: &[(Entry, u64)]) -> Result<(), StoreError>;
     /// Writes the entries a sweep read, without conditions; returns the requests it took.
     async fn put_many(&self, entries: &[Entry]) -> Result<usize, StoreError>;
+    /// Every entry (a sweep's findings run over the whole model), with the requests it took.
+    async fn all(&self) -> Result<(Vec<Entry>, usize), StoreError>;
 }
 
 /// Alerts waiting to be sent, grouped into incidents.

@@ -303,7 +303,8 @@ const BATCH_WRITE: usize = 25;
 ///
 /// API calls: `get` is one consistent `BatchGetItem` per 100 keys (plus one per unprocessed
 /// remainder); `put` one conditional `PutItem` for one entry, one `TransactWriteItems` for more;
-/// `put_many` one `BatchWriteItem` per 25 entries.
+/// `put_many` one `BatchWriteItem` per 25 entries; `all` one `Scan` page per MB of the state table
+/// (the filter keeps the model's items).
 #[derive(Clone)]
 pub struct DynamoModel {
     clients: Clients,
@@ -462,6 +463,40 @@ impl AccountModel for DynamoModel {
                 }
             }
         }
+    }
+
+    async fn all(&self) -> Result<(Vec<Entry>, usize), StoreError> {
+        let prefix = format!("model#{}#", self.account);
+        let mut out = Vec::new();
+        let mut requests = 0;
+        let mut start: Option<Item> = None;
+        loop {
+            let req = self
+                .clients
+                .dynamodb
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .filter_expression("begins_with(#pk, :model)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":model", s(prefix.clone()))
+                .set_exclusive_start_key(start.take());
+            let page = self
+                .clients
+                .caller
+                .call("dynamodb", "Scan", || req.clone().send())
+                .await?
+                .value;
+            requests += 1;
+            for item in page.items() {
+                out.push(entry_of(item)?.0);
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok((out, requests))
     }
 
     async fn put_many(&self, entries: &[Entry]) -> Result<usize, StoreError> {

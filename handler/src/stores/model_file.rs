@@ -69,16 +69,6 @@ impl FileModel {
             .and_then(|()| std::fs::rename(&staging, &self.path))
             .map_err(|e| StoreError::Io(format!("cannot write `{}`: {e}", self.path.display())))
     }
-
-    /// Every entry the file holds.
-    pub fn all(&self) -> Result<Vec<Entry>, StoreError> {
-        Ok(self
-            .load()?
-            .entries
-            .into_values()
-            .map(|s| s.entry)
-            .collect())
-    }
 }
 
 #[async_trait]
@@ -114,6 +104,16 @@ impl AccountModel for FileModel {
             );
         }
         self.save(&model)
+    }
+
+    async fn all(&self) -> Result<(Vec<Entry>, usize), StoreError> {
+        let entries = self
+            .load()?
+            .entries
+            .into_values()
+            .map(|s| s.entry)
+            .collect();
+        Ok((entries, 1))
     }
 
     async fn put_many(&self, entries: &[Entry]) -> Result<usize, StoreError> {
