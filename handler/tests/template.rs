@@ -627,13 +627,12 @@ fn needs(op: &str, names: &Names) -> Vec<Ask> {
             .collect(),
         ("sns", "Publish") => vec![("sns:Publish".into(), names.topic.clone(), none())],
         // The sweep's reads: GAAD and the bucket list take only "*".
-        ("iam", "GetAccountAuthorizationDetails") => {
-            vec![(
-                "iam:GetAccountAuthorizationDetails".into(),
-                "*".into(),
-                none(),
-            )]
-        }
+        (
+            "iam",
+            n @ ("GetAccountAuthorizationDetails"
+            | "GenerateCredentialReport"
+            | "GetCredentialReport"),
+        ) => vec![(format!("iam:{n}"), "*".into(), none())],
         ("cloudtrail", "DescribeTrails") => {
             vec![("cloudtrail:DescribeTrails".into(), "*".into(), none())]
         }
