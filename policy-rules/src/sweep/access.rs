@@ -33,6 +33,18 @@ impl Bits {
     pub(crate) fn get(&self, i: usize) -> bool {
         self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
+    /// Whether the two sets share an action.
+    pub(crate) fn intersects(&self, other: &Bits) -> bool {
+        self.0.iter().zip(&other.0).any(|(a, b)| a & b != 0)
+    }
+    /// The set of the given actions of interest.
+    pub(crate) fn of(n: usize, ids: impl IntoIterator<Item = usize>) -> Self {
+        let mut b = Bits::with_len(n);
+        for i in ids {
+            b.set(i);
+        }
+        b
+    }
     fn union(&mut self, other: &Bits) {
         for (a, b) in self.0.iter_mut().zip(&other.0) {
             *a |= b;
@@ -52,6 +64,8 @@ impl Bits {
 pub(crate) struct Interest {
     pub(crate) actions: Vec<String>,
     by_lower: HashMap<String, usize>,
+    /// As spelt (the common case: no lowercase copy to look up).
+    exact: HashMap<String, usize>,
     by_service: HashMap<String, Vec<usize>>,
 }
 
@@ -67,13 +81,17 @@ impl Interest {
             let service = lower.split(':').next().unwrap_or("").to_owned();
             i.by_service.entry(service).or_default().push(idx);
             i.by_lower.insert(lower, idx);
+            i.exact.insert(a.clone(), idx);
             i.actions.push(a);
         }
         i
     }
 
     pub(crate) fn index(&self, action: &str) -> Option<usize> {
-        self.by_lower.get(&action.to_ascii_lowercase()).copied()
+        self.exact
+            .get(action)
+            .or_else(|| self.by_lower.get(&action.to_ascii_lowercase()))
+            .copied()
     }
 
     /// The actions of interest `pattern` matches.
@@ -311,9 +329,21 @@ impl<'s> View<'s> {
         scopes: &[String],
         first: bool,
     ) -> Vec<(String, Answer, String)> {
-        let Some(ai) = index.interest.index(action) else {
-            return Vec::new();
-        };
+        match index.interest.index(action) {
+            Some(ai) => self.allowed_on_id(index, ai, action, scopes, first),
+            None => Vec::new(),
+        }
+    }
+
+    /// `allowed_on` for an action of interest by its index.
+    pub(crate) fn allowed_on_id(
+        &self,
+        index: &DocIndex,
+        ai: usize,
+        action: &str,
+        scopes: &[String],
+        first: bool,
+    ) -> Vec<(String, Answer, String)> {
         if !self.allow_bits.get(ai) {
             return Vec::new();
         }
@@ -403,9 +433,22 @@ pub(crate) fn intersect(a: &str, b: &str) -> Option<String> {
     if !wildcard::has_wildcard(a) || !wildcard::has_wildcard(b) {
         return None;
     }
+    // The literal heads (and tails) of both must agree as far as the shorter goes.
+    let wild = |c: char| c == '*' || c == '?';
+    let head = |s: &str| s.find(wild).unwrap_or(s.len());
+    let (ha, hb) = (head(a), head(b));
+    let n = ha.min(hb);
+    if a.as_bytes().get(..n) != b.as_bytes().get(..n) {
+        return None;
+    }
+    let tail = |s: &str| s.len() - s.rfind(wild).map_or(0, |i| i + 1);
+    let m = tail(a).min(tail(b));
+    if a.as_bytes().get(a.len() - m..) != b.as_bytes().get(b.len() - m..) {
+        return None;
+    }
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = vec![false; (a.len() + 1) * (b.len() + 1)];
     let mut out = String::new();
     product(&a, &b, 0, 0, &mut seen, &mut out).then_some(out)
 }
@@ -417,11 +460,12 @@ fn product(
     b: &[char],
     i: usize,
     j: usize,
-    seen: &mut std::collections::HashSet<(usize, usize)>,
+    seen: &mut [bool],
     out: &mut String,
 ) -> bool {
-    if !seen.insert((i, j)) {
-        return false;
+    match seen.get_mut(i * (b.len() + 1) + j) {
+        Some(s) if !*s => *s = true,
+        _ => return false,
     }
     let (x, y) = (a.get(i).copied(), b.get(j).copied());
     if x.is_none() && y.is_none() {

@@ -22,7 +22,7 @@ use crate::principal_pattern;
 use crate::rules::{AllowSet, DenyScope, Rule};
 use crate::snapshot::PrincipalRecord;
 use crate::wildcard;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// Actions that together stand for "everything": allowed on `*`, each, is full access.
 pub const FULL_ACCESS_PROBES: [&str; 10] = [
@@ -104,6 +104,11 @@ pub(crate) struct Principals<'p> {
     pub(crate) views: Vec<View<'p>>,
     pub(crate) standing: Vec<Standing>,
     groups: Vec<View<'p>>,
+    /// Per principal: a role whose trust policy names the account (or `*`), so any principal of
+    /// the account its identity policies allow may assume it.
+    trust_admits: Vec<bool>,
+    /// Per rule (in the rule set's order): the actions it guards.
+    pub(crate) rule_actions: &'p [Vec<String>],
 }
 
 /// The actions a rule guards: its `match.actions` expanded over the catalog at its access
@@ -219,6 +224,7 @@ impl<'p> Principals<'p> {
     pub(crate) fn new(
         ctx: &'p Ctx<'p>,
         prepared: &'p Prepared<'p>,
+        rule_actions: &'p [Vec<String>],
         notes: &mut Vec<String>,
     ) -> Self {
         let snap = ctx.input.snapshot;
@@ -255,11 +261,30 @@ impl<'p> Principals<'p> {
             .zip(&prepared.group_labels)
             .map(|(m, l)| View::new(snap, m, false, &ctx.account, l, &prepared.index))
             .collect();
+        let root = format!("arn:{}:iam::{}:root", ctx.partition, ctx.account);
+        let trust_admits = views
+            .iter()
+            .map(|v| {
+                v.rec.trust.as_ref().is_some_and(|t| {
+                    use crate::policy::{Principals as P, Scope};
+                    t.statements.iter().any(|st| match &st.principal {
+                        Some(Scope::Only(P::Any)) | Some(Scope::Not(_)) => true,
+                        Some(Scope::Only(P::Kinds(k))) => k.get("AWS").is_some_and(|l| {
+                            l.iter()
+                                .any(|x| x == "*" || *x == root || *x == ctx.account)
+                        }),
+                        None => false,
+                    })
+                })
+            })
+            .collect();
         Principals {
             prepared,
             views,
             standing,
             groups,
+            trust_admits,
+            rule_actions,
         }
     }
 
@@ -537,7 +562,7 @@ fn target_methods(
                 .map(|(_, _, why)| (*svc, *act, why))
         })
         .collect();
-    for (_, t) in targets {
+    for (j, t) in targets {
         let ta = t.rec.arn.as_str();
         if !t.is_role {
             for (action, method) in [
@@ -568,7 +593,10 @@ fn target_methods(
                 evidence: format!("escalation.md, \"make a role assumable by oneself\": `iam:UpdateAssumeRolePolicy` on `{ta}`, an effective admin ({why})"),
             });
         }
-        if let Some(trust) = &t.rec.trust {
+        let Some(trust) = &t.rec.trust else { continue };
+        let admits = p.trust_admits.get(j).copied().unwrap_or(false);
+        let names_it = trust_names(trust, &v.rec.arn);
+        if names_it || (admits && v.may(index, "sts:AssumeRole")) {
             let trusted = v.ask("sts:AssumeRole", ta, Some(("trust policy", trust)));
             let by_trust_alone = evaluate(
                 &Request {
@@ -584,7 +612,6 @@ fn target_methods(
                     resource: Some(("trust policy", trust)),
                 },
             );
-            let names_it = trust_names(trust, &v.rec.arn);
             let identity = can(v, index, "sts:AssumeRole", ta);
             if by_trust_alone.answer == Answer::Allow
                 && (names_it || identity.is_some())
@@ -599,6 +626,8 @@ fn target_methods(
                     ),
                 });
             }
+        }
+        {
             for (svc, act, why_compute) in &compute {
                 if !trusts_service(trust, svc) {
                     continue;
@@ -763,28 +792,29 @@ fn deny_rule<'c>(
     v: &View<'_>,
     pairs: &BTreeSet<(String, String)>,
 ) -> Option<&'c Rule> {
-    let catalog = ctx.input.catalog;
-    let mut cache: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    ctx.input.rules.rules.iter().find(|r| {
-        !r.matches.actions.is_empty()
-            && r.matches.request.is_empty()
-            && !r.allow.is_empty()
-            && p.allowed_by(ctx, &r.allow, v).is_none()
-            && {
-                let guarded = cache
-                    .entry(&r.id)
-                    .or_insert_with(|| rule_actions(r, catalog));
-                let resources: Vec<String> = r
-                    .matches
-                    .resources
-                    .iter()
-                    .map(|x| ctx.instantiate(x))
-                    .collect();
-                pairs.iter().any(|(a, res)| {
-                    guarded.iter().any(|g| g.eq_ignore_ascii_case(a))
-                        && (resources.is_empty()
-                            || resources.iter().any(|q| wildcard::matches(q, res)))
-                })
-            }
-    })
+    ctx.input
+        .rules
+        .rules
+        .iter()
+        .zip(p.rule_actions)
+        .find(|(r, guarded)| {
+            !r.matches.actions.is_empty()
+                && r.matches.request.is_empty()
+                && !r.allow.is_empty()
+                && p.allowed_by(ctx, &r.allow, v).is_none()
+                && {
+                    let resources: Vec<String> = r
+                        .matches
+                        .resources
+                        .iter()
+                        .map(|x| ctx.instantiate(x))
+                        .collect();
+                    pairs.iter().any(|(a, res)| {
+                        guarded.iter().any(|g| g.eq_ignore_ascii_case(a))
+                            && (resources.is_empty()
+                                || resources.iter().any(|q| wildcard::matches(q, res)))
+                    })
+                }
+        })
+        .map(|(r, _)| r)
 }

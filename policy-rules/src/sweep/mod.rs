@@ -294,7 +294,7 @@ pub fn sweep(input: &SweepInput<'_>, options: &SweepOptions) -> SweepReport {
         .map(|r| admin::rule_actions(r, input.catalog))
         .collect();
     let prepared = admin::Prepared::new(&ctx, &actions);
-    let principals = admin::Principals::new(&ctx, &prepared, &mut report.notes);
+    let principals = admin::Principals::new(&ctx, &prepared, &actions, &mut report.notes);
     findings.extend(standing::findings(&ctx, &principals));
     findings.extend(admin::findings(&ctx, &principals));
     findings.extend(exposure::findings(&ctx, &mut report.notes));

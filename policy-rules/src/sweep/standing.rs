@@ -9,8 +9,8 @@
 //! Principals with the same policy documents (and boundary, and no policy variables) are allowed
 //! the same: each distinct set is evaluated once per rule.
 
-use super::access::View;
-use super::admin::{rule_actions, Principals, Standing};
+use super::access::{Bits, View};
+use super::admin::{Principals, Standing};
 use super::{Action, Change, Ctx, Finding, Kind, Response};
 use crate::evaluate::Answer;
 use crate::rules::DenyScope;
@@ -22,11 +22,10 @@ type Hits = Vec<(String, String, Answer, String)>;
 pub(crate) fn findings(ctx: &Ctx<'_>, p: &Principals<'_>) -> Vec<Finding> {
     let index = &p.prepared.index;
     let mut out = Vec::new();
-    for rule in &ctx.input.rules.rules {
+    for (rule, actions) in ctx.input.rules.rules.iter().zip(p.rule_actions) {
         if rule.matches.grants_outside_account {
             continue;
         }
-        let actions = rule_actions(rule, ctx.input.catalog);
         let scopes: Vec<String> = rule
             .matches
             .resources
@@ -34,22 +33,27 @@ pub(crate) fn findings(ctx: &Ctx<'_>, p: &Principals<'_>) -> Vec<Finding> {
             .map(|r| ctx.instantiate(r))
             .collect();
         let mut cache: HashMap<Vec<usize>, Hits> = HashMap::new();
+        let ids: Vec<(usize, &String)> = actions
+            .iter()
+            .filter_map(|a| index.interest.index(a).map(|i| (i, a)))
+            .collect();
+        let mask = Bits::of(index.interest.actions.len(), ids.iter().map(|(i, _)| *i));
         for (i, v) in p.views.iter().enumerate() {
             let standing = p.standing.get(i).copied().unwrap_or(Standing::Judged);
             if matches!(standing, Standing::Warden | Standing::ServiceLinked) {
                 continue;
             }
-            if p.allowed_by(ctx, &rule.allow, v).is_some() {
+            if !v.allow_bits.intersects(&mask) || p.allowed_by(ctx, &rule.allow, v).is_some() {
                 continue;
             }
             let compute = |v: &View<'_>| -> Hits {
                 let mut hits = Vec::new();
-                for a in &actions {
-                    if !v.may(index, a) {
+                for (ai, a) in &ids {
+                    if !v.allow_bits.get(*ai) {
                         continue;
                     }
-                    for (w, answer, why) in v.allowed_on(index, a, &scopes, false) {
-                        hits.push((a.clone(), w, answer, why));
+                    for (w, answer, why) in v.allowed_on_id(index, *ai, a, &scopes, false) {
+                        hits.push(((*a).clone(), w, answer, why));
                     }
                 }
                 hits

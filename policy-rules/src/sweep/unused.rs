@@ -58,8 +58,10 @@ pub(crate) fn findings(ctx: &Ctx<'_>) -> Vec<Finding> {
         }
         Some(report) => {
             let age = ctx.age(report.generated);
+            let rows: std::collections::HashMap<&str, &super::input::CredentialRow> =
+                report.rows.iter().map(|r| (r.user.as_str(), r)).collect();
             for u in snap.users.values() {
-                let Some(row) = report.row(&u.name) else {
+                let Some(row) = rows.get(u.name.as_str()).copied() else {
                     out.push(finding(
                         INSUFFICIENT_DATA,
                         &u.arn,
