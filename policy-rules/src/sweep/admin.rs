@@ -322,8 +322,7 @@ fn member(ctx: &Ctx<'_>, set: &AllowSet, v: &View<'_>) -> Option<String> {
         }
     }
     set.accounts
-        .iter()
-        .any(|a| *a == ctx.account)
+        .contains(&ctx.account)
         .then(|| format!("allow-set `{n}`: account `{}`", ctx.account))
 }
 
@@ -670,28 +669,43 @@ fn trust_names(trust: &PolicyDocument, arn: &str) -> bool {
     })
 }
 
+/// What the fixpoint knows of one principal.
+#[derive(Debug, Default)]
+struct State {
+    admin: bool,
+    methods: Vec<Method>,
+    /// Holds full access: the reason.
+    full: Option<String>,
+}
+
 /// The effective-admin findings.
 pub(crate) fn findings(ctx: &Ctx<'_>, p: &Principals<'_>) -> Vec<Finding> {
     let index = &p.prepared.index;
     let n = p.views.len();
-    let mut admin = vec![false; n];
-    let mut methods: Vec<Vec<Method>> = vec![Vec::new(); n];
-    let mut holds_full: Vec<Option<String>> = vec![None; n];
-    for (i, v) in p.views.iter().enumerate() {
-        if p.standing.get(i) == Some(&Standing::ServiceLinked) {
-            continue;
-        }
-        if let Some(why) = full(v, index) {
-            holds_full[i] = Some(why);
-            admin[i] = true;
-            continue;
-        }
-        let own = own_methods(ctx, p, i);
-        if !own.is_empty() {
-            admin[i] = true;
-            methods[i] = own;
-        }
-    }
+    let linked = |i: usize| p.standing.get(i) == Some(&Standing::ServiceLinked);
+    let mut state: Vec<State> = p
+        .views
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            if linked(i) {
+                return State::default();
+            }
+            if let Some(why) = full(v, index) {
+                return State {
+                    admin: true,
+                    methods: Vec::new(),
+                    full: Some(why),
+                };
+            }
+            let own = own_methods(ctx, p, i);
+            State {
+                admin: !own.is_empty(),
+                methods: own,
+                full: None,
+            }
+        })
+        .collect();
     let full_groups: Vec<usize> = p
         .groups
         .iter()
@@ -702,22 +716,25 @@ pub(crate) fn findings(ctx: &Ctx<'_>, p: &Principals<'_>) -> Vec<Finding> {
     // INVARIANT (admin-fixpoint): a principal that can become an effective admin is one; each
     // round adds at least one principal or ends, so at most `n` rounds.
     for _ in 0..n.max(1) {
+        let targets: Vec<usize> = state
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.admin)
+            .map(|(j, _)| j)
+            .collect();
         let mut changed = false;
-        let targets: Vec<usize> = (0..n).filter(|j| admin[*j]).collect();
-        for i in 0..n {
-            if admin[i] || p.standing.get(i) == Some(&Standing::ServiceLinked) {
+        for (i, s) in state.iter_mut().enumerate() {
+            if s.admin || linked(i) {
                 continue;
             }
             let via = target_methods(ctx, p, i, &targets, &full_groups);
             if !via.is_empty() {
-                methods[i] = via;
+                s.methods = via;
                 changed = true;
             }
         }
-        for i in 0..n {
-            if !methods[i].is_empty() {
-                admin[i] = true;
-            }
+        for s in &mut state {
+            s.admin |= !s.methods.is_empty();
         }
         if !changed {
             break;
@@ -725,8 +742,8 @@ pub(crate) fn findings(ctx: &Ctx<'_>, p: &Principals<'_>) -> Vec<Finding> {
     }
     let admin_set = std::slice::from_ref(&ctx.options.admin_allow_set);
     let mut out = Vec::new();
-    for (i, v) in p.views.iter().enumerate() {
-        if !admin[i] {
+    for ((i, v), s) in p.views.iter().enumerate().zip(&state) {
+        if !s.admin {
             continue;
         }
         let standing = p.standing.get(i).copied().unwrap_or(Standing::Judged);
@@ -740,7 +757,7 @@ pub(crate) fn findings(ctx: &Ctx<'_>, p: &Principals<'_>) -> Vec<Finding> {
             continue;
         }
         let age = ctx.age(ctx.input.snapshot_read_at);
-        let finding = match &holds_full[i] {
+        let finding = match &s.full {
             Some(why) => Finding {
                 kind: Kind::EffectiveAdmin,
                 finding_type: "FullAccess".to_owned(),
@@ -753,7 +770,7 @@ pub(crate) fn findings(ctx: &Ctx<'_>, p: &Principals<'_>) -> Vec<Finding> {
                 response: Response::alert(ctx.mode(None), "holds full access outside the admin allow-set: a person decides (Warden does not take a policy away)"),
             },
             None => {
-                let ms = &methods[i];
+                let ms = &s.methods;
                 let pairs: BTreeSet<(String, String)> = ms.iter().flat_map(|m| m.pairs.clone()).collect();
                 let actions: BTreeSet<String> = pairs.iter().map(|(a, _)| a.clone()).collect();
                 let rule = deny_rule(ctx, p, v, &pairs);
