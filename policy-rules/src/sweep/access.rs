@@ -193,6 +193,11 @@ impl DocIndex {
     }
 }
 
+/// The witnesses of each statement `(document, index)` for one principal and one set of scopes:
+/// the same for every action the statement covers.
+#[derive(Debug, Default)]
+pub(crate) struct Witnesses(HashMap<(usize, usize), Vec<String>>);
+
 /// A user or role with everything asked of its policies gathered once.
 #[derive(Debug)]
 pub(crate) struct View<'s> {
@@ -330,7 +335,9 @@ impl<'s> View<'s> {
         first: bool,
     ) -> Vec<(String, Answer, String)> {
         match index.interest.index(action) {
-            Some(ai) => self.allowed_on_id(index, ai, action, scopes, first),
+            Some(ai) => {
+                self.allowed_on_id(index, ai, action, scopes, first, &mut Witnesses::default())
+            }
             None => Vec::new(),
         }
     }
@@ -343,6 +350,7 @@ impl<'s> View<'s> {
         action: &str,
         scopes: &[String],
         first: bool,
+        cache: &mut Witnesses,
     ) -> Vec<(String, Answer, String)> {
         if !self.allow_bits.get(ai) {
             return Vec::new();
@@ -355,10 +363,15 @@ impl<'s> View<'s> {
             if !bits.get(ai) {
                 continue;
             }
-            for (st, b) in d.statements.iter().zip(per) {
+            for (k, (st, b)) in d.statements.iter().zip(per).enumerate() {
                 if !b.get(ai) {
                     continue;
                 }
+                if let Some(known) = cache.0.get(&(doc_key(d), k)) {
+                    witnesses.extend(known.iter().cloned());
+                    continue;
+                }
+                let before = witnesses.len();
                 match &st.resource {
                     Some(Scope::Only(rs)) => {
                         for r in rs {
@@ -373,6 +386,8 @@ impl<'s> View<'s> {
                     _ if scopes.is_empty() => witnesses.push("*".to_owned()),
                     _ => witnesses.extend(scopes.iter().cloned()),
                 }
+                let found = witnesses.get(before..).unwrap_or_default().to_vec();
+                cache.0.insert((doc_key(d), k), found);
             }
         }
         witnesses.sort_unstable();

@@ -9,7 +9,7 @@
 //! Principals with the same policy documents (and boundary, and no policy variables) are allowed
 //! the same: each distinct set is evaluated once per rule.
 
-use super::access::{Bits, View};
+use super::access::{Bits, View, Witnesses};
 use super::admin::{Principals, Standing};
 use super::{Action, Change, Ctx, Finding, Kind, Response};
 use crate::evaluate::Answer;
@@ -48,11 +48,14 @@ pub(crate) fn findings(ctx: &Ctx<'_>, p: &Principals<'_>) -> Vec<Finding> {
             }
             let compute = |v: &View<'_>| -> Hits {
                 let mut hits = Vec::new();
+                let mut witnesses = Witnesses::default();
                 for (ai, a) in &ids {
                     if !v.allow_bits.get(*ai) {
                         continue;
                     }
-                    for (w, answer, why) in v.allowed_on_id(index, *ai, a, &scopes, false) {
+                    for (w, answer, why) in
+                        v.allowed_on_id(index, *ai, a, &scopes, false, &mut witnesses)
+                    {
                         hits.push(((*a).clone(), w, answer, why));
                     }
                 }
