@@ -192,6 +192,7 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
             credential_report,
             trails,
             held,
+            access_keys,
             rules,
             allow_groups,
             format,
@@ -213,6 +214,7 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
                 credential_report.as_deref(),
                 trails.as_deref(),
                 held.as_deref(),
+                access_keys.as_deref(),
             )?;
             let options = policy_rules::sweep::SweepOptions {
                 unused_days,
@@ -226,7 +228,7 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
                     credential_report: files.credential_report.as_ref(),
                     buckets: files.buckets.as_ref(),
                     trails: files.trails.as_deref(),
-                    access_keys: None,
+                    access_keys: files.access_keys.as_deref(),
                     held: &files.held,
                     rules: &rules,
                     catalog: &catalog,

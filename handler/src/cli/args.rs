@@ -259,6 +259,10 @@ pub enum Command {
         /// records, for drift.
         #[arg(long)]
         held: Option<PathBuf>,
+        /// Access keys as `aws iam list-access-keys` prints them (one output, or a JSON array of
+        /// them): tells a key Warden set Inactive that is Active again.
+        #[arg(long, value_name = "FILE")]
+        access_keys: Option<PathBuf>,
         /// Rule file (TOML); the default rule pack when absent.
         #[arg(long)]
         rules: Option<PathBuf>,

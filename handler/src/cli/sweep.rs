@@ -8,7 +8,9 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use policy_rules::held::Held;
 use policy_rules::snapshot::Snapshot;
-use policy_rules::sweep::input::{parse_time, parse_trails, Buckets, CredentialReport, Trail};
+use policy_rules::sweep::input::{
+    parse_access_keys, parse_time, parse_trails, AccessKey, Buckets, CredentialReport, Trail,
+};
 use policy_rules::sweep::{Kind, SweepReport};
 use serde_json::Value;
 use std::io::Write;
@@ -24,6 +26,7 @@ pub struct SweepFiles {
     pub buckets: Option<Buckets>,
     pub trails: Option<Vec<Trail>>,
     pub held: Vec<Held>,
+    pub access_keys: Option<Vec<AccessKey>>,
 }
 
 fn read(path: &Path, what: &str) -> Result<String> {
@@ -127,6 +130,7 @@ pub fn load(
     report: Option<&Path>,
     trails: Option<&Path>,
     held_file: Option<&Path>,
+    access_keys: Option<&Path>,
 ) -> Result<SweepFiles> {
     let text = read(account, "account")?;
     let snapshot =
@@ -153,6 +157,12 @@ pub fn load(
         buckets,
         trails,
         held: held_file.map(held).transpose()?.unwrap_or_default(),
+        access_keys: access_keys
+            .map(|p| {
+                parse_access_keys(&read(p, "access keys")?)
+                    .with_context(|| format!("access keys `{}`", p.display()))
+            })
+            .transpose()?,
     })
 }
 

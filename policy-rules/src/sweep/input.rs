@@ -412,6 +412,49 @@ pub struct AccessKey {
     pub status: String,
 }
 
+/// Parses access keys as `aws iam list-access-keys` prints them (`{"AccessKeyMetadata": [{"UserName",
+/// "AccessKeyId", "Status", …}]}`), a list of such outputs (one per user), or a list of the entries.
+pub fn parse_access_keys(text: &str) -> Result<Vec<AccessKey>, InputError> {
+    let v: Value = serde_json::from_str(text).map_err(|e| InputError::Json(e.to_string()))?;
+    let mut out = Vec::new();
+    let mut entries: Vec<&Value> = Vec::new();
+    match &v {
+        Value::Object(_) => {
+            if let Some(list) = v.get("AccessKeyMetadata").and_then(Value::as_array) {
+                entries.extend(list);
+            }
+        }
+        Value::Array(items) => {
+            for x in items {
+                match x.get("AccessKeyMetadata").and_then(Value::as_array) {
+                    Some(list) => entries.extend(list),
+                    None => entries.push(x),
+                }
+            }
+        }
+        _ => {}
+    }
+    if entries.is_empty() && !matches!(&v, Value::Array(a) if a.is_empty()) {
+        return Err(InputError::Shape(
+            "not the output of `aws iam list-access-keys` (no `AccessKeyMetadata`)".to_owned(),
+        ));
+    }
+    for (i, e) in entries.into_iter().enumerate() {
+        let field = |k: &str| {
+            e.get(k)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| InputError::Shape(format!("access key {i}: no `{k}`")))
+        };
+        out.push(AccessKey {
+            user: field("UserName")?,
+            id: field("AccessKeyId")?,
+            status: field("Status")?,
+        });
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -291,3 +291,70 @@ fn the_live_request_count_is_computed_from_the_sizes() {
         12 + 2 + 4_000 + 3 + 1
     );
 }
+
+#[test]
+fn drift_of_every_kind_warden_holds() {
+    use crate::planner::Placement;
+    let mut s = seeded();
+    // The Deny on `denied` is back, but not as Warden renders it.
+    let h = s.held[0].clone();
+    let mut changed = h.document().unwrap();
+    changed.statements.truncate(1);
+    s.snapshot
+        .users
+        .get_mut("denied")
+        .unwrap()
+        .inline
+        .insert("WardenDeny".to_owned(), changed);
+    // A managed Deny on `dev`, detached; a deleted login profile of `reader`, back; a key set
+    // Inactive on `reader`, active again; a quarantine on `mallory`, gone; a held principal gone.
+    let mut managed = Held::new("arn:aws:iam::111122223333:user/dev");
+    managed
+        .denies
+        .insert(("s3:GetObject".to_owned(), "arn:aws:s3:::data/*".to_owned()));
+    managed.placement = Some(Placement::Managed);
+    managed.policy_name = Some(crate::planner::managed_policy_name(&managed.principal));
+    let mut reader = Held::new("arn:aws:iam::111122223333:user/reader");
+    reader.login_profile_removed = true;
+    reader.keys_inactive.insert("AKIAREADER1".to_owned());
+    let mut quarantined = Held::new("arn:aws:iam::111122223333:user/mallory");
+    quarantined.quarantined = true;
+    let mut gone = Held::new("arn:aws:iam::111122223333:user/nobody");
+    gone.quarantined = true;
+    s.held.extend([managed, reader, quarantined, gone]);
+    let keys = vec![input::AccessKey {
+        user: "reader".to_owned(),
+        id: "AKIAREADER1".to_owned(),
+        status: "Active".to_owned(),
+    }];
+    let r = sweep(
+        &SweepInput {
+            snapshot: &s.snapshot,
+            snapshot_read_at: None,
+            credential_report: Some(&s.report),
+            buckets: None,
+            trails: None,
+            access_keys: Some(&keys),
+            held: &s.held,
+            rules: &s.rules,
+            catalog: &s.catalog,
+        },
+        &SweepOptions::new(now()),
+    );
+    assert!(has(&r, Kind::Drift, "DenyChanged", "user/denied"));
+    assert!(has(&r, Kind::Drift, "DenyMissing", "user/dev"));
+    assert!(has(&r, Kind::Drift, "LoginProfileRecreated", "user/reader"));
+    assert!(has(&r, Kind::Drift, "KeyReactivated", "user/reader"));
+    assert!(has(&r, Kind::Drift, "QuarantineMissing", "user/mallory"));
+    assert!(has(&r, Kind::Drift, "PrincipalGone", "user/nobody"));
+    assert!(r
+        .findings
+        .iter()
+        .filter(|f| f.kind == Kind::Drift && f.finding_type != "PrincipalGone")
+        .all(|f| f.response.action == Action::PutBack));
+    assert_eq!(
+        input::parse_access_keys(r#"{"AccessKeyMetadata":[{"UserName":"reader","AccessKeyId":"AKIAREADER1","Status":"Active","CreateDate":"2020-01-01T00:00:00Z"}]}"#).unwrap(),
+        keys
+    );
+    assert!(input::parse_access_keys(r#"{"Users":[]}"#).is_err());
+}
