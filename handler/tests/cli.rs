@@ -444,6 +444,7 @@ fn help_documents_exit_codes_of_every_command_that_reads_files() {
         &["plan", "--help"],
         &["evidence", "verify", "--help"],
         &["evidence", "list", "--help"],
+        &["sweep", "--help"],
     ] {
         warden()
             .args(args)
@@ -1060,4 +1061,21 @@ fn sweep_of_the_real_account_dump_runs() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!json_lines(&out.stdout).is_empty());
+}
+
+#[test]
+fn sweep_help_defines_the_buckets_file_and_the_change_limit_code() {
+    warden()
+        .args(["sweep", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"account_public_access_block\""))
+        .stdout(predicate::str::contains("\"object_ownership\""))
+        .stdout(predicate::str::contains(
+            "3  swept, and some findings' changes are over --max-changes",
+        ));
+    warden()
+        .arg("--help")
+        .assert()
+        .stdout(predicate::str::contains("sweep               1"));
 }
