@@ -307,6 +307,26 @@ impl<'s> View<'s> {
             .is_none_or(|i| self.allow_bits.get(i))
     }
 
+    /// The principal's documents with a statement about the action of interest `ai`: the only
+    /// ones that can decide it.
+    // INVARIANT (relevant-decide): `evaluate` over these answers as over all the principal's
+    // documents, for every action of interest and resource (tested over the fixture accounts).
+    pub(crate) fn relevant(
+        &self,
+        index: &DocIndex,
+        ai: usize,
+    ) -> Vec<(&'s str, &'s PolicyDocument)> {
+        self.policies
+            .iter()
+            .filter(|(_, d)| {
+                let k = doc_key(d);
+                index.docs.get(&k).is_none_or(|(b, _, _)| b.get(ai))
+                    || index.denies.get(&k).is_some_and(|b| b.get(ai))
+            })
+            .copied()
+            .collect()
+    }
+
     /// The evaluator's answer for one request, with the principal's policies (and a resource
     /// policy, such as a trust policy).
     pub(crate) fn ask(
@@ -402,16 +422,7 @@ impl<'s> View<'s> {
         // Only the documents with a statement about the action can decide it (every other
         // statement does not apply: `evaluate` would pass over it), so the evaluator is given
         // those alone: the same answer, asked of fewer statements.
-        let relevant: Vec<(&str, &PolicyDocument)> = self
-            .policies
-            .iter()
-            .filter(|(_, d)| {
-                let k = doc_key(d);
-                index.docs.get(&k).is_none_or(|(b, _, _)| b.get(ai))
-                    || index.denies.get(&k).is_some_and(|b| b.get(ai))
-            })
-            .copied()
-            .collect();
+        let relevant = self.relevant(index, ai);
         let mut out = Vec::new();
         for w in witnesses {
             let e = evaluate(

@@ -358,3 +358,65 @@ fn drift_of_every_kind_warden_holds() {
     );
     assert!(input::parse_access_keys(r#"{"Users":[]}"#).is_err());
 }
+
+#[test]
+fn the_relevant_documents_decide_as_all_the_documents_do() {
+    use crate::evaluate::{evaluate, Policies, Request};
+    use access::{labels, DocIndex, Interest, View};
+    let rules = RuleSet::default_pack().unwrap();
+    let catalog = Catalog::builtin().unwrap();
+    for text in [
+        include_str!("../../../fixtures/sweep/account.json"),
+        include_str!("../../../fixtures/policies/cloudsplaining_test_example-authz-details.json"),
+    ] {
+        let snap = Snapshot::parse(text).unwrap();
+        let account = snap.account().unwrap();
+        let mut wanted: Vec<String> = rules
+            .rules
+            .iter()
+            .flat_map(|r| admin::rule_actions(r, &catalog))
+            .collect();
+        wanted.extend(ESCALATION_ACTIONS.iter().map(|a| (*a).to_owned()));
+        wanted.extend(["s3:GetObject", "ec2:RunInstances", "kms:Decrypt"].map(String::from));
+        let docs = snap
+            .users
+            .values()
+            .chain(snap.roles.values())
+            .flat_map(|p| p.inline.values())
+            .chain(snap.groups.values().flat_map(|g| g.inline.values()))
+            .chain(snap.managed.values());
+        let index = DocIndex::new(Interest::new(wanted), docs);
+        for rec in snap.users.values().chain(snap.roles.values()) {
+            let is_role = rec.arn.contains(":role/");
+            let names = labels(&snap, rec);
+            let v = View::new(&snap, rec, is_role, &account, &names, &index);
+            for (ai, action) in index.interest.actions.iter().enumerate() {
+                let relevant = v.relevant(&index, ai);
+                for resource in [
+                    "*",
+                    rec.arn.as_str(),
+                    "arn:aws:s3:::mybucket/k",
+                    "arn:aws:iam::012345678901:role/warden-x",
+                ] {
+                    let all = v.ask(action, resource, None).answer;
+                    let some = evaluate(
+                        &Request {
+                            principal_arn: &rec.arn,
+                            principal_account: &account,
+                            action,
+                            resource,
+                            context: &v.context,
+                        },
+                        &Policies {
+                            identity: &relevant,
+                            boundary: v.boundary,
+                            resource: None,
+                        },
+                    )
+                    .answer;
+                    assert_eq!(all, some, "{} {action} {resource}", rec.arn);
+                }
+            }
+        }
+    }
+}
