@@ -22,7 +22,7 @@ use warden_handler::cli::output::{is_closed_output, DataOutput, SharedOutput};
 use warden_handler::cli::plan_report::{plan_file, Note, PlanContext};
 use warden_handler::cli::replay::{replay, ReplayContext, Sink};
 use warden_handler::cli::report::{render_summary, JsonLinesSink, NullSink};
-use warden_handler::cli::{evidence_view, status};
+use warden_handler::cli::{evidence_view, status, sweep};
 
 /// Where the demo's log lines go unless `--verbose`: a file, so they do not break up its story.
 fn demo_log_path() -> PathBuf {
@@ -181,6 +181,71 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
             )?;
             out.flush()?;
             Ok(if problems > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Sweep {
+            account,
+            buckets,
+            credential_report,
+            trails,
+            held,
+            access_keys,
+            rules,
+            allow_groups,
+            format,
+            unused_days,
+            max_changes,
+            now,
+        } => {
+            let rules = load_rules(rules.as_ref(), allow_groups)?;
+            let catalog =
+                Catalog::builtin().context("the built-in action catalog does not load (a bug)")?;
+            let now = match now.as_deref() {
+                Some(t) => policy_rules::sweep::input::parse_time(t)
+                    .with_context(|| format!("--now: `{t}` is not an ISO 8601 time"))?,
+                None => chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now()),
+            };
+            let files = sweep::load(
+                &account,
+                buckets.as_deref(),
+                credential_report.as_deref(),
+                trails.as_deref(),
+                held.as_deref(),
+                access_keys.as_deref(),
+            )?;
+            let options = policy_rules::sweep::SweepOptions {
+                unused_days,
+                max_changes,
+                ..policy_rules::sweep::SweepOptions::new(now)
+            };
+            let report = policy_rules::sweep::sweep(
+                &policy_rules::sweep::SweepInput {
+                    snapshot: &files.snapshot,
+                    snapshot_read_at: files.snapshot_read_at,
+                    credential_report: files.credential_report.as_ref(),
+                    buckets: files.buckets.as_ref(),
+                    trails: files.trails.as_deref(),
+                    access_keys: files.access_keys.as_deref(),
+                    held: &files.held,
+                    rules: &rules,
+                    catalog: &catalog,
+                },
+                &options,
+            );
+            if format == Format::Json {
+                sweep::render_json(&report, out)?;
+            } else {
+                sweep::render_text(&report, out)?;
+            }
+            out.flush()?;
+            let account = files.snapshot.account().unwrap_or_default();
+            eprintln!("{}", sweep::summary(&report, &account, max_changes));
+            Ok(if report.over_limit > 0 {
+                ExitCode::from(3)
+            } else if !report.notes.is_empty() {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS

@@ -444,6 +444,7 @@ fn help_documents_exit_codes_of_every_command_that_reads_files() {
         &["plan", "--help"],
         &["evidence", "verify", "--help"],
         &["evidence", "list", "--help"],
+        &["sweep", "--help"],
     ] {
         warden()
             .args(args)
@@ -862,4 +863,219 @@ fn a_closed_output_ends_evidence_list_quietly() {
         assert_eq!(status.code(), Some(0), "{format}: {err}");
         assert_eq!(err, "", "{format}");
     }
+}
+
+fn sweep_seeded(extra: &[&str]) -> assert_cmd::assert::Assert {
+    let mut args = vec![
+        "sweep",
+        "--account",
+        "fixtures/sweep/account.json",
+        "--buckets",
+        "fixtures/sweep/buckets.json",
+        "--credential-report",
+        "fixtures/sweep/credential-report.csv",
+        "--trails",
+        "fixtures/sweep/trails.json",
+        "--held",
+        "fixtures/sweep/held.json",
+        "--now",
+        "2026-12-01T00:00:00Z",
+    ];
+    args.extend_from_slice(extra);
+    warden().args(&args).assert()
+}
+
+#[test]
+fn sweep_of_the_seeded_account_finds_one_of_each_kind_as_json_lines() {
+    let out = sweep_seeded(&["--format", "json", "--max-changes", "1000"])
+        .code(0)
+        .stderr(predicate::str::contains("Swept account 111122223333"))
+        .get_output()
+        .clone();
+    let lines = json_lines(&out.stdout);
+    for kind in [
+        "drift",
+        "effective-admin",
+        "exposure",
+        "standing-violation",
+        "unused",
+    ] {
+        assert!(lines.iter().any(|l| l["kind"] == kind), "no {kind}");
+    }
+    for t in [
+        "UnusedIAMUserAccessKey",
+        "UnusedIAMUserPassword",
+        "UnusedIAMRole",
+        "INSUFFICIENT_DATA",
+        "DenyMissing",
+        "TrailNotLogging",
+        "PublicBucketPolicy",
+        "PassRole",
+    ] {
+        assert!(lines.iter().any(|l| l["type"] == t), "no {t}");
+    }
+    for l in &lines {
+        for key in [
+            "kind",
+            "type",
+            "rule",
+            "actions",
+            "evidence",
+            "data_age_seconds",
+            "response",
+        ] {
+            assert!(l.get(key).is_some(), "missing {key} in {l}");
+        }
+        assert!(
+            l.get("principal").is_some() || l.get("resource").is_some(),
+            "{l}"
+        );
+        assert_eq!(l["response"]["mode"], "monitor");
+    }
+    // Worst first: drift leads.
+    assert_eq!(lines[0]["kind"], "drift");
+    // The summary counts by kind, worst first.
+    let err = String::from_utf8_lossy(&out.stderr);
+    let drift = err.find("drift").unwrap();
+    let unused = err.find("unused").unwrap();
+    assert!(drift < unused, "{err}");
+}
+
+#[test]
+fn sweep_over_the_change_limit_exits_3_and_says_so() {
+    sweep_seeded(&["--max-changes", "2"])
+        .code(3)
+        .stdout(predicate::str::contains("(not planned)"))
+        .stdout(predicate::str::contains(
+            "over the sweep's change limit (2 changes)",
+        ))
+        .stderr(predicate::str::contains(
+            "findings over the limit, not planned",
+        ));
+}
+
+#[test]
+fn sweep_errors_name_the_file_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("buckets.json");
+    std::fs::write(
+        &bad,
+        r#"{"buckets":[{"name":"x","policy":{"Statement":7}}]}"#,
+    )
+    .unwrap();
+    warden()
+        .args([
+            "sweep",
+            "--account",
+            "fixtures/sweep/account.json",
+            "--buckets",
+        ])
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("buckets.json"))
+        .stderr(predicate::str::contains("bucket 0 (`x`)"));
+    warden()
+        .args([
+            "sweep",
+            "--account",
+            "fixtures/cloudtrail/awsdocs_example_events.jsonl",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "account `fixtures/cloudtrail/awsdocs_example_events.jsonl`",
+        ));
+    warden()
+        .args([
+            "sweep",
+            "--account",
+            "fixtures/sweep/account.json",
+            "--credential-report",
+            "fixtures/sweep/trails.json",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "credential report `fixtures/sweep/trails.json`",
+        ));
+}
+
+#[test]
+fn sweep_reads_the_credential_report_as_aws_prints_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = std::fs::read(root().join("fixtures/sweep/credential-report.csv")).unwrap();
+    // Standard base64, as `aws iam get-credential-report` returns `Content`.
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut b64 = String::new();
+    for chunk in csv.chunks(3) {
+        let n = chunk.iter().fold(0u32, |a, b| (a << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
+        for i in 0..=chunk.len() {
+            b64.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+        b64.push_str(&"=".repeat(3 - chunk.len()));
+    }
+    let file = dir.path().join("report.json");
+    std::fs::write(
+        &file,
+        serde_json::json!({"Content": b64, "ReportFormat": "text/csv", "GeneratedTime": "2026-11-30T00:00:00Z"}).to_string(),
+    )
+    .unwrap();
+    let out = warden()
+        .args([
+            "sweep",
+            "--format",
+            "json",
+            "--account",
+            "fixtures/sweep/account.json",
+            "--now",
+            "2026-12-01T00:00:00Z",
+            "--credential-report",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let lines = json_lines(&out.stdout);
+    let key = lines
+        .iter()
+        .find(|l| l["type"] == "UnusedIAMUserAccessKey")
+        .unwrap();
+    assert_eq!(key["data_age_seconds"], 86_400);
+}
+
+#[test]
+fn sweep_of_the_real_account_dump_runs() {
+    let out = warden()
+        .args([
+            "sweep",
+            "--format",
+            "json",
+            "--account",
+            "fixtures/policies/cloudsplaining_test_example-authz-details.json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0 | 1 | 3)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!json_lines(&out.stdout).is_empty());
+}
+
+#[test]
+fn sweep_help_defines_the_buckets_file_and_the_change_limit_code() {
+    warden()
+        .args(["sweep", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"account_public_access_block\""))
+        .stdout(predicate::str::contains("\"object_ownership\""))
+        .stdout(predicate::str::contains(
+            "3  swept, and some findings' changes are over --max-changes",
+        ));
+    warden()
+        .arg("--help")
+        .assert()
+        .stdout(predicate::str::contains("sweep               1"));
 }

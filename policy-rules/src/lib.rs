@@ -27,4 +27,5 @@ pub mod review;
 pub mod routing;
 pub mod rules;
 pub mod snapshot;
+pub mod sweep;
 pub mod wildcard;

@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// A user or role.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PrincipalRecord {
     pub arn: String,
     pub name: String,
@@ -21,15 +21,34 @@ pub struct PrincipalRecord {
     pub boundary: Option<String>,
     /// The trust policy (roles only).
     pub trust: Option<PolicyDocument>,
+    /// `CreateDate` as IAM wrote it (ISO 8601), when read.
+    pub created: Option<String>,
+    /// Roles: `RoleLastUsed.LastUsedDate` (ISO 8601); `None` when IAM has no record of a use in
+    /// its tracking period (or it was not read).
+    pub last_used: Option<String>,
+    /// Tags, key → value.
+    pub tags: BTreeMap<String, String>,
 }
 
 /// A group.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GroupRecord {
     pub arn: String,
     pub name: String,
     pub inline: BTreeMap<String, PolicyDocument>,
     pub attached: Vec<String>,
+    /// `CreateDate` as IAM wrote it, when read.
+    pub created: Option<String>,
+}
+
+/// One version of a managed policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyVersion {
+    pub id: String,
+    pub is_default: bool,
+    /// `CreateDate` as IAM wrote it, when read.
+    pub created: Option<String>,
+    pub document: PolicyDocument,
 }
 
 /// An account's IAM state.
@@ -42,6 +61,11 @@ pub struct Snapshot {
     pub managed: BTreeMap<String, PolicyDocument>,
     /// Managed policy ARN → its versions as `(version id, is default)`, when read.
     pub policy_versions: BTreeMap<String, Vec<(String, bool)>>,
+    /// Managed policy ARN → every version read with its document (the default's document is
+    /// also in `managed`); what a `SetDefaultPolicyVersion` could switch to.
+    pub version_documents: BTreeMap<String, Vec<PolicyVersion>>,
+    /// Managed policy ARN → its `CreateDate`, when read.
+    pub policy_created: BTreeMap<String, String>,
 }
 
 /// Why a snapshot does not read.
@@ -81,6 +105,16 @@ fn inline(
         .collect()
 }
 
+fn opt(v: &Value, k: &str) -> Option<String> {
+    v.get(k).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn tags(v: &Value) -> BTreeMap<String, String> {
+    list(v, "Tags")
+        .map(|t| (s(t, "Key"), s(t, "Value")))
+        .collect()
+}
+
 fn attached(v: &Value) -> Vec<String> {
     list(v, "AttachedManagedPolicies")
         .map(|p| s(p, "PolicyArn"))
@@ -112,6 +146,9 @@ impl Snapshot {
                     .and_then(Value::as_str)
                     .map(str::to_owned),
                 trust: None,
+                created: opt(u, "CreateDate"),
+                last_used: None,
+                tags: tags(u),
                 name: name.clone(),
             };
             snap.users.insert(name, rec);
@@ -138,6 +175,12 @@ impl Snapshot {
                     .and_then(Value::as_str)
                     .map(str::to_owned),
                 trust,
+                created: opt(r, "CreateDate"),
+                last_used: r
+                    .pointer("/RoleLastUsed/LastUsedDate")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                tags: tags(r),
                 name: name.clone(),
             };
             snap.roles.insert(name, rec);
@@ -148,6 +191,7 @@ impl Snapshot {
                 arn: s(g, "Arn"),
                 inline: inline(g, "GroupPolicyList", &name)?,
                 attached: attached(g),
+                created: opt(g, "CreateDate"),
                 name: name.clone(),
             };
             snap.groups.insert(name, rec);
@@ -165,6 +209,28 @@ impl Snapshot {
                 .collect();
             if !versions.is_empty() {
                 snap.policy_versions.insert(arn.clone(), versions);
+            }
+            if let Some(created) = opt(p, "CreateDate") {
+                snap.policy_created.insert(arn.clone(), created);
+            }
+            let mut all = Vec::new();
+            for x in list(p, "PolicyVersionList") {
+                let id = s(x, "VersionId");
+                let Some(d) = x.get("Document") else { continue };
+                let document =
+                    PolicyDocument::from_value(d).map_err(|source| SnapshotError::Policy {
+                        what: format!("version `{id}` of managed policy `{arn}`"),
+                        source,
+                    })?;
+                all.push(PolicyVersion {
+                    is_default: x.get("IsDefaultVersion").and_then(Value::as_bool) == Some(true),
+                    created: opt(x, "CreateDate"),
+                    id,
+                    document,
+                });
+            }
+            if !all.is_empty() {
+                snap.version_documents.insert(arn.clone(), all);
             }
             let default = list(p, "PolicyVersionList")
                 .find(|x| x.get("IsDefaultVersion").and_then(Value::as_bool) == Some(true));

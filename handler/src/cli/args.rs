@@ -22,6 +22,8 @@ pub const ALL_EXIT_CODES: &str = concat!(
 be used (a file, the rules, the configuration, AWS: the message names what and where). Besides:
   replay, plan        1  some input record could not be read (the others were processed)
   evidence verify     1  the trail is broken (the first bad record is named)
+  sweep               1  some of the account could not be judged (a note names it)
+                      3  findings above the change limit: their changes were not planned
   rules check         1  the rule file has errors
   rollback            0  also when the change is rolled back already (it says so, changes nothing)
 
@@ -44,6 +46,20 @@ pub const PLAN_EXIT_CODES: &str = concat!(
   0  every event was planned
   1  some record of the event file could not be read: see the errors (the others were planned)
   2  usage error, or the rules, groups, account or event file could not be used
+
+",
+    closed_output!()
+);
+
+pub const SWEEP_EXIT_CODES: &str = concat!(
+    "Exit codes:
+  0  swept: every finding was judged, and every change within --max-changes
+  1  swept, but some of the account could not be judged (a managed policy attached but not in
+     the account file): the notes on stderr name it
+  3  swept, and some findings' changes are over --max-changes: they were not planned (the
+     findings say so); takes precedence over 1
+  2  usage error, or the account, buckets, credential report, trails, held or rules file could
+     not be used (the message names the file and what is wrong)
 
 ",
     closed_output!()
@@ -209,6 +225,64 @@ pub enum Command {
         /// `text`: the plan for people; `json`: one JSON object per event.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+    },
+    /// Sweep one account offline: what no event reported. Standing violations of the rules,
+    /// effective admins outside the admin allow-set (with the escalation method), exposed buckets
+    /// and public access blocks off, unused access keys, passwords and roles, and drift of what
+    /// Warden holds in force (and trails not logging), each with what Warden would do (monitor
+    /// mode: it changes nothing).
+    ///
+    /// The buckets file is JSON: {"read_at": "2026-12-01T00:00:00Z", "account_public_access_block":
+    /// {"BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": true,
+    /// "RestrictPublicBuckets": true}, "buckets": [{"name": "b", "region": "us-east-1", "policy":
+    /// {…} or the string GetBucketPolicy returns, "acl": [GetBucketAcl's Grants],
+    /// "public_access_block": {…}, "object_ownership": "BucketOwnerEnforced"}]}; every field but
+    /// `buckets` and `name` may be left out (a missing block is off).
+    #[command(after_help = SWEEP_EXIT_CODES)]
+    Sweep {
+        /// The account as `aws iam get-account-authorization-details` prints it (every page
+        /// merged); its modification time is taken as the time it was read.
+        #[arg(long)]
+        account: PathBuf,
+        /// The buckets file (JSON, the format above; README, "warden sweep").
+        #[arg(long)]
+        buckets: Option<PathBuf>,
+        /// The credential report: the CSV, or the JSON `aws iam get-credential-report` prints
+        /// (its `GeneratedTime` is the data's age). Without it, keys and passwords are
+        /// INSUFFICIENT_DATA.
+        #[arg(long, value_name = "FILE")]
+        credential_report: Option<PathBuf>,
+        /// Trails: JSON `[{"name": …, "arn": …, "is_logging": true}]`.
+        #[arg(long)]
+        trails: Option<PathBuf>,
+        /// Warden's record of what it holds in force: a JSON array (or JSON Lines) of its held
+        /// records, for drift.
+        #[arg(long)]
+        held: Option<PathBuf>,
+        /// Access keys as `aws iam list-access-keys` prints them (one output, or a JSON array of
+        /// them): tells a key Warden set Inactive that is Active again.
+        #[arg(long, value_name = "FILE")]
+        access_keys: Option<PathBuf>,
+        /// Rule file (TOML); the default rule pack when absent.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Replace the groups of the `admins` allow-set (repeatable).
+        #[arg(long = "allow-group", value_name = "NAME")]
+        allow_groups: Vec<String>,
+        /// `text`: a line or three a finding; `json`: one JSON object a finding (JSON Lines). The
+        /// summary goes to stderr either way.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Keys, passwords and roles unused for more days than this are `unused`.
+        #[arg(long, value_name = "N", default_value_t = 90)]
+        unused_days: u32,
+        /// Plan at most this many changes, worst findings first; past it, findings say their
+        /// changes were not planned, and the exit code is 3.
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        max_changes: usize,
+        /// Sweep as of this time (ISO 8601) instead of now: reproducible ages.
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
     },
     /// Create, idempotently, the intake, work and dead-letter queues, alert topic, tables and
     /// EventBridge rules in the configured account, and print the configuration as

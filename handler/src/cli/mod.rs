@@ -1,6 +1,6 @@
 //! The `warden` subcommands' bodies: reading CloudTrail input, the replay engine and its report,
 //! the plan report, the commands that talk to an account (their AWS set-up checked first), the
-//! evidence views, `status` and `config --stack`. `args` is the command line as clap defines it;
+//! evidence views, `status`, `config --stack` and the offline `sweep`. `args` is the command line as clap defines it;
 //! the binary (`main.rs`) parses it and calls these.
 
 pub mod account_scope;
@@ -15,3 +15,4 @@ pub mod replay;
 pub mod report;
 pub mod stack_config;
 pub mod status;
+pub mod sweep;

@@ -154,6 +154,7 @@ impl IamAccount {
                     name: g.name.clone(),
                     inline: inline_policies(c, Holder::Group, &g.name).await?,
                     attached: iam_policies::attached_arns(c, Holder::Group, &g.name).await?,
+                    ..GroupRecord::default()
                 };
                 wanted.extend(record.attached.iter().cloned());
                 snap.groups.insert(g.name.clone(), record);
@@ -181,6 +182,7 @@ impl IamAccount {
             groups: group_refs.into_iter().map(|g| g.name).collect(),
             boundary,
             trust,
+            ..PrincipalRecord::default()
         };
         match kind {
             PrincipalKind::User => snap.users.insert(name.to_owned(), record),

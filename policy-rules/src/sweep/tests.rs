@@ -1,0 +1,422 @@
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::print_stdout)]
+
+use super::*;
+use crate::sweep::input::{parse_time, parse_trails};
+
+struct Seeded {
+    snapshot: Snapshot,
+    report: CredentialReport,
+    buckets: Buckets,
+    trails: Vec<Trail>,
+    held: Vec<Held>,
+    rules: RuleSet,
+    catalog: Catalog,
+}
+
+fn seeded() -> Seeded {
+    Seeded {
+        snapshot: Snapshot::parse(include_str!("../../../fixtures/sweep/account.json")).unwrap(),
+        report: CredentialReport::parse_csv(
+            include_str!("../../../fixtures/sweep/credential-report.csv"),
+            parse_time("2026-11-30T22:00:00Z"),
+        )
+        .unwrap(),
+        buckets: Buckets::parse(include_str!("../../../fixtures/sweep/buckets.json")).unwrap(),
+        trails: parse_trails(include_str!("../../../fixtures/sweep/trails.json")).unwrap(),
+        held: serde_json::from_str(include_str!("../../../fixtures/sweep/held.json")).unwrap(),
+        rules: RuleSet::default_pack().unwrap(),
+        catalog: Catalog::builtin().unwrap(),
+    }
+}
+
+fn run(s: &Seeded, options: &SweepOptions) -> SweepReport {
+    sweep(
+        &SweepInput {
+            snapshot: &s.snapshot,
+            snapshot_read_at: parse_time("2026-11-30T23:30:00Z"),
+            credential_report: Some(&s.report),
+            buckets: Some(&s.buckets),
+            trails: Some(&s.trails),
+            access_keys: None,
+            held: &s.held,
+            rules: &s.rules,
+            catalog: &s.catalog,
+        },
+        options,
+    )
+}
+
+fn now() -> DateTime<Utc> {
+    parse_time("2026-12-01T00:00:00Z").unwrap()
+}
+
+fn has(r: &SweepReport, kind: Kind, t: &str, who: &str) -> bool {
+    r.findings
+        .iter()
+        .any(|f| f.kind == kind && f.finding_type == t && f.subject().ends_with(who))
+}
+
+#[test]
+fn the_seeded_account_has_one_of_each_kind() {
+    let s = seeded();
+    let r = run(&s, &SweepOptions::new(now()));
+    for f in &r.findings {
+        println!(
+            "{} {} {} {:?} {}",
+            f.kind.as_str(),
+            f.finding_type,
+            f.subject(),
+            f.rule,
+            f.actions.len()
+        );
+    }
+    assert!(has(&r, Kind::EffectiveAdmin, "FullAccess", "user/ops-bot"));
+    assert!(has(
+        &r,
+        Kind::EffectiveAdmin,
+        "PutOrAttachOwnPolicy",
+        "user/mallory"
+    ));
+    assert!(has(
+        &r,
+        Kind::EffectiveAdmin,
+        "SetDefaultPolicyVersion",
+        "user/dev"
+    ));
+    assert!(has(&r, Kind::EffectiveAdmin, "PassRole", "role/ci"));
+    assert!(has(
+        &r,
+        Kind::StandingViolation,
+        "RuleViolation",
+        "user/mallory"
+    ));
+    assert!(has(
+        &r,
+        Kind::Exposure,
+        "PublicBucketPolicy",
+        ":::public-site"
+    ));
+    assert!(has(
+        &r,
+        Kind::Exposure,
+        "CrossAccountBucketPolicy",
+        ":::shared-reports"
+    ));
+    assert!(has(
+        &r,
+        Kind::Exposure,
+        "PublicBucketAcl",
+        ":::legacy-assets"
+    ));
+    assert!(has(
+        &r,
+        Kind::Exposure,
+        "AccountPublicAccessBlockOff",
+        ":root"
+    ));
+    assert!(has(
+        &r,
+        Kind::Exposure,
+        "BucketPublicAccessBlockOff",
+        ":::public-site"
+    ));
+    assert!(has(
+        &r,
+        Kind::Unused,
+        "UnusedIAMUserAccessKey",
+        "user/reader"
+    ));
+    assert!(has(
+        &r,
+        Kind::Unused,
+        "UnusedIAMUserPassword",
+        "user/reader"
+    ));
+    assert!(has(&r, Kind::Unused, "UnusedIAMRole", "role/old-app"));
+    assert!(has(&r, Kind::Unused, INSUFFICIENT_DATA, "role/new-app"));
+    assert!(
+        has(&r, Kind::Unused, INSUFFICIENT_DATA, "user/dev"),
+        "a key created within the window"
+    );
+    assert!(has(&r, Kind::Drift, "DenyMissing", "user/denied"));
+    assert!(has(&r, Kind::Drift, "TrailNotLogging", "trail/main"));
+    // Admins in the allow-set, Warden's own role, service-linked roles: no effective-admin finding.
+    // The default `admins` allow-set names groups only: an admin role is outside it.
+    assert!(has(&r, Kind::EffectiveAdmin, "FullAccess", "role/deployer"));
+    for who in [
+        "user/alice",
+        "role/warden-function",
+        "AWSServiceRoleForSupport",
+    ] {
+        assert!(
+            !r.findings
+                .iter()
+                .any(|f| f.kind == Kind::EffectiveAdmin && f.subject().ends_with(who)),
+            "{who}"
+        );
+    }
+    // Neutralised by S3: `data` is blocked and owner-enforced; readers are not admins.
+    assert!(!r.findings.iter().any(|f| f.subject().ends_with(":::data")));
+    assert!(!r
+        .findings
+        .iter()
+        .any(|f| f.kind != Kind::Unused && f.subject().ends_with("user/reader")));
+    // Worst first.
+    let kinds: Vec<Kind> = r.findings.iter().map(|f| f.kind).collect();
+    let mut sorted = kinds.clone();
+    sorted.sort();
+    assert_eq!(kinds, sorted);
+    // Monitor by default.
+    assert!(r.findings.iter().all(|f| f.response.mode == Mode::Monitor));
+}
+
+#[test]
+fn the_change_limit_stops_planning_and_says_so() {
+    let s = seeded();
+    let mut o = SweepOptions::new(now());
+    o.max_changes = 2;
+    let r = run(&s, &o);
+    assert_eq!(r.planned_changes, 2);
+    assert!(r.over_limit > 0);
+    let first_unplanned = r
+        .findings
+        .iter()
+        .find(|f| !f.response.changes.is_empty() && !f.response.planned)
+        .unwrap();
+    assert!(first_unplanned
+        .response
+        .note
+        .as_deref()
+        .unwrap()
+        .contains("change limit"));
+    // The worst are planned first: both drift findings.
+    assert!(r
+        .findings
+        .iter()
+        .filter(|f| f.kind == Kind::Drift)
+        .all(|f| f.response.planned));
+    let unlimited = run(
+        &s,
+        &SweepOptions {
+            max_changes: usize::MAX,
+            ..SweepOptions::new(now())
+        },
+    );
+    assert_eq!(unlimited.over_limit, 0);
+}
+
+#[test]
+fn a_boundary_caps_self_escalation_unless_it_can_be_removed() {
+    let mut s = seeded();
+    let boundary = "arn:aws:iam::aws:policy/ReadOnlyBoundary";
+    s.snapshot.managed.insert(
+        boundary.to_owned(),
+        crate::policy::PolicyDocument::parse(
+            r#"{"Statement":{"Effect":"Allow","Action":["s3:Get*","iam:Put*"],"Resource":"*"}}"#,
+        )
+        .unwrap(),
+    );
+    s.snapshot.users.get_mut("mallory").unwrap().boundary = Some(boundary.to_owned());
+    let r = run(&s, &SweepOptions::new(now()));
+    assert!(!has(
+        &r,
+        Kind::EffectiveAdmin,
+        "PutOrAttachOwnPolicy",
+        "user/mallory"
+    ));
+    // The standing violation stays: the boundary allows `iam:Put*`.
+    assert!(has(
+        &r,
+        Kind::StandingViolation,
+        "RuleViolation",
+        "user/mallory"
+    ));
+}
+
+#[test]
+fn without_a_credential_report_the_data_cannot_tell() {
+    let s = seeded();
+    let r = sweep(
+        &SweepInput {
+            snapshot: &s.snapshot,
+            snapshot_read_at: None,
+            credential_report: None,
+            buckets: None,
+            trails: None,
+            access_keys: None,
+            held: &[],
+            rules: &s.rules,
+            catalog: &s.catalog,
+        },
+        &SweepOptions::new(now()),
+    );
+    assert!(has(&r, Kind::Unused, INSUFFICIENT_DATA, ":root"));
+    assert!(!r
+        .findings
+        .iter()
+        .any(|f| f.kind == Kind::Exposure || f.kind == Kind::Drift));
+}
+
+#[test]
+fn the_real_account_dump_sweeps() {
+    let snapshot = Snapshot::parse(include_str!(
+        "../../../fixtures/policies/cloudsplaining_test_example-authz-details.json"
+    ))
+    .unwrap();
+    let rules = RuleSet::default_pack().unwrap();
+    let catalog = Catalog::builtin().unwrap();
+    let r = sweep(
+        &SweepInput {
+            snapshot: &snapshot,
+            snapshot_read_at: None,
+            credential_report: None,
+            buckets: None,
+            trails: None,
+            access_keys: None,
+            held: &[],
+            rules: &rules,
+            catalog: &catalog,
+        },
+        &SweepOptions::new(now()),
+    );
+    assert!(!r.findings.is_empty());
+    assert!(r.findings.iter().any(|f| f.kind == Kind::StandingViolation));
+}
+
+#[test]
+fn the_live_request_count_is_computed_from_the_sizes() {
+    // 11,800 items: 12 GAAD pages; 2 for the report; 4,000 for the buckets; 3 + 1 trail.
+    assert_eq!(
+        live_request_count(5_000, 5_000, 300, 1_500, 1_000, 1),
+        12 + 2 + 4_000 + 3 + 1
+    );
+}
+
+#[test]
+fn drift_of_every_kind_warden_holds() {
+    use crate::planner::Placement;
+    let mut s = seeded();
+    // The Deny on `denied` is back, but not as Warden renders it.
+    let h = s.held[0].clone();
+    let mut changed = h.document().unwrap();
+    changed.statements.truncate(1);
+    s.snapshot
+        .users
+        .get_mut("denied")
+        .unwrap()
+        .inline
+        .insert("WardenDeny".to_owned(), changed);
+    // A managed Deny on `dev`, detached; a deleted login profile of `reader`, back; a key set
+    // Inactive on `reader`, active again; a quarantine on `mallory`, gone; a held principal gone.
+    let mut managed = Held::new("arn:aws:iam::111122223333:user/dev");
+    managed
+        .denies
+        .insert(("s3:GetObject".to_owned(), "arn:aws:s3:::data/*".to_owned()));
+    managed.placement = Some(Placement::Managed);
+    managed.policy_name = Some(crate::planner::managed_policy_name(&managed.principal));
+    let mut reader = Held::new("arn:aws:iam::111122223333:user/reader");
+    reader.login_profile_removed = true;
+    reader.keys_inactive.insert("AKIAREADER1".to_owned());
+    let mut quarantined = Held::new("arn:aws:iam::111122223333:user/mallory");
+    quarantined.quarantined = true;
+    let mut gone = Held::new("arn:aws:iam::111122223333:user/nobody");
+    gone.quarantined = true;
+    s.held.extend([managed, reader, quarantined, gone]);
+    let keys = vec![input::AccessKey {
+        user: "reader".to_owned(),
+        id: "AKIAREADER1".to_owned(),
+        status: "Active".to_owned(),
+    }];
+    let r = sweep(
+        &SweepInput {
+            snapshot: &s.snapshot,
+            snapshot_read_at: None,
+            credential_report: Some(&s.report),
+            buckets: None,
+            trails: None,
+            access_keys: Some(&keys),
+            held: &s.held,
+            rules: &s.rules,
+            catalog: &s.catalog,
+        },
+        &SweepOptions::new(now()),
+    );
+    assert!(has(&r, Kind::Drift, "DenyChanged", "user/denied"));
+    assert!(has(&r, Kind::Drift, "DenyMissing", "user/dev"));
+    assert!(has(&r, Kind::Drift, "LoginProfileRecreated", "user/reader"));
+    assert!(has(&r, Kind::Drift, "KeyReactivated", "user/reader"));
+    assert!(has(&r, Kind::Drift, "QuarantineMissing", "user/mallory"));
+    assert!(has(&r, Kind::Drift, "PrincipalGone", "user/nobody"));
+    assert!(r
+        .findings
+        .iter()
+        .filter(|f| f.kind == Kind::Drift && f.finding_type != "PrincipalGone")
+        .all(|f| f.response.action == Action::PutBack));
+    assert_eq!(
+        input::parse_access_keys(r#"{"AccessKeyMetadata":[{"UserName":"reader","AccessKeyId":"AKIAREADER1","Status":"Active","CreateDate":"2020-01-01T00:00:00Z"}]}"#).unwrap(),
+        keys
+    );
+    assert!(input::parse_access_keys(r#"{"Users":[]}"#).is_err());
+}
+
+#[test]
+fn the_relevant_documents_decide_as_all_the_documents_do() {
+    use crate::evaluate::{evaluate, Policies, Request};
+    use access::{labels, DocIndex, Interest, View};
+    let rules = RuleSet::default_pack().unwrap();
+    let catalog = Catalog::builtin().unwrap();
+    for text in [
+        include_str!("../../../fixtures/sweep/account.json"),
+        include_str!("../../../fixtures/policies/cloudsplaining_test_example-authz-details.json"),
+    ] {
+        let snap = Snapshot::parse(text).unwrap();
+        let account = snap.account().unwrap();
+        let mut wanted: Vec<String> = rules
+            .rules
+            .iter()
+            .flat_map(|r| admin::rule_actions(r, &catalog))
+            .collect();
+        wanted.extend(ESCALATION_ACTIONS.iter().map(|a| (*a).to_owned()));
+        wanted.extend(["s3:GetObject", "ec2:RunInstances", "kms:Decrypt"].map(String::from));
+        let docs = snap
+            .users
+            .values()
+            .chain(snap.roles.values())
+            .flat_map(|p| p.inline.values())
+            .chain(snap.groups.values().flat_map(|g| g.inline.values()))
+            .chain(snap.managed.values());
+        let index = DocIndex::new(Interest::new(wanted), docs);
+        for rec in snap.users.values().chain(snap.roles.values()) {
+            let is_role = rec.arn.contains(":role/");
+            let names = labels(&snap, rec);
+            let v = View::new(&snap, rec, is_role, &account, &names, &index);
+            for (ai, action) in index.interest.actions.iter().enumerate() {
+                let relevant = v.relevant(&index, ai);
+                for resource in [
+                    "*",
+                    rec.arn.as_str(),
+                    "arn:aws:s3:::mybucket/k",
+                    "arn:aws:iam::012345678901:role/warden-x",
+                ] {
+                    let all = v.ask(action, resource, None).answer;
+                    let some = evaluate(
+                        &Request {
+                            principal_arn: &rec.arn,
+                            principal_account: &account,
+                            action,
+                            resource,
+                            context: &v.context,
+                        },
+                        &Policies {
+                            identity: &relevant,
+                            boundary: v.boundary,
+                            resource: None,
+                        },
+                    )
+                    .answer;
+                    assert_eq!(all, some, "{} {action} {resource}", rec.arn);
+                }
+            }
+        }
+    }
+}
