@@ -342,11 +342,13 @@ impl<'s> View<'s> {
                 action,
                 resource,
                 context: &self.context,
+                ..Default::default()
             },
             &Policies {
                 identity: &self.policies,
                 boundary: self.boundary,
                 resource: resource_policy,
+                ..Default::default()
             },
         )
     }
@@ -432,11 +434,13 @@ impl<'s> View<'s> {
                     action,
                     resource: &w,
                     context: &self.context,
+                    ..Default::default()
                 },
                 &Policies {
                     identity: &relevant,
                     boundary: self.boundary,
                     resource: None,
+                    ..Default::default()
                 },
             );
             match e.answer {

@@ -341,11 +341,13 @@ fn docs_full(
                 action: a,
                 resource: "*",
                 context: &ctx,
+                ..Default::default()
             },
             &Policies {
                 identity: docs,
                 boundary,
                 resource: None,
+                ..Default::default()
             },
         )
         .answer
@@ -604,11 +606,13 @@ fn target_methods(
                     action: "sts:AssumeRole",
                     resource: ta,
                     context: &RequestContext::partial(),
+                    ..Default::default()
                 },
                 &Policies {
                     identity: &[],
                     boundary: None,
                     resource: Some(("trust policy", trust)),
+                    ..Default::default()
                 },
             );
             let identity = can(v, index, "sts:AssumeRole", ta);

@@ -406,11 +406,13 @@ fn the_relevant_documents_decide_as_all_the_documents_do() {
                             action,
                             resource,
                             context: &v.context,
+                            ..Default::default()
                         },
                         &Policies {
                             identity: &relevant,
                             boundary: v.boundary,
                             resource: None,
+                            ..Default::default()
                         },
                     )
                     .answer;
