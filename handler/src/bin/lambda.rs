@@ -2,7 +2,9 @@
 //! SDK clients and the flow once per cold start, then handles SQS FIFO batches with partial batch
 //! responses (`ReportBatchItemFailures`: for each lane, the first failed message and every later
 //! one of it; never an empty id) and scheduled events (sends due alerts). Logs are JSON lines, one
-//! span per event.
+//! span per event. Each tick also watches the pipeline (`enforce::heartbeat`): a heartbeat on the
+//! canary policy every 10 minutes, an alert and a catch-up from CloudTrail event history when one
+//! does not come back.
 //!
 //! Two event source mappings feed it: records of the intake queue (`WARDEN_INTAKE_QUEUE_URL`, told
 //! by their `eventSourceARN`) are forwarded to the work queue in their lanes; every other record is
@@ -14,7 +16,12 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use std::time::Duration;
-use warden_handler::assembly::{build_flow, guarded_account, init_logging};
+use warden_handler::assembly::{build_flow, guarded_account, init_logging, routes};
+use warden_handler::enforce::catch_up::{CatchUp, Routes};
+use warden_handler::enforce::heartbeat::Heartbeat;
+use warden_handler::enforce::watch::{Watch, WatchLimits};
+use warden_handler::stores::event_history::CloudTrailHistory;
+use warden_handler::stores::init::MESSAGE_GROUP_ID;
 use warden_handler::aws::Clients;
 use warden_handler::enforce::config::Config;
 use warden_handler::enforce::flow::Flow;
@@ -29,6 +36,9 @@ struct App {
     alert_window: i64,
     /// `(intake, work)` queue URLs, when the rules deliver to an intake queue.
     lanes: Option<(String, String)>,
+    /// CloudTrail event history and the routed events, for the tick's catch-up.
+    history: CloudTrailHistory,
+    routes: Option<Routes>,
 }
 
 /// When a batch must stop: before the invocation's deadline (epoch milliseconds), with a margin of
@@ -43,12 +53,55 @@ fn batch_deadline(deadline_ms: u64, lease_seconds: i64) -> tokio::time::Instant 
     tokio::time::Instant::now() + left.saturating_sub(margin).min(lease)
 }
 
+/// The tick's watch: one read of the pipeline's state when nothing is wrong. A failure is logged
+/// and said in the answer; the alerts are sent all the same.
+async fn watch_tick(app: &App, deadline_ms: u64) -> Value {
+    let Some(Watch { store, canary_arn }) = &app.flow.watch else {
+        return Value::Null;
+    };
+    let catch_up = match (&app.lanes, &app.routes) {
+        (Some((intake, _)), Some(routes)) => Some(CatchUp {
+            history: &app.history,
+            clients: &app.clients,
+            intake_url: intake,
+            group_id: MESSAGE_GROUP_ID,
+            routes,
+            watch: Some(store.as_ref()),
+            now: (app.flow.clock)(),
+            deadline: Some(batch_deadline(deadline_ms, app.flow.lease_seconds)),
+        }),
+        _ => None,
+    };
+    let heartbeat = Heartbeat {
+        clients: &app.clients,
+        store: store.as_ref(),
+        outbox: app.flow.outbox.as_ref(),
+        canary_arn: canary_arn.as_deref(),
+        account: &app.flow.account_id,
+        limits: WatchLimits::default(),
+        catch_up,
+    };
+    match heartbeat.tick((app.flow.clock)()).await {
+        Ok(r) => serde_json::json!({
+            "beat_sent": r.beat_sent,
+            "blind": r.blind,
+            "caught_up": r.catch_up.as_ref().map(|c| serde_json::json!({"sent": c.sent(), "requests": c.requests, "complete": c.complete})),
+        }),
+        Err(e) => {
+            tracing::error!(error = %e, "the watch over the pipeline failed; the next tick retries");
+            serde_json::json!({"error": e.to_string()})
+        }
+    }
+}
+
 async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let (payload, ctx) = event.into_parts();
     if payload.get("Records").is_none() {
-        // A scheduled tick: send the incidents whose window has passed.
+        // A scheduled tick: the watch over the pipeline (heartbeat, blind alert, catch-up), then
+        // send the incidents whose window has passed.
+        let watch = watch_tick(app, ctx.deadline).await;
         let sent = app.flow.flush_alerts(app.alert_window).await?;
-        return Ok(serde_json::json!({"alerts_sent": sent.len()}));
+        return Ok(serde_json::json!({"alerts_sent": sent.len(), "watch": watch}));
     }
     let sqs: SqsEvent = serde_json::from_value(payload)?;
     let mut messages = Vec::with_capacity(sqs.records.len());
@@ -118,6 +171,14 @@ async fn main() -> Result<(), Error> {
             url: Config::required(&config.dlq_url, "WARDEN_DLQ_URL")?.to_owned(),
         },
         alert_window: config.alert_window_seconds,
+        history: CloudTrailHistory::new(clients.clone()),
+        routes: match routes(&config) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::error!(error = %e, "no catch-up: the routes do not derive");
+                None
+            }
+        },
         lanes: match &config.intake_queue_url {
             Some(intake) => Some((
                 intake.clone(),
