@@ -598,12 +598,6 @@ fn needs(op: &str, names: &Names) -> Vec<Ask> {
             format!("arn:aws:iam::{ACCOUNT}:policy/warden/warden-{STACK}-canary"),
             none(),
         )],
-        // SendMessageBatch is authorised as SendMessage ("Amazon SQS API permissions").
-        ("sqs", "SendMessageBatch") => names
-            .queues
-            .iter()
-            .map(|q| ("sqs:SendMessage".to_owned(), q.clone(), Vec::new()))
-            .collect(),
         ("cloudtrail", n @ ("GetTrailStatus" | "StartLogging")) => {
             on(&format!("cloudtrail:{n}"), &[&trail])
         }

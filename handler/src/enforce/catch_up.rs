@@ -20,7 +20,6 @@ use crate::enforce::flow::iso;
 use crate::enforce::history::{EventHistory, HistoryEvent, HISTORY_DAYS};
 use crate::enforce::ports::StoreError;
 use crate::enforce::watch::{epoch, WatchState, WatchStore};
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use policy_rules::lane::lane_of;
 use policy_rules::routing::{eventbridge_source, DETAIL_TYPE};
 use serde::Serialize;
@@ -42,11 +41,6 @@ pub const BASE_SOURCES: [&str; 4] = [
     "cloudtrail.amazonaws.com",
 ];
 
-/// SQS's limits on one `SendMessageBatch`: 10 messages, 262,144 bytes in all ("Amazon SQS
-/// message quotas").
-const BATCH_MESSAGES: usize = 10;
-const BATCH_BYTES: usize = 262_144;
-
 /// Why a catch-up stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum CatchUpError {
@@ -59,12 +53,6 @@ pub enum CatchUpError {
     },
     #[error("while sending events to the intake queue: {0}")]
     Send(AwsError),
-    #[error("the intake queue refused {failed} of {sent} events ({reason})")]
-    Refused {
-        failed: usize,
-        sent: usize,
-        reason: String,
-    },
     #[error("while moving the checkpoint: {0}")]
     Store(#[from] StoreError),
     #[error("`--since` {since} is not before `--until` {until}")]
@@ -75,7 +63,6 @@ impl CatchUpError {
     pub fn is_retryable(&self) -> bool {
         match self {
             CatchUpError::Lookup { error, .. } | CatchUpError::Send(error) => error.is_retryable(),
-            CatchUpError::Refused { .. } => true,
             CatchUpError::Store(e) => e.is_retryable(),
             CatchUpError::EmptyWindow { .. } => false,
         }
@@ -300,7 +287,9 @@ impl CatchUp<'_> {
                     break 'chunks;
                 }
                 any = true;
-                let end = (start + CHUNK_SECONDS).min(w.end);
+                // Both ends of a lookup are inclusive, and times are whole seconds: a chunk ends
+                // a second before the next one starts.
+                let end = (start + CHUNK_SECONDS - 1).min(w.end);
                 self.chunk(&w.source, start, end, r).await?;
             }
             if !any {
@@ -346,15 +335,13 @@ impl CatchUp<'_> {
                 Err(why) => r.unreadable.push(why),
             }
         }
-        for batch in batches(&bodies) {
-            self.send(batch).await?;
-            for (e, _) in batch {
-                r.sent += 1;
-                if r.first.is_none() {
-                    r.first = Some(e.time.clone());
-                }
-                r.last = Some(e.time.clone());
+        for (e, body) in &bodies {
+            self.send(body).await?;
+            r.sent += 1;
+            if r.first.is_none() {
+                r.first = Some(e.time.clone());
             }
+            r.last = Some(e.time.clone());
         }
         r.covered_until = Some(iso(end));
         if let Some(watch) = self.watch {
@@ -363,68 +350,27 @@ impl CatchUp<'_> {
         Ok(())
     }
 
-    async fn send(&self, batch: &[(&HistoryEvent, String)]) -> Result<(), CatchUpError> {
-        let entries: Vec<SendMessageBatchRequestEntry> = batch
-            .iter()
-            .enumerate()
-            .filter_map(|(i, (_, body))| {
-                SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(body)
-                    .message_group_id(self.group_id)
-                    .message_deduplication_id(lane_of(body).deduplication_id)
-                    .build()
-                    .ok()
-            })
-            .collect();
-        let out = self
-            .clients
+    /// One `SendMessage` per event, in order. (`SendMessageBatch` is authorised as
+    /// `sqs:SendMessage` on AWS, but the local AWS asks for an `sqs:SendMessageBatch` no policy
+    /// can grant; one at a time is right on both, at the client layer's SQS pace.)
+    async fn send(&self, body: &str) -> Result<(), CatchUpError> {
+        let dedup = lane_of(body).deduplication_id;
+        self.clients
             .caller
-            .call("sqs", "SendMessageBatch", || {
+            .call("sqs", "SendMessage", || {
                 self.clients
                     .sqs
-                    .send_message_batch()
+                    .send_message()
                     .queue_url(self.intake_url)
-                    .set_entries(Some(entries.clone()))
+                    .message_body(body)
+                    .message_group_id(self.group_id)
+                    .message_deduplication_id(&dedup)
                     .send()
             })
             .await
-            .map_err(CatchUpError::Send)?
-            .value;
-        if !out.failed().is_empty() || out.successful().len() != batch.len() {
-            return Err(CatchUpError::Refused {
-                failed: batch.len() - out.successful().len(),
-                sent: batch.len(),
-                reason: out
-                    .failed()
-                    .iter()
-                    .map(|f| format!("{}: {}", f.code(), f.message().unwrap_or_default()))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            });
-        }
+            .map_err(CatchUpError::Send)?;
         Ok(())
     }
-}
-
-/// Consecutive groups within SQS's batch limits. A body over the byte limit alone goes alone
-/// (SQS refuses it, and so would EventBridge: an event holds at most 256 KB).
-fn batches<'a, 'b>(bodies: &'b [(&'a HistoryEvent, String)]) -> Vec<&'b [(&'a HistoryEvent, String)]> {
-    let mut out = Vec::new();
-    let mut from = 0;
-    let mut bytes = 0;
-    for (i, (_, body)) in bodies.iter().enumerate() {
-        if i > from && (i - from == BATCH_MESSAGES || bytes + body.len() > BATCH_BYTES) {
-            out.extend(bodies.get(from..i));
-            from = i;
-            bytes = 0;
-        }
-        bytes += body.len();
-    }
-    if from < bodies.len() {
-        out.extend(bodies.get(from..));
-    }
-    out
 }
 
 #[cfg(test)]
@@ -491,17 +437,5 @@ mod tests {
 
     fn of_start(w: &[Window]) -> i64 {
         w.iter().map(|w| w.start).min().unwrap()
-    }
-
-    #[test]
-    fn batches_keep_to_ten_messages_and_the_byte_limit() {
-        let e = event("e", "X");
-        let small: Vec<(&HistoryEvent, String)> = (0..23).map(|_| (&e, "x".repeat(10))).collect();
-        let sizes: Vec<usize> = batches(&small).iter().map(|b| b.len()).collect();
-        assert_eq!(sizes, [10, 10, 3]);
-        let big: Vec<(&HistoryEvent, String)> = (0..3).map(|_| (&e, "x".repeat(100_000))).collect();
-        let sizes: Vec<usize> = batches(&big).iter().map(|b| b.len()).collect();
-        assert_eq!(sizes, [2, 1]);
-        assert!(batches(&[]).is_empty());
     }
 }

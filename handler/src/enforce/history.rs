@@ -44,7 +44,8 @@ pub struct Lookup {
 /// The event history of the account and region Warden runs in.
 #[async_trait]
 pub trait EventHistory: Send + Sync {
-    /// Every event of `source` whose time is in `[start, end)` (epoch seconds), all pages.
+    /// Every event of `source` whose time is in `[start, end]` (epoch seconds, both inclusive as
+    /// `LookupEvents`'s `StartTime` and `EndTime`), all pages.
     async fn lookup(&self, source: &str, start: i64, end: i64) -> Result<Lookup, AwsError>;
     /// How the lookups are paced, for the report (`2 requests/s`).
     fn pacing(&self) -> String;
