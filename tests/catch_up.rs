@@ -99,13 +99,17 @@ async fn a_missed_event_is_caught_up_from_history_once_and_the_checkpoint_moves(
     let (aws, s) = start().await;
     let (flow, config) = demo::flow(&s, &[]).unwrap();
     // The live path sees mallory's first escalation and denies it narrowly.
-    assert!(mallory_puts_role_policy(&s, "billing-reports", "escalate").await.unwrap());
+    assert!(mallory_puts_role_policy(&s, "billing-reports", "escalate")
+        .await
+        .unwrap());
     let seen = escalation_event("seen-1", "billing-reports");
     s.emit(&seen).await.unwrap();
     demo::work_once(&aws, &s, &flow, &config).await.unwrap();
     // Her second one, on another role, is never delivered (the trail, the rule or the queue was
     // down): only the event history has it, with a read-only call no rule routes.
-    assert!(mallory_puts_role_policy(&s, "app-deploy", "escalate").await.unwrap());
+    assert!(mallory_puts_role_policy(&s, "app-deploy", "escalate")
+        .await
+        .unwrap());
     let missed = escalation_event("missed-1", "app-deploy");
     let read = user_call(
         "mallory",
@@ -137,10 +141,17 @@ async fn a_missed_event_is_caught_up_from_history_once_and_the_checkpoint_moves(
         .iter()
         .find(|r| r.source == "iam.amazonaws.com")
         .unwrap();
-    assert_eq!((iam.looked_up, iam.sent, iam.not_routed), (3, 2, 1), "{report:?}");
+    assert_eq!(
+        (iam.looked_up, iam.sent, iam.not_routed),
+        (3, 2, 1),
+        "{report:?}"
+    );
     assert_eq!(report.sent(), 2);
     assert!(report.complete);
-    assert!(report.sources.iter().any(|r| r.source == "sts.amazonaws.com"));
+    assert!(report
+        .sources
+        .iter()
+        .any(|r| r.source == "sts.amazonaws.com"));
 
     // Through the same queue and flow: the missed escalation is denied and undone; the one the
     // live path delivered is not enforced again.
@@ -150,13 +161,22 @@ async fn a_missed_event_is_caught_up_from_history_once_and_the_checkpoint_moves(
     assert_eq!(decisions_for(&records, "missed-1"), 1);
     assert_eq!(decisions_for(&records, "seen-1"), 1);
     assert_eq!(decisions_for(&records, "read-1"), 0);
-    assert!(!s.role_policies("app-deploy").await.unwrap().contains(&"escalate".to_owned()));
-    assert!(!mallory_puts_role_policy(&s, "app-deploy", "again").await.unwrap());
+    assert!(!s
+        .role_policies("app-deploy")
+        .await
+        .unwrap()
+        .contains(&"escalate".to_owned()));
+    assert!(!mallory_puts_role_policy(&s, "app-deploy", "again")
+        .await
+        .unwrap());
 
     // The checkpoint: every source looked up up to the window's end, written now.
     let state = watch.store.state().await.unwrap();
     assert_eq!(
-        state.checkpoint.get("iam.amazonaws.com").map(String::as_str),
+        state
+            .checkpoint
+            .get("iam.amazonaws.com")
+            .map(String::as_str),
         Some(iso(t + 60).as_str()),
         "{state:?}"
     );
@@ -171,7 +191,11 @@ async fn a_missed_event_is_caught_up_from_history_once_and_the_checkpoint_moves(
     let records = flow.evidence.list().await.unwrap();
     assert_eq!(records.len(), before, "{records:?}");
     assert_eq!(decisions_for(&records, "missed-1"), 1);
-    assert_eq!(s.alerts().await.unwrap().len(), 2, "one alert per enforced event, none more");
+    assert_eq!(
+        s.alerts().await.unwrap().len(),
+        2,
+        "one alert per enforced event, none more"
+    );
 }
 
 /// The CloudTrail record of Warden's heartbeat: its function role tags the canary policy.
@@ -224,10 +248,16 @@ async fn a_heartbeat_that_does_not_come_back_alerts_that_warden_is_blind_and_cat
         offset.fetch_add(seconds, Ordering::SeqCst);
         clock()
     };
-    let canary = config.canary_policy_arn.clone().expect("the stack names its canary");
+    let canary = config
+        .canary_policy_arn
+        .clone()
+        .expect("the stack names its canary");
     assert_eq!(
         canary,
-        format!("arn:aws:iam::{ACCOUNT}:policy/warden/warden-{}-canary", demo::STACK)
+        format!(
+            "arn:aws:iam::{ACCOUNT}:policy/warden/warden-{}-canary",
+            demo::STACK
+        )
     );
     let routes = routes(&config).unwrap();
     let intake = s.init.get("WARDEN_INTAKE_QUEUE_URL").unwrap();
@@ -259,22 +289,46 @@ async fn a_heartbeat_that_does_not_come_back_alerts_that_warden_is_blind_and_cat
     // The first tick tags the canary (as Warden's role, through the template's permission).
     let t0 = clock();
     let r = tick(t0).await;
-    assert_eq!((r.beat_sent, r.blind.is_none(), r.catch_up.is_none()), (Some(t0), true, true));
-    let tags = s.admin.clients.iam.list_policy_tags().policy_arn(&canary).send().await.unwrap();
+    assert_eq!(
+        (r.beat_sent, r.blind.is_none(), r.catch_up.is_none()),
+        (Some(t0), true, true)
+    );
+    let tags = s
+        .admin
+        .clients
+        .iam
+        .list_policy_tags()
+        .policy_arn(&canary)
+        .send()
+        .await
+        .unwrap();
     assert!(
-        tags.tags().iter().any(|t| t.key() == HEARTBEAT_TAG && t.value() == t0.to_string()),
+        tags.tags()
+            .iter()
+            .any(|t| t.key() == HEARTBEAT_TAG && t.value() == t0.to_string()),
         "{tags:?}"
     );
     // Its event comes back through the rules (here: put on the bus as AWS would), and the flow
     // records it as a heartbeat, judging nothing.
-    s.emit(&heartbeat_event(&s, &canary, t0, "beat-1")).await.unwrap();
+    s.emit(&heartbeat_event(&s, &canary, t0, "beat-1"))
+        .await
+        .unwrap();
     let stats = demo::work_once(&aws, &s, &flow, &config).await.unwrap();
-    assert_eq!((stats.messages, stats.changes, stats.alerts), (1, 0, 0), "{stats:?}");
+    assert_eq!(
+        (stats.messages, stats.changes, stats.alerts),
+        (1, 0, 0),
+        "{stats:?}"
+    );
     let state = store.state().await.unwrap();
     assert_eq!(state.beat_seen, Some(t0));
-    assert!(state.checkpoint.contains_key("iam.amazonaws.com"), "{state:?}");
+    assert!(
+        state.checkpoint.contains_key("iam.amazonaws.com"),
+        "{state:?}"
+    );
     let records = flow.evidence.list().await.unwrap();
-    assert!(records.iter().all(|r| r.event_id.as_deref() != Some("beat-1")));
+    assert!(records
+        .iter()
+        .all(|r| r.event_id.as_deref() != Some("beat-1")));
 
     // Nothing wrong: the tick only reads.
     let r = tick(later(60)).await;
@@ -292,14 +346,21 @@ async fn a_heartbeat_that_does_not_come_back_alerts_that_warden_is_blind_and_cat
     // Past the limit: Warden says it is blind and catches up from the checkpoint, which brings
     // the lost heartbeat back through the queue and the flow.
     let r = tick(later(301)).await;
-    assert!(r.blind.as_deref().unwrap().contains("may be blind"), "{r:?}");
+    assert!(
+        r.blind.as_deref().unwrap().contains("may be blind"),
+        "{r:?}"
+    );
     let done = r.catch_up.expect("a catch-up ran");
     assert_eq!(done.sent(), 1, "{done:?}");
     demo::work_once(&aws, &s, &flow, &config).await.unwrap();
     assert_eq!(store.state().await.unwrap().beat_seen, Some(t1));
     let alerts = s.alerts().await.unwrap();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
-    assert!(alerts[0].contains("HeartbeatMissing") && alerts[0].contains("blind"), "{}", alerts[0]);
+    assert!(
+        alerts[0].contains("HeartbeatMissing") && alerts[0].contains("blind"),
+        "{}",
+        alerts[0]
+    );
     // Once per outage: the next tick neither alerts again nor catches up again.
     let r = tick(later(60)).await;
     assert_eq!((r.blind, r.catch_up.is_none()), (None, true));

@@ -8,13 +8,13 @@
 use crate::aws::{AwsError, Clients};
 use crate::connectors::account::{IamAccount, PrincipalKind};
 use crate::connectors::Connectors;
+use crate::enforce::catch_up::Routes;
 use crate::enforce::config::Config;
 use crate::enforce::flow::{system_clock, AccountReader, Faults, Flow};
+use crate::enforce::watch::Watch;
 use crate::stores::dynamo::{
     DynamoEvidence, DynamoHoldings, DynamoLedger, DynamoOutbox, EvidenceMirror,
 };
-use crate::enforce::catch_up::Routes;
-use crate::enforce::watch::Watch;
 use crate::stores::init::rule_patterns;
 use crate::stores::sns::SnsNotifier;
 use crate::stores::watch::DynamoWatch;

@@ -116,17 +116,27 @@ async fn pages_are_followed_by_next_token_for_one_source_and_window() {
     let second = mock!(Client::lookup_events)
         .match_requests(|r| asks_for_iam_in_the_window(r) && r.next_token() == Some("page-2"))
         .then_http_response(|| {
-            answer(200, json!({"Events": [recorded("e-1", "PutRolePolicy", START + 100)]}))
+            answer(
+                200,
+                json!({"Events": [recorded("e-1", "PutRolePolicy", START + 100)]}),
+            )
         });
-    let history = CloudTrailHistory::with_interval(clients(&[&first, &second]), Duration::from_millis(1));
-    let got = history.lookup("iam.amazonaws.com", START, END).await.unwrap();
+    let history =
+        CloudTrailHistory::with_interval(clients(&[&first, &second]), Duration::from_millis(1));
+    let got = history
+        .lookup("iam.amazonaws.com", START, END)
+        .await
+        .unwrap();
     assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
     assert_eq!(got.requests, 2);
     let ids: Vec<&str> = got.events.iter().map(|e| e.event_id.as_str()).collect();
     assert_eq!(ids, ["e-3", "e-2", "e-1"]);
     let e = &got.events[0];
     assert_eq!(e.time, "2027-01-15T08:05:00Z");
-    assert_eq!((e.source.as_str(), e.name.as_str()), ("iam.amazonaws.com", "PutRolePolicy"));
+    assert_eq!(
+        (e.source.as_str(), e.name.as_str()),
+        ("iam.amazonaws.com", "PutRolePolicy")
+    );
     let record: serde_json::Value = serde_json::from_str(&e.raw).unwrap();
     assert_eq!(record["eventID"], "e-3");
     assert_eq!(record["requestParameters"]["roleName"], "app-deploy");
@@ -151,9 +161,16 @@ async fn throttling_is_retried_and_every_attempt_is_paced() {
     let interval = Duration::from_millis(150);
     let history = CloudTrailHistory::with_interval(clients(&[&rule]), interval);
     let started = Instant::now();
-    let got = history.lookup("iam.amazonaws.com", START, END).await.unwrap();
+    let got = history
+        .lookup("iam.amazonaws.com", START, END)
+        .await
+        .unwrap();
     let took = started.elapsed();
-    assert_eq!(rule.num_calls(), 4, "two throttled attempts, then two pages");
+    assert_eq!(
+        rule.num_calls(),
+        4,
+        "two throttled attempts, then two pages"
+    );
     assert_eq!(got.requests, 4);
     assert_eq!(got.events.len(), 1);
     // Four requests, each after the limiter: at least three intervals apart in all.
@@ -165,11 +182,19 @@ async fn throttling_is_retried_and_every_attempt_is_paced() {
 async fn throttling_that_does_not_stop_is_an_error_that_can_be_retried() {
     let rule = mock!(Client::lookup_events)
         .sequence()
-        .http_response(|| answer(400, json!({"__type": "ThrottlingException", "message": "Rate exceeded"})))
+        .http_response(|| {
+            answer(
+                400,
+                json!({"__type": "ThrottlingException", "message": "Rate exceeded"}),
+            )
+        })
         .repeatedly()
         .build();
     let history = CloudTrailHistory::with_interval(clients(&[&rule]), Duration::from_millis(1));
-    let err = history.lookup("iam.amazonaws.com", START, END).await.unwrap_err();
+    let err = history
+        .lookup("iam.amazonaws.com", START, END)
+        .await
+        .unwrap_err();
     assert!(err.is_retryable(), "{err}");
     assert_eq!(err.code.as_deref(), Some("ThrottlingException"));
     assert_eq!(err.attempts, 4);

@@ -158,7 +158,11 @@ async fn the_lambda_binary_enforces_a_batch_dead_letters_what_it_cannot_read_and
     let tick = answer.json().unwrap();
     assert_eq!(tick["alerts_sent"], 0, "{tick}");
     assert!(tick["watch"]["beat_sent"].is_i64(), "{tick}");
-    assert_eq!((&tick["watch"]["blind"], &tick["watch"]["caught_up"]), (&Value::Null, &Value::Null), "{tick}");
+    assert_eq!(
+        (&tick["watch"]["blind"], &tick["watch"]["caught_up"]),
+        (&Value::Null, &Value::Null),
+        "{tick}"
+    );
     answer.accept();
 
     // One alert for mallory's event, and one for the unreadable message.

@@ -591,7 +591,9 @@ fn needs(op: &str, names: &Names) -> Vec<Ask> {
             none(),
         )],
         // The catch-up's event history: LookupEvents has no resource type.
-        ("cloudtrail", "LookupEvents") => vec![("cloudtrail:LookupEvents".into(), "*".into(), none())],
+        ("cloudtrail", "LookupEvents") => {
+            vec![("cloudtrail:LookupEvents".into(), "*".into(), none())]
+        }
         // The heartbeat: a tag on Warden's own canary policy, and only there.
         ("iam", "TagPolicy") => vec![(
             "iam:TagPolicy".into(),
@@ -862,7 +864,10 @@ fn the_heartbeats_canary_is_attached_to_nothing_named_to_the_function_and_its_ev
     );
     assert_eq!(stack.prop("CanaryPolicy", "Path"), json!("/warden/"));
     for k in ["Roles", "Users", "Groups"] {
-        assert!(stack.prop("CanaryPolicy", k).is_null(), "the canary is attached to {k}");
+        assert!(
+            stack.prop("CanaryPolicy", k).is_null(),
+            "the canary is attached to {k}"
+        );
     }
     assert_eq!(
         stack.prop("Function", "Environment")["Variables"]["WARDEN_CANARY_POLICY_ARN"],

@@ -17,17 +17,17 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use std::time::Duration;
 use warden_handler::assembly::{build_flow, guarded_account, init_logging, routes};
-use warden_handler::enforce::catch_up::{CatchUp, Routes};
-use warden_handler::enforce::heartbeat::Heartbeat;
-use warden_handler::enforce::watch::{Watch, WatchLimits};
-use warden_handler::stores::event_history::CloudTrailHistory;
-use warden_handler::stores::init::MESSAGE_GROUP_ID;
 use warden_handler::aws::Clients;
+use warden_handler::enforce::catch_up::{CatchUp, Routes};
 use warden_handler::enforce::config::Config;
 use warden_handler::enforce::flow::Flow;
+use warden_handler::enforce::heartbeat::Heartbeat;
 use warden_handler::enforce::queue::{
     forward_batch, is_queue, process_batch, BatchOutcome, QueueMessage, SqsDeadLetters,
 };
+use warden_handler::enforce::watch::{Watch, WatchLimits};
+use warden_handler::stores::event_history::CloudTrailHistory;
+use warden_handler::stores::init::MESSAGE_GROUP_ID;
 
 struct App {
     flow: Flow,

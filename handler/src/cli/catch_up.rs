@@ -45,9 +45,13 @@ pub fn parse_time(text: &str, now: i64) -> Result<i64, String> {
 /// (`json`: one object), notes to stderr.
 pub async fn run(since: &str, until: Option<&str>, json: bool, out: &mut dyn Write) -> Result<()> {
     let now = (system_clock())();
-    let mut since = parse_time(since, now).map_err(anyhow::Error::msg).context("--since")?;
+    let mut since = parse_time(since, now)
+        .map_err(anyhow::Error::msg)
+        .context("--since")?;
     let until = match until {
-        Some(u) => parse_time(u, now).map_err(anyhow::Error::msg).context("--until")?,
+        Some(u) => parse_time(u, now)
+            .map_err(anyhow::Error::msg)
+            .context("--until")?,
         None => now,
     };
     let floor = now - HISTORY_DAYS * 86_400;
@@ -150,10 +154,15 @@ mod tests {
     fn times_are_rfc3339_or_ago() {
         let now = 1_800_000_000;
         assert_eq!(parse_time("2027-01-15T08:00:00Z", now), Ok(1_800_000_000));
-        assert_eq!(parse_time("2027-01-15T09:00:00+01:00", now), Ok(1_800_000_000));
+        assert_eq!(
+            parse_time("2027-01-15T09:00:00+01:00", now),
+            Ok(1_800_000_000)
+        );
         assert_eq!(parse_time("90m", now), Ok(now - 5400));
         assert_eq!(parse_time("2d", now), Ok(now - 172_800));
-        assert!(parse_time("yesterday", now).unwrap_err().contains("`yesterday`"));
+        assert!(parse_time("yesterday", now)
+            .unwrap_err()
+            .contains("`yesterday`"));
         assert!(parse_time("5w", now).is_err());
     }
 }

@@ -160,10 +160,17 @@ pub fn windows_between(sources: &[String], since: i64, until: i64) -> Vec<Window
 /// `source` `aws.<service>`, the record under `detail`, its account, region and time; the `id`
 /// is derived from the `eventID`, so the same event is the same body each time.
 pub fn envelope(event: &HistoryEvent) -> Result<String, String> {
-    let detail: Value = serde_json::from_str(&event.raw)
-        .map_err(|e| format!("event `{}`: its CloudTrail record is not JSON: {e}", event.event_id))?;
+    let detail: Value = serde_json::from_str(&event.raw).map_err(|e| {
+        format!(
+            "event `{}`: its CloudTrail record is not JSON: {e}",
+            event.event_id
+        )
+    })?;
     if !detail.is_object() {
-        return Err(format!("event `{}`: its CloudTrail record is not an object", event.event_id));
+        return Err(format!(
+            "event `{}`: its CloudTrail record is not an object",
+            event.event_id
+        ));
     }
     let account = detail["recipientAccountId"]
         .as_str()
@@ -171,7 +178,10 @@ pub fn envelope(event: &HistoryEvent) -> Result<String, String> {
         .unwrap_or_default()
         .to_owned();
     let region = detail["awsRegion"].as_str().unwrap_or_default().to_owned();
-    let time = detail["eventTime"].as_str().unwrap_or(&event.time).to_owned();
+    let time = detail["eventTime"]
+        .as_str()
+        .unwrap_or(&event.time)
+        .to_owned();
     Ok(json!({
         "version": "0",
         "id": uuid_of(&event.event_id),
@@ -189,7 +199,12 @@ pub fn envelope(event: &HistoryEvent) -> Result<String, String> {
 /// A UUID-shaped id from the event id (EventBridge's ids are UUIDs).
 fn uuid_of(event_id: &str) -> String {
     let h = policy_rules::evidence::deterministic_id(&["catch-up", event_id]);
-    let h: String = h.chars().filter(char::is_ascii_hexdigit).chain(std::iter::repeat('0')).take(32).collect();
+    let h: String = h
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .chain(std::iter::repeat('0'))
+        .take(32)
+        .collect();
     format!(
         "{}-{}-{}-{}-{}",
         h.get(0..8).unwrap_or_default(),
@@ -282,7 +297,10 @@ impl CatchUp<'_> {
                 if start >= w.end {
                     continue;
                 }
-                if self.deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                if self
+                    .deadline
+                    .is_some_and(|d| tokio::time::Instant::now() >= d)
+                {
                     report.complete = false;
                     break 'chunks;
                 }
@@ -407,31 +425,53 @@ mod tests {
 
     #[test]
     fn routes_come_from_the_patterns_and_windows_from_the_checkpoint() {
-        let patterns = vec![(
-            "warden-iam-1".to_owned(),
-            json!({"source": ["aws.iam"], "detail": {"eventSource": ["iam.amazonaws.com"], "eventName": ["PutRolePolicy", "TagPolicy"]}}),
-        ), (
-            "warden-watchdog".to_owned(),
-            json!({"source": ["aws.events"], "detail": {"eventSource": ["events.amazonaws.com"], "eventName": ["PutRule"], "$or": []}}),
-        )];
+        let patterns = vec![
+            (
+                "warden-iam-1".to_owned(),
+                json!({"source": ["aws.iam"], "detail": {"eventSource": ["iam.amazonaws.com"], "eventName": ["PutRolePolicy", "TagPolicy"]}}),
+            ),
+            (
+                "warden-watchdog".to_owned(),
+                json!({"source": ["aws.events"], "detail": {"eventSource": ["events.amazonaws.com"], "eventName": ["PutRule"], "$or": []}}),
+            ),
+        ];
         let routes = Routes::from_patterns(&patterns);
         assert!(routes.delivers("iam.amazonaws.com", "TagPolicy"));
         assert!(!routes.delivers("iam.amazonaws.com", "GetRole"));
         assert!(routes.delivers("events.amazonaws.com", "PutRule"));
         let sources = routes.sources();
-        assert_eq!(sources, ["cloudtrail.amazonaws.com", "events.amazonaws.com", "iam.amazonaws.com", "s3.amazonaws.com", "sts.amazonaws.com"]);
+        assert_eq!(
+            sources,
+            [
+                "cloudtrail.amazonaws.com",
+                "events.amazonaws.com",
+                "iam.amazonaws.com",
+                "s3.amazonaws.com",
+                "sts.amazonaws.com"
+            ]
+        );
 
         let now = 1_800_000_000;
         let mut state = WatchState::default();
         assert!(windows_from_checkpoint(&state, &sources, now).is_empty());
-        state.checkpoint.insert("iam.amazonaws.com".into(), iso(now - 7200));
-        state.checkpoint.insert("s3.amazonaws.com".into(), iso(now - 600));
+        state
+            .checkpoint
+            .insert("iam.amazonaws.com".into(), iso(now - 7200));
+        state
+            .checkpoint
+            .insert("s3.amazonaws.com".into(), iso(now - 600));
         let w = windows_from_checkpoint(&state, &sources, now);
         let of = |s: &str| w.iter().find(|w| w.source == s).unwrap().start;
         assert_eq!(of("iam.amazonaws.com"), now - 7200 - OVERLAP_SECONDS);
         assert_eq!(of("s3.amazonaws.com"), now - 600 - OVERLAP_SECONDS);
-        assert_eq!(of("sts.amazonaws.com"), now - 7200 - OVERLAP_SECONDS, "a source without a checkpoint starts at the oldest");
-        state.checkpoint.insert("iam.amazonaws.com".into(), iso(now - 200 * 86_400));
+        assert_eq!(
+            of("sts.amazonaws.com"),
+            now - 7200 - OVERLAP_SECONDS,
+            "a source without a checkpoint starts at the oldest"
+        );
+        state
+            .checkpoint
+            .insert("iam.amazonaws.com".into(), iso(now - 200 * 86_400));
         assert!(of_start(&windows_from_checkpoint(&state, &sources, now)) >= now - 90 * 86_400);
     }
 

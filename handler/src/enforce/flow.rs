@@ -652,9 +652,11 @@ impl Flow {
         let Some(watch) = &self.watch else {
             return Ok(None);
         };
-        let Some(beat) = watch.canary_arn.as_deref().and_then(|arn| {
-            crate::enforce::watch::heartbeat_of(event, arn, &self.rules)
-        }) else {
+        let Some(beat) = watch
+            .canary_arn
+            .as_deref()
+            .and_then(|arn| crate::enforce::watch::heartbeat_of(event, arn, &self.rules))
+        else {
             return Ok(None);
         };
         watch.store.beat_seen(beat, now).await?;

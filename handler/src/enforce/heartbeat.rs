@@ -54,7 +54,9 @@ impl Heartbeat<'_> {
         let mut report = TickReport::default();
         if let Some(why) = &plan.blind {
             tracing::error!(reason = %why, "Warden may be blind");
-            self.outbox.add(&self.blind_notice(why, state.beat_sent), now).await?;
+            self.outbox
+                .add(&self.blind_notice(why, state.beat_sent), now)
+                .await?;
             self.store.blind_alerted(now).await?;
             report.blind = Some(why.clone());
         }
@@ -64,7 +66,12 @@ impl Heartbeat<'_> {
                 tracing::warn!(windows = windows.len(), "catching up from the checkpoint");
                 self.store.caught_up(now).await?;
                 let done = c.run(&windows).await?;
-                tracing::info!(sent = done.sent(), requests = done.requests, complete = done.complete, "caught up");
+                tracing::info!(
+                    sent = done.sent(),
+                    requests = done.requests,
+                    complete = done.complete,
+                    "caught up"
+                );
                 report.catch_up = Some(done);
             }
         }

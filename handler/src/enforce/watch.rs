@@ -104,7 +104,8 @@ pub fn heartbeat_of(event: &Event<'_>, canary_arn: &str, rules: &RuleSet) -> Opt
     {
         return None;
     }
-    let params: serde_json::Value = serde_json::from_str(r.request_parameters.as_ref()?.get()).ok()?;
+    let params: serde_json::Value =
+        serde_json::from_str(r.request_parameters.as_ref()?.get()).ok()?;
     if params.get("policyArn").and_then(|v| v.as_str()) != Some(canary_arn) {
         return None;
     }
@@ -123,7 +124,9 @@ pub fn heartbeat_of(event: &Event<'_>, canary_arn: &str, rules: &RuleSet) -> Opt
 }
 
 /// The newest event time (normalised ISO-8601 UTC) per event source among queue message bodies.
-pub fn newest_per_source<'a>(bodies: impl IntoIterator<Item = &'a str>) -> BTreeMap<String, String> {
+pub fn newest_per_source<'a>(
+    bodies: impl IntoIterator<Item = &'a str>,
+) -> BTreeMap<String, String> {
     let mut out: BTreeMap<String, i64> = BTreeMap::new();
     for body in bodies {
         policy_rules::event::parse_document(body.as_bytes(), |_, parsed| {
@@ -196,10 +199,15 @@ pub struct TickPlan {
 /// install has missed nothing it can name, and `warden catch-up --since` fills any gap by hand).
 pub fn plan_tick(state: &WatchState, now: i64, limits: &WatchLimits, canary: bool) -> TickPlan {
     let missing = match (canary, state.beat_sent) {
-        (true, Some(sent)) => state.beat_seen.is_none_or(|seen| seen < sent) && now - sent > limits.beat_within,
+        (true, Some(sent)) => {
+            state.beat_seen.is_none_or(|seen| seen < sent) && now - sent > limits.beat_within
+        }
         _ => false,
     };
-    let send_beat = canary && state.beat_sent.is_none_or(|sent| now - sent >= limits.beat_every);
+    let send_beat = canary
+        && state
+            .beat_sent
+            .is_none_or(|sent| now - sent >= limits.beat_every);
     let blind = match (missing, state.beat_sent) {
         (true, Some(sent))
             if state.blind_alerted_at.is_none_or(|alerted| {
@@ -221,7 +229,9 @@ pub fn plan_tick(state: &WatchState, now: i64, limits: &WatchLimits, canary: boo
     let quiet = !canary && state.latest().is_some_and(|t| now - t > limits.quiet_after);
     let catch_up = !state.checkpoint.is_empty()
         && (missing || quiet)
-        && state.caught_up_at.is_none_or(|t| now - t >= limits.catch_up_every);
+        && state
+            .caught_up_at
+            .is_none_or(|t| now - t >= limits.catch_up_every);
     TickPlan {
         send_beat,
         blind,
@@ -238,10 +248,7 @@ mod tests {
 
     fn state(sent: Option<i64>, seen: Option<i64>) -> WatchState {
         WatchState {
-            checkpoint: BTreeMap::from([(
-                "iam.amazonaws.com".to_owned(),
-                iso(NOW - 60),
-            )]),
+            checkpoint: BTreeMap::from([("iam.amazonaws.com".to_owned(), iso(NOW - 60))]),
             written_at: Some(NOW - 60),
             beat_sent: sent,
             beat_seen: seen,
@@ -320,13 +327,37 @@ mod tests {
         rules.warden_principals.push(warden.to_owned());
         let beat = |body: String| {
             let mut out = None;
-            parse_document(body.as_bytes(), |_, e| out = heartbeat_of(&e.unwrap(), canary, &rules));
+            parse_document(body.as_bytes(), |_, e| {
+                out = heartbeat_of(&e.unwrap(), canary, &rules)
+            });
             out
         };
-        assert_eq!(beat(tag_event(warden, canary, "1800000000", None)), Some(1_800_000_000));
-        assert_eq!(beat(tag_event("arn:aws:iam::123456789012:role/mallory", canary, "1", None)), None);
-        assert_eq!(beat(tag_event(warden, "arn:aws:iam::123456789012:policy/other", "1", None)), None);
+        assert_eq!(
+            beat(tag_event(warden, canary, "1800000000", None)),
+            Some(1_800_000_000)
+        );
+        assert_eq!(
+            beat(tag_event(
+                "arn:aws:iam::123456789012:role/mallory",
+                canary,
+                "1",
+                None
+            )),
+            None
+        );
+        assert_eq!(
+            beat(tag_event(
+                warden,
+                "arn:aws:iam::123456789012:policy/other",
+                "1",
+                None
+            )),
+            None
+        );
         assert_eq!(beat(tag_event(warden, canary, "soon", None)), None);
-        assert_eq!(beat(tag_event(warden, canary, "1", Some("AccessDenied"))), None);
+        assert_eq!(
+            beat(tag_event(warden, canary, "1", Some("AccessDenied"))),
+            None
+        );
     }
 }

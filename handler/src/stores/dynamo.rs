@@ -149,7 +149,11 @@ fn json_attr(item: &Item, name: &str) -> Result<Value, StoreError> {
     }
 }
 
-pub(crate) async fn get_item(clients: &Clients, table: &str, key: Item) -> Result<Option<Item>, StoreError> {
+pub(crate) async fn get_item(
+    clients: &Clients,
+    table: &str,
+    key: Item,
+) -> Result<Option<Item>, StoreError> {
     let req = clients
         .dynamodb
         .get_item()

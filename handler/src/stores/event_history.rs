@@ -125,7 +125,8 @@ impl EventHistory for CloudTrailHistory {
                 })
                 .await?
                 .value;
-            out.events.extend(page.events().iter().filter_map(|e| event_of(e, source)));
+            out.events
+                .extend(page.events().iter().filter_map(|e| event_of(e, source)));
             match page.next_token() {
                 Some(t) if !t.is_empty() => token = Some(t.to_owned()),
                 _ => break,
