@@ -79,8 +79,8 @@ impl Routes {
     /// names) are not applied: the flow judges what it receives.
     pub fn from_patterns(patterns: &[(String, Value)]) -> Self {
         let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        let strings = |v: &Value| -> Vec<String> {
-            v.as_array()
+        let strings = |v: Option<&Value>| -> Vec<String> {
+            v.and_then(Value::as_array)
                 .map(|a| {
                     a.iter()
                         .filter_map(Value::as_str)
@@ -90,8 +90,8 @@ impl Routes {
                 .unwrap_or_default()
         };
         for (_, p) in patterns {
-            let names = strings(&p["detail"]["eventName"]);
-            for source in strings(&p["detail"]["eventSource"]) {
+            let names = strings(p.pointer("/detail/eventName"));
+            for source in strings(p.pointer("/detail/eventSource")) {
                 out.entry(source).or_default().extend(names.iter().cloned());
             }
         }
@@ -172,14 +172,24 @@ pub fn envelope(event: &HistoryEvent) -> Result<String, String> {
             event.event_id
         ));
     }
-    let account = detail["recipientAccountId"]
-        .as_str()
-        .or_else(|| detail["userIdentity"]["accountId"].as_str())
+    let account = detail
+        .pointer("/recipientAccountId")
+        .and_then(Value::as_str)
+        .or_else(|| {
+            detail
+                .pointer("/userIdentity/accountId")
+                .and_then(Value::as_str)
+        })
         .unwrap_or_default()
         .to_owned();
-    let region = detail["awsRegion"].as_str().unwrap_or_default().to_owned();
-    let time = detail["eventTime"]
-        .as_str()
+    let region = detail
+        .pointer("/awsRegion")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let time = detail
+        .pointer("/eventTime")
+        .and_then(Value::as_str)
         .unwrap_or(&event.time)
         .to_owned();
     Ok(json!({
