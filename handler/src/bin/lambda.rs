@@ -36,8 +36,10 @@ struct App {
     alert_window: i64,
     /// `(intake, work)` queue URLs, when the rules deliver to an intake queue.
     lanes: Option<(String, String)>,
-    /// CloudTrail event history and the routed events, for the tick's catch-up.
+    /// CloudTrail event history and the routed events, for the tick's catch-up, and the queue it
+    /// sends to: the intake, else the work queue (where the rules deliver without one).
     history: CloudTrailHistory,
+    catch_up_queue: Option<String>,
     routes: Option<Routes>,
 }
 
@@ -59,11 +61,11 @@ async fn watch_tick(app: &App, deadline_ms: u64) -> Value {
     let Some(Watch { store, canary_arn }) = &app.flow.watch else {
         return Value::Null;
     };
-    let catch_up = match (&app.lanes, &app.routes) {
-        (Some((intake, _)), Some(routes)) => Some(CatchUp {
+    let catch_up = match (&app.catch_up_queue, &app.routes) {
+        (Some(queue), Some(routes)) => Some(CatchUp {
             history: &app.history,
             clients: &app.clients,
-            intake_url: intake,
+            intake_url: queue,
             group_id: MESSAGE_GROUP_ID,
             routes,
             watch: Some(store.as_ref()),
@@ -172,6 +174,10 @@ async fn main() -> Result<(), Error> {
         },
         alert_window: config.alert_window_seconds,
         history: CloudTrailHistory::new(clients.clone()),
+        catch_up_queue: config
+            .intake_queue_url
+            .clone()
+            .or_else(|| config.queue_url.clone()),
         routes: match routes(&config) {
             Ok(r) => Some(r),
             Err(e) => {
