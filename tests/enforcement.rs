@@ -356,6 +356,8 @@ async fn a_crash_after_any_stage_then_redelivery_converges_to_one_change_record_
             .send()
             .await
             .unwrap();
+        // The model knows the new role (a sweep read it) before the escalation.
+        s.sweep().await.unwrap();
         s.admin
             .clients
             .iam

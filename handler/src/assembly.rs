@@ -13,7 +13,7 @@ use crate::enforce::config::Config;
 use crate::enforce::flow::{system_clock, AccountReader, Faults, Flow};
 use crate::enforce::watch::Watch;
 use crate::stores::dynamo::{
-    DynamoEvidence, DynamoHoldings, DynamoLedger, DynamoOutbox, EvidenceMirror,
+    DynamoEvidence, DynamoHoldings, DynamoLedger, DynamoModel, DynamoOutbox, EvidenceMirror,
 };
 use crate::stores::init::rule_patterns;
 use crate::stores::sns::SnsNotifier;
@@ -90,7 +90,7 @@ pub fn build_flow(
 ) -> Result<Flow, anyhow::Error> {
     let topic = Config::required(&config.alert_topic_arn, "WARDEN_ALERT_TOPIC_ARN")?;
     Ok(Flow {
-        account_id,
+        account_id: account_id.clone(),
         catalog: Catalog::builtin()?,
         rules: config.rules.clone(),
         connectors: Connectors::standard(clients),
@@ -109,6 +109,12 @@ pub fn build_flow(
             clients.clone(),
             config.state_table.clone(),
         )),
+        model: Arc::new(DynamoModel::new(
+            clients.clone(),
+            config.state_table.clone(),
+            account_id.clone(),
+        )),
+        model_trust: policy_rules::model::Trust::default(),
         clock: system_clock(),
         owner: format!(
             "{}-{}",

@@ -21,3 +21,4 @@ pub mod deploy;
 pub mod enforce;
 pub mod local;
 pub mod stores;
+pub mod sweep;

@@ -121,6 +121,7 @@ fn main() {
                 catalog: &catalog,
                 snapshot: Some(&snap),
                 held: None,
+                before: None,
             });
             std::hint::black_box(&o);
             planned += 1;

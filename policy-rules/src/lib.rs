@@ -17,6 +17,7 @@ pub mod held;
 pub mod lane;
 pub mod mapping;
 pub mod memberships;
+pub mod model;
 pub mod planner;
 pub mod policy;
 pub mod principal_pattern;

@@ -115,6 +115,12 @@ pub struct Input<'a> {
     /// `held::Held::document`), merged into the new document. Never the live policy: a Deny
     /// someone deleted or rewrote by hand is still in Warden's record, and comes back.
     pub held: Option<&'a PolicyDocument>,
+    /// The account just before the event, as the account model vouches for it (the undo's
+    /// before-states: an overwritten inline policy, a trust policy, a default policy version, a
+    /// bucket policy). `None`: no model, so every before-state the event does not carry is
+    /// unknown and a person is told what to do. Offline, an account file taken before the events
+    /// serves (`BeforeEvent::from_snapshot`).
+    pub before: Option<&'a crate::model::BeforeEvent>,
 }
 
 /// Plans the response to one decision.
@@ -732,17 +738,6 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
         );
     }
     let p = |k: &str| param(e, k);
-    let snap_inline =
-        |kind: &str, owner: Option<String>, policy: Option<String>| -> Option<Value> {
-            let s = input.snapshot?;
-            let (owner, policy) = (owner?, policy?);
-            let doc = match kind {
-                "user" => s.users.get(&owner)?.inline.get(&policy)?,
-                "role" => s.roles.get(&owner)?.inline.get(&policy)?,
-                _ => s.groups.get(&owner)?.inline.get(&policy)?,
-            };
-            serde_json::to_value(doc).ok()
-        };
     let source = e.source();
     let name = e.name();
     let one = |s: Option<Step>, what: &str| match s {
@@ -774,19 +769,24 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
             )
         }
         ("iam.amazonaws.com", "PutUserPolicy" | "PutRolePolicy" | "PutGroupPolicy") => {
-            let (kind, who, key) = match name {
+            let (kind, who, key_name) = match name {
                 "PutUserPolicy" => ("user", "userName", "UserName"),
                 "PutRolePolicy" => ("role", "roleName", "RoleName"),
                 _ => ("group", "groupName", "GroupName"),
             };
             let pre = "the inline policy still holds the document the event wrote".to_owned();
             let written = written_document(e, "policyDocument");
-            match snap_inline(kind, p(who), p("policyName")) {
-                Some(previous) => {
+            let earlier = match (p(who), p("policyName")) {
+                (Some(owner), Some(policy)) => before_state(input, |b| b.inline(kind, &owner, &policy))
+                    .map(|d| (d, crate::model::EntryKey(format!("{kind}/{owner}")))),
+                _ => Err("the event names no principal or policy".to_owned()),
+            };
+            match earlier {
+                Ok((Some(previous), key)) => {
                     let mut s = step(
                         &format!("iam:Put{}Policy", cap(kind)),
-                        &[(key, p(who)), ("PolicyName", p("policyName"))],
-                        pre,
+                        &[(key_name, p(who)), ("PolicyName", p("policyName"))],
+                        format!("{pre}; the earlier document is {}", provenance(input, &key)),
                     );
                     if let Some(s) = s.as_mut() {
                         s.params.insert("PolicyDocument".to_owned(), previous);
@@ -794,13 +794,16 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
                     }
                     one(s, name)
                 }
-                None => {
-                    let mut s = step(&format!("iam:Delete{}Policy", cap(kind)), &[(key, p(who)), ("PolicyName", p("policyName"))], format!("{pre}; the snapshot shows no earlier policy of that name, so the inverse is deletion"));
+                Ok((None, key)) => {
+                    let mut s = step(&format!("iam:Delete{}Policy", cap(kind)), &[(key_name, p(who)), ("PolicyName", p("policyName"))], format!("{pre}; {} shows no earlier policy of that name, so the inverse is deletion", provenance(input, &key)));
                     if let Some(s) = s.as_mut() {
                         s.expect = written;
                     }
                     one(s, name)
                 }
+                // INVARIANT (undo-never-guesses): without a before-state the model vouches for,
+                // an inline policy the event may have overwritten is neither deleted nor rewritten.
+                Err(why) => (Vec::new(), Some(format!("{why}; {}", by_hand(e, &p)))),
             }
         }
         ("iam.amazonaws.com", "AddUserToGroup") => one(
@@ -836,20 +839,17 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
             name,
         ),
         ("iam.amazonaws.com", "UpdateAssumeRolePolicy") => {
-            let previous = input
-                .snapshot
-                .and_then(|s| s.roles.get(&p("roleName")?)?.trust.as_ref())
-                .and_then(|d| serde_json::to_value(d).ok());
-            match previous {
-                Some(doc) => {
-                    let mut s = step("iam:UpdateAssumeRolePolicy", &[("RoleName", p("roleName"))], "the trust policy is still the one the event wrote".to_owned());
+            let role = p("roleName").unwrap_or_default();
+            match before_state(input, |b| b.trust(&role)) {
+                Ok(doc) => {
+                    let mut s = step("iam:UpdateAssumeRolePolicy", &[("RoleName", p("roleName"))], format!("the trust policy is still the one the event wrote; the earlier one is {}", provenance(input, &crate::model::EntryKey::role(&role))));
                     if let Some(s) = s.as_mut() {
                         s.params.insert("PolicyDocument".to_owned(), doc);
                         s.expect = written_document(e, "policyDocument");
                     }
                     one(s, name)
                 }
-                None => (Vec::new(), Some("no snapshot of the earlier trust policy: no safe inverse; a person must restore it".to_owned())),
+                Err(why) => (Vec::new(), Some(format!("{why}; {}", by_hand(e, &p)))),
             }
         }
         ("iam.amazonaws.com", "CreateUser" | "CreateRole") => {
@@ -901,13 +901,32 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
             .ok()
             .and_then(|v| v.get("bucketPolicy").cloned())
             .and_then(|p| PolicyDocument::from_value(&p).ok());
+            let bucket = p("bucketName").unwrap_or_default();
+            let callers_rule_broken = input.decision.verdict == Verdict::Deny;
+            match (callers_rule_broken, before_state(input, |b| b.bucket_policy(&bucket)), &written) {
+                (true, Ok(Some(earlier)), Some(doc)) => {
+                    let mut s = step("s3:PutBucketPolicy", &[("Bucket", p("bucketName"))], format!("the live policy is still the one the event wrote; the earlier one is {}", provenance(input, &crate::model::EntryKey::bucket(&bucket))));
+                    if let Some(s) = s.as_mut() {
+                        s.params.insert("Policy".to_owned(), earlier);
+                        s.expect = serde_json::to_value(doc).ok();
+                    }
+                    return one(s, name);
+                }
+                (true, Ok(None), Some(doc)) => {
+                    let mut s = step("s3:DeleteBucketPolicy", &[("Bucket", p("bucketName"))], format!("the live policy is still the one the event wrote; {} shows the bucket had no policy before", provenance(input, &crate::model::EntryKey::bucket(&bucket))));
+                    if let Some(s) = s.as_mut() {
+                        s.expect = serde_json::to_value(doc).ok();
+                    }
+                    return one(s, name);
+                }
+                _ => {}
+            }
             match (outside_rule, written, e.account()) {
                 (true, Some(doc), Some(account)) => match crate::bucket::remove_outside_grants(&doc, account, &input.rules.trusted_accounts) {
                     Ok(mut surgery) => {
                         // The caller's own grants go too when the caller broke a rule by writing
                         // the policy at all (not only by granting outside).
                         let caller = input.analysis.caller.principal_arn.clone().unwrap_or_default();
-                        let callers_rule_broken = input.decision.verdict == Verdict::Deny;
                         if callers_rule_broken {
                             if let Ok(more) = crate::bucket::remove_principal(&surgery.policy, &caller, None) {
                                 surgery.changes.extend(more.changes);
@@ -953,7 +972,7 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
             }
         }
         ("iam.amazonaws.com", "CreatePolicyVersion" | "SetDefaultPolicyVersion") => {
-            match earlier_default(e, input.snapshot) {
+            match earlier_default(e, input.snapshot, input.before) {
                 Ok((arn, made, earlier)) => {
                     let mut s = step(
                         "iam:SetDefaultPolicyVersion",
@@ -999,12 +1018,58 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
             }
             one(s, name)
         }
+        (
+            "iam.amazonaws.com",
+            "PutUserPermissionsBoundary"
+            | "DeleteUserPermissionsBoundary"
+            | "PutRolePermissionsBoundary"
+            | "DeleteRolePermissionsBoundary",
+        ) => {
+            // No connector writes boundaries yet: with the earlier boundary known, a person gets
+            // the exact command; without it, how to find it.
+            let (kind, who) = if name.contains("User") {
+                ("user", "userName")
+            } else {
+                ("role", "roleName")
+            };
+            let owner = p(who).unwrap_or_default();
+            let key = crate::model::EntryKey(format!("{kind}/{owner}"));
+            let told = match before_state(input, |b| b.boundary(kind, &owner)) {
+                Ok(Some(arn)) => format!(
+                    "the earlier permissions boundary of {kind} `{owner}` was `{arn}` ({}): put it back with `aws iam put-{kind}-permissions-boundary --{kind}-name {owner} --permissions-boundary {arn}`",
+                    provenance(input, &key)
+                ),
+                Ok(None) => format!(
+                    "{kind} `{owner}` had no permissions boundary before ({}): remove the one the event set with `aws iam delete-{kind}-permissions-boundary --{kind}-name {owner}`",
+                    provenance(input, &key)
+                ),
+                Err(why) => format!("{why}; {}", by_hand(e, &p)),
+            };
+            (Vec::new(), Some(told))
+        }
         (source, _) if crate::review::covers(source) => (
             Vec::new(),
             Some(crate::review::by_hand(e, &input.analysis.mapping)),
         ),
         _ => (Vec::new(), Some(by_hand(e, &p))),
     }
+}
+
+/// What the model vouches for before the event, through `get`; why not, when it cannot.
+fn before_state<T>(
+    input: &Input<'_>,
+    get: impl FnOnce(&crate::model::BeforeEvent) -> Result<T, String>,
+) -> Result<T, String> {
+    match input.before {
+        Some(b) => get(b),
+        None => Err("no model of the account before the event".to_owned()),
+    }
+}
+
+fn provenance(input: &Input<'_>, key: &crate::model::EntryKey) -> String {
+    input
+        .before
+        .map_or_else(|| format!("`{key}`"), |b| b.provenance(key))
 }
 
 /// The earlier default version of the managed policy a `CreatePolicyVersion` (with
@@ -1015,6 +1080,7 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
 fn earlier_default(
     e: &Event<'_>,
     snapshot: Option<&Snapshot>,
+    before: Option<&crate::model::BeforeEvent>,
 ) -> Result<(String, String, String), String> {
     let arn = param(e, "policyArn").ok_or("the event names no `policyArn`")?;
     let made = match e.name() {
@@ -1036,9 +1102,30 @@ fn earlier_default(
         }
         _ => param(e, "versionId").ok_or("the event names no `versionId`")?,
     };
+    // The model's default before the event, when it vouches for it and saw every version made
+    // since (version ids only grow: a gap is a change the model missed).
+    let modelled = before.map(|b| b.default_version(&arn));
+    if let Some(Ok((earlier, known))) = &modelled {
+        let number = |v: &str| v.strip_prefix('v').and_then(|n| n.parse::<u64>().ok());
+        let newest = known.iter().filter_map(|v| number(v)).max();
+        let missed = e.name() == "CreatePolicyVersion"
+            && matches!((newest, number(&made)), (Some(n), Some(m)) if m != n + 1);
+        if *earlier != made && !missed {
+            return Ok((arn, made, earlier.clone()));
+        }
+        if missed {
+            return Err(format!(
+                "the model's versions of `{arn}` end at `v{}`, but the event made `{made}`: a change was missed",
+                newest.unwrap_or_default()
+            ));
+        }
+    }
     let versions = snapshot
         .and_then(|s| s.policy_versions.get(&arn))
-        .ok_or_else(|| format!("the versions of `{arn}` were not read"))?;
+        .ok_or_else(|| match &modelled {
+            Some(Err(why)) => format!("{why}, and the versions of `{arn}` were not read"),
+            _ => format!("the versions of `{arn}` were not read"),
+        })?;
     if !versions.iter().any(|(id, _)| *id == made) {
         return Err(format!("`{arn}` has no version `{made}` now"));
     }
@@ -1082,6 +1169,22 @@ fn by_hand(e: &Event<'_>, p: &dyn Fn(&str) -> Option<String>) -> String {
         ("iam.amazonaws.com", "CreatePolicyVersion" | "SetDefaultPolicyVersion") => format!(
             "the earlier default version of `{0}` is not in the event: find it with `aws iam list-policy-versions --policy-arn {0}` and put it back with `aws iam set-default-policy-version --policy-arn {0} --version-id <earlier>`, then `aws iam delete-policy-version --policy-arn {0} --version-id <the caller's>`",
             v("policyArn")
+        ),
+        ("iam.amazonaws.com", "PutUserPolicy" | "PutRolePolicy" | "PutGroupPolicy") => {
+            let (kind, who) = match name {
+                "PutUserPolicy" => ("user", "userName"),
+                "PutRolePolicy" => ("role", "roleName"),
+                _ => ("group", "groupName"),
+            };
+            format!(
+                "whether inline policy `{1}` of {kind} `{0}` existed before, and with what document, is not known: if it is new, delete it with `aws iam delete-{kind}-policy --{kind}-name {0} --policy-name {1}`; if it replaced one, put the earlier document back with `aws iam put-{kind}-policy --{kind}-name {0} --policy-name {1} --policy-document file://earlier.json`",
+                v(who),
+                v("policyName")
+            )
+        }
+        ("iam.amazonaws.com", "UpdateAssumeRolePolicy") => format!(
+            "the earlier trust policy of role `{0}` is not in the event: put it back with `aws iam update-assume-role-policy --role-name {0} --policy-document file://earlier.json` (the last sweep's evidence or your infrastructure code has it)",
+            v("roleName")
         ),
         ("iam.amazonaws.com", "PutUserPermissionsBoundary" | "DeleteUserPermissionsBoundary") => format!(
             "the earlier permissions boundary of user `{0}` is not in the event: put it back with `aws iam put-user-permissions-boundary --user-name {0} --permissions-boundary <earlier boundary ARN>`",
@@ -1265,6 +1368,7 @@ mod tests {
                 let e = e.unwrap();
                 let analysis = analyse(&e, &catalog);
                 let decision = decide(&e, &analysis, &rules, CallerFacts { groups });
+                let before = snapshot.map(|s| crate::model::BeforeEvent::from_snapshot(&e, s));
                 out = Some(plan(&Input {
                     event: &e,
                     analysis: &analysis,
@@ -1273,6 +1377,7 @@ mod tests {
                     catalog: &catalog,
                     snapshot,
                     held: None,
+                    before: before.as_ref(),
                 }));
             });
             out.unwrap()

@@ -139,7 +139,9 @@ fn snapshot() -> Snapshot {
             "RoleDetailList": [
                 {"RoleName": "app", "Arn": "arn:aws:iam::111122223333:role/app", "Path": "/", "RolePolicyList": [], "AttachedManagedPolicies": [], "AssumeRolePolicyDocument": trust}
             ],
-            "GroupDetailList": [],
+            "GroupDetailList": [
+                {"GroupName": "Developers", "Arn": "arn:aws:iam::111122223333:group/Developers", "GroupPolicyList": [], "AttachedManagedPolicies": []}
+            ],
             "Policies": []
         })
         .to_string(),
@@ -189,6 +191,8 @@ fn every_escalation_method_by_a_non_admin_is_denied_or_alerted() {
                 m.name,
                 decision
             );
+            // The account as a sweep saw it before the method (the undo's before-states).
+            let before = policy_rules::model::BeforeEvent::from_snapshot(&e, &snap);
             let outcome = plan(&Input {
                 event: &e,
                 analysis: &analysis,
@@ -197,6 +201,7 @@ fn every_escalation_method_by_a_non_admin_is_denied_or_alerted() {
                 catalog: &catalog,
                 snapshot: Some(&snap),
                 held: None,
+                before: Some(&before),
             });
             let (kind, undo, why) = match &outcome {
                 Outcome::Deny(p) => (

@@ -57,6 +57,9 @@ fn check(name: &str, case: &Value, catalog: &Catalog) {
                 groups: memberships.groups_of(&analysis.caller),
             },
         );
+        let before = snapshot
+            .as_ref()
+            .map(|s| policy_rules::model::BeforeEvent::from_snapshot(&e, s));
         let outcome = plan(&Input {
             event: &e,
             analysis: &analysis,
@@ -65,6 +68,7 @@ fn check(name: &str, case: &Value, catalog: &Catalog) {
             catalog,
             snapshot: snapshot.as_ref(),
             held: held_doc.as_ref(),
+            before: before.as_ref(),
         });
         let kind = match &outcome {
             Outcome::Deny(_) => "deny",

@@ -63,6 +63,7 @@ fn plan_of(event: &str, rules: &RuleSet) -> Outcome {
             catalog: catalog(),
             snapshot: None,
             held: None,
+            before: None,
         }));
     });
     out.unwrap()

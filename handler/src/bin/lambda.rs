@@ -1,10 +1,13 @@
 //! The Lambda entry point (`bootstrap`, runtime `provided.al2023`): builds the configuration, the
 //! SDK clients and the flow once per cold start, then handles SQS FIFO batches with partial batch
 //! responses (`ReportBatchItemFailures`: for each lane, the first failed message and every later
-//! one of it; never an empty id) and scheduled events (sends due alerts). Logs are JSON lines, one
-//! span per event. Each tick also watches the pipeline (`enforce::heartbeat`): a heartbeat on the
-//! canary policy every 10 minutes, an alert and a catch-up from CloudTrail event history when one
-//! does not come back.
+//! one of it; never an empty id) and scheduled events: `{"warden": "tick"}` every minute (sends due
+//! alerts, and advances a running sweep), `{"warden": "sweep"}` on the sweep schedule (starts a
+//! sweep and advances it until a little before the deadline; the ticks continue it, so a sweep of
+//! any size finishes over several invocations). Each schedule event also watches the pipeline
+//! (`enforce::heartbeat`): a heartbeat on the canary policy every 10 minutes, an alert and a
+//! catch-up from CloudTrail event history when one does not come back. Logs are JSON lines, one
+//! span per event.
 //!
 //! Two event source mappings feed it: records of the intake queue (`WARDEN_INTAKE_QUEUE_URL`, told
 //! by their `eventSourceARN`) are forwarded to the work queue in their lanes; every other record is
@@ -26,8 +29,10 @@ use warden_handler::enforce::queue::{
     forward_batch, is_queue, process_batch, BatchOutcome, QueueMessage, SqsDeadLetters,
 };
 use warden_handler::enforce::watch::{Watch, WatchLimits};
+use warden_handler::stores::dynamo::DynamoCheckpoints;
 use warden_handler::stores::event_history::CloudTrailHistory;
 use warden_handler::stores::init::MESSAGE_GROUP_ID;
+use warden_handler::sweep::run::Sweeper;
 
 struct App {
     flow: Flow,
@@ -41,6 +46,7 @@ struct App {
     history: CloudTrailHistory,
     catch_up_queue: Option<String>,
     routes: Option<Routes>,
+    checkpoints: DynamoCheckpoints,
 }
 
 /// When a batch must stop: before the invocation's deadline (epoch milliseconds), with a margin of
@@ -99,11 +105,25 @@ async fn watch_tick(app: &App, deadline_ms: u64) -> Value {
 async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let (payload, ctx) = event.into_parts();
     if payload.get("Records").is_none() {
-        // A scheduled tick: the watch over the pipeline (heartbeat, blind alert, catch-up), then
-        // send the incidents whose window has passed.
+        // A schedule: the watch over the pipeline (heartbeat, blind alert, catch-up), then send
+        // the incidents whose window has passed, then start (on the sweep schedule) or continue
+        // (on a tick) a sweep until a little before the deadline.
         let watch = watch_tick(app, ctx.deadline).await;
         let sent = app.flow.flush_alerts(app.alert_window).await?;
-        return Ok(serde_json::json!({"alerts_sent": sent.len(), "watch": watch}));
+        let deadline = batch_deadline(ctx.deadline, i64::MAX);
+        let sweeper = Sweeper {
+            clients: &app.clients,
+            connectors: &app.flow.connectors,
+            model: app.flow.model.as_ref(),
+            checkpoints: &app.checkpoints,
+            clock: app.flow.clock.as_ref(),
+        };
+        if payload.get("warden").and_then(Value::as_str) == Some("sweep") {
+            sweeper.start().await?;
+        }
+        let keep_going = move || tokio::time::Instant::now() < deadline;
+        let sweep = sweeper.advance(&keep_going).await?;
+        return Ok(serde_json::json!({"alerts_sent": sent.len(), "sweep": sweep, "watch": watch}));
     }
     let sqs: SqsEvent = serde_json::from_value(payload)?;
     let mut messages = Vec::with_capacity(sqs.records.len());
@@ -192,6 +212,7 @@ async fn main() -> Result<(), Error> {
             )),
             None => None,
         },
+        checkpoints: DynamoCheckpoints::new(clients.clone(), config.state_table.clone()),
     };
     tracing::info!(rules = %config.rules_source, "cold start done");
     lambda_runtime::run(service_fn(|e| handle(&app, e))).await

@@ -128,6 +128,8 @@ fn plan_event(
         .and_then(|g| g.memberships.groups_of(account, &analysis.caller))
         .or_else(|| dump.and_then(|d| d.memberships.groups_of(account, &analysis.caller)));
     let decision = decide(e, &analysis, ctx.rules, CallerFacts { groups });
+    // The account file describes the account before the events: it is the undo's before-state.
+    let before = dump.map(|d| policy_rules::model::BeforeEvent::from_snapshot(e, &d.snapshot));
     let input = Input {
         event: e,
         analysis: &analysis,
@@ -136,6 +138,7 @@ fn plan_event(
         catalog: ctx.catalog,
         snapshot: dump.map(|d| &d.snapshot),
         held: None,
+        before: before.as_ref(),
     };
     let outcome = plan(&input);
     if json {

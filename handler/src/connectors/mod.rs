@@ -21,6 +21,7 @@ pub use policy_rules::planner::Step;
 
 pub mod access_keys;
 pub mod account;
+pub mod authorization_details;
 pub mod bucket_acl;
 pub mod bucket_policy;
 pub mod group_membership;

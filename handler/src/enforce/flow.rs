@@ -16,7 +16,9 @@ use crate::connectors::{
     Applied, ConnectorError, Connectors, RolledBack, State, Step, Target, Verification,
 };
 use crate::enforce::alerts::{render, Notice, NoticeChange};
-use crate::enforce::ports::{Claim, EvidenceStore, Holdings, Ledger, Notifier, Outbox, StoreError};
+use crate::enforce::ports::{
+    AccountModel, Claim, EvidenceStore, Holdings, Ledger, Notifier, Outbox, StoreError,
+};
 use async_trait::async_trait;
 use policy_rules::caller::{CallerKind, Restrictable};
 use policy_rules::catalog::Catalog;
@@ -27,6 +29,7 @@ use policy_rules::evidence_target::{describe_change, resource_arn, Place, Purpos
 use policy_rules::held::{self, Held, Tampering};
 use policy_rules::mapping::{analyse, Analysis};
 use policy_rules::memberships::groups_before;
+use policy_rules::model::{self, BeforeEvent, Entry, EntryKey, Trust};
 use policy_rules::planner::{deny_steps, plan, Input, Outcome};
 use policy_rules::planner::{Placement, DENY_POLICY_NAME, QUARANTINE_POLICY_NAME};
 use policy_rules::rules::{DenyScope, Mode, RuleSet};
@@ -163,8 +166,14 @@ struct Decided {
     certain: bool,
     #[serde(default)]
     also_broken: Vec<String>,
-    /// The caller's groups before the event (IAM users), as read live and adjusted.
+    /// The caller's groups before the event (IAM users): from the account model, or read live
+    /// and adjusted where the model has no entry (`groups_from` says which).
     groups_before: Option<Vec<String>>,
+    #[serde(default)]
+    groups_from: Option<String>,
+    /// What the account model vouched for just before the event (the undo's before-states).
+    #[serde(default)]
+    before: Option<BeforeEvent>,
 }
 
 impl Decided {
@@ -268,6 +277,10 @@ pub struct Flow {
     pub notifier: Arc<dyn Notifier>,
     /// What Warden holds in force per principal: every Deny it writes is rendered from this.
     pub holdings: Arc<dyn Holdings>,
+    /// Warden's model of the account: the state before each event, kept by sweeps and by every
+    /// event the flow processes.
+    pub model: Arc<dyn AccountModel>,
+    pub model_trust: Trust,
     /// Epoch seconds.
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
     /// This worker's id in ledger claims.
@@ -528,10 +541,12 @@ impl Flow {
         self.faults.check(Stage::Claimed)?;
 
         if progress.decided.is_none() {
-            let (d, groups) = match self.not_ours(event) {
-                Some(d) => (d, None),
+            let (d, groups, groups_from, before) = match self.not_ours(event) {
+                Some(d) => (d, None, None, None),
                 None => {
-                    let groups = self.groups_before_event(event, &analysis).await?;
+                    let before = self.model_before_and_apply(event, &analysis).await?;
+                    let (groups, from) =
+                        self.groups_before_event(event, &analysis, &before).await?;
                     let d = decide(
                         event,
                         &analysis,
@@ -540,7 +555,7 @@ impl Flow {
                             groups: groups.as_deref(),
                         },
                     );
-                    (d, groups)
+                    (d, groups, from, Some(before))
                 }
             };
             progress.decided = Some(Decided {
@@ -552,6 +567,8 @@ impl Flow {
                 certain: d.certain,
                 also_broken: d.also_broken,
                 groups_before: groups,
+                groups_from,
+                before,
             });
             self.save(&event_id, &progress).await?;
         }
@@ -569,6 +586,7 @@ impl Flow {
                     &analysis,
                     &decision,
                     decided.groups_before.as_deref(),
+                    decided.before.as_ref(),
                 )
                 .await?,
             );
@@ -700,25 +718,82 @@ impl Flow {
         })
     }
 
-    /// The caller's groups before the event (IAM users only; `None` for other callers).
+    /// The entries of the account model the event touches (and, for an IAM user caller, the
+    /// caller's), as they were just before the event; then the event applied to them and written
+    /// back. One read and at most one write per event; a redelivered event finds its change
+    /// already recorded and writes nothing.
+    async fn model_before_and_apply(
+        &self,
+        event: &Event<'_>,
+        analysis: &Analysis,
+    ) -> Result<BeforeEvent, FlowError> {
+        let touched = model::touches(event);
+        let mut keys = touched.clone();
+        if let (CallerKind::IamUser, Some(name)) =
+            (analysis.caller.kind, analysis.caller.name.as_deref())
+        {
+            keys.push(EntryKey::user(name));
+        }
+        if keys.is_empty() {
+            return Ok(BeforeEvent::default());
+        }
+        let mut attempt = 0;
+        loop {
+            let read = self.model.get(&keys).await?;
+            let entries: Vec<_> = read.iter().map(|(e, _)| e.clone()).collect();
+            let before = BeforeEvent::of(event, &keys, &entries, self.model_trust);
+            let mut writes = Vec::new();
+            for key in &touched {
+                let found = read.iter().find(|(e, _)| &e.key == key);
+                let (mut entry, version) = match found {
+                    Some((e, v)) => (e.clone(), *v),
+                    None => (
+                        Entry {
+                            key: key.clone(),
+                            versions: Vec::new(),
+                        },
+                        0,
+                    ),
+                };
+                if entry.apply(event).is_some() {
+                    writes.push((entry, version));
+                }
+            }
+            match self.model.put(&writes).await {
+                Ok(()) => return Ok(before),
+                Err(StoreError::Contention) if attempt < 3 => attempt += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The caller's groups before the event (IAM users only; `None` for other callers): from the
+    /// account model where it vouches for them, else read live and adjusted by the event.
     async fn groups_before_event(
         &self,
         event: &Event<'_>,
         analysis: &Analysis,
-    ) -> Result<Option<Vec<String>>, FlowError> {
+        before: &BeforeEvent,
+    ) -> Result<(Option<Vec<String>>, Option<String>), FlowError> {
         let c = &analysis.caller;
         if c.kind != CallerKind::IamUser {
-            return Ok(None);
+            return Ok((None, None));
         }
         let Some(name) = c.name.as_deref() else {
-            return Ok(None);
+            return Ok((None, None));
         };
         // No rule looks at groups for an event no rule can apply to; skip the read.
         if policy_rules::decision::triage(event, &self.catalog, &self.rules).is_some() {
-            return Ok(None);
+            return Ok((None, None));
+        }
+        if let Ok(groups) = before.groups(name) {
+            return Ok((Some(groups), Some(before.provenance(&EntryKey::user(name)))));
         }
         let live = self.account.groups_of_user(name).await?;
-        Ok(Some(groups_before(event, name, &live)))
+        Ok((
+            Some(groups_before(event, name, &live)),
+            Some("read live after the event (the model has no entry it vouches for)".to_owned()),
+        ))
     }
 
     async fn plan_event(
@@ -727,6 +802,7 @@ impl Flow {
         analysis: &Analysis,
         decision: &Decision,
         groups: Option<&[String]>,
+        before: Option<&BeforeEvent>,
     ) -> Result<Planned, FlowError> {
         let rule = decision
             .rule
@@ -795,6 +871,7 @@ impl Flow {
             catalog: &self.catalog,
             snapshot: snapshot.as_ref(),
             held: held_doc.as_ref(),
+            before,
         });
         let monitor = decision.mode == Some(Mode::Monitor);
         let what_to_do = match &c.restrictable {
@@ -1216,6 +1293,8 @@ impl Flow {
             "mode": d.mode,
             "reasons": d.reasons,
             "groups_before": d.groups_before,
+            "groups_from": d.groups_from,
+            "model_before": d.before,
             "outcome": planned.outcome,
             "plan": planned.plan,
             "plan_reasons": planned.reasons,

@@ -10,6 +10,7 @@ use crate::enforce::alerts::{Alert, Incident, Notice};
 use async_trait::async_trait;
 use policy_rules::evidence::{Draft, Record};
 use policy_rules::held::Held;
+use policy_rules::model::{Entry, EntryKey};
 use serde_json::Value;
 
 /// A store failure.
@@ -114,6 +115,21 @@ pub trait Holdings: Send + Sync {
     async fn put(&self, key: &str, held: &Held) -> Result<(), StoreError>;
     /// Every record, with its key.
     async fn list(&self) -> Result<Vec<(String, Held)>, StoreError>;
+}
+
+/// Warden's model of the guarded account ([`policy_rules::model`]): one entry per user, role,
+/// group, managed policy, bucket or trail, each with its short history. The live path reads the
+/// entries one event touches before deciding it and writes them back with the event applied, so
+/// an event costs one read and one write; a sweep writes many at once.
+#[async_trait]
+pub trait AccountModel: Send + Sync {
+    /// The entries among `keys` the model holds, each with the revision it is stored at.
+    async fn get(&self, keys: &[EntryKey]) -> Result<Vec<(Entry, u64)>, StoreError>;
+    /// Writes each entry if its stored revision is still the one given (0: none yet), all or
+    /// none; `Contention` when another writer moved first.
+    async fn put(&self, entries: &[(Entry, u64)]) -> Result<(), StoreError>;
+    /// Writes the entries a sweep read, without conditions; returns the requests it took.
+    async fn put_many(&self, entries: &[Entry]) -> Result<usize, StoreError>;
 }
 
 /// Alerts waiting to be sent, grouped into incidents.

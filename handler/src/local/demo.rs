@@ -344,13 +344,34 @@ impl Scenario {
             .send()
             .await?;
         aws.enforce_policies(true)?;
-        Ok(Self {
+        let scenario = Self {
             admin,
             mallory,
             warden,
             init,
             inbox_url,
-        })
+        };
+        scenario.sweep().await.context("Warden's first sweep")?;
+        Ok(scenario)
+    }
+
+    /// A sweep's read of the account as Warden (its function role): the account's authorization
+    /// details, recorded in the account model in the state table. The live path judges each later
+    /// event by the model's state before it.
+    pub async fn sweep(&self) -> Result<crate::sweep::model::Refreshed> {
+        let config = self.config(&[])?;
+        let read = crate::connectors::authorization_details::read(&self.warden.clients).await?;
+        let model = crate::stores::dynamo::DynamoModel::new(
+            self.warden.clients.clone(),
+            config.state_table.clone(),
+            ACCOUNT,
+        );
+        let now = (crate::enforce::flow::system_clock())();
+        let refreshed = crate::sweep::model::refresh(&model, &read.snapshot, now).await?;
+        // CloudTrail times are whole seconds, and the model vouches for a read only for events
+        // after it: the scenario's next event is at least a second later.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        Ok(refreshed)
     }
 
     /// Warden's configuration for this account, as `warden init` printed it, plus `extra`.

@@ -9,6 +9,8 @@
 //! |------------|---------------------|----------|-------------------------------------------------------------|
 //! | state      | `event#<eventID>`   | –        | ledger: `owner`, `lease_until`, `status` (`working`/`done`), `progress`, `summary` (canonical JSON), `expires_at` (TTL) |
 //! | state      | `held#<key>`        | –        | what Warden holds in force on a principal: `held` (canonical JSON), `version` (N); no TTL |
+//! | state      | `model#<account>#<entry>` | –  | the account model's entry (`policy_rules::model::Entry`): `entry` (canonical JSON), `version` (N); no TTL |
+//! | state      | `sweep#current`     | –        | the running (or last) sweep's checkpoint: `checkpoint` (canonical JSON), `version` (N) |
 //! | state      | `open#<principal>`  | –        | outbox pointer: `incident` (the principal's open incident id)                          |
 //! | state      | `incident#<id>`     | –        | outbox incident: `principal`, `opened`, `status` (`open`/`sent`), `notices` (list of JSON), `event_ids` (string set), `open_gsi` while open, `expires_at` |
 //! | state      | `watch#pipeline`    | –        | the pipeline's checkpoint per event source and heartbeat (`stores/watch.rs`); no TTL     |
@@ -28,7 +30,10 @@
 use crate::aws::{AwsError, Clients};
 use crate::enforce::alerts::Incident;
 use crate::enforce::alerts::Notice;
-use crate::enforce::ports::{Claim, EvidenceStore, Holdings, Ledger, Outbox, StoreError};
+use crate::enforce::ports::{
+    AccountModel, Claim, EvidenceStore, Holdings, Ledger, Outbox, StoreError,
+};
+use crate::sweep::run::{Checkpoint, Checkpoints};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{
@@ -36,6 +41,7 @@ use aws_sdk_dynamodb::types::{
 };
 use policy_rules::evidence::{append, canonical_json, Draft, Record};
 use policy_rules::held::Held;
+use policy_rules::model::{Entry, EntryKey};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -283,6 +289,288 @@ impl Holdings for DynamoHoldings {
             }
         }
         Ok(out)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The account model
+
+const ENTRY: &str = "entry";
+/// The largest entry written as it is; a bigger one keeps fewer earlier states (DynamoDB's 400 KB
+/// item limit, less room for the key: Amazon DynamoDB Developer Guide, "Quotas": item size).
+const ENTRY_LIMIT: usize = 380 * 1024;
+/// BatchGetItem reads at most 100 keys, BatchWriteItem writes at most 25 items, a transaction
+/// holds at most 100 (Amazon DynamoDB Developer Guide, "Quotas": API-specific limits).
+const BATCH_GET: usize = 100;
+const BATCH_WRITE: usize = 25;
+
+/// The account model in the state table, one item per entry.
+///
+/// API calls: `get` is one consistent `BatchGetItem` per 100 keys (plus one per unprocessed
+/// remainder); `put` one conditional `PutItem` for one entry, one `TransactWriteItems` for more;
+/// `put_many` one `BatchWriteItem` per 25 entries.
+#[derive(Clone)]
+pub struct DynamoModel {
+    clients: Clients,
+    table: String,
+    account: String,
+}
+
+impl DynamoModel {
+    pub fn new(clients: Clients, table: impl Into<String>, account: impl Into<String>) -> Self {
+        Self {
+            clients,
+            table: table.into(),
+            account: account.into(),
+        }
+    }
+
+    fn key(&self, key: &EntryKey) -> Item {
+        HashMap::from([(
+            PK.to_owned(),
+            s(format!("model#{}#{}", self.account, key.as_str())),
+        )])
+    }
+
+    /// The entry's item: its JSON, trimmed of its oldest states until it fits in an item.
+    fn item(&self, entry: &Entry, version: u64) -> Result<Item, StoreError> {
+        let mut entry = entry.clone();
+        let mut text = entry_json(&entry)?;
+        while text.len() > ENTRY_LIMIT && entry.versions.len() > 1 {
+            entry.versions.remove(0);
+            text = entry_json(&entry)?;
+        }
+        if text.len() > ENTRY_LIMIT {
+            return Err(StoreError::TooLarge {
+                id: entry.key.to_string(),
+                bytes: text.len(),
+                limit: ENTRY_LIMIT,
+            });
+        }
+        let mut item = self.key(&entry.key);
+        item.insert(ENTRY.to_owned(), s(text));
+        item.insert(VERSION.to_owned(), n(version));
+        Ok(item)
+    }
+}
+
+fn entry_json(entry: &Entry) -> Result<String, StoreError> {
+    let body = serde_json::to_value(entry).map_err(|e| corrupt(e.to_string()))?;
+    Ok(canonical_json(&body))
+}
+
+fn entry_of(item: &Item) -> Result<(Entry, u64), StoreError> {
+    let key = get_s(item, PK).unwrap_or("?").to_owned();
+    let entry: Entry = serde_json::from_value(json_attr(item, ENTRY)?)
+        .map_err(|e| corrupt(format!("model entry `{key}` does not read: {e}")))?;
+    let version = get_n(item, VERSION)
+        .and_then(|v| u64::try_from(v).ok())
+        .unwrap_or(0);
+    Ok((entry, version))
+}
+
+#[async_trait]
+impl AccountModel for DynamoModel {
+    async fn get(&self, keys: &[EntryKey]) -> Result<Vec<(Entry, u64)>, StoreError> {
+        let mut out = Vec::new();
+        let mut unique: Vec<&EntryKey> = keys.iter().collect();
+        unique.sort();
+        unique.dedup();
+        for chunk in unique.chunks(BATCH_GET) {
+            let mut pending: Vec<Item> = chunk.iter().map(|k| self.key(k)).collect();
+            while !pending.is_empty() {
+                let ask = built(
+                    aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                        .set_keys(Some(std::mem::take(&mut pending)))
+                        .consistent_read(true)
+                        .build(),
+                )?;
+                let req = self
+                    .clients
+                    .dynamodb
+                    .batch_get_item()
+                    .request_items(&self.table, ask);
+                let page = self
+                    .clients
+                    .caller
+                    .call("dynamodb", "BatchGetItem", || req.clone().send())
+                    .await?
+                    .value;
+                if let Some(items) = page.responses.as_ref().and_then(|r| r.get(&self.table)) {
+                    for item in items {
+                        out.push(entry_of(item)?);
+                    }
+                }
+                pending = page
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+            }
+        }
+        Ok(out)
+    }
+
+    async fn put(&self, entries: &[(Entry, u64)]) -> Result<(), StoreError> {
+        match entries {
+            [] => Ok(()),
+            [(entry, version)] => {
+                let req = self
+                    .clients
+                    .dynamodb
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(self.item(entry, version + 1)?))
+                    .condition_expression("attribute_not_exists(#pk) OR #version = :prev")
+                    .expression_attribute_names("#pk", PK)
+                    .expression_attribute_names("#version", VERSION)
+                    .expression_attribute_values(":prev", n(*version));
+                let written = conditional(
+                    self.clients
+                        .caller
+                        .call("dynamodb", "PutItem", || req.clone().send())
+                        .await,
+                )?;
+                written.map(|_| ()).ok_or(StoreError::Contention)
+            }
+            many => {
+                let mut items = Vec::new();
+                for (entry, version) in many {
+                    let put = built(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(self.item(entry, version + 1)?))
+                            .condition_expression("attribute_not_exists(#pk) OR #version = :prev")
+                            .expression_attribute_names("#pk", PK)
+                            .expression_attribute_names("#version", VERSION)
+                            .expression_attribute_values(":prev", n(*version))
+                            .build(),
+                    )?;
+                    items.push(TransactWriteItem::builder().put(put).build());
+                }
+                let req = self
+                    .clients
+                    .dynamodb
+                    .transact_write_items()
+                    .set_transact_items(Some(items));
+                match self
+                    .clients
+                    .caller
+                    .call("dynamodb", "TransactWriteItems", || req.clone().send())
+                    .await
+                {
+                    Ok(_) => Ok(()),
+                    Err(e) if e.code.as_deref() == Some("TransactionCanceledException") => {
+                        Err(StoreError::Contention)
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+        }
+    }
+
+    async fn put_many(&self, entries: &[Entry]) -> Result<usize, StoreError> {
+        let mut requests = 0;
+        for chunk in entries.chunks(BATCH_WRITE) {
+            let mut pending = Vec::new();
+            for entry in chunk {
+                let put = built(
+                    aws_sdk_dynamodb::types::PutRequest::builder()
+                        .set_item(Some(self.item(entry, 1)?))
+                        .build(),
+                )?;
+                pending.push(
+                    aws_sdk_dynamodb::types::WriteRequest::builder()
+                        .put_request(put)
+                        .build(),
+                );
+            }
+            while !pending.is_empty() {
+                let req = self
+                    .clients
+                    .dynamodb
+                    .batch_write_item()
+                    .request_items(&self.table, std::mem::take(&mut pending));
+                let out = self
+                    .clients
+                    .caller
+                    .call("dynamodb", "BatchWriteItem", || req.clone().send())
+                    .await?
+                    .value;
+                requests += 1;
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
+            }
+        }
+        Ok(requests)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sweep's checkpoint
+
+const CHECKPOINT: &str = "checkpoint";
+
+/// The current sweep's checkpoint in the state table (`sweep#current`).
+///
+/// API calls: `get` one consistent `GetItem`; `put` one conditional `PutItem`.
+#[derive(Clone)]
+pub struct DynamoCheckpoints {
+    clients: Clients,
+    table: String,
+}
+
+impl DynamoCheckpoints {
+    pub fn new(clients: Clients, table: impl Into<String>) -> Self {
+        Self {
+            clients,
+            table: table.into(),
+        }
+    }
+
+    fn key() -> Item {
+        HashMap::from([(PK.to_owned(), s("sweep#current"))])
+    }
+}
+
+#[async_trait]
+impl Checkpoints for DynamoCheckpoints {
+    async fn get(&self) -> Result<Option<Checkpoint>, StoreError> {
+        let Some(item) = get_item(&self.clients, &self.table, Self::key()).await? else {
+            return Ok(None);
+        };
+        let mut c: Checkpoint = serde_json::from_value(json_attr(&item, CHECKPOINT)?)
+            .map_err(|e| corrupt(format!("the sweep checkpoint does not read: {e}")))?;
+        c.version = get_n(&item, VERSION)
+            .and_then(|v| u64::try_from(v).ok())
+            .unwrap_or(0);
+        Ok(Some(c))
+    }
+
+    async fn put(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+        let body = serde_json::to_value(checkpoint).map_err(|e| corrupt(e.to_string()))?;
+        let mut item = Self::key();
+        item.insert(CHECKPOINT.to_owned(), s(canonical_json(&body)));
+        item.insert(VERSION.to_owned(), n(checkpoint.version + 1));
+        let req = self
+            .clients
+            .dynamodb
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk) OR #version = :prev")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#version", VERSION)
+            .expression_attribute_values(":prev", n(checkpoint.version));
+        let written = conditional(
+            self.clients
+                .caller
+                .call("dynamodb", "PutItem", || req.clone().send())
+                .await,
+        )?;
+        written.map(|_| ()).ok_or(StoreError::Contention)
     }
 }
 

@@ -1,0 +1,6 @@
+//! Sweeps: reading the whole account through the connector layer's readers and keeping Warden's
+//! account model from what they read. `model.rs` records a read in the model; `run.rs` is the
+//! resumable sweep (checkpointed units of reading).
+
+pub mod model;
+pub mod run;

@@ -1,0 +1,357 @@
+//! End to end on the local AWS: the account model. A sweep (Warden's read of the account's
+//! authorization details, as its function role) seeds the model; every event the flow processes
+//! updates it; the undo of a change that overwrote something restores what the model held before
+//! the event, and a decision about group membership uses the groups as they were when the call was
+//! made. Policy enforcement is on the whole time (`demo::Scenario`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use serde_json::{json, Value};
+use warden_handler::enforce::flow::iso;
+use warden_handler::local::demo::{self, user_call, Scenario, ESCALATE};
+use warden_handler::local::emulator::LocalAws;
+
+const HARMLESS: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#;
+const TRUST_EC2: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+const TRUST_MALLORY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/mallory"},"Action":"sts:AssumeRole"}]}"#;
+
+async fn start() -> (LocalAws, Scenario) {
+    if std::env::var_os("RUST_LOG").is_some() {
+        warden_handler::assembly::init_logging(false);
+    }
+    let aws = LocalAws::start().expect("the local AWS starts (moto, installed by the project)");
+    let scenario = Scenario::setup(&aws)
+        .await
+        .expect("the demo account is set up");
+    (aws, scenario)
+}
+
+/// A policy document as Warden compares them (IAM returns them URL-encoded).
+fn doc(text: &str) -> Value {
+    policy_rules::model::compact(&Value::String(text.to_owned())).unwrap()
+}
+
+fn now() -> i64 {
+    (warden_handler::enforce::flow::system_clock())()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overwritten_inline_policy_and_trust_policy_get_their_earlier_documents_back() {
+    let (aws, s) = start().await;
+    let iam = &s.admin.clients.iam;
+    iam.put_role_policy()
+        .role_name("app-deploy")
+        .policy_name("reports-read")
+        .policy_document(HARMLESS)
+        .send()
+        .await
+        .unwrap();
+    s.sweep().await.unwrap();
+    // The changes (made by the admin here; the events say mallory made them).
+    iam.put_role_policy()
+        .role_name("app-deploy")
+        .policy_name("reports-read")
+        .policy_document(ESCALATE)
+        .send()
+        .await
+        .unwrap();
+    iam.update_assume_role_policy()
+        .role_name("billing-reports")
+        .policy_document(TRUST_MALLORY)
+        .send()
+        .await
+        .unwrap();
+    s.emit(&user_call(
+        "mallory",
+        "iam.amazonaws.com",
+        "PutRolePolicy",
+        json!({"roleName": "app-deploy", "policyName": "reports-read", "policyDocument": ESCALATE}),
+        "model-overwrite-1",
+    ))
+    .await
+    .unwrap();
+    s.emit(&user_call(
+        "mallory",
+        "iam.amazonaws.com",
+        "UpdateAssumeRolePolicy",
+        json!({"roleName": "billing-reports", "policyDocument": TRUST_MALLORY}),
+        "model-trust-1",
+    ))
+    .await
+    .unwrap();
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+
+    // The inline policy holds its earlier document again: not deleted, not left escalated.
+    let back = iam
+        .get_role_policy()
+        .role_name("app-deploy")
+        .policy_name("reports-read")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(doc(back.policy_document()), doc(HARMLESS));
+    // The trust policy is the earlier one.
+    let role = iam
+        .get_role()
+        .role_name("billing-reports")
+        .send()
+        .await
+        .unwrap();
+    let trust = role
+        .role
+        .unwrap()
+        .assume_role_policy_document
+        .unwrap_or_default();
+    assert_eq!(doc(&trust), doc(TRUST_EC2));
+    // The evidence says where the before-state came from.
+    let records = flow.evidence.list().await.unwrap();
+    let decision = records
+        .iter()
+        .find(|r| r.event_id.as_deref() == Some("model-overwrite-1"))
+        .unwrap();
+    let before = decision.body["model_before"].to_string();
+    assert!(before.contains("role/app-deploy"), "{before}");
+    assert!(before.contains("sweep"), "{before}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_version_escalation_over_several_versions_restores_the_default_the_model_held() {
+    let (aws, s) = start().await;
+    let iam = &s.admin.clients.iam;
+    let arn = iam
+        .create_policy()
+        .policy_name("dev-tools")
+        .policy_document(HARMLESS)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .arn
+        .unwrap();
+    iam.attach_user_policy()
+        .user_name("mallory")
+        .policy_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    // A legitimate second version, the default when the sweep reads the account.
+    iam.create_policy_version()
+        .policy_arn(&arn)
+        .policy_document(HARMLESS.replace("ListAllMyBuckets", "GetBucketLocation"))
+        .set_as_default(true)
+        .send()
+        .await
+        .unwrap();
+    s.sweep().await.unwrap();
+    let made = iam
+        .create_policy_version()
+        .policy_arn(&arn)
+        .policy_document(ESCALATE)
+        .set_as_default(true)
+        .send()
+        .await
+        .unwrap()
+        .policy_version
+        .unwrap()
+        .version_id
+        .unwrap();
+    assert_eq!(made, "v3");
+    let mut event = user_call(
+        "mallory",
+        "iam.amazonaws.com",
+        "CreatePolicyVersion",
+        json!({"policyArn": arn, "policyDocument": ESCALATE, "setAsDefault": true}),
+        "model-version-1",
+    );
+    event["responseElements"] =
+        json!({"policyVersion": {"versionId": made, "isDefaultVersion": true}});
+    s.emit(&event).await.unwrap();
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+
+    // Three versions: the live read alone cannot tell which was the default before; the model can.
+    let versions = iam
+        .list_policy_versions()
+        .policy_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let default: Vec<_> = versions
+        .versions()
+        .iter()
+        .filter(|v| v.is_default_version())
+        .filter_map(|v| v.version_id())
+        .collect();
+    assert_eq!(default, ["v2"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_removed_after_a_change_is_judged_by_the_groups_at_the_time_of_the_change() {
+    let (aws, s) = start().await;
+    let iam = &s.admin.clients.iam;
+    let t = now();
+    // The admin's legitimate change at t, and the admin's removal from the admins a second later
+    // (both live), delivered removal first (queue order across lanes is not time order).
+    iam.put_role_policy()
+        .role_name("billing-reports")
+        .policy_name("reports-read")
+        .policy_document(HARMLESS)
+        .send()
+        .await
+        .unwrap();
+    let mut change = user_call(
+        "admin",
+        "iam.amazonaws.com",
+        "PutRolePolicy",
+        json!({"roleName": "billing-reports", "policyName": "reports-read", "policyDocument": HARMLESS}),
+        "model-admin-change-1",
+    );
+    change["eventTime"] = json!(iso(t));
+    let mut removal = user_call(
+        "admin",
+        "iam.amazonaws.com",
+        "RemoveUserFromGroup",
+        json!({"groupName": "Administrators", "userName": "admin"}),
+        "model-admin-removed-1",
+    );
+    removal["eventTime"] = json!(iso(t + 1));
+    s.emit(&removal).await.unwrap();
+    s.emit(&change).await.unwrap();
+    iam.remove_user_from_group()
+        .group_name("Administrators")
+        .user_name("admin")
+        .send()
+        .await
+        .unwrap();
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+
+    let records = flow.evidence.list().await.unwrap();
+    let decision = records
+        .iter()
+        .find(|r| r.event_id.as_deref() == Some("model-admin-change-1"))
+        .expect("the change was decided");
+    assert_eq!(decision.body["verdict"], "allow", "{}", decision.body);
+    assert_eq!(decision.body["groups_before"], json!(["Administrators"]));
+    assert!(
+        decision.body["groups_from"]
+            .as_str()
+            .unwrap()
+            .contains("user/admin"),
+        "{}",
+        decision.body
+    );
+    // Nothing was denied or undone.
+    let denied = s
+        .warden
+        .clients
+        .iam
+        .get_user_policy()
+        .user_name("admin")
+        .policy_name("WardenDeny")
+        .send()
+        .await;
+    assert!(denied.is_err(), "no Deny on the admin");
+    assert!(s
+        .role_policies("billing-reports")
+        .await
+        .unwrap()
+        .contains(&"reports-read".to_owned()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_resumes_across_invocations_and_counts_its_requests() {
+    use warden_handler::enforce::ports::AccountModel;
+    use warden_handler::stores::dynamo::{DynamoCheckpoints, DynamoModel};
+    use warden_handler::sweep::run::{Phase, Sweeper};
+
+    let (_aws, s) = start().await;
+    for i in 0..12 {
+        s.admin
+            .clients
+            .s3
+            .create_bucket()
+            .bucket(format!("sweep-bucket-{i:02}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    s.admin
+        .clients
+        .s3
+        .put_bucket_policy()
+        .bucket("sweep-bucket-03")
+        .policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::sweep-bucket-03/*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let config = s.config(&[]).unwrap();
+    let clients = &s.warden.clients;
+    let model = DynamoModel::new(clients.clone(), config.state_table.clone(), demo::ACCOUNT);
+    let checkpoints = DynamoCheckpoints::new(clients.clone(), config.state_table.clone());
+    let connectors = warden_handler::connectors::Connectors::standard(clients);
+    let clock = warden_handler::enforce::flow::system_clock();
+    let sweeper = Sweeper {
+        clients,
+        connectors: &connectors,
+        model: &model,
+        checkpoints: &checkpoints,
+        clock: clock.as_ref(),
+    };
+    let started = sweeper.start().await.unwrap();
+    // A second start while it runs is the same sweep.
+    assert_eq!(sweeper.start().await.unwrap().id, started.id);
+    // Every invocation runs out of time at once: each does one unit and saves its checkpoint.
+    let mut phases = Vec::new();
+    let mut last = None;
+    for _ in 0..20 {
+        let c = sweeper.advance(&|| false).await.unwrap().unwrap();
+        phases.push(c.phase.clone());
+        let done = c.is_done();
+        last = Some(c);
+        if done {
+            break;
+        }
+    }
+    let c = last.unwrap();
+    assert!(c.is_done(), "{phases:?}");
+    // GAAD (one page on the emulator), the bucket list, then buckets ten at a time.
+    assert!(matches!(phases[0], Phase::ListBuckets), "{phases:?}");
+    assert!(c.invocations >= 3, "{c:?}");
+    assert_eq!(c.gaad_pages, 1);
+    // The demo's 2 buckets, the 12 here, and the stack's own.
+    assert!(c.buckets_read >= 14, "{c:?}");
+    assert!(c.buckets_unread.is_empty(), "{c:?}");
+    assert_eq!(c.account_requests, c.gaad_pages + 1 + 4 * c.buckets_read);
+    // The model holds what was read.
+    let got = model
+        .get(&[
+            policy_rules::model::EntryKey::bucket("sweep-bucket-03"),
+            policy_rules::model::EntryKey::user("mallory"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 2, "{got:?}");
+    let bucket = got
+        .iter()
+        .find(|(e, _)| e.key.as_str() == "bucket/sweep-bucket-03")
+        .unwrap();
+    let policy_rules::model::State::Bucket { policy, .. } = &bucket.0.latest().unwrap().state
+    else {
+        panic!("{bucket:?}")
+    };
+    assert!(policy
+        .as_ref()
+        .unwrap()
+        .to_string()
+        .contains("sweep-bucket-03"));
+    // Done: advancing again changes nothing, and a new start begins a new sweep.
+    let again = sweeper.advance(&|| true).await.unwrap().unwrap();
+    assert_eq!(again.invocations, c.invocations);
+}
