@@ -449,6 +449,10 @@ impl LaneScenario {
                 .send()
                 .await
                 .unwrap();
+        }
+        // The model knows the roles (a sweep read them) before the escalations.
+        s.sweep().await.unwrap();
+        for role in [poison_role, "alice-role"] {
             admin
                 .iam
                 .put_role_policy()

@@ -291,6 +291,15 @@ async fn a_sweep_resumes_across_invocations_and_counts_its_requests() {
         .send()
         .await
         .unwrap();
+    s.admin
+        .clients
+        .cloudtrail
+        .create_trail()
+        .name("org-trail")
+        .s3_bucket_name("sweep-bucket-00")
+        .send()
+        .await
+        .unwrap();
     let config = s.config(&[]).unwrap();
     let clients = &s.warden.clients;
     let model = DynamoModel::new(clients.clone(), config.state_table.clone(), demo::ACCOUNT);
@@ -328,16 +337,21 @@ async fn a_sweep_resumes_across_invocations_and_counts_its_requests() {
     // The demo's 2 buckets, the 12 here, and the stack's own.
     assert!(c.buckets_read >= 14, "{c:?}");
     assert!(c.buckets_unread.is_empty(), "{c:?}");
-    assert_eq!(c.account_requests, c.gaad_pages + 1 + 4 * c.buckets_read);
+    assert_eq!(
+        c.account_requests,
+        c.gaad_pages + 1 + 4 * c.buckets_read + 1 + c.trails_read
+    );
     // The model holds what was read.
     let got = model
         .get(&[
             policy_rules::model::EntryKey::bucket("sweep-bucket-03"),
             policy_rules::model::EntryKey::user("mallory"),
+            policy_rules::model::EntryKey::trail("org-trail"),
         ])
         .await
         .unwrap();
-    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(c.trails_read, 1);
     let bucket = got
         .iter()
         .find(|(e, _)| e.key.as_str() == "bucket/sweep-bucket-03")
@@ -354,4 +368,52 @@ async fn a_sweep_resumes_across_invocations_and_counts_its_requests() {
     // Done: advancing again changes nothing, and a new start begins a new sweep.
     let again = sweeper.advance(&|| true).await.unwrap().unwrap();
     assert_eq!(again.invocations, c.invocations);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_found_by_a_sweep_is_put_back_from_wardens_record() {
+    let (aws, s) = start().await;
+    assert!(demo::mallory_puts_role_policy(&s, "app-deploy", "escalate")
+        .await
+        .unwrap());
+    s.emit(&demo::escalation_event("drift-1", "app-deploy"))
+        .await
+        .unwrap();
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    let iam = &s.admin.clients.iam;
+    let deny = |iam: aws_sdk_iam::Client| async move {
+        iam.get_user_policy()
+            .user_name("mallory")
+            .policy_name("WardenDeny")
+            .send()
+            .await
+    };
+    assert!(deny(iam.clone()).await.is_ok(), "mallory is denied");
+    // Someone deletes the Deny, and no event reports it (the trail was off).
+    iam.delete_user_policy()
+        .user_name("mallory")
+        .policy_name("WardenDeny")
+        .send()
+        .await
+        .unwrap();
+    let key = policy_rules::held::key_of(demo::ACCOUNT, false, "mallory");
+    let records = flow.put_back(&key, "sweep `test`").await.unwrap();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].kind, policy_rules::evidence::RecordKind::Tamper);
+    assert!(
+        records[0].body["what"]
+            .as_str()
+            .unwrap()
+            .starts_with("drift: "),
+        "{}",
+        records[0].body
+    );
+    assert!(deny(iam.clone()).await.is_ok(), "the Deny is back");
+    // In force again: a second look changes nothing.
+    assert!(flow
+        .put_back(&key, "sweep `test`")
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -24,8 +24,8 @@ fuzz_target!(|data: &[u8]| {
 
     let ctx = RequestContext::partial().with("aws:username", &["bob"]);
     for (action, resource) in [("s3:GetObject", "arn:aws:s3:::b/k"), ("iam:PassRole", "arn:aws:iam::1:role/r"), ("ec2:RunInstances", "*")] {
-        let req = Request { principal_arn: "arn:aws:iam::1:user/bob", principal_account: "1", action, resource, context: &ctx };
-        let _ = evaluate(&req, &Policies { identity: &[("fuzz", &doc)], boundary: Some(&doc), resource: Some(("fuzz", &doc)) });
+        let req = Request { principal_arn: "arn:aws:iam::1:user/bob", principal_account: "1", action, resource, context: &ctx, ..Default::default() };
+        let _ = evaluate(&req, &Policies { identity: &[("fuzz", &doc)], boundary: Some(&doc), resource: Some(("fuzz", &doc)), ..Default::default() });
     }
     let merged = merge_deny(Some(&doc), &[("iam:PutRolePolicy".to_owned(), vec!["arn:aws:iam::1:role/r".to_owned()])], None);
     assert_eq!(merge_deny(Some(&merged), &[], None).to_json(), merged.to_json(), "merge is not idempotent");

@@ -163,6 +163,8 @@ async fn the_lambda_binary_enforces_a_batch_dead_letters_what_it_cannot_read_and
         (&Value::Null, &Value::Null),
         "{tick}"
     );
+    // No sweep is running: the tick advanced nothing.
+    assert_eq!(tick["sweep"], Value::Null, "{tick}");
     answer.accept();
 
     // One alert for mallory's event, and one for the unreadable message.

@@ -636,6 +636,21 @@ fn needs(op: &str, names: &Names) -> Vec<Ask> {
             .map(|q| (format!("sqs:{n}"), q.clone(), Vec::new()))
             .collect(),
         ("sns", "Publish") => vec![("sns:Publish".into(), names.topic.clone(), none())],
+        // The sweep's reads: GAAD and the bucket list take only "*".
+        ("iam", "GetAccountAuthorizationDetails") => {
+            vec![(
+                "iam:GetAccountAuthorizationDetails".into(),
+                "*".into(),
+                none(),
+            )]
+        }
+        ("cloudtrail", "DescribeTrails") => {
+            vec![("cloudtrail:DescribeTrails".into(), "*".into(), none())]
+        }
+        ("s3", "ListBuckets") => vec![("s3:ListAllMyBuckets".into(), "*".into(), none())],
+        ("s3", "GetBucketOwnershipControls") => {
+            vec![("s3:GetBucketOwnershipControls".into(), bucket, s3ctx)]
+        }
         // GetCallerIdentity needs no permission ("GetCallerIdentity", STS API reference).
         ("sts", "GetCallerIdentity") => Vec::new(),
         _ => panic!(
@@ -676,11 +691,13 @@ fn ask(
             action,
             resource,
             context: &ctx,
+            ..Default::default()
         },
         &Policies {
             identity: &identity,
             boundary: None,
             resource: None,
+            ..Default::default()
         },
     )
     .answer

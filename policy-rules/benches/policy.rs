@@ -71,6 +71,7 @@ fn main() {
                         action: a,
                         resource: r,
                         context: &ctx,
+                        ..Default::default()
                     };
                     std::hint::black_box(evaluate(
                         &req,
@@ -78,6 +79,7 @@ fn main() {
                             identity: &policies,
                             boundary: None,
                             resource: None,
+                            ..Default::default()
                         },
                     ));
                     questions += 1;

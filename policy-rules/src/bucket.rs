@@ -296,6 +296,7 @@ mod tests {
             action,
             resource,
             context: &ctx,
+            ..Default::default()
         };
         evaluate(
             &req,
@@ -303,6 +304,7 @@ mod tests {
                 identity: &[],
                 boundary: None,
                 resource: Some(("bucket", doc)),
+                ..Default::default()
             },
         )
         .answer
@@ -364,6 +366,16 @@ mod tests {
             ),
             Answer::ImplicitDeny
         );
+        // The grant to the bucket's own account stays. Naming the account delegates to its
+        // identity policies ("Policy evaluation for requests within a single account"): by itself
+        // it allows nobody, so bob, with no identity policy here, is not allowed.
+        assert!(
+            out.policy
+                .to_json()
+                .contains(r#""AWS":"arn:aws:iam::111122223333:root""#),
+            "{}",
+            out.policy.to_json()
+        );
         assert_eq!(
             answer(
                 &out.policy,
@@ -371,7 +383,7 @@ mod tests {
                 "s3:ListBucket",
                 "arn:aws:s3:::b"
             ),
-            Answer::Allow
+            Answer::ImplicitDeny
         );
         assert_eq!(out.policy.statements.len(), 4, "{}", out.policy.to_json());
     }

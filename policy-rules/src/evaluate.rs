@@ -1,16 +1,44 @@
-//! AWS's policy evaluation logic within one account ("Policy evaluation logic", IAM user guide): an
-//! explicit `Deny` in any applicable policy wins; otherwise an `Allow` from the identity policies
-//! (capped by the permissions boundary, when there is one) or from the resource policy allows;
-//! otherwise the request is implicitly denied. Actions match case-insensitively, resources
-//! case-sensitively, both with `*` and `?`. Conditions are evaluated against a request context with
-//! the operators of "IAM JSON policy elements: Condition operators", including `ForAnyValue:`,
-//! `ForAllValues:` and `…IfExists`; policy variables (`${aws:username}`) are substituted from it.
+//! AWS's policy evaluation logic ("Policy evaluation logic", "How AWS enforcement code logic
+//! evaluates requests to allow or deny access", "Policy evaluation for requests within a single
+//! account" and "Cross-account policy evaluation logic", IAM user guide), for one request:
 //!
-//! Fail-safe choice, made here once: an operator Warden does not know, or a condition key whose value
-//! the context cannot tell, makes the answer `Unknown` — never `Allow`, never `Deny`. Callers must
-//! handle `Unknown` explicitly (the planner treats it as "a person must look").
+//! 1. AWS's fixed rules first (`aws_rules`): `sts:GetCallerIdentity` is always allowed; IAM refuses
+//!    writes to service-managed roles and AWS managed policies.
+//! 2. An explicit `Deny` in any applicable policy wins: identity policies, the permissions boundary,
+//!    session policies, the resource policy, SCPs and RCPs.
+//! 3. RCPs (for the resource's account) and SCPs (for the principal's account) must allow at every
+//!    level from the root through the OUs to the account; they never grant.
+//! 4. Then an `Allow` must come from a permitted route:
+//!    - identity policies, capped by the permissions boundary and the session policy;
+//!    - or, within one account, a resource policy that names the principal's own ARN (user,
+//!      assumed-role session) or `*` (not capped), or its role ARN (capped by the boundary and the
+//!      session policy). A resource policy that names the *account* delegates to the account's
+//!      identity policies and allows nobody by itself.
+//!    - For a resource whose own policy must allow (a role's trust policy for `sts:AssumeRole*`, a
+//!      KMS key policy: "IAM role trust policies and KMS key policies are exceptions to this logic,
+//!      because they must explicitly allow access for principals"), only the resource policy's
+//!      grants, or its delegation to the account together with an identity-policy Allow.
+//!    - Across accounts both sides must allow: the identity side as above and the resource policy
+//!      (naming the principal, its role or its account).
+//! 5. Otherwise the request is implicitly denied.
+//!
+//! Actions match case-insensitively, resources case-sensitively, both with `*` and `?`. Conditions
+//! are evaluated against a request context with the operators of "IAM JSON policy elements:
+//! Condition operators", including `ForAnyValue:`, `ForAllValues:` and `…IfExists`; policy
+//! variables (`${aws:username}`) are substituted from it. How a `Principal` names the caller is
+//! `principal_match`'s business.
+//!
+//! Fail-safe choice, made here once: an operator Warden does not know, a condition key whose value
+//! the context cannot tell, or a `NotPrincipal` AWS documents as uncertain makes the answer
+//! `Unknown` — never `Allow`, never `Deny`. Callers must handle `Unknown` explicitly (the planner
+//! treats it as "a person must look").
+//!
+//! Every answer says which statements decided it, as human `reasons` and as structured `cited`
+//! statements (policy, statement index, `Sid`, effect), so findings can cite them.
 
-use crate::policy::{Effect, PolicyDocument, Principals, Scope, Statement};
+use crate::aws_rules::{fixed_rule, AwsRule};
+use crate::policy::{Effect, PolicyDocument, Scope, Statement};
+use crate::principal_match::{Caller, Grant, Shape};
 use crate::wildcard;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -30,6 +58,12 @@ pub struct RequestContext {
     /// When true, a key the context does not hold is absent from the request; when false, unknown.
     complete: bool,
 }
+
+/// The context `Request::default()` points at: nothing known.
+static UNKNOWN_CONTEXT: RequestContext = RequestContext {
+    values: BTreeMap::new(),
+    complete: false,
+};
 
 impl RequestContext {
     /// A context in which keys it does not hold are *unknown* (offline analysis).
@@ -65,25 +99,108 @@ impl RequestContext {
     }
 }
 
+/// Whether the resource's own policy must allow the request, whatever the identity policies say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResourcePolicyRule {
+    /// An Allow in an identity policy or in the resource policy is enough (most resources).
+    #[default]
+    EitherMayAllow,
+    /// The resource policy must allow: a role's trust policy for `sts:AssumeRole*`, a KMS key
+    /// policy for `kms:*` on the key ("Policy evaluation for requests within a single account").
+    MustAllow,
+}
+
+impl ResourcePolicyRule {
+    /// The rule AWS applies to `action` on `resource`: `MustAllow` for `sts:AssumeRole*` on a role
+    /// and for `kms:*` on a KMS key, `EitherMayAllow` otherwise.
+    pub fn for_request(action: &str, resource: &str) -> Self {
+        let (service, name) = action.split_once(':').unwrap_or(("", ""));
+        let arn = crate::arn::Arn::parse(resource);
+        let on = |svc: &str, prefix: &str| {
+            arn.is_some_and(|a| a.service == svc && a.resource.starts_with(prefix))
+        };
+        let assume = service.eq_ignore_ascii_case("sts")
+            && name
+                .get(..10)
+                .is_some_and(|p| p.eq_ignore_ascii_case("AssumeRole"));
+        if (assume && on("iam", "role/"))
+            || (service.eq_ignore_ascii_case("kms") && on("kms", "key/"))
+        {
+            ResourcePolicyRule::MustAllow
+        } else {
+            ResourcePolicyRule::EitherMayAllow
+        }
+    }
+}
+
 /// One question: may `principal` do `action` on `resource`?
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
-    /// The principal's ARN (user or role), as resource policies name it.
+    /// The principal's ARN (user, role, assumed-role session or `…:root`), as resource policies
+    /// name it. A role ARN asks what the role itself may do (any of its sessions).
     pub principal_arn: &'a str,
     pub principal_account: &'a str,
     pub action: &'a str,
     pub resource: &'a str,
     pub context: &'a RequestContext,
+    /// The account that owns the resource; `None`: the principal's account (a request within one
+    /// account). When it differs, the request is cross-account: both sides must allow.
+    pub resource_account: Option<&'a str>,
+    /// The role ARN (with its path) behind an assumed-role session `principal_arn`, when known:
+    /// it tells a service-linked role's session (SCPs and RCPs do not apply to it). A resource
+    /// policy's role ARN matches the session's role by account and name either way.
+    pub session_issuer: Option<&'a str>,
+    /// Whether the resource policy must allow (see `ResourcePolicyRule::for_request`).
+    pub resource_policy_rule: ResourcePolicyRule,
+}
+
+impl Default for Request<'_> {
+    /// An empty request in an unknown context, for `Request { .., ..Default::default() }`.
+    fn default() -> Self {
+        Request {
+            principal_arn: "",
+            principal_account: "",
+            action: "",
+            resource: "",
+            context: &UNKNOWN_CONTEXT,
+            resource_account: None,
+            session_issuer: None,
+            resource_policy_rule: ResourcePolicyRule::EitherMayAllow,
+        }
+    }
+}
+
+/// A policy with the name reasons and citations give it.
+pub type NamedPolicy<'a> = (&'a str, &'a PolicyDocument);
+
+/// The organization policies (SCPs or RCPs) on the path from the organization's root to one
+/// account ("Service control policies", "Resource control policies", AWS Organizations user guide).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OrgPolicies<'a> {
+    /// Root → OUs → account: the policies attached at each level. Every level must allow; a Deny at
+    /// any level denies. An empty list has nothing to check.
+    pub levels: &'a [&'a [NamedPolicy<'a>]],
+    /// The organization's management account: neither SCPs nor RCPs apply to it.
+    pub management_account: Option<&'a str>,
 }
 
 /// The policies that apply to a principal and a resource.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Policies<'a> {
     /// Identity policies (inline, attached, the groups'), each with a name for reasons.
-    pub identity: &'a [(&'a str, &'a PolicyDocument)],
+    pub identity: &'a [NamedPolicy<'a>],
     pub boundary: Option<&'a PolicyDocument>,
-    /// The resource's policy (bucket policy, trust policy), if any.
-    pub resource: Option<(&'a str, &'a PolicyDocument)>,
+    /// The resource's policy (bucket policy, trust policy, key policy), if any.
+    pub resource: Option<NamedPolicy<'a>>,
+    /// The permissions boundary's name, for reasons and citations.
+    pub boundary_name: Option<&'a str>,
+    /// The session's policies (passed to `AssumeRole*` or `GetFederationToken`), if any: they cap
+    /// the identity policies like a boundary, for this session ("Session policies", IAM user guide).
+    pub session: Option<&'a [NamedPolicy<'a>]>,
+    /// SCPs on the path to the principal's account (they apply to its principals).
+    pub scps: Option<OrgPolicies<'a>>,
+    /// RCPs on the path to the resource's account (they apply to its resources).
+    pub rcps: Option<OrgPolicies<'a>>,
 }
 
 /// The answer.
@@ -96,11 +213,53 @@ pub enum Answer {
     Unknown,
 }
 
+/// Which kind of policy a cited statement is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PolicyKind {
+    Identity,
+    Boundary,
+    Session,
+    Resource,
+    Scp,
+    Rcp,
+}
+
+impl PolicyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyKind::Identity => "identity",
+            PolicyKind::Boundary => "boundary",
+            PolicyKind::Session => "session",
+            PolicyKind::Resource => "resource",
+            PolicyKind::Scp => "scp",
+            PolicyKind::Rcp => "rcp",
+        }
+    }
+}
+
+/// One statement that decided (or could decide) an answer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Cited {
+    pub kind: PolicyKind,
+    /// The policy's name as the caller gave it.
+    pub policy: String,
+    /// The statement's index in the policy.
+    pub statement: usize,
+    pub sid: Option<String>,
+    pub effect: Effect,
+}
+
 /// The answer with its reasons (which statements decided, or why Warden cannot tell).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Evaluation {
     pub answer: Answer,
     pub reasons: Vec<String>,
+    /// The statements that decided: the Deny; or every Allow the answer needed (identity,
+    /// boundary, session, resource, each SCP and RCP level); for an implicit deny the Allows that
+    /// were capped; for `Unknown` the statements that may apply.
+    pub cited: Vec<Cited>,
+    /// The AWS fixed rule that decided, if one did (then no statement is cited).
+    pub aws_rule: Option<AwsRule>,
 }
 
 /// Three-valued truth.
@@ -124,142 +283,786 @@ impl Tri {
     }
 }
 
-/// Evaluates one request against the policies.
-pub fn evaluate(req: &Request<'_>, policies: &Policies<'_>) -> Evaluation {
-    let mut allow_identity: Option<String> = None;
-    let mut allow_resource: Option<String> = None;
-    let mut maybe_allow: Option<String> = None;
-    let mut maybe_deny: Option<String> = None;
-    let resource_policy = policies.resource.into_iter().map(|(n, d)| (n, d, true));
-    let identity = policies.identity.iter().map(|(n, d)| (*n, *d, false));
-    for (name, doc, is_resource) in identity.chain(resource_policy) {
-        for (i, st) in doc.statements.iter().enumerate() {
-            let label = || {
-                format!(
-                    "`{name}` statement {}",
-                    st.sid
-                        .as_deref()
-                        .map_or_else(|| i.to_string(), |s| format!("`{s}`"))
-                )
-            };
-            match statement_applies(st, req, is_resource) {
-                Tri::No => {}
-                Tri::Yes if st.effect == Effect::Deny => {
-                    return Evaluation {
-                        answer: Answer::ExplicitDeny,
-                        reasons: vec![format!("explicit Deny in {}", label())],
-                    };
-                }
-                Tri::Yes if is_resource => {
-                    allow_resource.get_or_insert_with(label);
-                }
-                Tri::Yes => {
-                    allow_identity.get_or_insert_with(label);
-                }
-                Tri::Unknown(why) if st.effect == Effect::Deny => {
-                    maybe_deny.get_or_insert_with(|| format!("{} may Deny: {why}", label()));
-                }
-                Tri::Unknown(why) => {
-                    maybe_allow.get_or_insert_with(|| format!("{} may Allow: {why}", label()));
-                }
-            }
+/// One statement of one policy.
+#[derive(Debug, Clone, Copy)]
+struct Hit<'p> {
+    kind: PolicyKind,
+    name: &'p str,
+    index: usize,
+    st: &'p Statement,
+}
+
+/// Appends `n` in decimal (without the formatting machinery: statement indices are written for
+/// every answer).
+fn push_decimal(out: &mut String, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
         }
     }
-    // The permissions boundary caps identity-policy Allows; a Deny in it denies.
-    let mut boundary_allows = Tri::Yes;
-    if let Some(b) = policies.boundary {
-        boundary_allows = Tri::No;
-        for st in &b.statements {
-            match (statement_applies(st, req, false), st.effect) {
-                (Tri::Yes, Effect::Deny) => {
-                    return Evaluation {
-                        answer: Answer::ExplicitDeny,
-                        reasons: vec!["explicit Deny in the permissions boundary".to_owned()],
-                    };
-                }
-                (Tri::Unknown(why), Effect::Deny) => {
-                    maybe_deny.get_or_insert(format!("the permissions boundary may Deny: {why}"));
-                }
-                (Tri::Yes, Effect::Allow) => boundary_allows = Tri::Yes,
-                (Tri::Unknown(why), Effect::Allow) if boundary_allows == Tri::No => {
-                    boundary_allows = Tri::Unknown(why)
-                }
-                _ => {}
-            }
-        }
-    }
-    let identity_allows = match (&allow_identity, &boundary_allows) {
-        (Some(_), Tri::Yes) => Tri::Yes,
-        (Some(_), Tri::Unknown(why)) => {
-            Tri::Unknown(format!("the permissions boundary may not allow it: {why}"))
-        }
-        (Some(by), Tri::No) => {
-            maybe_allow.take();
-            return finish(
-                allow_resource,
-                maybe_deny,
-                None,
-                Some(format!(
-                    "{by} allows, but the permissions boundary does not"
-                )),
-            );
-        }
-        (None, _) => Tri::No,
-    };
-    match identity_allows {
-        Tri::Yes => finish(
-            allow_identity.or(allow_resource),
-            maybe_deny,
-            maybe_allow,
-            None,
-        ),
-        Tri::Unknown(why) => finish(allow_resource, maybe_deny, Some(why), None),
-        Tri::No => finish(allow_resource, maybe_deny, maybe_allow, None),
+    for d in digits.iter().skip(i) {
+        out.push(char::from(*d));
     }
 }
 
-fn finish(
-    allowed_by: Option<String>,
-    maybe_deny: Option<String>,
-    maybe_allow: Option<String>,
-    note: Option<String>,
+impl Hit<'_> {
+    fn label(&self) -> String {
+        let mut out = String::with_capacity(48);
+        self.write_label(&mut out);
+        out
+    }
+
+    /// "`policy` statement `Sid`" (or its index), without a `format!` per part: labels are written
+    /// for every answer, thousands of times a sweep.
+    fn write_label(&self, out: &mut String) {
+        let name = self.name;
+        let quoted = |out: &mut String, prefix: &str| {
+            out.push_str(prefix);
+            out.push('`');
+            out.push_str(name);
+            out.push('`');
+        };
+        match self.kind {
+            PolicyKind::Identity | PolicyKind::Resource => quoted(out, ""),
+            PolicyKind::Boundary if name.is_empty() => out.push_str("the permissions boundary"),
+            PolicyKind::Boundary => quoted(out, "the permissions boundary "),
+            PolicyKind::Session => quoted(out, "the session policy "),
+            PolicyKind::Scp => quoted(out, "SCP "),
+            PolicyKind::Rcp => quoted(out, "RCP "),
+        }
+        out.push_str(" statement ");
+        match self.st.sid.as_deref() {
+            Some(sid) => {
+                out.push('`');
+                out.push_str(sid);
+                out.push('`');
+            }
+            None => push_decimal(out, self.index),
+        }
+    }
+
+    /// "<label> may <what>: <why>", in one allocation.
+    fn may(&self, what: &str, why: &str) -> String {
+        let mut out = String::with_capacity(64 + why.len());
+        self.write_label(&mut out);
+        out.push_str(" may ");
+        out.push_str(what);
+        out.push_str(": ");
+        out.push_str(why);
+        out
+    }
+
+    fn cited(&self) -> Cited {
+        Cited {
+            kind: self.kind,
+            policy: if self.name.is_empty() && self.kind == PolicyKind::Boundary {
+                "permissions boundary".to_owned()
+            } else {
+                self.name.to_owned()
+            },
+            statement: self.index,
+            sid: self.st.sid.clone(),
+            effect: self.st.effect,
+        }
+    }
+}
+
+/// How far one kind of Allow got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum St {
+    No,
+    Maybe,
+    Yes,
+}
+
+/// The first applicable Allow of one kind, and the first that may apply.
+#[derive(Debug, Clone, Default)]
+struct Allows<'p> {
+    yes: Option<Hit<'p>>,
+    maybe: Option<(Hit<'p>, String)>,
+}
+
+impl<'p> Allows<'p> {
+    fn st(&self) -> St {
+        if self.yes.is_some() {
+            St::Yes
+        } else if self.maybe.is_some() {
+            St::Maybe
+        } else {
+            St::No
+        }
+    }
+
+    fn note(&mut self, hit: Hit<'p>, tri: Tri) {
+        match tri {
+            Tri::Yes => {
+                self.yes.get_or_insert(hit);
+            }
+            Tri::Unknown(why) => {
+                self.maybe.get_or_insert((hit, why));
+            }
+            Tri::No => {}
+        }
+    }
+
+    fn maybe_text(&self) -> Option<String> {
+        self.maybe.as_ref().map(|(h, why)| h.may("Allow", why))
+    }
+}
+
+/// The first applicable Deny, and the first that may apply.
+#[derive(Debug, Default)]
+struct Denies<'p> {
+    maybe: Option<(Hit<'p>, String)>,
+}
+
+/// Whether a statement's `Principal` is read (resource policies, RCPs) or not (identity policies,
+/// boundaries, session policies, SCPs: the principal is the one they are attached to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Identity,
+    Resource,
+}
+
+/// What one evaluation knows of the caller.
+struct Facts<'r> {
+    caller: Caller<'r>,
+    has_boundary: bool,
+}
+
+/// Scans one policy: records its Allows in `allows` (by grant for resource policies) and returns
+/// the first explicit Deny that applies.
+fn scan<'p>(
+    kind: PolicyKind,
+    (name, doc): NamedPolicy<'p>,
+    mode: Mode,
+    req: &Request<'_>,
+    facts: &Facts<'_>,
+    denies: &mut Denies<'p>,
+    mut allows: impl FnMut(Grant, Hit<'p>, Tri),
+) -> Option<Hit<'p>> {
+    for (index, st) in doc.statements.iter().enumerate() {
+        let hit = Hit {
+            kind,
+            name,
+            index,
+            st,
+        };
+        let (tri, grant) = statement_applies(st, req, facts, mode);
+        match (st.effect, tri) {
+            (_, Tri::No) => {}
+            (Effect::Deny, Tri::Yes) => return Some(hit),
+            (Effect::Deny, Tri::Unknown(why)) => {
+                denies.maybe.get_or_insert((hit, why));
+            }
+            (Effect::Allow, tri) => allows(grant, hit, tri),
+        }
+    }
+    None
+}
+
+/// Services whose resources RCPs apply to ("Resource control policies", AWS Organizations user
+/// guide: "List of AWS services that support RCPs"). Requests to other services are not capped.
+const RCP_SERVICES: [&str; 10] = [
+    "s3",
+    "sts",
+    "kms",
+    "sqs",
+    "secretsmanager",
+    "cognito-identity",
+    "logs",
+    "dynamodb",
+    "ecr",
+    "aoss",
+];
+
+/// Scans organization policies level by level; returns the first explicit Deny, and fills
+/// `levels` with each level's Allows.
+fn scan_org<'p>(
+    kind: PolicyKind,
+    org: &OrgPolicies<'p>,
+    req: &Request<'_>,
+    facts: &Facts<'_>,
+    denies: &mut Denies<'p>,
+    levels: &mut Vec<Allows<'p>>,
+) -> Option<Hit<'p>> {
+    let mode = if kind == PolicyKind::Rcp {
+        Mode::Resource
+    } else {
+        Mode::Identity
+    };
+    for level in org.levels {
+        let mut allows = Allows::default();
+        for p in level.iter() {
+            if let Some(d) = scan(kind, *p, mode, req, facts, denies, |_, h, t| {
+                allows.note(h, t)
+            }) {
+                return Some(d);
+            }
+        }
+        levels.push(allows);
+    }
+    None
+}
+
+/// What an answer needs, one part at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    Identity,
+    Boundary,
+    Session,
+    Resource(Grant),
+}
+
+/// Everything one evaluation found.
+struct Found<'p> {
+    identity: Allows<'p>,
+    root: bool,
+    boundary: Option<Allows<'p>>,
+    session: Option<Allows<'p>>,
+    /// By grant: `Grant::Delegated`, `Grant::Capped`, `Grant::Direct`.
+    resource: [Allows<'p>; 3],
+    scps: Vec<Allows<'p>>,
+    rcps: Vec<Allows<'p>>,
+}
+
+fn grant_index(g: Grant) -> usize {
+    match g {
+        Grant::Delegated => 0,
+        Grant::Capped => 1,
+        Grant::Direct => 2,
+    }
+}
+
+impl<'p> Found<'p> {
+    fn allows(&self, need: Need) -> Option<&Allows<'p>> {
+        match need {
+            Need::Identity => Some(&self.identity),
+            Need::Boundary => self.boundary.as_ref(),
+            Need::Session => self.session.as_ref(),
+            Need::Resource(g) => self.resource.get(grant_index(g)),
+        }
+    }
+
+    fn st(&self, need: Need) -> St {
+        match need {
+            Need::Identity if self.root => St::Yes,
+            // No boundary or no session policy: nothing caps.
+            Need::Boundary | Need::Session => self.allows(need).map_or(St::Yes, Allows::st),
+            _ => self.allows(need).map_or(St::No, Allows::st),
+        }
+    }
+
+    fn route_st(&self, route: &[Need]) -> St {
+        route.iter().map(|n| self.st(*n)).min().unwrap_or(St::Yes)
+    }
+
+    fn gates_st(&self) -> St {
+        self.scps
+            .iter()
+            .chain(&self.rcps)
+            .map(Allows::st)
+            .min()
+            .unwrap_or(St::Yes)
+    }
+}
+
+const ID: [Need; 3] = [Need::Identity, Need::Boundary, Need::Session];
+const DIRECT: [Need; 1] = [Need::Resource(Grant::Direct)];
+const CAPPED: [Need; 3] = [Need::Resource(Grant::Capped), Need::Boundary, Need::Session];
+const DELEGATED_AND_ID: [Need; 4] = [
+    Need::Resource(Grant::Delegated),
+    Need::Identity,
+    Need::Boundary,
+    Need::Session,
+];
+const CROSS_DIRECT: [Need; 4] = [
+    Need::Identity,
+    Need::Boundary,
+    Need::Session,
+    Need::Resource(Grant::Direct),
+];
+const CROSS_CAPPED: [Need; 4] = [
+    Need::Identity,
+    Need::Boundary,
+    Need::Session,
+    Need::Resource(Grant::Capped),
+];
+
+/// The routes by which an Allow can come, in order of preference (the first that holds is cited).
+fn routes(cross: bool, must: bool) -> [&'static [Need]; 3] {
+    match (cross, must) {
+        (true, _) => [&CROSS_DIRECT, &CROSS_CAPPED, &DELEGATED_AND_ID],
+        (false, true) => [&DIRECT, &CAPPED, &DELEGATED_AND_ID],
+        (false, false) => [&ID, &DIRECT, &CAPPED],
+    }
+}
+
+fn fixed(rule: AwsRule) -> Evaluation {
+    Evaluation {
+        answer: if rule.allows() {
+            Answer::Allow
+        } else {
+            Answer::ExplicitDeny
+        },
+        reasons: vec![rule.reason().to_owned()],
+        cited: Vec::new(),
+        aws_rule: Some(rule),
+    }
+}
+
+fn explicit_deny(hit: Hit<'_>, facts: &Facts<'_>) -> Evaluation {
+    let mut reason = format!("explicit Deny in {}", hit.label());
+    if facts.has_boundary
+        && hit.kind == PolicyKind::Resource
+        && matches!(hit.st.principal, Some(Scope::Not(_)))
+    {
+        reason.push_str(": `NotPrincipal` with `Deny` always denies a principal that has a permissions boundary, whatever it lists (\"AWS JSON policy elements: NotPrincipal\")");
+    }
+    Evaluation {
+        answer: Answer::ExplicitDeny,
+        reasons: vec![reason],
+        cited: vec![hit.cited()],
+        aws_rule: None,
+    }
+}
+
+/// Evaluates one request against the policies.
+pub fn evaluate(req: &Request<'_>, policies: &Policies<'_>) -> Evaluation {
+    let caller = || Caller::new(req.principal_arn, req.principal_account, req.session_issuer);
+    if let Some(rule) = fixed_rule(req.action, req.resource, || caller().is_service_linked()) {
+        return fixed(rule);
+    }
+    // The caller's shape matters to resource policies, RCPs, SCPs (service-linked roles are
+    // exempt) and the root user; reading it costs an ARN parse, so only then.
+    let caller = if policies.resource.is_some()
+        || policies.scps.is_some()
+        || policies.rcps.is_some()
+        || req.principal_arn.ends_with(":root")
+    {
+        caller()
+    } else {
+        Caller::opaque(req.principal_arn, req.principal_account, req.session_issuer)
+    };
+    let service_linked = caller.is_service_linked();
+    let facts = Facts {
+        caller,
+        has_boundary: policies.boundary.is_some(),
+    };
+    let mut denies = Denies::default();
+    let mut found = Found {
+        identity: Allows::default(),
+        root: caller.shape == Shape::Root,
+        boundary: None,
+        session: None,
+        resource: Default::default(),
+        scps: Vec::new(),
+        rcps: Vec::new(),
+    };
+    for p in policies.identity {
+        let allows = &mut found.identity;
+        if let Some(d) = scan(
+            PolicyKind::Identity,
+            *p,
+            Mode::Identity,
+            req,
+            &facts,
+            &mut denies,
+            |_, h, t| allows.note(h, t),
+        ) {
+            return explicit_deny(d, &facts);
+        }
+    }
+    if let Some(p) = policies.resource {
+        let by_grant = &mut found.resource;
+        if let Some(d) = scan(
+            PolicyKind::Resource,
+            p,
+            Mode::Resource,
+            req,
+            &facts,
+            &mut denies,
+            |g, h, t| {
+                if let Some(a) = by_grant.get_mut(grant_index(g)) {
+                    a.note(h, t)
+                }
+            },
+        ) {
+            return explicit_deny(d, &facts);
+        }
+    }
+    if let Some(b) = policies.boundary {
+        let allows = found.boundary.insert(Allows::default());
+        let name = policies.boundary_name.unwrap_or("");
+        if let Some(d) = scan(
+            PolicyKind::Boundary,
+            (name, b),
+            Mode::Identity,
+            req,
+            &facts,
+            &mut denies,
+            |_, h, t| allows.note(h, t),
+        ) {
+            return explicit_deny(d, &facts);
+        }
+    }
+    if let Some(session) = policies.session {
+        let allows = found.session.insert(Allows::default());
+        for p in session {
+            if let Some(d) = scan(
+                PolicyKind::Session,
+                *p,
+                Mode::Identity,
+                req,
+                &facts,
+                &mut denies,
+                |_, h, t| allows.note(h, t),
+            ) {
+                return explicit_deny(d, &facts);
+            }
+        }
+    }
+    let resource_account = req.resource_account.unwrap_or(req.principal_account);
+    // "Service control policies": SCPs do not affect the management account's principals, nor
+    // service-linked roles.
+    if let Some(scps) = policies
+        .scps
+        .filter(|o| o.management_account != Some(req.principal_account) && !service_linked)
+    {
+        if let Some(d) = scan_org(
+            PolicyKind::Scp,
+            &scps,
+            req,
+            &facts,
+            &mut denies,
+            &mut found.scps,
+        ) {
+            return explicit_deny(d, &facts);
+        }
+    }
+    // "Resource control policies": RCPs do not affect the management account's resources, requests
+    // by service-linked roles, nor services outside their list.
+    let rcp_service = || {
+        req.action
+            .split_once(':')
+            .is_some_and(|(s, _)| RCP_SERVICES.iter().any(|x| x.eq_ignore_ascii_case(s)))
+    };
+    if let Some(rcps) = policies.rcps.filter(|o| {
+        o.management_account != Some(resource_account) && !service_linked && rcp_service()
+    }) {
+        if let Some(d) = scan_org(
+            PolicyKind::Rcp,
+            &rcps,
+            req,
+            &facts,
+            &mut denies,
+            &mut found.rcps,
+        ) {
+            return explicit_deny(d, &facts);
+        }
+    }
+    let cross = resource_account != req.principal_account;
+    let must = req.resource_policy_rule == ResourcePolicyRule::MustAllow;
+    conclude(&found, denies, cross, must, policies.resource.is_some())
+}
+
+/// Chooses the route, then writes the answer with its reasons and citations.
+fn conclude(
+    found: &Found<'_>,
+    denies: Denies<'_>,
+    cross: bool,
+    must: bool,
+    has_resource_policy: bool,
 ) -> Evaluation {
-    let mut reasons: Vec<String> = note.into_iter().collect();
-    match (allowed_by, maybe_deny, maybe_allow) {
-        (Some(by), None, _) => {
-            reasons.insert(0, format!("allowed by {by}"));
-            Evaluation {
-                answer: Answer::Allow,
-                reasons,
+    // The first route that got furthest: the one cited.
+    let mut best: &[Need] = &ID;
+    let mut top = None;
+    // Without a resource policy only the identity route can hold (the common question).
+    let all = routes(cross, must);
+    let candidates: &[&[Need]] = if has_resource_policy || cross || must {
+        &all
+    } else {
+        &[&ID]
+    };
+    for r in candidates.iter().copied() {
+        let st = found.route_st(r);
+        if top.is_none_or(|t| st > t) {
+            (best, top) = (r, Some(st));
+        }
+        if st == St::Yes {
+            break;
+        }
+    }
+    let st = top.unwrap_or(St::No).min(found.gates_st());
+    let mut cited = Vec::new();
+    let mut reasons = Vec::new();
+    let maybe_deny = denies
+        .maybe
+        .as_ref()
+        .map(|(h, why)| (h, h.may("Deny", why)));
+    match st {
+        St::Yes => {
+            for need in best {
+                if let Some(hit) = found.allows(*need).and_then(|a| a.yes) {
+                    cited.push(hit.cited());
+                }
+            }
+            for level in found.scps.iter().chain(&found.rcps) {
+                cited.extend(level.yes.map(|h| h.cited()));
+            }
+            let mut main = String::with_capacity(64);
+            main.push_str("allowed by ");
+            allowed_by(&mut main, found, best, cross);
+            match maybe_deny {
+                None => {
+                    reasons.push(main);
+                    Evaluation {
+                        answer: Answer::Allow,
+                        reasons,
+                        cited,
+                        aws_rule: None,
+                    }
+                }
+                Some((h, deny)) => {
+                    cited.push(h.cited());
+                    main.push_str(", but ");
+                    main.push_str(&deny);
+                    reasons.push(main);
+                    Evaluation {
+                        answer: Answer::Unknown,
+                        reasons,
+                        cited,
+                        aws_rule: None,
+                    }
+                }
             }
         }
-        (Some(by), Some(deny), _) => {
-            reasons.push(format!("allowed by {by}, but {deny}"));
+        St::Maybe => {
+            // The first part of the route (or gate) that may not hold says why.
+            let parts = best.iter().filter_map(|n| {
+                let a = found.allows(*n)?;
+                (a.st() == St::Maybe).then_some((Some(*n), a))
+            });
+            let gates = found
+                .scps
+                .iter()
+                .chain(&found.rcps)
+                .filter(|a| a.st() == St::Maybe)
+                .map(|a| (None, a));
+            for (need, a) in parts.chain(gates) {
+                if let (Some(text), Some((h, _))) = (a.maybe_text(), &a.maybe) {
+                    cited.push(h.cited());
+                    reasons.push(match need {
+                        Some(Need::Boundary) => {
+                            format!("the permissions boundary may not allow it: {text}")
+                        }
+                        Some(Need::Session) => {
+                            format!("the session policy may not allow it: {text}")
+                        }
+                        _ => text,
+                    });
+                }
+            }
+            if let Some((h, deny)) = maybe_deny {
+                cited.push(h.cited());
+                reasons.push(deny);
+            }
             Evaluation {
                 answer: Answer::Unknown,
                 reasons,
+                cited,
+                aws_rule: None,
             }
         }
-        (None, deny, Some(allow)) => {
-            reasons.push(allow);
-            reasons.extend(deny);
-            Evaluation {
-                answer: Answer::Unknown,
-                reasons,
+        St::No => {
+            reasons = why_not(found, cross, must, &mut cited);
+            if let Some((h, deny)) = maybe_deny {
+                cited.push(h.cited());
+                reasons.push(deny);
             }
-        }
-        (None, deny, None) => {
-            reasons.push("no statement allows it".to_owned());
-            reasons.extend(deny);
             Evaluation {
                 answer: Answer::ImplicitDeny,
                 reasons,
+                cited,
+                aws_rule: None,
             }
         }
     }
 }
 
-fn statement_applies(st: &Statement, req: &Request<'_>, is_resource_policy: bool) -> Tri {
+/// "`policy` statement 0" (and what else the route needed), for an Allow.
+fn allowed_by(out: &mut String, found: &Found<'_>, route: &[Need], cross: bool) {
+    let hit = |n: Need| found.allows(n).and_then(|a| a.yes);
+    match route.first() {
+        Some(Need::Identity) if found.root && hit(Need::Identity).is_none() => {
+            out.push_str("the account root user's full access")
+        }
+        Some(n) => {
+            if let Some(h) = hit(*n) {
+                h.write_label(out)
+            }
+        }
+        None => {}
+    }
+    match route.first() {
+        Some(Need::Resource(Grant::Direct)) => out.push_str(", which names the principal"),
+        Some(Need::Resource(Grant::Capped)) => out.push_str(match hit(Need::Resource(Grant::Capped)) {
+            Some(h) if not_principal(&h) => {
+                ", through `NotPrincipal` with `Allow` (which AWS does not support), read as a grant that does not name the principal"
+            }
+            _ => ", which names the principal's role",
+        }),
+        _ => {}
+    }
+    for n in route.iter().skip(1) {
+        let Some(h) = hit(*n) else {
+            continue;
+        };
+        out.push_str(match n {
+            Need::Boundary | Need::Session => ", within ",
+            Need::Resource(_) if cross => " and, across accounts, ",
+            Need::Resource(_) | Need::Identity => " and ",
+        });
+        h.write_label(out);
+        if *n == Need::Resource(Grant::Delegated) && !cross {
+            out.push_str(", which names the account");
+        }
+    }
+    if !found.scps.is_empty() {
+        out.push_str(", within the SCPs at every level");
+    }
+    if !found.rcps.is_empty() {
+        out.push_str(", within the RCPs at every level");
+    }
+}
+
+fn not_principal(h: &Hit<'_>) -> bool {
+    matches!(h.st.principal, Some(Scope::Not(_)))
+}
+
+/// Why no route allows: the Allows that were capped or not enough, and what was missing.
+fn why_not(found: &Found<'_>, cross: bool, must: bool, cited: &mut Vec<Cited>) -> Vec<String> {
+    let mut reasons = Vec::new();
+    let yes = |n: Need| found.allows(n).and_then(|a| a.yes);
+    let identity = yes(Need::Identity);
+    let boundary = found.st(Need::Boundary);
+    let session = found.st(Need::Session);
+    let resource_any = [Grant::Direct, Grant::Capped, Grant::Delegated]
+        .into_iter()
+        .find_map(|g| yes(Need::Resource(g)));
+    for (kind, doc, levels) in [
+        ("SCP", "Service control policies", &found.scps),
+        ("RCP", "Resource control policies", &found.rcps),
+    ] {
+        if let Some(i) = levels.iter().position(|a| a.st() == St::No) {
+            reasons.push(format!(
+                "no {kind} at level {i} (0 is the organization's root) allows it: every level from the root to the account must allow (\"{doc}\", AWS Organizations user guide)"
+            ));
+        }
+    }
+    // A route held: the gates above denied it.
+    if routes(cross, must)
+        .iter()
+        .any(|r| found.route_st(r) == St::Yes)
+    {
+        for need in routes(cross, must)
+            .iter()
+            .find(|r| found.route_st(r) == St::Yes)
+            .copied()
+            .unwrap_or(&ID)
+        {
+            if let Some(h) = yes(*need) {
+                cited.push(h.cited());
+            }
+        }
+        return reasons;
+    }
+    if let Some(h) = identity {
+        cited.push(h.cited());
+        if boundary == St::No {
+            reasons.push(format!(
+                "{} allows, but the permissions boundary does not",
+                h.label()
+            ));
+        } else if session == St::No {
+            reasons.push(format!(
+                "{} allows, but the session policy does not",
+                h.label()
+            ));
+        }
+    }
+    if let Some(h) = yes(Need::Resource(Grant::Direct)) {
+        cited.push(h.cited());
+    }
+    if let Some(h) = yes(Need::Resource(Grant::Capped)) {
+        cited.push(h.cited());
+        if !cross && (boundary == St::No || session == St::No) {
+            let cap = if boundary == St::No {
+                "the permissions boundary"
+            } else {
+                "the session policy"
+            };
+            reasons.push(if not_principal(&h) {
+                format!(
+                    "{} allows through `NotPrincipal` with `Allow` (which AWS does not support), but {cap} does not: a grant that does not name the principal is capped by it",
+                    h.label()
+                )
+            } else {
+                format!(
+                    "{} allows the principal's role, but {cap} does not: a resource policy's grant to a role ARN is capped by it",
+                    h.label()
+                )
+            });
+        }
+    }
+    if let Some(h) = yes(Need::Resource(Grant::Delegated)) {
+        cited.push(h.cited());
+        if !cross && identity.is_none() && !found.root {
+            reasons.push(format!(
+                "{} names the principal's account: that delegates to the account's identity policies, and none allows it",
+                h.label()
+            ));
+        }
+    }
+    if must && resource_any.is_none() {
+        reasons.push(
+            "the resource's own policy (a role trust policy or a KMS key policy) must allow it, and it does not".to_owned(),
+        );
+    }
+    if cross {
+        if resource_any.is_none() {
+            reasons.push(
+                "across accounts the resource's policy must allow it too, and it does not"
+                    .to_owned(),
+            );
+        }
+        if identity.is_none() && !found.root {
+            reasons.push(
+                "across accounts the principal's identity policies must allow it too, and none does"
+                    .to_owned(),
+            );
+        }
+    }
+    if reasons.is_empty() {
+        reasons.push("no statement allows it".to_owned());
+    }
+    reasons
+}
+
+fn statement_applies(
+    st: &Statement,
+    req: &Request<'_>,
+    facts: &Facts<'_>,
+    mode: Mode,
+) -> (Tri, Grant) {
     let action = match &st.action {
         Scope::Only(a) => a
             .iter()
@@ -269,18 +1072,37 @@ fn statement_applies(st: &Statement, req: &Request<'_>, is_resource_policy: bool
             .any(|p| wildcard::matches_ignore_ascii_case(p, req.action)),
     };
     if !action {
-        return Tri::No;
+        return (Tri::No, Grant::Direct);
     }
-    if is_resource_policy {
-        let named = match &st.principal {
-            Some(Scope::Only(p)) => principal_named(p, req),
-            Some(Scope::Not(p)) => !principal_named(p, req),
-            None => false,
-        };
-        if !named {
-            return Tri::No;
-        }
-    }
+    let (principal, grant) = match mode {
+        Mode::Identity => (Tri::Yes, Grant::Direct),
+        Mode::Resource => match &st.principal {
+            None => return (Tri::No, Grant::Direct),
+            Some(Scope::Only(p)) => match facts.caller.named_by(p) {
+                Some(g) => (Tri::Yes, g),
+                None => return (Tri::No, Grant::Direct),
+            },
+            // "AWS JSON policy elements: NotPrincipal": with `Deny` it denies every principal that
+            // has a permissions boundary, whatever it lists.
+            Some(Scope::Not(_)) if st.effect == Effect::Deny && facts.has_boundary => {
+                (Tri::Yes, Grant::Direct)
+            }
+            // With `Allow` (which that page calls unsupported) it is read as granting to all it does
+            // not exempt, capped by the boundary and the session policy like a grant that does not
+            // name the principal itself.
+            Some(Scope::Not(p)) => match facts.caller.exempted_by(p) {
+                Some(true) => return (Tri::No, Grant::Direct),
+                Some(false) => (Tri::Yes, Grant::Capped),
+                None => (
+                    Tri::Unknown(format!(
+                        "`NotPrincipal` lists `{}` but not all of its account and role, so AWS may still apply it (\"AWS JSON policy elements: NotPrincipal\")",
+                        facts.caller.arn
+                    )),
+                    Grant::Capped,
+                ),
+            },
+        },
+    };
     let resource = match &st.resource {
         None => Tri::Yes,
         Some(Scope::Only(r)) => any_resource(r, req),
@@ -290,22 +1112,12 @@ fn statement_applies(st: &Statement, req: &Request<'_>, is_resource_policy: bool
             u => u,
         },
     };
-    resource.and(|| conditions_hold(st, req.context))
-}
-
-fn principal_named(p: &Principals, req: &Request<'_>) -> bool {
-    match p {
-        Principals::Any => true,
-        Principals::Kinds(kinds) => kinds.get("AWS").is_some_and(|list| {
-            list.iter().any(|a| {
-                a == "*"
-                    || a == req.principal_arn
-                    || a == req.principal_account
-                    || a.strip_suffix(":root").and_then(|x| x.rsplit(':').next())
-                        == Some(req.principal_account)
-            })
-        }),
-    }
+    (
+        principal
+            .and(|| resource)
+            .and(|| conditions_hold(st, req.context)),
+        grant,
+    )
 }
 
 fn any_resource(patterns: &[String], req: &Request<'_>) -> Tri {
@@ -631,6 +1443,7 @@ mod tests {
             action,
             resource,
             context: ctx,
+            ..Default::default()
         };
         evaluate(
             &req,
@@ -638,9 +1451,53 @@ mod tests {
                 identity,
                 boundary,
                 resource: resource_policy,
+                ..Default::default()
             },
         )
         .answer
+    }
+
+    #[test]
+    fn resource_policy_rule_for_trust_and_key_policies() {
+        let must = ResourcePolicyRule::MustAllow;
+        let either = ResourcePolicyRule::EitherMayAllow;
+        let role = "arn:aws:iam::1:role/path/r";
+        let key = "arn:aws:kms:eu-west-1:1:key/k";
+        assert_eq!(
+            ResourcePolicyRule::for_request("sts:AssumeRole", role),
+            must
+        );
+        assert_eq!(
+            ResourcePolicyRule::for_request("STS:assumerolewithwebidentity", role),
+            must
+        );
+        assert_eq!(
+            ResourcePolicyRule::for_request("sts:TagSession", role),
+            either
+        );
+        assert_eq!(
+            ResourcePolicyRule::for_request("sts:AssumeRole", "*"),
+            either
+        );
+        assert_eq!(ResourcePolicyRule::for_request("kms:Decrypt", key), must);
+        assert_eq!(
+            ResourcePolicyRule::for_request("kms:Decrypt", "arn:aws:kms:eu-west-1:1:alias/a"),
+            either
+        );
+        assert_eq!(
+            ResourcePolicyRule::for_request("s3:GetObject", role),
+            either
+        );
+        assert_eq!(Request::default().resource_policy_rule, either);
+    }
+
+    #[test]
+    fn decimal_indices() {
+        for n in [0, 7, 10, 99, 12345, usize::MAX] {
+            let mut s = String::from("x");
+            push_decimal(&mut s, n);
+            assert_eq!(s, format!("x{n}"));
+        }
     }
 
     // Regression (issue 9, class D): `${*}`, `${?}`, `${$}` in a Resource are the characters
@@ -1105,11 +1962,13 @@ mod tests {
                 action: "s3:GetObject",
                 resource: "*",
                 context: &RequestContext::complete(),
+                ..Default::default()
             },
             &Policies {
                 identity: &[("allow", &allow), ("d", &d)],
                 boundary: None,
                 resource: None,
+                ..Default::default()
             },
         );
         assert_eq!(e.answer, Answer::Unknown);

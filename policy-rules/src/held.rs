@@ -296,11 +296,13 @@ mod tests {
                 action,
                 resource,
                 context: &ctx,
+                ..Default::default()
             },
             &Policies {
                 identity: &[("allow", &allow_all), ("warden", doc)],
                 boundary: None,
                 resource: None,
+                ..Default::default()
             },
         )
         .answer

@@ -3,6 +3,7 @@
 //! here is a function of its arguments, so it can be unit-tested, property-tested and fuzzed.
 
 pub mod arn;
+pub mod aws_rules;
 pub mod bucket;
 pub mod caller;
 pub mod catalog;
@@ -20,6 +21,7 @@ pub mod memberships;
 pub mod model;
 pub mod planner;
 pub mod policy;
+mod principal_match;
 pub mod principal_pattern;
 pub mod review;
 pub mod routing;

@@ -453,6 +453,7 @@ fn rule_scope_pairs(
                         action,
                         resource: r,
                         context: &ctx,
+                        ..Default::default()
                     };
                     let e = evaluate(
                         &req,
@@ -460,6 +461,7 @@ fn rule_scope_pairs(
                             identity: &policies,
                             boundary,
                             resource: None,
+                            ..Default::default()
                         },
                     );
                     match e.answer {
@@ -1257,6 +1259,7 @@ mod tests {
             action,
             resource,
             context: &c,
+            ..Default::default()
         };
         evaluate(
             &req,
@@ -1264,6 +1267,7 @@ mod tests {
                 identity: &[("allow", &allow), ("warden", doc)],
                 boundary: None,
                 resource: None,
+                ..Default::default()
             },
         )
         .answer

@@ -152,6 +152,7 @@ fn check(name: &str, case: &Value, catalog: &Catalog) {
                         action: a,
                         resource: r,
                         context: &ctx,
+                        ..Default::default()
                     };
                     evaluate(
                         &req,
@@ -159,6 +160,7 @@ fn check(name: &str, case: &Value, catalog: &Catalog) {
                             identity: &[("allow", &allow_all), ("warden", &doc)],
                             boundary: None,
                             resource: None,
+                            ..Default::default()
                         },
                     )
                     .answer

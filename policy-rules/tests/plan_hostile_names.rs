@@ -81,6 +81,7 @@ fn denies(p: &Plan, action: &str, resource: &str) -> bool {
         action,
         resource,
         context: &ctx,
+        ..Default::default()
     };
     evaluate(
         &req,
@@ -88,6 +89,7 @@ fn denies(p: &Plan, action: &str, resource: &str) -> bool {
             identity: &[("allow", &allow_all), ("warden", &doc)],
             boundary: None,
             resource: None,
+            ..Default::default()
         },
     )
     .answer

@@ -1801,6 +1801,84 @@ impl Flow {
         Ok(self.evidence.append_all(drafts).await?)
     }
 
+    /// Drift, found by a sweep: puts back everything Warden holds in force on the principal of
+    /// `key` (its Deny and quarantine, rendered from its own record; keys it set `Inactive`; a
+    /// login profile it deleted). Each piece still in force is left as it is (the connector skips
+    /// it); each piece that is not is restored and gets a `tamper` record with what was found and
+    /// what holds now. Returns the records written (none when nothing drifted).
+    pub async fn put_back(&self, key: &str, found_by: &str) -> Result<Vec<Record>, FlowError> {
+        let Some(held) = self.holdings.get(key).await? else {
+            return Ok(Vec::new());
+        };
+        if !key.starts_with(&format!("{}:", self.account_id)) {
+            return Ok(Vec::new());
+        }
+        let mut pieces = vec![held::Tampering::Deny(format!(
+            "{found_by} found Warden's Deny no longer in force"
+        ))];
+        pieces.extend(
+            held.keys_inactive
+                .iter()
+                .map(|k| held::Tampering::Key(k.clone())),
+        );
+        if held.login_profile_removed {
+            pieces.push(held::Tampering::LoginProfile);
+        }
+        let now = self.now();
+        let partition =
+            policy_rules::arn::Arn::parse(&held.principal).map_or("aws", |a| a.partition);
+        let place = Place {
+            partition,
+            account: &self.account_id,
+            region: "",
+        };
+        let mut drafts = Vec::new();
+        for piece in &pieces {
+            for (i, step) in restore_steps(&held, piece).iter().enumerate() {
+                let (connector, target) = self.connectors.for_step(step)?;
+                let before = connector.snapshot(&target).await?;
+                let applied = connector.apply(&target, step, &before).await?;
+                if matches!(applied, Applied::Skipped { .. }) {
+                    continue;
+                }
+                let verification = connector.verify(&target, step).await?;
+                let target_arn = target_arn(&target, &place, &[held.principal.as_str()]);
+                drafts.push(Draft {
+                    id: deterministic_id(&[
+                        "drift",
+                        key,
+                        &now.to_string(),
+                        &piece.describe(),
+                        &i.to_string(),
+                    ]),
+                    time: iso(now),
+                    kind: Some(RecordKind::Tamper),
+                    principal: Some(held.principal.clone()),
+                    target: Some(target_arn.clone()),
+                    actions: vec![step.call.clone()],
+                    rule: None,
+                    event_id: None,
+                    body: json!({
+                        "what": format!("drift: {}", piece.describe()),
+                        "found_by": found_by,
+                        "connector": target.connector,
+                        "name": target.name,
+                        "role": "restore",
+                        "step": step,
+                        "found": before,
+                        "after": verification.after,
+                        "applied": applied,
+                        "held_before": held,
+                    }),
+                });
+            }
+        }
+        if drafts.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self.evidence.append_all(drafts).await?)
+    }
+
     /// The principals Warden holds something in force on.
     pub async fn held_principals(&self) -> Result<Vec<String>, FlowError> {
         Ok(self

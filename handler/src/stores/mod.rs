@@ -7,6 +7,7 @@ pub mod dynamo;
 pub mod event_history;
 pub mod evidence_file;
 pub mod init;
+pub mod model_file;
 pub mod sns;
 pub mod verify;
 pub mod watch;

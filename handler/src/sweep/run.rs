@@ -1,12 +1,14 @@
 //! A sweep that never depends on one run finishing within the function's timeout: it reads the
 //! account in units (one page of `GetAccountAuthorizationDetails`, then the bucket list, then ten
 //! buckets at a time: policy, ACL, public access block, ownership controls, each through the read
-//! the connectors use), records each unit in the account model, and saves a checkpoint after every
+//! the connectors use, then the trails and whether each logs), records each unit in the account
+//! model, and saves a checkpoint after every
 //! unit. An invocation that runs out of time stops after the unit it is in; the next one (the
 //! Lambda's next tick, or the next `warden sweep`) continues from the checkpoint.
 //!
 //! The checkpoint counts the requests the sweep made of the account (reads) and of the store, so
-//! its report can show the cost: GAAD pages + 1 bucket list + 4 per bucket.
+//! its report can show the cost: GAAD pages + 1 bucket list + 4 per bucket + 1 trail list + 1 per
+//! trail.
 //!
 //! Not here: what a sweep finds (the findings over the model), or where the checkpoint is stored
 //! (`stores/`, behind [`Checkpoints`]).
@@ -40,6 +42,8 @@ pub enum Phase {
         names: Vec<String>,
         next: usize,
     },
+    /// Listing the trails and reading whether each logs.
+    Trails,
     Done,
 }
 
@@ -57,6 +61,8 @@ pub struct Checkpoint {
     pub buckets_read: usize,
     /// Buckets that could not be read, with why (another region, no permission).
     pub buckets_unread: Vec<(String, String)>,
+    #[serde(default)]
+    pub trails_read: usize,
     /// Requests made of the account (IAM and S3 reads).
     pub account_requests: usize,
     /// Requests made of the model's store.
@@ -81,6 +87,7 @@ impl Checkpoint {
             gaad_pages: 0,
             buckets_read: 0,
             buckets_unread: Vec::new(),
+            trails_read: 0,
             account_requests: 0,
             store_requests: 0,
             entries: 0,
@@ -197,7 +204,7 @@ impl Sweeper<'_> {
                     .filter_map(|b| b.name().map(str::to_owned))
                     .collect();
                 c.phase = if names.is_empty() {
-                    Phase::Done
+                    Phase::Trails
                 } else {
                     Phase::Buckets { names, next: 0 }
                 };
@@ -221,10 +228,44 @@ impl Sweeper<'_> {
                 c.changed += done.changed;
                 c.store_requests += done.store_requests;
                 c.phase = if end >= names.len() {
-                    Phase::Done
+                    Phase::Trails
                 } else {
                     Phase::Buckets { names, next: end }
                 };
+            }
+            Phase::Trails => {
+                let req = self.clients.cloudtrail.describe_trails();
+                let out = self
+                    .clients
+                    .caller
+                    .call("cloudtrail", "DescribeTrails", || req.clone().send())
+                    .await?
+                    .value;
+                c.account_requests += 1;
+                let mut states = Vec::new();
+                for trail in out.trail_list() {
+                    let Some(name) = trail.name() else { continue };
+                    c.account_requests += 1;
+                    let target = Target {
+                        connector: "trail_logging".to_owned(),
+                        name: trail.trail_arn().unwrap_or(name).to_owned(),
+                    };
+                    let logging = match self.connectors.by_kind(&target.connector) {
+                        Some(conn) => conn
+                            .snapshot(&target)
+                            .await
+                            .ok()
+                            .and_then(|s| s.get("logging").and_then(Value::as_bool)),
+                        None => None,
+                    };
+                    c.trails_read += 1;
+                    states.push((EntryKey::trail(name), State::Trail { logging }));
+                }
+                let done = refresh_states(self.model, states, (self.clock)()).await?;
+                c.entries += done.entries;
+                c.changed += done.changed;
+                c.store_requests += done.store_requests;
+                c.phase = Phase::Done;
             }
             Phase::Done => {}
         }
