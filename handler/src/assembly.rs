@@ -1,18 +1,23 @@
 //! Builds the enforcement flow once per process (a Lambda cold start, a `warden worker` run) from the
 //! configuration: the SDK clients, the live IAM reader, the connectors, the DynamoDB stores (with the
-//! optional S3 Object Lock mirror) and the SNS notifier. Also the logging set-up: JSON lines for the
+//! optional S3 Object Lock mirror), the SNS notifier and the pipeline's watch (checkpoint and
+//! heartbeat); and the routes a catch-up sends on. Also the logging set-up: JSON lines for the
 //! Lambda (and `WARDEN_LOG_FORMAT=json`), readable lines otherwise (coloured only on a terminal),
 //! to stderr or a file.
 
 use crate::aws::{AwsError, Clients};
 use crate::connectors::account::{IamAccount, PrincipalKind};
 use crate::connectors::Connectors;
+use crate::enforce::catch_up::Routes;
 use crate::enforce::config::Config;
 use crate::enforce::flow::{system_clock, AccountReader, Faults, Flow};
+use crate::enforce::watch::Watch;
 use crate::stores::dynamo::{
     DynamoEvidence, DynamoHoldings, DynamoLedger, DynamoModel, DynamoOutbox, EvidenceMirror,
 };
+use crate::stores::init::rule_patterns;
 use crate::stores::sns::SnsNotifier;
+use crate::stores::watch::DynamoWatch;
 use async_trait::async_trait;
 use policy_rules::catalog::Catalog;
 use policy_rules::snapshot::Snapshot;
@@ -120,7 +125,25 @@ pub fn build_flow(
         max_receives: config.max_receives,
         faults: Faults::default(),
         caller: clients.caller.clone(),
+        watch: Some(Watch {
+            store: Arc::new(DynamoWatch::new(
+                clients.clone(),
+                config.state_table.clone(),
+            )),
+            canary_arn: config.canary_policy_arn.clone(),
+        }),
     })
+}
+
+/// The event names the EventBridge rules deliver for the configured rules, per source: what a
+/// catch-up sends on (the same patterns `warden init` creates and the template holds).
+pub fn routes(config: &Config) -> Result<Routes, anyhow::Error> {
+    let catalog = Catalog::builtin()?;
+    Ok(Routes::from_patterns(&rule_patterns(
+        "warden",
+        &config.rules,
+        &catalog,
+    )?))
 }
 
 /// Logs to stderr: JSON lines when `json` (one object per event span's log line, with its fields),

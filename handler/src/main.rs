@@ -258,6 +258,19 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
             block_on(commands::init(&prefix, evidence_bucket, out))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::CatchUp {
+            since,
+            until,
+            format,
+        } => {
+            block_on(warden_handler::cli::catch_up::run(
+                &since,
+                until.as_deref(),
+                format == Format::Json,
+                out,
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Worker { once } => {
             block_on(commands::worker(once, out))?;
             Ok(ExitCode::SUCCESS)

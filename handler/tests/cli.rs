@@ -1079,3 +1079,24 @@ fn sweep_help_defines_the_buckets_file_and_the_change_limit_code() {
         .assert()
         .stdout(predicate::str::contains("sweep               1"));
 }
+
+#[test]
+fn catch_up_checks_its_window_before_it_asks_aws_and_documents_its_exit_codes() {
+    warden()
+        .args(["catch-up", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Exit codes"))
+        .stdout(predicate::str::contains("S3 data events"));
+    warden()
+        .args(["catch-up", "--since", "yesterday"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`yesterday`"))
+        .stderr(predicate::str::contains("--since"));
+    warden()
+        .args(["catch-up", "--since", "1h", "--until", "2h"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is not before `--until`"));
+}

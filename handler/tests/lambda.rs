@@ -139,7 +139,9 @@ async fn the_lambda_binary_enforces_a_batch_dead_letters_what_it_cannot_read_and
         .to_owned();
     assert!(reason.contains("unreadable-1"), "{reason}");
 
-    // A scheduled tick is answered with the alerts it sent (none left: the window is 0).
+    // A scheduled tick is answered with the alerts it sent (none left: the window is 0) and what
+    // its watch did: the first heartbeat, a tag on the stack's canary policy (no checkpoint is
+    // old and no beat is missing, so no alert and no catch-up).
     let poll = api.next(wait).await.expect("the function polls again");
     assert_eq!(poll.path, NEXT);
     poll.invoke(
@@ -153,11 +155,16 @@ async fn the_lambda_binary_enforces_a_batch_dead_letters_what_it_cannot_read_and
         answer.path,
         "/2018-06-01/runtime/invocation/tick-1/response"
     );
-    // No sweep is running: the tick sent what was due and advanced nothing.
+    let tick = answer.json().unwrap();
+    assert_eq!(tick["alerts_sent"], 0, "{tick}");
+    assert!(tick["watch"]["beat_sent"].is_i64(), "{tick}");
     assert_eq!(
-        answer.json().unwrap(),
-        json!({"alerts_sent": 0, "sweep": null})
+        (&tick["watch"]["blind"], &tick["watch"]["caught_up"]),
+        (&Value::Null, &Value::Null),
+        "{tick}"
     );
+    // No sweep is running: the tick advanced nothing.
+    assert_eq!(tick["sweep"], Value::Null, "{tick}");
     answer.accept();
 
     // One alert for mallory's event, and one for the unreadable message.

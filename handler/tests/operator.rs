@@ -692,3 +692,38 @@ fn completions_and_man_pages_come_from_the_cli_definition() {
     let export = std::fs::read_to_string(dir.join("warden-evidence-export.1")).unwrap();
     assert!(export.contains("warden evidence export"), "{export}");
 }
+
+// Issue 11 §4: `warden catch-up` on an account whose event history cannot be read (the local AWS
+// does not implement `LookupEvents`) stops with exit 2 and names the call and the window; nothing
+// is sent and the checkpoint does not move.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catch_up_without_an_event_history_says_which_lookup_failed_and_exits_2() {
+    let aws = LocalAws::start().unwrap();
+    let clients = Clients::from_conf(
+        &aws.sdk_config().await,
+        &RateLimits::default(),
+        RetryPolicy::default(),
+    );
+    let made = warden_handler::stores::init::init(&clients, "cu", false)
+        .await
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let mut env = local_env(&aws);
+    env.extend(made.vars.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+    env.push(("WARDEN_MAX_ATTEMPTS".to_owned(), "1".to_owned()));
+    let out = warden(home.path(), &env)
+        .args(["catch-up", "--since", "2h"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("cloudtrail:LookupEvents failed"), "{err}");
+    assert!(err.contains("while looking up `"), "{err}");
+    assert!(stdout(&out).is_empty());
+    let watch = warden_handler::stores::watch::DynamoWatch::new(
+        clients.clone(),
+        made.get("WARDEN_STATE_TABLE").unwrap(),
+    );
+    use warden_handler::enforce::watch::WatchStore;
+    assert!(watch.state().await.unwrap().checkpoint.is_empty());
+}

@@ -590,6 +590,16 @@ fn needs(op: &str, names: &Names) -> Vec<Ask> {
             format!("{}/evidence/r1", names.evidence_bucket_arn),
             none(),
         )],
+        // The catch-up's event history: LookupEvents has no resource type.
+        ("cloudtrail", "LookupEvents") => {
+            vec![("cloudtrail:LookupEvents".into(), "*".into(), none())]
+        }
+        // The heartbeat: a tag on Warden's own canary policy, and only there.
+        ("iam", "TagPolicy") => vec![(
+            "iam:TagPolicy".into(),
+            format!("arn:aws:iam::{ACCOUNT}:policy/warden/warden-{STACK}-canary"),
+            none(),
+        )],
         ("cloudtrail", n @ ("GetTrailStatus" | "StartLogging")) => {
             on(&format!("cloudtrail:{n}"), &[&trail])
         }
@@ -646,6 +656,11 @@ fn needs(op: &str, names: &Names) -> Vec<Ask> {
             "{op}: the template test does not know what this operation needs; add it to `needs`"
         ),
     }
+}
+
+/// A policy Warden owns that is not its canary.
+fn own_policy_for_tags() -> String {
+    format!("arn:aws:iam::{ACCOUNT}:policy/warden/warden-{STACK}-enforce")
 }
 
 struct Names {
@@ -837,6 +852,9 @@ fn the_function_role_allows_what_the_live_path_calls_and_nothing_it_must_never_d
             vec![],
         ),
         ("ec2:RunInstances", "*".to_owned(), vec![]),
+        // The heartbeat tags its canary and nothing else.
+        ("iam:TagPolicy", own_policy_for_tags(), vec![]),
+        ("iam:TagUser", user.clone(), vec![]),
     ];
     let mut allowed = Vec::new();
     for (action, resource, ctx) in &never {
@@ -850,4 +868,32 @@ fn the_function_role_allows_what_the_live_path_calls_and_nothing_it_must_never_d
         "the role allows what Warden must never do:\n{}",
         allowed.join("\n")
     );
+}
+
+#[test]
+fn the_heartbeats_canary_is_attached_to_nothing_named_to_the_function_and_its_event_routed() {
+    let stack = load("warden.yaml", &[("CodeBucket", json!("code"))]);
+    let canary = format!("arn:aws:iam::{ACCOUNT}:policy/warden/warden-{STACK}-canary");
+    assert_eq!(
+        stack.prop("CanaryPolicy", "ManagedPolicyName"),
+        json!(format!("warden-{STACK}-canary"))
+    );
+    assert_eq!(stack.prop("CanaryPolicy", "Path"), json!("/warden/"));
+    for k in ["Roles", "Users", "Groups"] {
+        assert!(
+            stack.prop("CanaryPolicy", k).is_null(),
+            "the canary is attached to {k}"
+        );
+    }
+    assert_eq!(
+        stack.prop("Function", "Environment")["Variables"]["WARDEN_CANARY_POLICY_ARN"],
+        json!(canary)
+    );
+    // Its `TagPolicy` event reaches the intake through the generated IAM rules.
+    let rules = RuleSet::default_pack().unwrap();
+    let catalog = Catalog::builtin().unwrap();
+    let routes = warden_handler::enforce::catch_up::Routes::from_patterns(
+        &rule_patterns(PREFIX, &rules, &catalog).unwrap(),
+    );
+    assert!(routes.delivers("iam.amazonaws.com", "TagPolicy"));
 }

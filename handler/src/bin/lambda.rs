@@ -4,7 +4,10 @@
 //! one of it; never an empty id) and scheduled events: `{"warden": "tick"}` every minute (sends due
 //! alerts, and advances a running sweep), `{"warden": "sweep"}` on the sweep schedule (starts a
 //! sweep and advances it until a little before the deadline; the ticks continue it, so a sweep of
-//! any size finishes over several invocations). Logs are JSON lines, one span per event.
+//! any size finishes over several invocations). Each schedule event also watches the pipeline
+//! (`enforce::heartbeat`): a heartbeat on the canary policy every 10 minutes, an alert and a
+//! catch-up from CloudTrail event history when one does not come back. Logs are JSON lines, one
+//! span per event.
 //!
 //! Two event source mappings feed it: records of the intake queue (`WARDEN_INTAKE_QUEUE_URL`, told
 //! by their `eventSourceARN`) are forwarded to the work queue in their lanes; every other record is
@@ -16,14 +19,19 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use std::time::Duration;
-use warden_handler::assembly::{build_flow, guarded_account, init_logging};
+use warden_handler::assembly::{build_flow, guarded_account, init_logging, routes};
 use warden_handler::aws::Clients;
+use warden_handler::enforce::catch_up::{CatchUp, Routes};
 use warden_handler::enforce::config::Config;
 use warden_handler::enforce::flow::Flow;
+use warden_handler::enforce::heartbeat::Heartbeat;
 use warden_handler::enforce::queue::{
     forward_batch, is_queue, process_batch, BatchOutcome, QueueMessage, SqsDeadLetters,
 };
+use warden_handler::enforce::watch::{Watch, WatchLimits};
 use warden_handler::stores::dynamo::DynamoCheckpoints;
+use warden_handler::stores::event_history::CloudTrailHistory;
+use warden_handler::stores::init::MESSAGE_GROUP_ID;
 use warden_handler::sweep::run::Sweeper;
 
 struct App {
@@ -33,6 +41,11 @@ struct App {
     alert_window: i64,
     /// `(intake, work)` queue URLs, when the rules deliver to an intake queue.
     lanes: Option<(String, String)>,
+    /// CloudTrail event history and the routed events, for the tick's catch-up, and the queue it
+    /// sends to: the intake, else the work queue (where the rules deliver without one).
+    history: CloudTrailHistory,
+    catch_up_queue: Option<String>,
+    routes: Option<Routes>,
     checkpoints: DynamoCheckpoints,
 }
 
@@ -48,11 +61,54 @@ fn batch_deadline(deadline_ms: u64, lease_seconds: i64) -> tokio::time::Instant 
     tokio::time::Instant::now() + left.saturating_sub(margin).min(lease)
 }
 
+/// The tick's watch: one read of the pipeline's state when nothing is wrong. A failure is logged
+/// and said in the answer; the alerts are sent all the same.
+async fn watch_tick(app: &App, deadline_ms: u64) -> Value {
+    let Some(Watch { store, canary_arn }) = &app.flow.watch else {
+        return Value::Null;
+    };
+    let catch_up = match (&app.catch_up_queue, &app.routes) {
+        (Some(queue), Some(routes)) => Some(CatchUp {
+            history: &app.history,
+            clients: &app.clients,
+            intake_url: queue,
+            group_id: MESSAGE_GROUP_ID,
+            routes,
+            watch: Some(store.as_ref()),
+            now: (app.flow.clock)(),
+            deadline: Some(batch_deadline(deadline_ms, app.flow.lease_seconds)),
+        }),
+        _ => None,
+    };
+    let heartbeat = Heartbeat {
+        clients: &app.clients,
+        store: store.as_ref(),
+        outbox: app.flow.outbox.as_ref(),
+        canary_arn: canary_arn.as_deref(),
+        account: &app.flow.account_id,
+        limits: WatchLimits::default(),
+        catch_up,
+    };
+    match heartbeat.tick((app.flow.clock)()).await {
+        Ok(r) => serde_json::json!({
+            "beat_sent": r.beat_sent,
+            "blind": r.blind,
+            "caught_up": r.catch_up.as_ref().map(|c| serde_json::json!({"sent": c.sent(), "requests": c.requests, "complete": c.complete})),
+        }),
+        Err(e) => {
+            tracing::error!(error = %e, "the watch over the pipeline failed; the next tick retries");
+            serde_json::json!({"error": e.to_string()})
+        }
+    }
+}
+
 async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let (payload, ctx) = event.into_parts();
     if payload.get("Records").is_none() {
-        // A schedule: send the incidents whose window has passed, then start (on the sweep
-        // schedule) or continue (on a tick) a sweep until a little before the deadline.
+        // A schedule: the watch over the pipeline (heartbeat, blind alert, catch-up), then send
+        // the incidents whose window has passed, then start (on the sweep schedule) or continue
+        // (on a tick) a sweep until a little before the deadline.
+        let watch = watch_tick(app, ctx.deadline).await;
         let sent = app.flow.flush_alerts(app.alert_window).await?;
         let deadline = batch_deadline(ctx.deadline, i64::MAX);
         let sweeper = Sweeper {
@@ -67,7 +123,7 @@ async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error> {
         }
         let keep_going = move || tokio::time::Instant::now() < deadline;
         let sweep = sweeper.advance(&keep_going).await?;
-        return Ok(serde_json::json!({"alerts_sent": sent.len(), "sweep": sweep}));
+        return Ok(serde_json::json!({"alerts_sent": sent.len(), "sweep": sweep, "watch": watch}));
     }
     let sqs: SqsEvent = serde_json::from_value(payload)?;
     let mut messages = Vec::with_capacity(sqs.records.len());
@@ -137,6 +193,18 @@ async fn main() -> Result<(), Error> {
             url: Config::required(&config.dlq_url, "WARDEN_DLQ_URL")?.to_owned(),
         },
         alert_window: config.alert_window_seconds,
+        history: CloudTrailHistory::new(clients.clone()),
+        catch_up_queue: config
+            .intake_queue_url
+            .clone()
+            .or_else(|| config.queue_url.clone()),
+        routes: match routes(&config) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::error!(error = %e, "no catch-up: the routes do not derive");
+                None
+            }
+        },
         lanes: match &config.intake_queue_url {
             Some(intake) => Some((
                 intake.clone(),

@@ -134,6 +134,17 @@ pub const AWS_EXIT_CODES: &str = concat!(
     closed_output!()
 );
 
+pub const CATCH_UP_EXIT_CODES: &str = concat!(
+    "Exit codes:
+  0  every window was looked up and what the rules route was sent
+  2  the configuration or AWS could not be used (no region, no credentials, no intake queue, a
+     lookup or send that failed after its retries: the message says which; the checkpoint keeps
+     what was sent), or a usage error
+
+",
+    closed_output!()
+);
+
 pub const CONFIG_EXIT_CODES: &str = concat!(
     "Exit codes:
   0  the `export` lines were printed
@@ -321,6 +332,25 @@ pub enum Command {
         /// Process what is on the queues, send pending alerts, and exit.
         #[arg(long)]
         once: bool,
+    },
+    /// Fill a gap from CloudTrail event history: look up the management events of every source
+    /// the rules route (and IAM, S3, STS, CloudTrail) from --since to --until, and send those the
+    /// EventBridge rules would have delivered to the intake queue, wrapped as EventBridge wraps
+    /// them. The ledger makes events Warden already handled free. Prints, per source, the events
+    /// looked up, sent and not routed, the first and last time sent, and the pacing (LookupEvents:
+    /// 2 requests/s per account and region). The history holds 90 days of management events
+    /// only: S3 data events (object-level calls) are never in it.
+    #[command(name = "catch-up", after_help = CATCH_UP_EXIT_CODES)]
+    CatchUp {
+        /// Start: RFC 3339 (`2026-12-01T22:00:00Z`) or a time ago (`90m`, `6h`, `2d`).
+        #[arg(long, value_name = "TIME")]
+        since: String,
+        /// End (default: now), as --since.
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        /// `text`: a table for people; `json`: one JSON object.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
     /// What Warden has in force now, per principal: its Deny (the denied actions and resources),
     /// revoked sessions, quarantine, access keys it set Inactive, login profiles it deleted, each

@@ -45,6 +45,9 @@ pub struct Config {
     /// `WARDEN_ACCOUNT_ID`: the account Warden guards; when unset, the account of Warden's own
     /// credentials (STS `GetCallerIdentity`, once at start).
     pub account_id: Option<String>,
+    /// `WARDEN_CANARY_POLICY_ARN`: the managed policy Warden tags as its heartbeat (the stack's
+    /// `CanaryPolicy`); without it no heartbeat is sent.
+    pub canary_policy_arn: Option<String>,
 }
 
 /// The variables, with what each one means (for `--help` and the README).
@@ -117,6 +120,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     (
         "WARDEN_ACCOUNT_ID",
         "the account Warden guards (default: its credentials' account, from STS); events of any other account are recorded and alerted, never acted on",
+    ),
+    (
+        "WARDEN_CANARY_POLICY_ARN",
+        "the managed policy Warden tags every 10 minutes as its heartbeat (the stack's canary); unset: no heartbeat",
     ),
 ];
 
@@ -251,6 +258,7 @@ impl Config {
                 }
                 None => None,
             },
+            canary_policy_arn: get("WARDEN_CANARY_POLICY_ARN").map(str::to_owned),
         })
     }
 

@@ -291,6 +291,9 @@ pub struct Flow {
     /// The AWS client layer the stores and connectors call through (its request count is the
     /// process's; each event's log line counts its own requests with `aws::counting`).
     pub caller: Arc<crate::aws::Caller>,
+    /// The pipeline's checkpoint and heartbeat (`watch.rs`): the canary's event is recorded as a
+    /// heartbeat, never judged. `None`: neither is kept.
+    pub watch: Option<crate::enforce::watch::Watch>,
 }
 
 /// The current time as epoch seconds.
@@ -492,6 +495,9 @@ impl Flow {
             .as_deref()
             .map_or_else(|| format!("message-{message_id}"), str::to_owned);
         let now = self.now();
+        if let Some(summary) = self.heartbeat(event, &event_id, now).await? {
+            return Ok(summary);
+        }
         let analysis = analyse(event, &self.catalog);
         let principal = analysis
             .caller
@@ -651,6 +657,36 @@ impl Flow {
         let v = serde_json::to_value(&summary).unwrap_or(Value::Null);
         self.ledger.finish(&event_id, &self.owner, &v).await?;
         Ok(summary)
+    }
+
+    /// Warden's own heartbeat (its tag on its canary policy, `watch::heartbeat_of`): recorded as
+    /// seen, not judged, not claimed (recording it twice changes nothing).
+    async fn heartbeat(
+        &self,
+        event: &Event<'_>,
+        event_id: &str,
+        now: i64,
+    ) -> Result<Option<EventSummary>, FlowError> {
+        let Some(watch) = &self.watch else {
+            return Ok(None);
+        };
+        let Some(beat) = watch
+            .canary_arn
+            .as_deref()
+            .and_then(|arn| crate::enforce::watch::heartbeat_of(event, arn, &self.rules))
+        else {
+            return Ok(None);
+        };
+        watch.store.beat_seen(beat, now).await?;
+        tracing::info!(beat, "heartbeat seen");
+        Ok(Some(EventSummary {
+            event_id: event_id.to_owned(),
+            principal: None,
+            verdict: Verdict::Ignore,
+            rule: None,
+            changes: Vec::new(),
+            duplicate: false,
+        }))
     }
 
     /// The decision for an event of an account Warden does not guard (routed from elsewhere, or

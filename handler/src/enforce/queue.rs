@@ -244,6 +244,13 @@ pub async fn process_batch(
         }
         None => join_all(runs).await,
     }
+    if let Some(watch) = &flow.watch {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        crate::enforce::watch::note_seen(watch, messages.iter().map(|m| m.body.as_str()), now)
+            .await;
+    }
     let mut slots = slots.into_inner().unwrap_or_else(PoisonError::into_inner);
     for (slot, m) in slots.iter_mut().zip(messages) {
         if matches!(slot, Slot::Running) {

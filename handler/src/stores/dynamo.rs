@@ -13,6 +13,7 @@
 //! | state      | `sweep#current`     | –        | the running (or last) sweep's checkpoint: `checkpoint` (canonical JSON), `version` (N) |
 //! | state      | `open#<principal>`  | –        | outbox pointer: `incident` (the principal's open incident id)                          |
 //! | state      | `incident#<id>`     | –        | outbox incident: `principal`, `opened`, `status` (`open`/`sent`), `notices` (list of JSON), `event_ids` (string set), `open_gsi` while open, `expires_at` |
+//! | state      | `watch#pipeline`    | –        | the pipeline's checkpoint per event source and heartbeat (`stores/watch.rs`); no TTL     |
 //! | evidence   | `chain`             | seq      | one record per item: `id`, `record` (its canonical JSON line)                          |
 //! | evidence   | `id#<record id>`    | 0        | id uniqueness: `seq` of the record with that id                                        |
 //! | evidence   | `head`              | 0        | the head: `head_seq`, `head_hash`, `record` (the head record's line, so an append reads once) |
@@ -115,23 +116,23 @@ pub fn table_definitions(prefix: &str) -> Vec<TableDefinition> {
     ]
 }
 
-type Item = HashMap<String, AttributeValue>;
+pub(crate) type Item = HashMap<String, AttributeValue>;
 
-fn s(v: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn n(v: impl ToString) -> AttributeValue {
+pub(crate) fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+pub(crate) fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name)
         .and_then(|v| v.as_s().ok())
         .map(String::as_str)
 }
 
-fn get_n(item: &Item, name: &str) -> Option<i64> {
+pub(crate) fn get_n(item: &Item, name: &str) -> Option<i64> {
     item.get(name)
         .and_then(|v| v.as_n().ok())
         .and_then(|v| v.parse().ok())
@@ -154,7 +155,11 @@ fn json_attr(item: &Item, name: &str) -> Result<Value, StoreError> {
     }
 }
 
-async fn get_item(clients: &Clients, table: &str, key: Item) -> Result<Option<Item>, StoreError> {
+pub(crate) async fn get_item(
+    clients: &Clients,
+    table: &str,
+    key: Item,
+) -> Result<Option<Item>, StoreError> {
     let req = clients
         .dynamodb
         .get_item()
@@ -170,7 +175,7 @@ async fn get_item(clients: &Clients, table: &str, key: Item) -> Result<Option<It
 
 /// Splits the result of a conditional write into written (`Some`), condition failed (`None`) and
 /// any other failure.
-fn conditional<T>(r: Result<T, AwsError>) -> Result<Option<T>, StoreError> {
+pub(crate) fn conditional<T>(r: Result<T, AwsError>) -> Result<Option<T>, StoreError> {
     match r {
         Ok(v) => Ok(Some(v)),
         Err(e) if e.is_condition_failed() => Ok(None),
