@@ -312,6 +312,8 @@ async fn a_sweep_resumes_across_invocations_and_counts_its_requests() {
         model: &model,
         checkpoints: &checkpoints,
         clock: clock.as_ref(),
+        flow: None,
+        max_changes: 20,
     };
     let started = sweeper.start().await.unwrap();
     // A second start while it runs is the same sweep.
@@ -416,4 +418,108 @@ async fn drift_found_by_a_sweep_is_put_back_from_wardens_record() {
         .await
         .unwrap()
         .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_sweep_finds_each_kind_puts_drift_back_and_stays_within_its_request_count() {
+    use warden_handler::stores::dynamo::{DynamoCheckpoints, DynamoModel};
+    use warden_handler::sweep::run::Sweeper;
+
+    let (aws, s) = start().await;
+    let iam = &s.admin.clients.iam;
+    // Drift: mallory denied by Warden, then the Deny deleted with no event reporting it.
+    assert!(demo::mallory_puts_role_policy(&s, "app-deploy", "escalate")
+        .await
+        .unwrap());
+    s.emit(&demo::escalation_event("sweep-drift-1", "app-deploy"))
+        .await
+        .unwrap();
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    iam.delete_user_policy()
+        .user_name("mallory")
+        .policy_name("WardenDeny")
+        .send()
+        .await
+        .unwrap();
+    // An effective admin and a standing violation: a user who may write any user's policies.
+    iam.create_user().user_name("eve").send().await.unwrap();
+    iam.put_user_policy()
+        .user_name("eve")
+        .policy_name("self-service")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:PutUserPolicy","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    // Exposure: a public bucket policy.
+    s.admin
+        .clients
+        .s3
+        .put_bucket_policy()
+        .bucket("public-site")
+        .policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::public-site/*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let clients = &s.warden.clients;
+    let model = DynamoModel::new(clients.clone(), config.state_table.clone(), demo::ACCOUNT);
+    let checkpoints = DynamoCheckpoints::new(clients.clone(), config.state_table.clone());
+    let clock = warden_handler::enforce::flow::system_clock();
+    let sweeper = Sweeper {
+        clients,
+        connectors: &flow.connectors,
+        model: &model,
+        checkpoints: &checkpoints,
+        clock: clock.as_ref(),
+        flow: Some(&flow),
+        max_changes: 20,
+    };
+    sweeper.start().await.unwrap();
+    let mut c = None;
+    for _ in 0..20 {
+        let now = sweeper.advance(&|| false).await.unwrap().unwrap();
+        let done = now.is_done();
+        c = Some(now);
+        if done {
+            break;
+        }
+    }
+    let c = c.unwrap();
+    assert!(c.is_done(), "{c:?}");
+    let kinds: Vec<&str> = c.findings.iter().map(|(k, _)| k.as_str()).collect();
+    for kind in [
+        "drift",
+        "effective-admin",
+        "exposure",
+        "standing-violation",
+        "unused",
+    ] {
+        assert!(kinds.contains(&kind), "no {kind} finding: {c:?}");
+    }
+    // The drift was put back: mallory's Deny is in force again.
+    assert_eq!(
+        c.put_back,
+        ["arn:aws:iam::123456789012:user/mallory".to_owned()],
+        "{c:?}"
+    );
+    assert!(iam
+        .get_user_policy()
+        .user_name("mallory")
+        .policy_name("WardenDeny")
+        .send()
+        .await
+        .is_ok());
+    // GAAD pages + 1 bucket list + 4 per bucket + 1 trail list + 1 per trail + the credential
+    // report (generate, polls, get): nothing per principal.
+    let reads = c.gaad_pages + 1 + 4 * c.buckets_read + 1 + c.trails_read;
+    assert!(
+        c.account_requests >= reads + 2 && c.account_requests <= reads + 2 + 8,
+        "{c:?}"
+    );
+    // One alert summarises the sweep.
+    let alerts = s.alerts().await.unwrap();
+    assert!(
+        alerts.iter().any(|a| a.contains("Warden swept account")),
+        "{alerts:?}"
+    );
 }

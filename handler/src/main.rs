@@ -208,6 +208,37 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
                     .with_context(|| format!("--now: `{t}` is not an ISO 8601 time"))?,
                 None => chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now()),
             };
+            let Some(account) = account else {
+                let options = policy_rules::sweep::SweepOptions {
+                    unused_days,
+                    max_changes,
+                    ..policy_rules::sweep::SweepOptions::new(now)
+                };
+                let (report, checkpoint, account) = block_on(commands::sweep_live(&options))?;
+                if format == Format::Json {
+                    sweep::render_json(&report, out)?;
+                } else {
+                    sweep::render_text(&report, out)?;
+                }
+                out.flush()?;
+                eprintln!("{}", sweep::summary(&report, &account, max_changes));
+                eprintln!(
+                    "requests: {} of the account ({} GAAD page(s), {} bucket(s), {} trail(s), the credential report), {} of Warden's store; drift put back on {} principal(s)",
+                    checkpoint.account_requests,
+                    checkpoint.gaad_pages,
+                    checkpoint.buckets_read,
+                    checkpoint.trails_read,
+                    checkpoint.store_requests,
+                    checkpoint.put_back.len()
+                );
+                return Ok(if report.over_limit > 0 {
+                    ExitCode::from(3)
+                } else if !report.notes.is_empty() {
+                    ExitCode::from(1)
+                } else {
+                    ExitCode::SUCCESS
+                });
+            };
             let files = sweep::load(
                 &account,
                 buckets.as_deref(),

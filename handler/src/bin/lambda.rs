@@ -117,6 +117,8 @@ async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error> {
             model: app.flow.model.as_ref(),
             checkpoints: &app.checkpoints,
             clock: app.flow.clock.as_ref(),
+            flow: Some(&app.flow),
+            max_changes: 20,
         };
         if payload.get("warden").and_then(Value::as_str) == Some("sweep") {
             sweeper.start().await?;

@@ -237,7 +237,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
-    /// Sweep one account offline: what no event reported. Standing violations of the rules,
+    /// Sweep one account (offline from its files, or live): what no event reported. Standing violations of the rules,
     /// effective admins outside the admin allow-set (with the escalation method), exposed buckets
     /// and public access blocks off, unused access keys, passwords and roles, and drift of what
     /// Warden holds in force (and trails not logging), each with what Warden would do (monitor
@@ -252,9 +252,11 @@ pub enum Command {
     #[command(after_help = SWEEP_EXIT_CODES)]
     Sweep {
         /// The account as `aws iam get-account-authorization-details` prints it (every page
-        /// merged); its modification time is taken as the time it was read.
+        /// merged); its modification time is taken as the time it was read. Without it, the
+        /// configured account is swept live (as the Lambda does: read into the account model,
+        /// drift put back, one summary alert), and the file options do not apply.
         #[arg(long)]
-        account: PathBuf,
+        account: Option<PathBuf>,
         /// The buckets file (JSON, the format above; README, "warden sweep").
         #[arg(long)]
         buckets: Option<PathBuf>,

@@ -200,3 +200,47 @@ pub async fn stack_config(stack: &str, out: &mut dyn Write) -> Result<()> {
     write!(out, "{}", crate::cli::stack_config::to_exports(&vars))?;
     Ok(())
 }
+
+/// `warden sweep` without `--account`: a sweep of the configured account through the same reads,
+/// model, findings, put-back of drift and summary alert as the Lambda's (continuing a sweep the
+/// Lambda has running, if there is one). Returns the findings, the sweep's checkpoint and the
+/// account.
+pub async fn sweep_live(
+    options: &policy_rules::sweep::SweepOptions,
+) -> Result<(
+    policy_rules::sweep::SweepReport,
+    crate::sweep::run::Checkpoint,
+    String,
+)> {
+    let (config, clients) = configured().await?;
+    let account = guarded_account(&config, &clients).await?;
+    let flow = build_flow(&config, &clients, account)?;
+    let checkpoints =
+        crate::stores::dynamo::DynamoCheckpoints::new(clients.clone(), config.state_table.clone());
+    let sweeper = crate::sweep::run::Sweeper {
+        clients: &clients,
+        connectors: &flow.connectors,
+        model: flow.model.as_ref(),
+        checkpoints: &checkpoints,
+        clock: flow.clock.as_ref(),
+        flow: None,
+        max_changes: options.max_changes,
+    };
+    sweeper.start().await?;
+    let read = loop {
+        let Some(c) = sweeper.advance(&|| true).await? else {
+            anyhow::bail!("the sweep's checkpoint disappeared while it ran");
+        };
+        if c.is_done() {
+            break c;
+        }
+    };
+    let found =
+        crate::sweep::findings::find(&flow, &clients, &read.id, read.started_at, options).await?;
+    let mut checkpoint = read;
+    checkpoint.account_requests += found.account_requests;
+    checkpoint.store_requests += found.store_requests;
+    checkpoint.findings = crate::sweep::findings::counts(&found.report);
+    checkpoint.put_back = found.put_back.iter().map(|(p, _)| p.clone()).collect();
+    Ok((found.report, checkpoint, flow.account_id.clone()))
+}

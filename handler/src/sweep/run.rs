@@ -44,6 +44,8 @@ pub enum Phase {
     },
     /// Listing the trails and reading whether each logs.
     Trails,
+    /// The findings over the model, drift put back, the summary alert.
+    Findings,
     Done,
 }
 
@@ -70,6 +72,17 @@ pub struct Checkpoint {
     pub entries: usize,
     /// Entries the sweep found different from the model's newest state (changes no event told).
     pub changed: usize,
+    /// Findings by kind, worst first (once the findings ran).
+    #[serde(default)]
+    pub findings: Vec<(String, usize)>,
+    /// Principals whose drifted state Warden put back.
+    #[serde(default)]
+    pub put_back: Vec<String>,
+    /// Findings whose changes were not planned: more were called for than one sweep may make.
+    #[serde(default)]
+    pub over_limit: usize,
+    #[serde(default)]
+    pub notes: Vec<String>,
     /// The store's revision of this checkpoint (0: not stored yet).
     #[serde(default)]
     pub version: u64,
@@ -92,6 +105,10 @@ impl Checkpoint {
             store_requests: 0,
             entries: 0,
             changed: 0,
+            findings: Vec::new(),
+            put_back: Vec::new(),
+            over_limit: 0,
+            notes: Vec::new(),
             version: 0,
         }
     }
@@ -116,6 +133,8 @@ pub enum SweepError {
     Aws(#[from] AwsError),
     #[error("while sweeping: {0}")]
     Store(#[from] StoreError),
+    #[error("while finding what the sweep read: {0}")]
+    Findings(String),
 }
 
 /// What a sweep reads through and writes to.
@@ -125,6 +144,11 @@ pub struct Sweeper<'a> {
     pub model: &'a dyn AccountModel,
     pub checkpoints: &'a dyn Checkpoints,
     pub clock: &'a (dyn Fn() -> i64 + Send + Sync),
+    /// The flow the findings run through (its rules, record of what Warden holds, put-back and
+    /// notifier); `None` reads the account into the model only.
+    pub flow: Option<&'a crate::enforce::flow::Flow>,
+    /// The most changes one sweep may call for (over it: the summary says so).
+    pub max_changes: usize,
 }
 
 impl Sweeper<'_> {
@@ -265,6 +289,34 @@ impl Sweeper<'_> {
                 c.entries += done.entries;
                 c.changed += done.changed;
                 c.store_requests += done.store_requests;
+                c.phase = if self.flow.is_some() {
+                    Phase::Findings
+                } else {
+                    Phase::Done
+                };
+            }
+            Phase::Findings => {
+                if let Some(flow) = self.flow {
+                    let mut options = policy_rules::sweep::SweepOptions::new(
+                        chrono::DateTime::from_timestamp((self.clock)(), 0).unwrap_or_default(),
+                    );
+                    options.max_changes = self.max_changes;
+                    let found = crate::sweep::findings::find(
+                        flow,
+                        self.clients,
+                        &c.id,
+                        c.started_at,
+                        &options,
+                    )
+                    .await
+                    .map_err(|e| SweepError::Findings(e.to_string()))?;
+                    c.store_requests += found.store_requests;
+                    c.account_requests += found.account_requests;
+                    c.findings = crate::sweep::findings::counts(&found.report);
+                    c.put_back = found.put_back.iter().map(|(p, _)| p.clone()).collect();
+                    c.over_limit = found.report.over_limit;
+                    c.notes = found.report.notes;
+                }
                 c.phase = Phase::Done;
             }
             Phase::Done => {}

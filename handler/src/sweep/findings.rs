@@ -1,0 +1,396 @@
+//! A sweep's findings over the account model: the model's newest states turned into the pure
+//! sweep's input (the snapshot, the buckets, the trails; the credential report read live; Warden's
+//! record of what it holds), [`policy_rules::sweep::sweep`] run over it, the drift it finds put
+//! back through the flow (Warden's own changes are restored whatever the sweep's mode), and one
+//! alert summarising the findings, worst first.
+//!
+//! Not here: reading the account into the model (`run.rs`), or judging (policy-rules).
+
+use crate::aws::Clients;
+use crate::connectors::credential_report;
+use crate::enforce::alerts::Alert;
+use crate::enforce::flow::{Flow, FlowError};
+use crate::enforce::ports::StoreError;
+use chrono::{DateTime, Utc};
+use policy_rules::held::{self, Held};
+use policy_rules::model::{Entry, State};
+use policy_rules::policy::PolicyDocument;
+use policy_rules::snapshot::{GroupRecord, PrincipalRecord, Snapshot};
+use policy_rules::sweep::input::{
+    AclGrant, Bucket, Buckets, CredentialReport, PublicAccessBlock, Trail,
+};
+use policy_rules::sweep::{sweep, Kind, SweepInput, SweepOptions, SweepReport};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// What the findings step did.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub report: SweepReport,
+    /// Principals whose drifted state Warden put back, with the records written.
+    pub put_back: Vec<(String, usize)>,
+    /// Requests: the model's scan, the credential report.
+    pub store_requests: usize,
+    pub account_requests: usize,
+    /// What could not be read (the credential report), said in the report's notes too.
+    pub notes: Vec<String>,
+}
+
+fn documents(inline: &BTreeMap<String, Value>) -> BTreeMap<String, PolicyDocument> {
+    inline
+        .iter()
+        .filter_map(|(n, d)| Some((n.clone(), PolicyDocument::from_value(d).ok()?)))
+        .collect()
+}
+
+fn name_of(entry: &Entry) -> &str {
+    entry.key.as_str().split_once('/').map_or("", |(_, n)| n)
+}
+
+fn flag(v: &Value, k: &str) -> bool {
+    v.get(k).and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// The pure sweep's input from the model's newest states.
+pub fn input_of(entries: &[Entry]) -> (Snapshot, Buckets) {
+    let mut snap = Snapshot::default();
+    let mut buckets = Buckets::default();
+    for entry in entries {
+        let Some(latest) = entry.latest() else {
+            continue;
+        };
+        let name = name_of(entry).to_owned();
+        match &latest.state {
+            State::User {
+                arn,
+                inline,
+                attached,
+                groups,
+                boundary,
+                ..
+            } => {
+                snap.users.insert(
+                    name.clone(),
+                    PrincipalRecord {
+                        arn: arn.clone(),
+                        name,
+                        inline: documents(inline),
+                        attached: attached.iter().cloned().collect(),
+                        groups: groups.iter().cloned().collect(),
+                        boundary: boundary.clone(),
+                        ..Default::default()
+                    },
+                );
+            }
+            State::Role {
+                arn,
+                trust,
+                inline,
+                attached,
+                boundary,
+                last_used,
+            } => {
+                snap.roles.insert(
+                    name.clone(),
+                    PrincipalRecord {
+                        arn: arn.clone(),
+                        name,
+                        inline: documents(inline),
+                        attached: attached.iter().cloned().collect(),
+                        boundary: boundary.clone(),
+                        trust: trust
+                            .as_ref()
+                            .and_then(|t| PolicyDocument::from_value(t).ok()),
+                        last_used: last_used.clone(),
+                        ..Default::default()
+                    },
+                );
+            }
+            State::Group {
+                arn,
+                inline,
+                attached,
+            } => {
+                snap.groups.insert(
+                    name.clone(),
+                    GroupRecord {
+                        arn: arn.clone(),
+                        name,
+                        inline: documents(inline),
+                        attached: attached.iter().cloned().collect(),
+                        ..Default::default()
+                    },
+                );
+            }
+            State::Policy {
+                arn,
+                default_version,
+                versions,
+            } => {
+                if let Some(doc) = default_version
+                    .as_ref()
+                    .and_then(|d| versions.get(d))
+                    .and_then(|d| PolicyDocument::from_value(d).ok())
+                {
+                    snap.managed.insert(arn.clone(), doc);
+                }
+                snap.policy_versions.insert(
+                    arn.clone(),
+                    versions
+                        .keys()
+                        .map(|v| (v.clone(), Some(v) == default_version.as_ref()))
+                        .collect(),
+                );
+            }
+            State::Bucket {
+                policy,
+                acl,
+                public_access_block,
+                ownership,
+            } => {
+                // The connectors' shapes: `{"owner", "grants": [{"grantee", "type",
+                // "permission"}]}` and the four flags (or `null`).
+                let grants = acl
+                    .get("grants")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .map(|g| {
+                        let kind = g.get("type").and_then(Value::as_str).unwrap_or("");
+                        let grantee = g.get("grantee").and_then(Value::as_str).map(str::to_owned);
+                        AclGrant {
+                            grantee_type: kind.to_owned(),
+                            uri: (kind == "Group").then(|| grantee.clone()).flatten(),
+                            id: (kind == "CanonicalUser").then_some(grantee).flatten(),
+                            permission: g
+                                .get("permission")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_owned(),
+                        }
+                    })
+                    .collect();
+                let pab = (!public_access_block.is_null()).then(|| PublicAccessBlock {
+                    block_public_acls: flag(public_access_block, "BlockPublicAcls"),
+                    ignore_public_acls: flag(public_access_block, "IgnorePublicAcls"),
+                    block_public_policy: flag(public_access_block, "BlockPublicPolicy"),
+                    restrict_public_buckets: flag(public_access_block, "RestrictPublicBuckets"),
+                });
+                buckets.buckets.push(Bucket {
+                    name,
+                    region: None,
+                    policy: policy
+                        .as_ref()
+                        .and_then(|p| PolicyDocument::from_value(p).ok()),
+                    acl: grants,
+                    public_access_block: pab,
+                    object_ownership: ownership
+                        .as_array()
+                        .and_then(|a| a.first())
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                });
+            }
+            State::Absent | State::AccountPublicAccessBlock { .. } | State::Trail { .. } => {}
+        }
+    }
+    (snap, buckets)
+}
+
+/// The trails the model holds, with whether each logs (a trail not read is left out).
+pub fn trails_of(entries: &[Entry]) -> Vec<Trail> {
+    entries
+        .iter()
+        .filter_map(|e| match e.latest().map(|v| &v.state) {
+            Some(State::Trail {
+                logging: Some(logging),
+            }) => Some(Trail {
+                name: name_of(e).to_owned(),
+                arn: None,
+                is_logging: *logging,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+fn epoch(t: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(t, 0)
+}
+
+/// Runs the findings over the model, puts back drift, and publishes one summary alert.
+pub async fn find(
+    flow: &Flow,
+    clients: &Clients,
+    sweep_id: &str,
+    read_at: i64,
+    options: &SweepOptions,
+) -> Result<Found, FlowError> {
+    let (entries, store_requests) = flow.model.all().await?;
+    let (snapshot, mut buckets) = input_of(&entries);
+    buckets.read_at = epoch(read_at);
+    let trails = trails_of(&entries);
+    let mut notes = Vec::new();
+    let mut account_requests = 0;
+    let report_text = match credential_report::read(clients).await {
+        Ok(r) => {
+            account_requests += r.requests;
+            let generated = r
+                .generated
+                .as_deref()
+                .and_then(policy_rules::sweep::input::parse_time);
+            match CredentialReport::parse_csv(&r.csv, generated) {
+                Ok(report) => Some(report),
+                Err(e) => {
+                    notes.push(format!("the credential report does not read: {e}"));
+                    None
+                }
+            }
+        }
+        Err(e) => {
+            notes.push(format!("the credential report could not be read: {e}"));
+            None
+        }
+    };
+    let held: Vec<Held> = flow
+        .holdings
+        .list()
+        .await?
+        .into_iter()
+        .map(|(_, h)| h)
+        .collect();
+    let input = SweepInput {
+        snapshot: &snapshot,
+        snapshot_read_at: epoch(read_at),
+        credential_report: report_text.as_ref(),
+        buckets: Some(&buckets),
+        trails: Some(&trails),
+        access_keys: None,
+        held: &held,
+        rules: &flow.rules,
+        catalog: &flow.catalog,
+    };
+    let mut report = sweep(&input, options);
+    report.notes.extend(notes.iter().cloned());
+    // Drift of what Warden holds is Warden's own state: put back whatever the sweep's mode.
+    let mut put_back = Vec::new();
+    let drifted: std::collections::BTreeSet<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.kind == Kind::Drift)
+        .filter_map(|f| f.principal.clone())
+        .collect();
+    for principal in drifted {
+        let Some(key) = held::key(&principal) else {
+            continue;
+        };
+        let records = flow.put_back(&key, &format!("sweep `{sweep_id}`")).await?;
+        if !records.is_empty() {
+            put_back.push((principal, records.len()));
+        }
+    }
+    if !report.findings.is_empty() {
+        let summary = summary(&report, &flow.account_id, &put_back);
+        flow.notifier
+            .publish(&Alert {
+                id: sweep_id.to_owned(),
+                subject: summary.0,
+                body: summary.1,
+                json: json!({
+                    "sweep": sweep_id,
+                    "account": flow.account_id,
+                    "counts": counts(&report),
+                    "put_back": put_back,
+                    "notes": report.notes,
+                }),
+                attributes: BTreeMap::from([
+                    ("kind".to_owned(), "sweep".to_owned()),
+                    (
+                        "severity".to_owned(),
+                        if put_back.is_empty() {
+                            "high"
+                        } else {
+                            "critical"
+                        }
+                        .to_owned(),
+                    ),
+                ]),
+            })
+            .await
+            .map_err(|e: StoreError| FlowError::from(e))?;
+    }
+    Ok(Found {
+        report,
+        put_back,
+        store_requests,
+        account_requests,
+        notes,
+    })
+}
+
+/// The summary alert's subject (at most 99 ASCII characters: SNS's limit) and body: counts by
+/// kind, what was put back, and the 20 worst findings.
+pub fn summary(
+    report: &SweepReport,
+    account: &str,
+    put_back: &[(String, usize)],
+) -> (String, String) {
+    let counts = counts(report);
+    let by_kind: Vec<String> = counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    let mut subject = format!(
+        "Warden sweep of {account}: {} findings ({})",
+        report.findings.len(),
+        by_kind.join(", ")
+    );
+    subject.retain(|c| c.is_ascii() && c != '\n');
+    if subject.len() > 99 {
+        subject.truncate(96);
+        subject.push_str("...");
+    }
+    let mut body = format!(
+        "Warden swept account {account}: {} findings.\n\n",
+        report.findings.len()
+    );
+    for (k, n) in &counts {
+        body.push_str(&format!("  {k}: {n}\n"));
+    }
+    if !put_back.is_empty() {
+        body.push_str("\nPut back (Warden's own state, no longer in force):\n");
+        for (p, n) in put_back {
+            body.push_str(&format!("  {p}: {n} change(s), see the evidence trail\n"));
+        }
+    }
+    body.push_str("\nWorst first:\n");
+    for f in report.findings.iter().take(20) {
+        let subject = f
+            .principal
+            .as_deref()
+            .or(f.resource.as_deref())
+            .unwrap_or("?");
+        body.push_str(&format!(
+            "  [{}] {} {}: {}\n",
+            f.kind.as_str(),
+            f.finding_type,
+            subject,
+            f.evidence.first().map_or("", String::as_str)
+        ));
+    }
+    for n in &report.notes {
+        body.push_str(&format!("\nnote: {n}"));
+    }
+    (subject, body)
+}
+
+/// Findings by kind, worst kind first.
+pub fn counts(report: &SweepReport) -> Vec<(String, usize)> {
+    Kind::ALL
+        .iter()
+        .map(|k| {
+            (
+                k.as_str().to_owned(),
+                report.findings.iter().filter(|f| f.kind == *k).count(),
+            )
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
