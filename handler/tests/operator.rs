@@ -727,3 +727,53 @@ async fn catch_up_without_an_event_history_says_which_lookup_failed_and_exits_2(
     use warden_handler::enforce::watch::WatchStore;
     assert!(watch.state().await.unwrap().checkpoint.is_empty());
 }
+
+// Issue 11 §2: `warden sweep` without `--account` sweeps the configured (deployed) account live:
+// findings as JSON Lines, drift of Warden's own record put back, the requests on stderr.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_sweeps_the_deployed_account_live_and_drift_is_put_back() {
+    let home = tempfile::tempdir().unwrap();
+    let (_aws, s, env) = enforced_on_the_stack(home.path()).await;
+    // Mallory's Deny deleted by hand, with no event to report it.
+    s.admin
+        .clients
+        .iam
+        .delete_user_policy()
+        .user_name("mallory")
+        .policy_name("WardenDeny")
+        .send()
+        .await
+        .unwrap();
+    let out = warden(home.path(), &env)
+        .args(["sweep", "--format", "json"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "exit {:?}: {err}",
+        out.status.code()
+    );
+    let findings: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["kind"] == "drift" && f["principal"] == MALLORY),
+        "{findings:?}"
+    );
+    assert!(err.contains("requests: "), "{err}");
+    assert!(err.contains("drift put back on 1 principal(s)"), "{err}");
+    assert!(s
+        .admin
+        .clients
+        .iam
+        .get_user_policy()
+        .user_name("mallory")
+        .policy_name("WardenDeny")
+        .send()
+        .await
+        .is_ok());
+}
