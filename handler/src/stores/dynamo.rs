@@ -173,6 +173,34 @@ pub(crate) async fn get_item(
     Ok(out.value.item)
 }
 
+/// Writes `item` (which carries `version = prev + 1`) if the stored item's `version` is still
+/// `prev`, or there is none: one conditional `PutItem`; `Contention` when another writer moved
+/// first. The optimistic write of every versioned item (held records, model entries, the sweep's
+/// checkpoint).
+async fn put_if_version(
+    clients: &Clients,
+    table: &str,
+    item: Item,
+    prev: u64,
+) -> Result<(), StoreError> {
+    let req = clients
+        .dynamodb
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#pk) OR #version = :prev")
+        .expression_attribute_names("#pk", PK)
+        .expression_attribute_names("#version", VERSION)
+        .expression_attribute_values(":prev", n(prev));
+    let written = conditional(
+        clients
+            .caller
+            .call("dynamodb", "PutItem", || req.clone().send())
+            .await,
+    )?;
+    written.map(|_| ()).ok_or(StoreError::Contention)
+}
+
 /// Splits the result of a conditional write into written (`Some`), condition failed (`None`) and
 /// any other failure.
 pub(crate) fn conditional<T>(r: Result<T, AwsError>) -> Result<Option<T>, StoreError> {
@@ -235,26 +263,7 @@ impl Holdings for DynamoHoldings {
         let mut item = Self::key(key);
         item.insert(HELD.to_owned(), s(canonical_json(&body)));
         item.insert(VERSION.to_owned(), n(held.version + 1));
-        let req = self
-            .clients
-            .dynamodb
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk) OR #version = :prev")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#version", VERSION)
-            .expression_attribute_values(":prev", n(held.version));
-        let written = conditional(
-            self.clients
-                .caller
-                .call("dynamodb", "PutItem", || req.clone().send())
-                .await,
-        )?;
-        match written {
-            Some(_) => Ok(()),
-            None => Err(StoreError::Contention),
-        }
+        put_if_version(&self.clients, &self.table, item, held.version).await
     }
 
     async fn list(&self) -> Result<Vec<(String, Held)>, StoreError> {
@@ -416,23 +425,8 @@ impl AccountModel for DynamoModel {
         match entries {
             [] => Ok(()),
             [(entry, version)] => {
-                let req = self
-                    .clients
-                    .dynamodb
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(self.item(entry, version + 1)?))
-                    .condition_expression("attribute_not_exists(#pk) OR #version = :prev")
-                    .expression_attribute_names("#pk", PK)
-                    .expression_attribute_names("#version", VERSION)
-                    .expression_attribute_values(":prev", n(*version));
-                let written = conditional(
-                    self.clients
-                        .caller
-                        .call("dynamodb", "PutItem", || req.clone().send())
-                        .await,
-                )?;
-                written.map(|_| ()).ok_or(StoreError::Contention)
+                let item = self.item(entry, version + 1)?;
+                put_if_version(&self.clients, &self.table, item, *version).await
             }
             many => {
                 let mut items = Vec::new();
@@ -589,23 +583,7 @@ impl Checkpoints for DynamoCheckpoints {
         let mut item = Self::key();
         item.insert(CHECKPOINT.to_owned(), s(canonical_json(&body)));
         item.insert(VERSION.to_owned(), n(checkpoint.version + 1));
-        let req = self
-            .clients
-            .dynamodb
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk) OR #version = :prev")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#version", VERSION)
-            .expression_attribute_values(":prev", n(checkpoint.version));
-        let written = conditional(
-            self.clients
-                .caller
-                .call("dynamodb", "PutItem", || req.clone().send())
-                .await,
-        )?;
-        written.map(|_| ()).ok_or(StoreError::Contention)
+        put_if_version(&self.clients, &self.table, item, checkpoint.version).await
     }
 }
 
