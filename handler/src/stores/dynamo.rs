@@ -201,6 +201,41 @@ async fn put_if_version(
     written.map(|_| ()).ok_or(StoreError::Contention)
 }
 
+/// Every item of `table` whose key begins with `prefix` (a consistent `Scan`, every page), with the
+/// requests it took.
+async fn scan_prefix(
+    clients: &Clients,
+    table: &str,
+    prefix: &str,
+) -> Result<(Vec<Item>, usize), StoreError> {
+    let mut out = Vec::new();
+    let mut requests = 0;
+    let mut start: Option<Item> = None;
+    loop {
+        let req = clients
+            .dynamodb
+            .scan()
+            .table_name(table)
+            .consistent_read(true)
+            .filter_expression("begins_with(#pk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":prefix", s(prefix))
+            .set_exclusive_start_key(start.take());
+        let page = clients
+            .caller
+            .call("dynamodb", "Scan", || req.clone().send())
+            .await?
+            .value;
+        requests += 1;
+        out.extend(page.items.unwrap_or_default());
+        match page.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => break,
+        }
+    }
+    Ok((out, requests))
+}
+
 /// Splits the result of a conditional write into written (`Some`), condition failed (`None`) and
 /// any other failure.
 pub(crate) fn conditional<T>(r: Result<T, AwsError>) -> Result<Option<T>, StoreError> {
@@ -267,35 +302,13 @@ impl Holdings for DynamoHoldings {
     }
 
     async fn list(&self) -> Result<Vec<(String, Held)>, StoreError> {
+        let (items, _) = scan_prefix(&self.clients, &self.table, "held#").await?;
         let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let req = self
-                .clients
-                .dynamodb
-                .scan()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .filter_expression("begins_with(#pk, :held)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_values(":held", s("held#"))
-                .set_exclusive_start_key(start.take());
-            let page = self
-                .clients
-                .caller
-                .call("dynamodb", "Scan", || req.clone().send())
-                .await?
-                .value;
-            for item in page.items() {
-                let Some(key) = get_s(item, PK).and_then(|k| k.strip_prefix("held#")) else {
-                    continue;
-                };
-                out.push((key.to_owned(), held_of(item, key)?));
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
+        for item in &items {
+            let Some(key) = get_s(item, PK).and_then(|k| k.strip_prefix("held#")) else {
+                continue;
+            };
+            out.push((key.to_owned(), held_of(item, key)?));
         }
         Ok(out)
     }
@@ -466,36 +479,12 @@ impl AccountModel for DynamoModel {
 
     async fn all(&self) -> Result<(Vec<Entry>, usize), StoreError> {
         let prefix = format!("model#{}#", self.account);
-        let mut out = Vec::new();
-        let mut requests = 0;
-        let mut start: Option<Item> = None;
-        loop {
-            let req = self
-                .clients
-                .dynamodb
-                .scan()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .filter_expression("begins_with(#pk, :model)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_values(":model", s(prefix.clone()))
-                .set_exclusive_start_key(start.take());
-            let page = self
-                .clients
-                .caller
-                .call("dynamodb", "Scan", || req.clone().send())
-                .await?
-                .value;
-            requests += 1;
-            for item in page.items() {
-                out.push(entry_of(item)?.0);
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
-        Ok((out, requests))
+        let (items, requests) = scan_prefix(&self.clients, &self.table, &prefix).await?;
+        let entries = items
+            .iter()
+            .map(|i| entry_of(i).map(|(e, _)| e))
+            .collect::<Result<_, _>>()?;
+        Ok((entries, requests))
     }
 
     async fn put_many(&self, entries: &[Entry]) -> Result<usize, StoreError> {
