@@ -451,6 +451,18 @@ async fn a_live_sweep_finds_each_kind_puts_drift_back_and_stays_within_its_reque
         .send()
         .await
         .unwrap();
+    // A user the model knows, deleted with no event Warden saw.
+    iam.create_user()
+        .user_name("old-contractor")
+        .send()
+        .await
+        .unwrap();
+    s.sweep().await.unwrap();
+    iam.delete_user()
+        .user_name("old-contractor")
+        .send()
+        .await
+        .unwrap();
     // Exposure: a public bucket policy.
     s.admin
         .clients
@@ -515,6 +527,16 @@ async fn a_live_sweep_finds_each_kind_puts_drift_back_and_stays_within_its_reque
     assert!(
         c.account_requests >= reads + 2 && c.account_requests <= reads + 2 + 8,
         "{c:?}"
+    );
+    // The deleted user is gone from the model, not judged.
+    use warden_handler::enforce::ports::AccountModel;
+    let gone = model
+        .get(&[policy_rules::model::EntryKey::user("old-contractor")])
+        .await
+        .unwrap();
+    assert_eq!(
+        gone[0].0.latest().unwrap().state,
+        policy_rules::model::State::Absent
     );
     // One alert summarises the sweep.
     let alerts = s.alerts().await.unwrap();

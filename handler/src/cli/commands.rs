@@ -235,8 +235,10 @@ pub async fn sweep_live(
             break c;
         }
     };
+    let unread: Vec<String> = read.buckets_unread.iter().map(|(b, _)| b.clone()).collect();
     let found =
-        crate::sweep::findings::find(&flow, &clients, &read.id, read.started_at, options).await?;
+        crate::sweep::findings::find(&flow, &clients, &read.id, read.started_at, &unread, options)
+            .await?;
     let mut checkpoint = read;
     checkpoint.account_requests += found.account_requests;
     checkpoint.store_requests += found.store_requests;

@@ -214,6 +214,24 @@ pub fn trails_of(entries: &[Entry]) -> Vec<Trail> {
         .collect()
 }
 
+/// Whether the sweep that began at `read_at` read everything of the entry's kind and did not see
+/// it: its newest state is older than the sweep and not already absent. Buckets the sweep could not
+/// read (`unread`) and the account's public access block (not read) are never judged gone.
+pub fn gone_since(entry: &Entry, read_at: i64, unread: &[String]) -> bool {
+    let key = entry.key.as_str();
+    let read_kind = ["user/", "role/", "group/", "policy/", "bucket/", "trail/"]
+        .iter()
+        .any(|p| key.starts_with(p));
+    let unread_bucket = key
+        .strip_prefix("bucket/")
+        .is_some_and(|b| unread.iter().any(|u| u == b));
+    read_kind
+        && !unread_bucket
+        && entry
+            .latest()
+            .is_some_and(|v| v.since < read_at && v.state != State::Absent)
+}
+
 fn epoch(t: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t, 0)
 }
@@ -224,9 +242,23 @@ pub async fn find(
     clients: &Clients,
     sweep_id: &str,
     read_at: i64,
+    unread: &[String],
     options: &SweepOptions,
 ) -> Result<Found, FlowError> {
-    let (entries, store_requests) = flow.model.all().await?;
+    let (mut entries, mut store_requests) = flow.model.all().await?;
+    // What the sweep's reads no longer showed is gone (deleted with no event Warden saw): the
+    // model says so before judging, so no finding rests on a principal that is not there.
+    let now = (flow.clock)();
+    let mut gone = Vec::new();
+    for entry in &mut entries {
+        if gone_since(entry, read_at, unread) {
+            entry.record_read(State::Absent, now, policy_rules::model::Source::Sweep);
+            gone.push(entry.clone());
+        }
+    }
+    if !gone.is_empty() {
+        store_requests += flow.model.put_many(&gone).await?;
+    }
     let (snapshot, mut buckets) = input_of(&entries);
     buckets.read_at = epoch(read_at);
     let trails = trails_of(&entries);

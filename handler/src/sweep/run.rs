@@ -306,6 +306,10 @@ impl Sweeper<'_> {
                         self.clients,
                         &c.id,
                         c.started_at,
+                        &c.buckets_unread
+                            .iter()
+                            .map(|(b, _)| b.clone())
+                            .collect::<Vec<_>>(),
                         &options,
                     )
                     .await
