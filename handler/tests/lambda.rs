@@ -238,6 +238,40 @@ async fn the_lambda_binary_enforces_a_batch_dead_letters_what_it_cannot_read_and
         "lambda-2"
     );
 
+    // The sweep schedule's invocation: the function starts a sweep and runs it until a little
+    // before its deadline (here the whole demo account fits in one invocation), ending with the
+    // findings: mallory's Deny (from the first batch) is in force, so no drift; the escalation
+    // the admin allowed leaves standing findings.
+    let poll = api.next(wait).await.expect("the function polls again");
+    poll.invoke("sweep-1", &json!({"warden": "sweep"}));
+    let answer = api
+        .next(wait)
+        .await
+        .expect("the function answers the sweep");
+    assert_eq!(
+        answer.path,
+        "/2018-06-01/runtime/invocation/sweep-1/response"
+    );
+    let swept = answer.json().unwrap();
+    answer.accept();
+    let sweep = &swept["sweep"];
+    assert_eq!(sweep["phase"]["phase"], "done", "{swept}");
+    assert!(sweep["gaad_pages"].as_u64().unwrap() >= 1, "{swept}");
+    assert!(sweep["buckets_read"].as_u64().unwrap() >= 2, "{swept}");
+    assert_eq!(sweep["put_back"], json!([]), "{swept}");
+    assert!(
+        sweep["findings"].as_array().is_some_and(|f| !f.is_empty()),
+        "{swept}"
+    );
+    // The next tick finds the sweep done and advances nothing.
+    let poll = api.next(wait).await.expect("the function polls again");
+    poll.invoke("tick-2", &json!({"warden": "tick"}));
+    let answer = api.next(wait).await.expect("the function answers the tick");
+    let tick = answer.json().unwrap();
+    answer.accept();
+    assert_eq!(tick["sweep"]["id"], sweep["id"], "{tick}");
+    assert_eq!(tick["sweep"]["invocations"], sweep["invocations"], "{tick}");
+
     child.start_kill().unwrap();
     let out = child.wait_with_output().await.unwrap();
     let logs = String::from_utf8_lossy(&out.stderr);
