@@ -47,6 +47,7 @@ struct App {
     catch_up_queue: Option<String>,
     routes: Option<Routes>,
     checkpoints: DynamoCheckpoints,
+    sweep_max_changes: usize,
 }
 
 /// When a batch must stop: before the invocation's deadline (epoch milliseconds), with a margin of
@@ -118,7 +119,7 @@ async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error> {
             checkpoints: &app.checkpoints,
             clock: app.flow.clock.as_ref(),
             flow: Some(&app.flow),
-            max_changes: 20,
+            max_changes: app.sweep_max_changes,
         };
         if payload.get("warden").and_then(Value::as_str) == Some("sweep") {
             sweeper.start().await?;
@@ -215,6 +216,7 @@ async fn main() -> Result<(), Error> {
             None => None,
         },
         checkpoints: DynamoCheckpoints::new(clients.clone(), config.state_table.clone()),
+        sweep_max_changes: config.sweep_max_changes,
     };
     tracing::info!(rules = %config.rules_source, "cold start done");
     lambda_runtime::run(service_fn(|e| handle(&app, e))).await

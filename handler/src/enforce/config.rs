@@ -37,6 +37,9 @@ pub struct Config {
     /// `WARDEN_ALERT_WINDOW_SECONDS`: an incident's alert goes out this long after its first event,
     /// listing every event of the principal until then.
     pub alert_window_seconds: i64,
+    /// `WARDEN_SWEEP_MAX_CHANGES`: the most changes one sweep may call for (over it: its findings
+    /// say their changes were not planned, and the summary says so). Default 20.
+    pub sweep_max_changes: usize,
     /// `WARDEN_LEASE_SECONDS`: how long a worker holds an event before another may take it over.
     pub lease_seconds: i64,
     /// `WARDEN_MAX_RECEIVES`: after this many failed receives a message goes to the dead-letter
@@ -245,6 +248,8 @@ impl Config {
             retry,
             alert_window_seconds: number("WARDEN_ALERT_WINDOW_SECONDS", 60, 0)?,
             lease_seconds: number("WARDEN_LEASE_SECONDS", 120, 1)?,
+            sweep_max_changes: usize::try_from(number("WARDEN_SWEEP_MAX_CHANGES", 20, 0)?)
+                .unwrap_or(20),
             max_receives: u32::try_from(number("WARDEN_MAX_RECEIVES", 4, 1)?).unwrap_or(4),
             account_id: match get("WARDEN_ACCOUNT_ID") {
                 Some(id) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => {
