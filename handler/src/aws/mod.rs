@@ -82,6 +82,36 @@ pub struct AwsError {
 }
 
 impl AwsError {
+    /// A response that came back (one attempt) but does not read as what was asked: permanent.
+    pub fn unreadable(
+        service: &'static str,
+        operation: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        AwsError {
+            service,
+            operation,
+            class: ErrorClass::Permanent,
+            code: None,
+            message: message.into(),
+            status: None,
+            request_id: None,
+            attempts: 1,
+        }
+    }
+
+    /// A request that could not be built, so none was sent: permanent.
+    pub fn unsent(
+        service: &'static str,
+        operation: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        AwsError {
+            attempts: 0,
+            ..Self::unreadable(service, operation, message)
+        }
+    }
+
     pub fn is_retryable(&self) -> bool {
         self.class == ErrorClass::Retryable
     }

@@ -126,15 +126,12 @@ pub async fn read_page(
         "Policies": policies,
     })
     .to_string();
-    let snapshot = Snapshot::parse(&text).map_err(|e| AwsError {
-        service: "iam",
-        operation: "GetAccountAuthorizationDetails",
-        class: crate::aws::ErrorClass::Permanent,
-        code: None,
-        message: format!("the account's authorization details do not read: {e}"),
-        status: None,
-        request_id: None,
-        attempts: 1,
+    let snapshot = Snapshot::parse(&text).map_err(|e| {
+        AwsError::unreadable(
+            "iam",
+            "GetAccountAuthorizationDetails",
+            format!("the account's authorization details do not read: {e}"),
+        )
     })?;
     Ok((snapshot, next))
 }

@@ -8,7 +8,7 @@
 //! API calls: 1 `GenerateCredentialReport` (answers whether a fresh one is ready), then while it is
 //! not, one more per poll (at most [`MAX_POLLS`]), then 1 `GetCredentialReport`.
 
-use crate::aws::{AwsError, Clients, ErrorClass};
+use crate::aws::{AwsError, Clients};
 use std::time::Duration;
 
 /// Polls of `GenerateCredentialReport` before giving up.
@@ -26,16 +26,7 @@ pub struct CredentialReportText {
 }
 
 fn unreadable(why: String) -> AwsError {
-    AwsError {
-        service: "iam",
-        operation: "GetCredentialReport",
-        class: ErrorClass::Permanent,
-        code: None,
-        message: why,
-        status: None,
-        request_id: None,
-        attempts: 1,
-    }
+    AwsError::unreadable("iam", "GetCredentialReport", why)
 }
 
 /// The account's credential report, generated first when IAM has none under 4 hours old.

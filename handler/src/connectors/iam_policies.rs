@@ -20,7 +20,7 @@ use super::{
     compact, document_param, param, Applied, Connector, ConnectorError, State, Step, Target,
     Verification,
 };
-use crate::aws::{AwsError, Clients, ErrorClass};
+use crate::aws::{AwsError, Clients};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -106,16 +106,11 @@ impl Holder {
 
 /// A permanent error for a document IAM returned that does not read as a policy.
 pub(crate) fn unreadable(operation: &'static str, what: &str, why: &str) -> AwsError {
-    AwsError {
-        service: "iam",
+    AwsError::unreadable(
+        "iam",
         operation,
-        class: ErrorClass::Permanent,
-        code: None,
-        message: format!("{what} does not read as a policy document: {why}"),
-        status: None,
-        request_id: None,
-        attempts: 1,
-    }
+        format!("{what} does not read as a policy document: {why}"),
+    )
 }
 
 /// One page of a listing: items, and the marker of the next page when there is one.

@@ -91,16 +91,7 @@ impl Heartbeat<'_> {
             .build()
             .map_err(|e| TickError::Beat {
                 arn: arn.to_owned(),
-                error: AwsError {
-                    service: "iam",
-                    operation: "TagPolicy",
-                    class: crate::aws::ErrorClass::Permanent,
-                    code: None,
-                    message: e.to_string(),
-                    status: None,
-                    request_id: None,
-                    attempts: 0,
-                },
+                error: AwsError::unsent("iam", "TagPolicy", e.to_string()),
             })?;
         self.clients
             .caller

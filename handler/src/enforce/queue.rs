@@ -71,16 +71,11 @@ impl DeadLetters for SqsDeadLetters {
         // SQS message attributes hold at most 256 KB with the body; a reason is short.
         let reason: String = reason.chars().take(4000).collect();
         let (Ok(reason_attr), Ok(id_attr)) = (attr(&reason), attr(&m.id)) else {
-            return Err(AwsError {
-                service: "sqs",
-                operation: "SendMessage",
-                class: crate::aws::ErrorClass::Permanent,
-                code: None,
-                message: "message attributes do not build".to_owned(),
-                status: None,
-                request_id: None,
-                attempts: 0,
-            });
+            return Err(AwsError::unsent(
+                "sqs",
+                "SendMessage",
+                "message attributes do not build",
+            ));
         };
         let fifo = self.url.ends_with(".fifo");
         self.clients

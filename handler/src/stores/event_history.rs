@@ -58,16 +58,11 @@ fn nonzero(n: u32) -> std::num::NonZeroU32 {
 }
 
 fn build_error(e: impl std::fmt::Display) -> AwsError {
-    AwsError {
-        service: "cloudtrail",
-        operation: "LookupEvents",
-        class: crate::aws::ErrorClass::Permanent,
-        code: None,
-        message: format!("the request does not build: {e}"),
-        status: None,
-        request_id: None,
-        attempts: 0,
-    }
+    AwsError::unsent(
+        "cloudtrail",
+        "LookupEvents",
+        format!("the request does not build: {e}"),
+    )
 }
 
 /// Our event from the SDK's; the time from `EventTime`, else from the record.

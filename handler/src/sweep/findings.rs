@@ -10,7 +10,6 @@ use crate::aws::Clients;
 use crate::connectors::credential_report;
 use crate::enforce::alerts::Alert;
 use crate::enforce::flow::{Flow, FlowError};
-use crate::enforce::ports::StoreError;
 use chrono::{DateTime, Utc};
 use policy_rules::held::{self, Held};
 use policy_rules::model::{Entry, State};
@@ -348,8 +347,7 @@ pub async fn find(
                     ),
                 ]),
             })
-            .await
-            .map_err(|e: StoreError| FlowError::from(e))?;
+            .await?;
     }
     Ok(Found {
         report,

@@ -22,8 +22,10 @@ use policy_rules::model::{EntryKey, State};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Buckets read per unit (4 requests each).
+/// Buckets read per unit.
 pub const BUCKETS_PER_UNIT: usize = 10;
+/// Requests a bucket's read takes: policy, ACL, public access block, ownership controls.
+pub const REQUESTS_PER_BUCKET: usize = 4;
 /// A sweep older than this that has not finished is abandoned and a new one starts.
 pub const ABANDON_AFTER_SECONDS: i64 = 24 * 3600;
 
@@ -270,18 +272,11 @@ impl Sweeper<'_> {
                 for trail in out.trail_list() {
                     let Some(name) = trail.name() else { continue };
                     c.account_requests += 1;
-                    let target = Target {
-                        connector: "trail_logging".to_owned(),
-                        name: trail.trail_arn().unwrap_or(name).to_owned(),
-                    };
-                    let logging = match self.connectors.by_kind(&target.connector) {
-                        Some(conn) => conn
-                            .snapshot(&target)
-                            .await
-                            .ok()
-                            .and_then(|s| s.get("logging").and_then(Value::as_bool)),
-                        None => None,
-                    };
+                    let logging = self
+                        .read_via("trail_logging", trail.trail_arn().unwrap_or(name))
+                        .await
+                        .ok()
+                        .and_then(|s| s.get("logging").and_then(Value::as_bool));
                     c.trails_read += 1;
                     states.push((EntryKey::trail(name), State::Trail { logging }));
                 }
@@ -331,28 +326,9 @@ impl Sweeper<'_> {
     /// One bucket's policy, ACL and public access block (the connectors' own reads) and its
     /// ownership controls, with the requests made.
     async fn bucket(&self, name: &str) -> (Result<State, String>, usize) {
-        let mut requests = 0;
-        let mut read = |kind: &str| {
-            requests += 1;
-            let target = Target {
-                connector: kind.to_owned(),
-                name: name.to_owned(),
-            };
-            let connectors = self.connectors;
-            async move {
-                match connectors.by_kind(&target.connector) {
-                    Some(c) => c.snapshot(&target).await.map_err(|e| e.to_string()),
-                    None => Err(format!("no `{}` connector", target.connector)),
-                }
-            }
-        };
-        let policy = read("bucket_policy");
-        let policy = policy.await;
-        let acl = read("bucket_acl");
-        let acl = acl.await;
-        let pab = read("public_access_block");
-        let pab = pab.await;
-        requests += 1;
+        let policy = self.read_via("bucket_policy", name).await;
+        let acl = self.read_via("bucket_acl", name).await;
+        let pab = self.read_via("public_access_block", name).await;
         let req = self.clients.s3.get_bucket_ownership_controls().bucket(name);
         let ownership = match self
             .clients
@@ -386,6 +362,19 @@ impl Sweeper<'_> {
                 ownership: ownership?,
             })
         })();
-        (state, requests)
+        (state, REQUESTS_PER_BUCKET)
+    }
+
+    /// The thing `name` as the connector `kind` reads it (its `snapshot`: one request for the
+    /// connectors the sweep uses).
+    async fn read_via(&self, kind: &str, name: &str) -> Result<Value, String> {
+        let target = Target {
+            connector: kind.to_owned(),
+            name: name.to_owned(),
+        };
+        match self.connectors.by_kind(kind) {
+            Some(c) => c.snapshot(&target).await.map_err(|e| e.to_string()),
+            None => Err(format!("no `{kind}` connector")),
+        }
     }
 }
