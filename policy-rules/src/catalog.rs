@@ -153,6 +153,19 @@ struct RawResourceType {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawService {
+    actions: HashMap<String, RawAction>,
+    #[serde(default)]
+    resource_types: HashMap<String, RawResourceType>,
+}
+
+/// The whole Service Authorization Reference, one service a line (see `fixtures/PROVENANCE.md`).
+static REFERENCE_SERVICES: &str = include_str!("../catalog/reference/services.json");
+/// Event sources of reference services that are not `<prefix>.amazonaws.com`.
+static REFERENCE_SOURCES: &str = include_str!("../catalog/reference/event-sources.toml");
+
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEventMap {
     services: HashMap<String, RawServiceMap>,
@@ -219,10 +232,59 @@ impl Catalog {
         services: impl IntoIterator<Item = (&'s str, &'s str, &'s str)>,
         event_map: &str,
     ) -> Result<Self, CatalogError> {
-        let mut loaded = HashMap::new();
+        let mut raw = Vec::new();
         for (prefix, actions_json, types_json) in services {
-            let raw: HashMap<String, RawAction> = serde_json::from_str(actions_json)
+            let actions: HashMap<String, RawAction> = serde_json::from_str(actions_json)
                 .map_err(|e| invalid(&format!("actions/{prefix}.json"), e))?;
+            let resource_types: HashMap<String, RawResourceType> = serde_json::from_str(types_json)
+                .map_err(|e| invalid(&format!("resourceTypes/{prefix}.json"), e))?;
+            raw.push((
+                prefix.to_owned(),
+                RawService {
+                    actions,
+                    resource_types,
+                },
+            ));
+        }
+        Self::from_raw(raw, event_map, &HashMap::new())
+    }
+
+    /// The whole AWS Service Authorization Reference (every service, `catalog/reference/`), with
+    /// Warden's event map on top: what `warden access` maps CloudTrail history with. A service the
+    /// event map does not name takes the event source CloudTrail gives most services,
+    /// `<prefix>.amazonaws.com`, unless `catalog/reference/event-sources.toml` says otherwise. It is
+    /// not what the Lambda loads (`builtin`): the live path maps only the services its rules route.
+    pub fn reference() -> Result<Self, CatalogError> {
+        const FILE: &str = "reference/services.json";
+        let raw: HashMap<String, RawService> =
+            serde_json::from_str(REFERENCE_SERVICES).map_err(|e| invalid(FILE, e))?;
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Sources {
+            sources: HashMap<String, String>,
+        }
+        let sources: Sources = toml::from_str(REFERENCE_SOURCES)
+            .map_err(|e| invalid("reference/event-sources.toml", e))?;
+        let mut raw: Vec<(String, RawService)> = raw.into_iter().collect();
+        raw.sort_by(|a, b| a.0.cmp(&b.0));
+        Self::from_raw(raw, files::EVENT_MAP, &sources.sources)
+    }
+
+    /// Builds the catalog. `default_sources`: for services the event map does not name, their event
+    /// source by prefix (`<prefix>.amazonaws.com` for a prefix not listed there either); empty for
+    /// the built-in catalog, whose services are all named.
+    fn from_raw(
+        services: Vec<(String, RawService)>,
+        event_map: &str,
+        default_sources: &HashMap<String, String>,
+    ) -> Result<Self, CatalogError> {
+        let with_defaults = !default_sources.is_empty();
+        let mut loaded = HashMap::new();
+        for (prefix, service) in services {
+            let RawService {
+                actions: raw,
+                resource_types: raw_types,
+            } = service;
             let actions = raw
                 .into_values()
                 .map(|a| {
@@ -241,15 +303,13 @@ impl Catalog {
                     (a.name.to_ascii_lowercase(), info)
                 })
                 .collect();
-            let raw_types: HashMap<String, RawResourceType> = serde_json::from_str(types_json)
-                .map_err(|e| invalid(&format!("resourceTypes/{prefix}.json"), e))?;
             let resource_types = raw_types
                 .into_iter()
                 // Actions name a type as `autoScalingGroup`; the file keys it `autoscalinggroup`.
                 .map(|(k, v)| (k.to_ascii_lowercase(), parse_template(&v.arn)))
                 .collect();
             loaded.insert(
-                prefix.to_owned(),
+                prefix.clone(),
                 Service {
                     actions,
                     resource_types,
@@ -267,6 +327,19 @@ impl Catalog {
                 ));
             }
             by_source.insert(s.event_source.clone(), prefix.clone());
+        }
+        if with_defaults {
+            let named: std::collections::HashSet<&String> = map.services.keys().collect();
+            let mut prefixes: Vec<&String> = loaded.keys().filter(|p| !named.contains(p)).collect();
+            prefixes.sort();
+            for prefix in prefixes {
+                let source = default_sources
+                    .get(prefix.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| format!("{prefix}.amazonaws.com"));
+                // The event map's own sources win; two reference services never share one.
+                by_source.entry(source).or_insert_with(|| prefix.clone());
+            }
         }
         let mut named_events: HashMap<String, Vec<String>> = HashMap::new();
         for key in map.aliases.keys().chain(map.extra.iter().map(|e| &e.event)) {
@@ -439,6 +512,45 @@ mod tests {
             .unwrap()
             .access
             .intersects(AccessLevels::READ));
+    }
+
+    #[test]
+    fn the_reference_holds_every_service_and_the_event_map_on_top() {
+        let c = Catalog::reference().unwrap();
+        assert!(c.services().len() > 400, "{}", c.services().len());
+        assert!(c.all_actions().count() > 20_000);
+        // Default sources, the exceptions, and the event map's own names.
+        assert_eq!(c.service_for_source("ec2.amazonaws.com"), Some("ec2"));
+        assert_eq!(c.service_for_source("kms.amazonaws.com"), Some("kms"));
+        assert_eq!(
+            c.service_for_source("monitoring.amazonaws.com"),
+            Some("cloudwatch")
+        );
+        assert_eq!(c.service_for_source("s3.amazonaws.com"), Some("s3"));
+        let kms = c.actions_for_event("kms", "Decrypt");
+        assert_eq!(kms[0].name, "kms:Decrypt");
+        assert!(kms[0].resource_types.iter().any(|r| r.name == "key"));
+        assert!(c.resource_template("kms", "key").is_some());
+        // The event map's aliases still apply.
+        let acts = c.actions_for_event("s3", "DeleteBucketPublicAccessBlock");
+        assert_eq!(acts[0].name, "s3:PutBucketPublicAccessBlock");
+        // Everything the built-in catalog maps, the reference maps the same way (but CloudTrail,
+        // whose built-in file is Warden's own: the reference calls `AddTags` Write and Tagging).
+        let builtin = Catalog::builtin().unwrap();
+        for a in builtin
+            .all_actions()
+            .filter(|a| !a.name.starts_with("cloudtrail:"))
+        {
+            let r = c.action(&a.name).unwrap_or_else(|| panic!("{}", a.name));
+            assert_eq!(r.access, a.access, "{}", a.name);
+        }
+        for source in builtin.event_sources() {
+            assert_eq!(
+                c.service_for_source(source),
+                builtin.service_for_source(source),
+                "{source}"
+            );
+        }
     }
 
     #[test]

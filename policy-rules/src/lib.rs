@@ -2,6 +2,7 @@
 //! to actions and resources, rule sets, and the decision. No I/O, no clock, no AWS SDK: everything
 //! here is a function of its arguments, so it can be unit-tested, property-tested and fuzzed.
 
+pub mod access;
 pub mod arn;
 pub mod aws_rules;
 pub mod bucket;
