@@ -503,6 +503,66 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
                 }
             }
         }
+        Command::Access {
+            account,
+            principals,
+            since,
+            until,
+            window,
+            recent_days,
+            max_quiet_hours,
+            credential_report,
+            jobs,
+            format,
+            paths,
+        } => {
+            use warden_handler::cli::access;
+            let windows = access::parse_windows(&window)?;
+            let since = since
+                .as_deref()
+                .map(|s| access::parse_instant("--since", s))
+                .transpose()?;
+            let until = until
+                .as_deref()
+                .map(|s| access::parse_instant("--until", s))
+                .transpose()?;
+            let snapshot = account
+                .as_deref()
+                .map(|p| load_account(p).map(|a| a.snapshot))
+                .transpose()?;
+            let credential_report = credential_report
+                .as_deref()
+                .map(sweep::credential_report)
+                .transpose()?;
+            let files = warden_handler::cli::input::collect_files(&paths)?;
+            let jobs = jobs
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+                .max(1);
+            let request = access::AccessRequest {
+                files,
+                jobs,
+                snapshot,
+                credential_report,
+                principals,
+                since,
+                until,
+                windows,
+                recent_days,
+                max_quiet_hours,
+            };
+            let (indexed, reports) = access::run(&request)?;
+            match format {
+                Format::Json => access::render_json(&reports, out)?,
+                Format::Text => access::render_text(&reports, out)?,
+            }
+            out.flush()?;
+            eprint!("{}", access::summary(&indexed, &reports, max_quiet_hours));
+            Ok(if indexed.problems > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
         Command::Replay {
             rules,
             allow_groups,

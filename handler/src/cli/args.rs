@@ -210,6 +210,54 @@ pub enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+    /// Least privilege from CloudTrail history: per principal (the user; the role behind its
+    /// sessions) what it used (action, resource, count, first and last seen), what it was denied,
+    /// what no catalog entry explains, and the least-privilege policy its use needs, checked
+    /// against every successful call. With --account, the unused-access findings
+    /// (`UnusedPermission`, `UnusedIAMRole`, `UnusedIAMUserAccessKey`, `UnusedIAMUserPassword`, or
+    /// `INSUFFICIENT_DATA` where the history does not cover a window).
+    ///
+    /// PATH: what `replay` reads (log files, JSON Lines, envelopes, directories, gzip).
+    #[command(after_help = EXIT_CODES)]
+    Access {
+        /// The account as `aws iam get-account-authorization-details` prints it: the principals'
+        /// policies, for findings.
+        #[arg(long)]
+        account: Option<PathBuf>,
+        /// Only this principal (a user or role ARN; without a path it matches the name at any
+        /// path). Repeatable.
+        #[arg(long = "principal", value_name = "ARN")]
+        principals: Vec<String>,
+        /// Only events at or after this time (ISO 8601).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Only events before this time (ISO 8601); also the end of every window (default: the
+        /// last record's hour).
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        /// The windows findings judge, in days.
+        #[arg(long, default_value = "90d", value_name = "DAYS,…")]
+        window: String,
+        /// Permissions granted within this many days before the window's end are never unused.
+        #[arg(long, default_value_t = 14, value_name = "DAYS")]
+        recent_days: u32,
+        /// The longest silence (hours without any record) still counted as covered.
+        #[arg(long, default_value_t = 6, value_name = "HOURS")]
+        max_quiet_hours: u32,
+        /// The credential report (CSV, or the JSON of `aws iam get-credential-report`), for
+        /// unused keys and passwords.
+        #[arg(long, value_name = "FILE")]
+        credential_report: Option<PathBuf>,
+        /// Threads to spread files over (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// `text`: for people; `json`: one JSON object per principal (JSON Lines).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// CloudTrail log files, JSON Lines files, single records, or directories of them.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
     /// Show what Warden would do about one event: the caller, action(s), resource(s), verdict,
     /// reasons, and the exact policy document it would write (or why a person must act).
     #[command(after_help = PLAN_EXIT_CODES)]

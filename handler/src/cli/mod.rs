@@ -4,6 +4,7 @@
 //! command line as clap defines it;
 //! the binary (`main.rs`) parses it and calls these.
 
+pub mod access;
 pub mod account_scope;
 pub mod args;
 pub mod aws_setup;

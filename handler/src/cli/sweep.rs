@@ -74,7 +74,7 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
 
 /// The credential report: the CSV itself, or the JSON `aws iam get-credential-report` prints
 /// (`Content` base64, `GeneratedTime`). A CSV's time is the file's modification time.
-fn credential_report(path: &Path) -> Result<CredentialReport> {
+pub fn credential_report(path: &Path) -> Result<CredentialReport> {
     let text = read(path, "credential report")?;
     let name = path.display();
     let (csv, generated) = if text.trim_start().starts_with('{') {

@@ -126,7 +126,7 @@ impl Coverage {
                 gaps.push(stopped_gap(trail, s, end.max(s)));
             }
         }
-        gaps.sort_by(|a, b| (a.from, a.to).cmp(&(b.from, b.to)));
+        gaps.sort_by_key(|g| (g.from, g.to));
         (covered, gaps)
     }
 
