@@ -189,7 +189,7 @@ fn main() {
         records.len(),
         nbytes as f64 / 1e6
     );
-    let files = warden_handler::cli::input::collect_files(&[dir.clone()]).unwrap();
+    let files = warden_handler::cli::input::collect_files(std::slice::from_ref(&dir)).unwrap();
     bare_parse(&files);
     let t_bare = best(3, || bare_parse(&files));
     let mut principals = 0;
