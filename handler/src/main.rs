@@ -514,6 +514,7 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
             credential_report,
             jobs,
             format,
+            plan,
             paths,
         } => {
             use warden_handler::cli::access;
@@ -534,6 +535,31 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
                 .as_deref()
                 .map(sweep::credential_report)
                 .transpose()?;
+            // `s3://` locations are downloaded first, then read like local files.
+            let (s3, mut paths): (Vec<PathBuf>, Vec<PathBuf>) = paths
+                .into_iter()
+                .partition(|p| p.to_str().is_some_and(|s| s.starts_with("s3://")));
+            let downloads = if s3.is_empty() {
+                None
+            } else {
+                let locations = s3
+                    .iter()
+                    .map(|p| {
+                        let s = p.to_string_lossy();
+                        warden_handler::connectors::trail_logs::parse_location(&s).with_context(
+                            || format!("`{s}` is not an S3 location (`s3://BUCKET/PREFIX`)"),
+                        )
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let dir = tempfile::tempdir().context("cannot make a temporary directory")?;
+                let (files, bytes, requests) =
+                    block_on(commands::download_trail_logs(&locations, dir.path()))?;
+                eprintln!(
+                    "downloaded {files} log files ({bytes} bytes) from S3 in {requests} requests"
+                );
+                paths.push(dir.path().to_owned());
+                Some(dir)
+            };
             let files = warden_handler::cli::input::collect_files(&paths)?;
             let jobs = jobs
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -549,8 +575,10 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
                 windows,
                 recent_days,
                 max_quiet_hours,
+                plan,
             };
             let (indexed, reports) = access::run(&request)?;
+            drop(downloads);
             match format {
                 Format::Json => access::render_json(&reports, out)?,
                 Format::Text => access::render_text(&reports, out)?,

@@ -208,6 +208,78 @@ fn a_covered_history_gives_findings_and_the_least_privilege_policy() {
 }
 
 #[test]
+fn plan_turns_the_findings_into_a_deny_or_an_inline_replacement_each_with_its_undo() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = history(dir.path());
+    let acct = account(dir.path());
+    let out = warden()
+        .args([
+            "access",
+            "--format",
+            "json",
+            "--window",
+            "30d",
+            "--plan",
+            "--account",
+        ])
+        .arg(&acct)
+        .arg(&logs)
+        .assert()
+        .success();
+    let lines = json_lines(&out.get_output().stdout);
+    let carol = lines
+        .iter()
+        .find(|l| l["principal"] == "arn:aws:iam::111122223333:user/carol")
+        .unwrap();
+    let plans = &carol["plans"];
+    assert_eq!(plans["mode"], "monitor");
+    let denied: Vec<String> = plans["deny_unused"]["denied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| format!("{} {}", p[0].as_str().unwrap(), p[1].as_str().unwrap()))
+        .collect();
+    assert!(
+        denied.contains(&"s3:PutObject arn:aws:s3:::reports/*".to_owned()),
+        "{denied:?}"
+    );
+    assert!(
+        denied.contains(&"dynamodb:DeleteTable *".to_owned()),
+        "{denied:?}"
+    );
+    assert!(
+        !denied
+            .iter()
+            .any(|d| d.starts_with("s3:GetObject") || d.starts_with("kms:")),
+        "{denied:?}"
+    );
+    // 79 DynamoDB actions do not fit a user's 2,048-character inline policy: the managed fallback.
+    assert_eq!(plans["deny_unused"]["placement"], "managed");
+    assert_eq!(
+        plans["deny_unused"]["steps"][0]["call"],
+        "warden:PutManagedDeny"
+    );
+    let replace = &plans["replace_inline"];
+    assert_eq!(replace["steps"][0]["call"], "iam:DeleteUserPolicy");
+    assert_eq!(replace["steps"][0]["params"]["PolicyName"], "analyst");
+    assert_eq!(
+        replace["steps"][1]["params"]["PolicyName"],
+        "WardenLeastPrivilege"
+    );
+    assert_eq!(replace["undo"][1]["call"], "iam:PutUserPolicy");
+    assert!(replace["undo"][1]["params"]["PolicyDocument"]
+        .to_string()
+        .contains("dynamodb:*"));
+    // Without an account file there is nothing to plan against.
+    warden()
+        .args(["access", "--plan"])
+        .arg(&logs)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--account"));
+}
+
+#[test]
 fn the_text_report_and_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
     let logs = history(dir.path());
@@ -250,4 +322,78 @@ fn the_text_report_and_exit_codes() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("/no/such/dir"));
+}
+
+/// A trail's log files in S3 (the local AWS, over real HTTP): `s3://BUCKET/PREFIX` is read like a
+/// local folder, gzip included.
+#[tokio::test]
+async fn an_s3_trail_prefix_is_read_like_a_local_folder() {
+    use std::io::Write as _;
+    let aws = warden_handler::local::emulator::LocalAws::start().unwrap();
+    let s3 = aws_sdk_s3::Client::new(&aws.sdk_config().await);
+    s3.create_bucket()
+        .bucket("trail-logs")
+        .send()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let lines = std::fs::read_to_string(history(dir.path())).unwrap();
+    let records: Vec<&str> = lines.lines().collect();
+    for (i, chunk) in records.chunks(400).enumerate() {
+        let doc = format!("{{\"Records\":[{}]}}", chunk.join(","));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(doc.as_bytes()).unwrap();
+        s3.put_object()
+            .bucket("trail-logs")
+            .key(format!(
+                "AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/2026/10/{i:02}/{ACCOUNT}_CloudTrail_us-east-1_{i}.json.gz"
+            ))
+            .body(gz.finish().unwrap().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    // Another prefix's file is not read.
+    s3.put_object()
+        .bucket("trail-logs")
+        .key("other/x.json")
+        .body(b"not a log".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let out = warden()
+        .env("AWS_ENDPOINT_URL", &aws.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .args(["access", "--format", "json", "--principal"])
+        .arg(format!("arn:aws:iam::{ACCOUNT}:user/carol"))
+        .arg(format!("s3://trail-logs/AWSLogs/{ACCOUNT}/"))
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("downloaded 3 log files"))
+        .stderr(predicate::str::contains(format!(
+            "{} events",
+            records.len()
+        )));
+    let lines = json_lines(&out.get_output().stdout);
+    assert_eq!(lines.len(), 1);
+    let get = lines[0]["used"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["action"] == "s3:GetObject")
+        .cloned()
+        .unwrap();
+    assert_eq!(get["count"], 13);
+    // A location that is not there: exit 2, naming it.
+    warden()
+        .env("AWS_ENDPOINT_URL", &aws.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .args(["access", "s3://no-such-bucket/AWSLogs/"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("s3://no-such-bucket/AWSLogs/"));
 }

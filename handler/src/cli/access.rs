@@ -154,6 +154,8 @@ pub struct AccessRequest {
     pub windows: Vec<u32>,
     pub recent_days: u32,
     pub max_quiet_hours: u32,
+    /// `--plan`: findings as Warden plans (printed, `monitor`).
+    pub plan: bool,
 }
 
 /// Indexes the input and builds the report.
@@ -181,6 +183,7 @@ pub fn run(req: &AccessRequest) -> Result<(Indexed, Vec<PrincipalReport>)> {
             recent_days: req.recent_days,
             max_quiet: i64::from(req.max_quiet_hours) * 3600,
         },
+        plan: req.plan,
     };
     let reports = report(&indexed.index, &input)?;
     Ok((indexed, reports))
@@ -265,6 +268,57 @@ pub fn render_text(reports: &[PrincipalReport], out: &mut dyn Write) -> Result<(
             }
         }
         for n in &r.policy_notes {
+            writeln!(out, "    note: {n}")?;
+        }
+        if let Some(p) = &r.plans {
+            render_plans(p, out)?;
+        }
+    }
+    Ok(())
+}
+
+fn render_plans(p: &policy_rules::access::plan::Plans, out: &mut dyn Write) -> Result<()> {
+    match &p.deny_unused {
+        Some(d) => {
+            writeln!(
+                out,
+                "  plan ({}): deny {} unused action-resource pairs ({}d) in `{}` ({:?}):",
+                p.mode,
+                d.denied.len(),
+                d.window_days,
+                d.policy_name,
+                d.placement
+            )?;
+            for s in &d.steps {
+                writeln!(
+                    out,
+                    "    step: {} {}",
+                    s.call,
+                    serde_json::to_string(&s.params)?
+                )?;
+            }
+            for s in &d.undo {
+                writeln!(out, "    undo: {} ({})", s.call, s.precondition)?;
+            }
+            for n in &d.notes {
+                writeln!(out, "    note: {n}")?;
+            }
+        }
+        None => writeln!(out, "  plan ({}): nothing unused to deny", p.mode)?,
+    }
+    if let Some(r) = &p.replace_inline {
+        writeln!(
+            out,
+            "  plan ({}): or replace the principal's own inline policies with the generated one:",
+            p.mode
+        )?;
+        for s in &r.steps {
+            writeln!(out, "    step: {} ({})", s.call, s.precondition)?;
+        }
+        for s in &r.undo {
+            writeln!(out, "    undo: {} ({})", s.call, s.precondition)?;
+        }
+        for n in &r.notes {
             writeln!(out, "    note: {n}")?;
         }
     }

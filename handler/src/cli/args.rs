@@ -217,7 +217,9 @@ pub enum Command {
     /// (`UnusedPermission`, `UnusedIAMRole`, `UnusedIAMUserAccessKey`, `UnusedIAMUserPassword`, or
     /// `INSUFFICIENT_DATA` where the history does not cover a window).
     ///
-    /// PATH: what `replay` reads (log files, JSON Lines, envelopes, directories, gzip).
+    /// PATH: what `replay` reads (log files, JSON Lines, envelopes, directories, gzip), or a
+    /// trail's S3 location `s3://BUCKET/PREFIX` (every object under it, read with the configured
+    /// AWS credentials).
     #[command(after_help = EXIT_CODES)]
     Access {
         /// The account as `aws iam get-account-authorization-details` prints it: the principals'
@@ -254,6 +256,11 @@ pub enum Command {
         /// `text`: for people; `json`: one JSON object per principal (JSON Lines).
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// With --account: also turn the findings into Warden plans (a Deny of the unused
+        /// permissions, or the replacement of the principal's own inline policies with the
+        /// generated one), each with its undo; printed (`monitor`), not applied.
+        #[arg(long, requires = "account")]
+        plan: bool,
         /// CloudTrail log files, JSON Lines files, single records, or directories of them.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,

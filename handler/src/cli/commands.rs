@@ -246,3 +246,29 @@ pub async fn sweep_live(
     checkpoint.put_back = found.put_back.iter().map(|(p, _)| p.clone()).collect();
     Ok((found.report, checkpoint, flow.account_id.clone()))
 }
+
+/// `warden access s3://BUCKET/PREFIX`: every log file under each location, downloaded into its own
+/// folder of `dir` (`dir/N/KEY`). Returns (files, bytes, requests).
+pub async fn download_trail_logs(
+    locations: &[(String, String)],
+    dir: &std::path::Path,
+) -> Result<(usize, u64, usize)> {
+    let clients = clients(&RateLimits::default(), RetryPolicy::default()).await?;
+    let (mut files, mut bytes, mut requests) = (0, 0, 0);
+    for (i, (bucket, prefix)) in locations.iter().enumerate() {
+        let got = crate::connectors::trail_logs::download(
+            &clients,
+            bucket,
+            prefix,
+            &dir.join(i.to_string()),
+        )
+        .await
+        .with_context(|| {
+            format!("cannot read the trail's log files at `s3://{bucket}/{prefix}`")
+        })?;
+        files += got.files.len();
+        bytes += got.bytes;
+        requests += got.requests;
+    }
+    Ok((files, bytes, requests))
+}

@@ -7,6 +7,7 @@
 pub mod coverage;
 pub mod findings;
 pub mod generate;
+pub mod plan;
 pub mod usage;
 
 use crate::catalog::Catalog;
@@ -105,6 +106,9 @@ pub struct PrincipalReport {
     /// What the reader should know about the generated documents.
     pub policy_notes: Vec<String>,
     pub coverage: CoverageReport,
+    /// With `--plan`: the findings as Warden plans (`monitor`: printed, not applied).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plans: Option<plan::Plans>,
 }
 
 /// An error of the report: a generated policy that does not allow the history (a bug, never
@@ -128,6 +132,8 @@ pub struct ReportInput<'a> {
     /// `--principal`: only these; empty: every principal of the history and the account file.
     pub principals: &'a [String],
     pub options: Options,
+    /// Whether to turn findings into plans (`--plan`).
+    pub plan: bool,
 }
 
 /// The report, one entry per principal, sorted by ARN.
@@ -196,6 +202,22 @@ pub fn report(
             ),
             _ => Vec::new(),
         };
+        let plans = match (record, input.snapshot) {
+            (Some(p), Some(snap)) if input.plan => {
+                let recent_since =
+                    input.options.until - i64::from(input.options.recent_days) * 86_400;
+                let allowed = findings::allowed(
+                    snap,
+                    p,
+                    input.catalog,
+                    &index.grants,
+                    recent_since,
+                    &mut expansions,
+                );
+                Some(plan::plans(p, &findings, &allowed, &generated.documents))
+            }
+            _ => None,
+        };
         let mut used: Vec<UseLine> = usage
             .used
             .iter()
@@ -248,6 +270,7 @@ pub fn report(
                 .collect(),
             policy_notes: generated.notes,
             coverage: coverage.clone(),
+            plans,
         });
     }
     Ok(out)

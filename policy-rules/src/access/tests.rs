@@ -165,6 +165,7 @@ fn a_covered_history_gives_used_denied_unused_and_a_checked_policy() {
         credential_report: None,
         principals: &[],
         options: options(until),
+        plan: true,
     };
     let reports = report(&idx, &input).unwrap();
     let alice = reports
@@ -227,6 +228,31 @@ fn a_covered_history_gives_used_denied_unused_and_a_checked_policy() {
         !doc.contains("PutObject") && !doc.contains("CreateUser"),
         "{doc}"
     );
+    // --plan: the Deny of the unused (inline, protected) and the replacement of alice's own
+    // inline policy, each with its undo.
+    let plans = alice.plans.as_ref().unwrap();
+    assert_eq!(plans.mode, "monitor");
+    let deny = plans.deny_unused.as_ref().unwrap();
+    assert!(deny
+        .denied
+        .contains(&("s3:PutObject".to_owned(), "arn:aws:s3:::data/*".to_owned())));
+    assert!(deny
+        .denied
+        .contains(&("s3:GetObject".to_owned(), "arn:aws:s3:::old/*".to_owned())));
+    assert!(!deny
+        .denied
+        .iter()
+        .any(|(a, r)| a == "s3:GetObject" && r == "arn:aws:s3:::data/*"));
+    assert!(!deny
+        .denied
+        .iter()
+        .any(|(a, _)| a == "ec2:DescribeInstances" || a.starts_with("kms:")));
+    assert!(!deny.undo.is_empty());
+    let replace = plans.replace_inline.as_ref().unwrap();
+    assert_eq!(replace.steps.len(), 2, "{:?}", replace.steps);
+    assert_eq!(replace.steps[0].call, "iam:DeleteUserPolicy");
+    assert!(replace.steps[0].expect.is_some());
+    assert_eq!(replace.undo.len(), 2);
     // Roles: `idle` never used; `app` used by its path-less session name.
     let idle = reports
         .iter()
@@ -269,6 +295,7 @@ fn an_uncovered_window_is_insufficient_data_never_unused() {
         credential_report: None,
         principals: &["arn:aws:iam::111122223333:role/idle".to_owned()],
         options: options(T0 + 5 * DAY),
+        plan: false,
     };
     let reports = report(&idx, &input).unwrap();
     assert_eq!(reports.len(), 1);
@@ -300,6 +327,7 @@ fn grants_within_the_recent_days_are_never_unused() {
         credential_report: None,
         principals: &["arn:aws:iam::111122223333:user/alice".to_owned()],
         options: options(T0 + 40 * DAY),
+        plan: false,
     };
     let reports = report(&idx, &input).unwrap();
     assert!(
@@ -377,6 +405,7 @@ proptest! {
             credential_report: None,
             principals: &[],
             options: options(T0 + 30 * DAY),
+            plan: false,
         };
         let reports = report(&idx, &input).unwrap();
         for e in &events {

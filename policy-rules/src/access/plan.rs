@@ -1,0 +1,343 @@
+//! `warden access --plan`: findings turned into Warden plans, two ways, for a person to choose.
+//!
+//! - **Deny the unused**: Warden's own primitive. The `UnusedPermission` findings of the longest
+//!   covered window become `(action, resource)` pairs (each unused action on the resource patterns
+//!   its allowing statements name; an unused resource pattern of a used action on that pattern),
+//!   merged into the principal's `WardenDeny` with the statements that keep the principal from
+//!   lifting it (`planner::merge_deny`, `planner::protect`), inline when it fits IAM's inline limit,
+//!   else Warden's managed fallback. No shared or AWS-managed policy is touched. A Deny is never
+//!   wider than what the principal's own policies grant and it did not use: a pattern the grant
+//!   names with `*` is denied with that `*` for that action only.
+//! - **Replace the principal's own inline policies** with the generated policy: each own inline
+//!   policy deleted (precondition: its live document is still the one in the account file) and
+//!   the generated document put as `WardenLeastPrivilege`; the undo puts every earlier document
+//!   back and deletes the generated one. Group and managed policies are left as they are (they are
+//!   shared), and the plan says so.
+//!
+//! Both are `monitor` plans: printed with their steps and undo, applied by nobody until a person
+//! acts (the plans use the same step shape as the live path, `planner::Step`).
+
+use super::findings::{Finding, UNUSED_PERMISSION};
+use crate::planner::{
+    managed_policy_arn, managed_policy_name, merge_deny, protect, Placement, Step,
+    MANAGED_POLICY_LIMIT, ROLE_INLINE_LIMIT, USER_INLINE_LIMIT,
+};
+use crate::policy::PolicyDocument;
+use crate::rules::DENY_POLICY_NAME;
+use crate::snapshot::PrincipalRecord;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The name of the generated policy when it replaces a principal's own inline policies.
+pub const LEAST_PRIVILEGE_POLICY_NAME: &str = "WardenLeastPrivilege";
+
+/// The Deny of the unused permissions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnusedDeny {
+    pub window_days: u32,
+    pub policy_name: String,
+    pub placement: Placement,
+    pub policy_document: Value,
+    /// The `(action, resource)` pairs it denies.
+    pub denied: Vec<(String, String)>,
+    pub steps: Vec<Step>,
+    /// Undo: the Deny policy deleted (or detached), as `warden rollback` would.
+    pub undo: Vec<Step>,
+    pub notes: Vec<String>,
+}
+
+/// The replacement of the principal's own inline policies.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InlineReplacement {
+    pub steps: Vec<Step>,
+    pub undo: Vec<Step>,
+    pub notes: Vec<String>,
+}
+
+/// The plans for one principal.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plans {
+    pub mode: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deny_unused: Option<UnusedDeny>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replace_inline: Option<InlineReplacement>,
+}
+
+fn step(call: &str, params: Vec<(&str, Value)>, precondition: &str, expect: Option<Value>) -> Step {
+    Step {
+        call: call.to_owned(),
+        params: params
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect::<BTreeMap<_, _>>(),
+        precondition: precondition.to_owned(),
+        expect,
+    }
+}
+
+fn doc_value(d: &PolicyDocument) -> Value {
+    serde_json::from_str(&d.to_json()).unwrap_or(Value::Null)
+}
+
+/// The plans for `p`, from its findings, what its policies allow, and its generated documents.
+pub fn plans(
+    p: &PrincipalRecord,
+    findings: &[Finding],
+    allowed: &BTreeMap<String, super::findings::Allowed>,
+    generated: &[PolicyDocument],
+) -> Plans {
+    Plans {
+        mode: "monitor",
+        deny_unused: deny_unused(p, findings, allowed),
+        replace_inline: replace_inline(p, generated),
+    }
+}
+
+fn deny_unused(
+    p: &PrincipalRecord,
+    findings: &[Finding],
+    allowed: &BTreeMap<String, super::findings::Allowed>,
+) -> Option<UnusedDeny> {
+    // The longest window with findings (an uncovered one has none but INSUFFICIENT_DATA).
+    let window = findings
+        .iter()
+        .filter(|f| f.finding_type == UNUSED_PERMISSION)
+        .map(|f| f.window_days)
+        .max()?;
+    let mut pairs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for f in findings
+        .iter()
+        .filter(|f| f.finding_type == UNUSED_PERMISSION && f.window_days == window)
+    {
+        match (&f.service, &f.action, &f.resource) {
+            (Some(service), _, _) => {
+                let prefix = format!("{}:", service.to_ascii_lowercase());
+                for (a, al) in allowed
+                    .iter()
+                    .filter(|(a, al)| a.to_ascii_lowercase().starts_with(&prefix) && !al.exempt)
+                {
+                    pairs
+                        .entry(a.clone())
+                        .or_default()
+                        .extend(al.resources.iter().cloned());
+                }
+            }
+            (None, Some(action), Some(resource)) => {
+                pairs
+                    .entry(action.clone())
+                    .or_default()
+                    .insert(resource.clone());
+            }
+            (None, Some(action), None) => {
+                if let Some(al) = allowed.get(action) {
+                    pairs
+                        .entry(action.clone())
+                        .or_default()
+                        .extend(al.resources.iter().cloned());
+                }
+            }
+            _ => {}
+        }
+    }
+    let pairs: Vec<(String, Vec<String>)> = pairs
+        .into_iter()
+        .map(|(a, r)| (a, r.into_iter().collect()))
+        .collect();
+    if pairs.is_empty() {
+        return None;
+    }
+    let is_role = p.arn.contains(":role/");
+    let kind = if is_role { "Role" } else { "User" };
+    let inline_limit = if is_role {
+        ROLE_INLINE_LIMIT
+    } else {
+        USER_INLINE_LIMIT
+    };
+    let mut notes = Vec::new();
+    let mut doc = merge_deny(None, &pairs, None);
+    protect(&mut doc, &p.arn, Placement::Inline, None);
+    let (placement, policy_name, arn) = if doc.size() <= inline_limit {
+        (Placement::Inline, DENY_POLICY_NAME.to_owned(), None)
+    } else {
+        let name = managed_policy_name(&p.arn);
+        let a = crate::arn::Arn::parse(&p.arn);
+        let arn = managed_policy_arn(
+            a.as_ref().map_or("aws", |a| a.partition),
+            a.as_ref().map_or("", |a| a.account),
+            &name,
+        );
+        doc = merge_deny(None, &pairs, None);
+        protect(&mut doc, &p.arn, Placement::Managed, Some(&arn));
+        notes.push(format!(
+            "the Deny does not fit the {inline_limit}-character inline limit: Warden's managed fallback `{arn}`"
+        ));
+        (Placement::Managed, name, Some(arn))
+    };
+    if doc.size() > MANAGED_POLICY_LIMIT {
+        notes.push(format!(
+            "the Deny is {} characters, over IAM's {MANAGED_POLICY_LIMIT} for a managed policy: prefer replacing the inline policies, or narrow it by hand",
+            doc.size()
+        ));
+    }
+    if pairs.iter().any(|(_, r)| r.iter().any(|r| r == "*")) {
+        notes.push("some unused actions are granted on `*`: they are denied on `*`, for those actions only".to_owned());
+    }
+    let key = if is_role { "RoleName" } else { "UserName" };
+    let name = Value::String(p.name.clone());
+    let value = doc_value(&doc);
+    let (steps, undo) = match &arn {
+        None => (
+            vec![step(
+                &format!("iam:Put{kind}Policy"),
+                vec![
+                    (key, name.clone()),
+                    ("PolicyName", Value::String(policy_name.clone())),
+                    ("PolicyDocument", value.clone()),
+                ],
+                "none: the document is Warden's own",
+                None,
+            )],
+            vec![step(
+                &format!("iam:Delete{kind}Policy"),
+                vec![
+                    (key, name),
+                    ("PolicyName", Value::String(policy_name.clone())),
+                ],
+                "the live document is still Warden's",
+                Some(value.clone()),
+            )],
+        ),
+        Some(arn) => (
+            vec![step(
+                "warden:PutManagedDeny",
+                vec![
+                    (key, name.clone()),
+                    ("PolicyName", Value::String(policy_name.clone())),
+                    ("PolicyDocument", value.clone()),
+                ],
+                "none: the document is Warden's own",
+                None,
+            )],
+            vec![step(
+                &format!("iam:Detach{kind}Policy"),
+                vec![(key, name), ("PolicyArn", Value::String(arn.clone()))],
+                "the policy is still attached",
+                None,
+            )],
+        ),
+    };
+    Some(UnusedDeny {
+        window_days: window,
+        policy_name,
+        placement,
+        policy_document: value,
+        denied: pairs
+            .iter()
+            .flat_map(|(a, rs)| rs.iter().map(move |r| (a.clone(), r.clone())))
+            .collect(),
+        steps,
+        undo,
+        notes,
+    })
+}
+
+fn replace_inline(p: &PrincipalRecord, generated: &[PolicyDocument]) -> Option<InlineReplacement> {
+    if p.inline.is_empty() {
+        return None;
+    }
+    let is_role = p.arn.contains(":role/");
+    let kind = if is_role { "Role" } else { "User" };
+    let key = if is_role { "RoleName" } else { "UserName" };
+    let limit = if is_role {
+        ROLE_INLINE_LIMIT
+    } else {
+        USER_INLINE_LIMIT
+    };
+    let mut notes = Vec::new();
+    let name = Value::String(p.name.clone());
+    let mut steps = Vec::new();
+    let mut undo = Vec::new();
+    let mut merged = PolicyDocument {
+        version: Some("2012-10-17".to_owned()),
+        id: None,
+        statements: generated
+            .iter()
+            .flat_map(|d| d.statements.clone())
+            .collect(),
+    };
+    for (i, st) in merged.statements.iter_mut().enumerate() {
+        st.sid = Some(format!("Used{}", i + 1));
+    }
+    if merged.size() > limit {
+        notes.push(format!(
+            "the generated policy is {} characters, over the {limit}-character inline limit: it cannot replace the inline policies as one; attach the generated documents as managed policies instead",
+            merged.size()
+        ));
+        return Some(InlineReplacement { steps, undo, notes });
+    }
+    for (policy, doc) in &p.inline {
+        if policy == DENY_POLICY_NAME || policy == crate::planner::QUARANTINE_POLICY_NAME {
+            notes.push(format!("`{policy}` is Warden's own and is kept"));
+            continue;
+        }
+        let value = doc_value(doc);
+        steps.push(step(
+            &format!("iam:Delete{kind}Policy"),
+            vec![
+                (key, name.clone()),
+                ("PolicyName", Value::String(policy.clone())),
+            ],
+            "the live document is still the one in the account file",
+            Some(value.clone()),
+        ));
+        undo.push(step(
+            &format!("iam:Put{kind}Policy"),
+            vec![
+                (key, name.clone()),
+                ("PolicyName", Value::String(policy.clone())),
+                ("PolicyDocument", value),
+            ],
+            "none: the earlier document, from the account file",
+            None,
+        ));
+    }
+    if generated.is_empty() {
+        notes.push("the principal used nothing in the history: replacing its inline policies leaves it none".to_owned());
+    } else {
+        let value = doc_value(&merged);
+        steps.push(step(
+            &format!("iam:Put{kind}Policy"),
+            vec![
+                (key, name.clone()),
+                (
+                    "PolicyName",
+                    Value::String(LEAST_PRIVILEGE_POLICY_NAME.to_owned()),
+                ),
+                ("PolicyDocument", value.clone()),
+            ],
+            "the principal has no inline policy of this name",
+            None,
+        ));
+        undo.insert(
+            0,
+            step(
+                &format!("iam:Delete{kind}Policy"),
+                vec![
+                    (key, name),
+                    (
+                        "PolicyName",
+                        Value::String(LEAST_PRIVILEGE_POLICY_NAME.to_owned()),
+                    ),
+                ],
+                "the live document is still the generated one",
+                Some(value),
+            ),
+        );
+    }
+    if !p.attached.is_empty() || !p.groups.is_empty() {
+        notes.push("managed and group policies are shared and left as they are: the principal keeps what they grant".to_owned());
+    }
+    Some(InlineReplacement { steps, undo, notes })
+}
