@@ -399,12 +399,9 @@ pub fn findings(
                     continue;
                 }
                 let resources: Vec<&crate::mapping::Resource> = u
-                    .used
-                    .iter()
-                    .filter(|((act, _), s)| {
-                        act.eq_ignore_ascii_case(action) && s.last_seen >= start
-                    })
-                    .map(|((_, r), _)| r)
+                    .uses()
+                    .filter(|(act, _, s)| act.eq_ignore_ascii_case(action) && s.last_seen >= start)
+                    .map(|(_, r, _)| r)
                     .collect();
                 let open = u.overflow.keys().any(|k| k.eq_ignore_ascii_case(action))
                     || u.unresolved.keys().any(|k| k.eq_ignore_ascii_case(action));

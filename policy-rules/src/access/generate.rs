@@ -37,7 +37,7 @@ pub fn generate(usage: &PrincipalUsage, limit: usize) -> Generated {
     let mut notes = Vec::new();
     // Per action (as the catalog spells it): its resource patterns.
     let mut per_action: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    for (action, resource) in usage.used.keys() {
+    for (action, resource, _) in usage.uses() {
         per_action
             .entry(action)
             .or_default()
@@ -200,7 +200,7 @@ pub fn verify(
             missing.push(format!("`{action}` on `{resource}`"));
         }
     };
-    for (action, resource) in usage.used.keys() {
+    for (action, resource, _) in usage.uses() {
         ask(action, witness(resource));
     }
     for (action, ov) in &usage.overflow {
@@ -225,7 +225,9 @@ mod tests {
         let mut u = PrincipalUsage::default();
         for (a, r) in calls {
             u.used
-                .insert(((*a).to_owned(), Resource::exact(*r)), Seen::at(0));
+                .entry((*a).to_owned())
+                .or_default()
+                .insert(Resource::exact(*r), Seen::at(0));
         }
         u
     }

@@ -219,9 +219,8 @@ pub fn report(
             _ => None,
         };
         let mut used: Vec<UseLine> = usage
-            .used
-            .iter()
-            .map(|((a, r), s)| {
+            .uses()
+            .map(|(a, r, s)| {
                 let note = r
                     .any_path_at
                     .map(|_| "the events name it without its path".to_owned());

@@ -105,8 +105,9 @@ pub enum Grant {
 #[derive(Debug, Clone, Default)]
 pub struct PrincipalUsage {
     pub kind: Option<CallerKind>,
-    /// Successful calls: per (action, resource).
-    pub used: BTreeMap<(String, Resource), Seen>,
+    /// Successful calls: per action, per resource (nested, so a call already seen is counted
+    /// without building a key).
+    pub used: BTreeMap<String, BTreeMap<Resource, Seen>>,
     /// Per action: resources past `RESOURCES_PER_ACTION`.
     pub overflow: BTreeMap<String, Overflow>,
     /// Successful calls whose resource the catalog could not derive: per action, and why.
@@ -129,8 +130,10 @@ impl PrincipalUsage {
 
     fn merge(&mut self, o: PrincipalUsage) {
         self.kind = self.kind.or(o.kind);
-        for (k, s) in o.used {
-            self.add_use(k.0, k.1, s);
+        for (a, per) in o.used {
+            for (r, s) in per {
+                self.add_use(&a, &r, s);
+            }
         }
         for (a, ov) in o.overflow {
             match self.overflow.get_mut(&a) {
@@ -178,36 +181,40 @@ impl PrincipalUsage {
         };
     }
 
+    /// Every successful use: action, resource, how often and when.
+    pub fn uses(&self) -> impl Iterator<Item = (&str, &Resource, &Seen)> {
+        self.used
+            .iter()
+            .flat_map(|(a, per)| per.iter().map(move |(r, s)| (a.as_str(), r, s)))
+    }
+
     /// Adds a use, keeping at most `RESOURCES_PER_ACTION` resources per action word for word.
-    fn add_use(&mut self, action: String, resource: Resource, s: Seen) {
-        let key = (action, resource);
-        if let Some(mine) = self.used.get_mut(&key) {
+    fn add_use(&mut self, action: &str, resource: &Resource, s: Seen) {
+        let Some(per) = self.used.get_mut(action) else {
+            self.used
+                .insert(action.to_owned(), BTreeMap::from([(resource.clone(), s)]));
+            return;
+        };
+        if let Some(mine) = per.get_mut(resource) {
             mine.merge(&s);
             return;
         }
-        let (action, resource) = key;
-        if let Some(ov) = self.overflow.get_mut(&action) {
-            let count = s.count;
+        if let Some(ov) = self.overflow.get_mut(action) {
             ov.add(&resource.arn, s.first_seen);
-            ov.seen.count += count.saturating_sub(1);
+            ov.seen.count += s.count.saturating_sub(1);
             ov.seen.last_seen = ov.seen.last_seen.max(s.last_seen);
             return;
         }
-        let held = self
-            .used
-            .range((action.clone(), Resource::exact(""))..)
-            .take_while(|((a, _), _)| *a == action)
-            .count();
-        if held >= RESOURCES_PER_ACTION {
+        if per.len() >= RESOURCES_PER_ACTION {
             self.overflow.insert(
-                action,
+                action.to_owned(),
                 Overflow {
-                    prefix: resource.arn,
+                    prefix: resource.arn.clone(),
                     seen: s,
                 },
             );
         } else {
-            self.used.insert((action, resource), s);
+            per.insert(resource.clone(), s);
         }
     }
 
@@ -218,7 +225,7 @@ impl PrincipalUsage {
             let e = out.entry(a.to_ascii_lowercase()).or_insert(t);
             *e = (*e).max(t);
         };
-        for ((a, _), s) in &self.used {
+        for (a, _, s) in self.uses() {
             note(a, s.last_seen);
         }
         for (a, o) in &self.overflow {
@@ -310,11 +317,10 @@ fn is_denial(code: &str) -> bool {
 }
 
 /// The principal a caller's use belongs to: the user or role (not the session), or root.
-fn principal_key(caller: &Caller) -> Option<String> {
+fn principal_key(caller: &Caller) -> Option<&str> {
     match caller.kind {
         CallerKind::AwsService | CallerKind::Unknown => None,
-        CallerKind::Root => caller.principal_arn.clone().or_else(|| caller.arn.clone()),
-        _ => caller.principal_arn.clone().or_else(|| caller.arn.clone()),
+        _ => caller.principal_arn.as_deref().or(caller.arn.as_deref()),
     }
 }
 
@@ -344,10 +350,16 @@ impl UsageIndex {
                 .or_default() += 1;
             return;
         };
-        if !filter.wants(&who) {
+        if !filter.wants(who) {
             return;
         }
-        let p = self.principals.entry(who).or_default();
+        if !self.principals.contains_key(who) {
+            self.principals
+                .insert(who.to_owned(), PrincipalUsage::default());
+        }
+        let Some(p) = self.principals.get_mut(who) else {
+            return;
+        };
         p.kind = Some(analysis.caller.kind);
         match &mut p.calls {
             Some(s) => s.add(t),
@@ -380,7 +392,7 @@ impl UsageIndex {
                         continue;
                     }
                     for r in &a.resources {
-                        p.add_use(a.action.clone(), r.clone(), Seen::at(t));
+                        p.add_use(&a.action, r, Seen::at(t));
                     }
                 }
             }
@@ -473,9 +485,9 @@ mod tests {
         let mut p = PrincipalUsage::default();
         for i in 0..RESOURCES_PER_ACTION + 3 {
             let r = Resource::exact(format!("arn:aws:s3:::logs/2026/{i:05}"));
-            p.add_use("s3:GetObject".into(), r, Seen::at(i as i64));
+            p.add_use("s3:GetObject", &r, Seen::at(i as i64));
         }
-        assert_eq!(p.used.len(), RESOURCES_PER_ACTION);
+        assert_eq!(p.used["s3:GetObject"].len(), RESOURCES_PER_ACTION);
         let ov = &p.overflow["s3:GetObject"];
         assert_eq!(ov.prefix, "arn:aws:s3:::logs/2026/0100");
         assert_eq!(ov.seen.count, 3);
