@@ -311,7 +311,7 @@ async fn without_the_earlier_block_the_all_on_block_goes_on_only_where_nothing_i
             .is_err(),
         "the public website keeps working: no block put"
     );
-    let alerts = demo::alerts(&s).await.unwrap();
+    let alerts = s.alerts().await.unwrap();
     assert!(
         alerts.iter().any(
             |a| a.contains("the all-on block would take that access away")

@@ -90,6 +90,24 @@ impl Acl {
         }
     }
 
+    /// The ACL's grants as the `x-amz-grant-*` header values, by permission (`READ`, `WRITE`,
+    /// `READ_ACP`, `WRITE_ACP`, `FULL_CONTROL`): `id="…"`, `uri="…"` or `emailAddress="…"`,
+    /// comma-separated ("PutObjectAcl", S3 API reference: request headers).
+    pub(super) fn grant_headers(&self) -> std::collections::BTreeMap<String, String> {
+        let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for g in &self.grants {
+            let key = match g.kind.as_str() {
+                "Group" => "uri",
+                "AmazonCustomerByEmail" => "emailAddress",
+                _ => "id",
+            };
+            out.entry(g.permission.clone())
+                .or_default()
+                .push(format!("{key}=\"{}\"", g.grantee));
+        }
+        out.into_iter().map(|(p, v)| (p, v.join(", "))).collect()
+    }
+
     pub(super) fn to_sdk(&self) -> Result<AccessControlPolicy, ConnectorError> {
         let fail = |why: String| ConnectorError::State {
             target: "bucket ACL".to_owned(),

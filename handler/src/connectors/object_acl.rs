@@ -11,6 +11,7 @@ use super::bucket_acl::{acl_of, to_state, Acl};
 use super::{param, Applied, Connector, ConnectorError, State, Step, Target, Verification};
 use crate::aws::Clients;
 use async_trait::async_trait;
+use aws_sdk_s3::types::ObjectCannedAcl;
 
 /// An object's ACL.
 pub struct ObjectAcl {
@@ -49,18 +50,28 @@ impl ObjectAcl {
         Ok(Acl::from_sdk(out.owner(), out.grants()))
     }
 
+    /// Writes the ACL's grants with the `x-amz-grant-*` headers (the owner does not change; an
+    /// ACL with no grant is the canned `private`). Headers rather than an `AccessControlPolicy`
+    /// body: S3 takes either, and the emulator reads only the headers.
     async fn put(&self, target: &Target, acl: &Acl) -> Result<Vec<String>, ConnectorError> {
         let (bucket, key) = object_of(target)?;
-        let policy = acl.to_sdk()?;
+        let headers = acl.grant_headers();
+        let header = |p: &str| headers.get(p).cloned();
         let c = &self.clients;
         let id = c
             .caller
             .call("s3", "PutObjectAcl", || {
-                c.s3.put_object_acl()
-                    .bucket(bucket)
-                    .key(key)
-                    .access_control_policy(policy.clone())
-                    .send()
+                let req = c.s3.put_object_acl().bucket(bucket).key(key);
+                let req = if headers.is_empty() {
+                    req.acl(ObjectCannedAcl::Private)
+                } else {
+                    req.set_grant_read(header("READ"))
+                        .set_grant_write(header("WRITE"))
+                        .set_grant_read_acp(header("READ_ACP"))
+                        .set_grant_write_acp(header("WRITE_ACP"))
+                        .set_grant_full_control(header("FULL_CONTROL"))
+                };
+                req.send()
             })
             .await?
             .request_id;

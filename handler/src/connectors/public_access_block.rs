@@ -226,7 +226,10 @@ impl Connector for PublicAccessBlock {
         if step.params.get("OnlyIfNothingPublic") == Some(&Value::Bool(true)) {
             if let Some(public) = self.public_grants(target, step).await? {
                 return Ok(Applied::Skipped {
-                    why: format!("{public}: the all-on block would take that access away, and the earlier block is unknown, so a person decides"),
+                    why: format!(
+                        "{public}: the all-on block would take that access away, and the earlier block is unknown, so a person decides (to block it anyway: `aws s3api put-public-access-block --bucket {0} --public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true`)",
+                        target.name
+                    ),
                 });
             }
         }
