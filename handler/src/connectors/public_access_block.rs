@@ -216,11 +216,14 @@ impl Connector for PublicAccessBlock {
         };
         if live != left {
             return Ok(Applied::Skipped {
-                why: format!(
-                    "the bucket's public access block changed since the event (live: {}; the event left: {})",
-                    policy_rules::evidence::canonical_json(&to_state(live)),
-                    policy_rules::evidence::canonical_json(&to_state(left))
-                ),
+                why: match left {
+                    None => "the bucket has a public access block again (someone put one back since the event)".to_owned(),
+                    Some(_) => format!(
+                        "the bucket's public access block changed since the event (live: {}; the event left: {})",
+                        policy_rules::evidence::canonical_json(&to_state(live)),
+                        policy_rules::evidence::canonical_json(&to_state(left))
+                    ),
+                },
             });
         }
         if step.params.get("OnlyIfNothingPublic") == Some(&Value::Bool(true)) {
