@@ -385,3 +385,50 @@ async fn acls_re_enabled_by_ownership_controls_are_disabled_again() {
         "rolled back"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trail_an_admin_stopped_is_started_again_and_a_person_is_told() {
+    let (aws, s) = start().await;
+    let ct = &s.admin.clients.cloudtrail;
+    ct.create_trail()
+        .name("org-trail")
+        .s3_bucket_name("payments-data")
+        .send()
+        .await
+        .unwrap();
+    ct.start_logging().name("org-trail").send().await.unwrap();
+    ct.stop_logging().name("org-trail").send().await.unwrap();
+    s.emit(&user_call(
+        "admin",
+        "cloudtrail.amazonaws.com",
+        "StopLogging",
+        json!({"name": "org-trail"}),
+        "admin-trail-1",
+    ))
+    .await
+    .unwrap();
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    let stats = demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    assert_eq!(stats.messages, 1);
+    let logging = ct
+        .get_trail_status()
+        .name("org-trail")
+        .send()
+        .await
+        .unwrap()
+        .is_logging;
+    assert_eq!(logging, Some(true), "logging restarted");
+    let alerts = s.alerts().await.unwrap();
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.contains("cloudtrail-blinded") && a.contains("admin")),
+        "{alerts:#?}"
+    );
+    // The admin is not denied anything.
+    let records = records(&flow).await;
+    assert!(records
+        .iter()
+        .all(|r| !(r.kind == RecordKind::Change && r.body["role"] == "deny")));
+    change(&records, "trail_logging");
+}
