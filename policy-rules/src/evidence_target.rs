@@ -273,6 +273,14 @@ mod tests {
             Some("arn:aws:s3:::public-site")
         );
         assert_eq!(
+            arn("ownership_controls", "public-site").as_deref(),
+            Some("arn:aws:s3:::public-site")
+        );
+        assert_eq!(
+            arn("object_acl", "public-site/reports/q3.csv").as_deref(),
+            Some("arn:aws:s3:::public-site/reports/q3.csv")
+        );
+        assert_eq!(
             arn("trail_logging", "main").as_deref(),
             Some("arn:aws:cloudtrail:eu-west-1:123456789012:trail/main")
         );
