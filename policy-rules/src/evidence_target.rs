@@ -27,8 +27,8 @@ pub struct Place<'a> {
 /// full ARN is among `known` (the ARNs Warden read live, such as the denied principal's) is named
 /// by that ARN; any other is named `…:user/NAME` (IAM names are unique in an account whatever the
 /// path, so the name identifies it even where the path is left out). Access keys, login profiles
-/// and group memberships are named by their user's ARN; a bucket's policy, ACL and public access
-/// block by the bucket's.
+/// and group memberships are named by their user's ARN; a bucket's policy, ACL, public access
+/// block and ownership controls by the bucket's; an object's ACL by the object's.
 pub fn resource_arn(
     connector: &str,
     name: &str,
@@ -61,9 +61,11 @@ pub fn resource_arn(
         "iam_user" | "access_keys" | "login_profile" | "group_membership" => iam("user"),
         "iam_role" => iam("role"),
         "iam_group" => iam("group"),
-        "bucket_policy" | "bucket_acl" | "public_access_block" => {
+        "bucket_policy" | "bucket_acl" | "public_access_block" | "ownership_controls" => {
             format!("arn:{partition}:s3:::{name}")
         }
+        // `BUCKET/KEY`: the object's ARN.
+        "object_acl" => format!("arn:{partition}:s3:::{name}"),
         "policy_version" => name.to_owned(),
         "trail_logging" if name.starts_with("arn:") => name.to_owned(),
         "trail_logging" => format!("arn:{partition}:cloudtrail:{region}:{account}:trail/{name}"),
@@ -213,7 +215,14 @@ fn action(call: &str, params: &BTreeMap<String, Value>, target: &str) -> String 
         "PutBucketAcl" => format!(
             "took the grants to everyone and to every AWS account out of the ACL of `{target}`"
         ),
+        "PutObjectAcl" => format!(
+            "took the grants to everyone and to every AWS account out of the ACL of object `{target}`"
+        ),
         "PutPublicAccessBlock" => format!("put back the public access block of `{target}`"),
+        "PutBucketOwnershipControls" => format!(
+            "set the object ownership of `{target}` back to `{}` (ACLs disabled)",
+            text(params, "ObjectOwnership")
+        ),
         "SetDefaultPolicyVersion" => format!(
             "set the default version of `{target}` back to `{}`",
             text(params, "VersionId")
@@ -262,6 +271,14 @@ mod tests {
         assert_eq!(
             arn("bucket_acl", "public-site").as_deref(),
             Some("arn:aws:s3:::public-site")
+        );
+        assert_eq!(
+            arn("ownership_controls", "public-site").as_deref(),
+            Some("arn:aws:s3:::public-site")
+        );
+        assert_eq!(
+            arn("object_acl", "public-site/reports/q3.csv").as_deref(),
+            Some("arn:aws:s3:::public-site/reports/q3.csv")
         );
         assert_eq!(
             arn("trail_logging", "main").as_deref(),

@@ -821,6 +821,48 @@ pub fn entries_of(snapshot: &Snapshot, at: i64) -> Vec<Entry> {
     out
 }
 
+/// The four flags of a public access block (the S3 API's names; a flag left out is off,
+/// "PublicAccessBlockConfiguration", S3 API reference), from a connector's read or an event's
+/// `PublicAccessBlockConfiguration` (which may carry `xmlns` and text booleans).
+pub fn block_flags(v: &Value) -> Option<Value> {
+    let o = v.as_object()?;
+    let mut out = serde_json::Map::new();
+    for flag in PUBLIC_ACCESS_BLOCK_FLAGS {
+        let on = match o.get(flag) {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => false,
+            Some(_) => return None,
+        };
+        out.insert(flag.to_owned(), Value::Bool(on));
+    }
+    Some(Value::Object(out))
+}
+
+/// The flags of a public access block, as the S3 API names them.
+pub const PUBLIC_ACCESS_BLOCK_FLAGS: [&str; 4] = [
+    "BlockPublicAcls",
+    "IgnorePublicAcls",
+    "BlockPublicPolicy",
+    "RestrictPublicBuckets",
+];
+
+/// A bucket's object ownership setting from a sweep's read (`["BucketOwnerEnforced"]`) or an
+/// event's `OwnershipControls` (`{"Rule": {"ObjectOwnership": …}}`, or `Rules` as a list).
+pub fn object_ownership(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(a) => a.first().and_then(object_ownership),
+        Value::Object(o) => o
+            .get("ObjectOwnership")
+            .or_else(|| o.get("Rule"))
+            .or_else(|| o.get("Rules"))
+            .and_then(object_ownership),
+        _ => None,
+    }
+}
+
 /// What the model says of the account just before one event: each entry the event touches (and,
 /// for an IAM user caller, the caller), known or not, for the planner's undo and the decision's
 /// memberships.
@@ -951,6 +993,72 @@ impl BeforeEvent {
         match self.state(&key)? {
             State::Bucket { policy, .. } => Ok(policy.clone()),
             _ => Err(format!("`{key}` is not a bucket in the model")),
+        }
+    }
+
+    /// A bucket's public access block before the event, as its four flags in the S3 API's names
+    /// (`Ok(None)`: the bucket had none). Known only from a state the model vouches for whose
+    /// block was read or written: a `null` left by `CreateBucket` is not known (new buckets get
+    /// S3's default block, which the event does not show).
+    pub fn bucket_public_access_block(&self, bucket: &str) -> Result<Option<Value>, String> {
+        let key = EntryKey::bucket(bucket);
+        let (state, source) = self.state_and_source(&key)?;
+        match state {
+            State::Bucket {
+                public_access_block,
+                ..
+            } => match public_access_block {
+                Value::Null if source.is_read() => Ok(None),
+                Value::Null => Err(format!(
+                    "the model's `{key}` does not know its public access block"
+                )),
+                v => block_flags(v).map(Some).ok_or_else(|| {
+                    format!("the model's public access block of `{key}` does not read")
+                }),
+            },
+            _ => Err(format!("`{key}` is not a bucket in the model")),
+        }
+    }
+
+    /// A bucket's object ownership setting before the event (`ObjectWriter`,
+    /// `BucketOwnerPreferred`, `BucketOwnerEnforced`; `Ok(None)`: no ownership controls, which S3
+    /// treats as `ObjectWriter`).
+    pub fn bucket_ownership(&self, bucket: &str) -> Result<Option<String>, String> {
+        let key = EntryKey::bucket(bucket);
+        let (state, source) = self.state_and_source(&key)?;
+        match state {
+            State::Bucket { ownership, .. } => match ownership {
+                Value::Null if source.is_read() => Ok(None),
+                Value::Null => Err(format!(
+                    "the model's `{key}` does not know its object ownership"
+                )),
+                v => object_ownership(v).map(Some).ok_or_else(|| {
+                    format!("the model's object ownership of `{key}` does not read")
+                }),
+            },
+            _ => Err(format!("`{key}` is not a bucket in the model")),
+        }
+    }
+
+    /// The account's public access block before the event (`Ok(None)`: none).
+    pub fn account_public_access_block(&self) -> Result<Option<Value>, String> {
+        let key = EntryKey::account_public_access_block();
+        match self.state(&key)? {
+            State::AccountPublicAccessBlock {
+                config: Value::Null,
+            } => Ok(None),
+            State::AccountPublicAccessBlock { config } => block_flags(config)
+                .map(Some)
+                .ok_or_else(|| format!("the model's `{key}` does not read")),
+            _ => Err(format!("`{key}` is not the account's public access block")),
+        }
+    }
+
+    fn state_and_source(&self, key: &EntryKey) -> Result<(&State, &Source), String> {
+        match self.entries.get(key) {
+            Some(Known::State { state, source, .. }) => Ok((state, source)),
+            Some(Known::Unknown { why }) => Err(why.clone()),
+            None => Err(format!("the model was not asked for `{key}`")),
         }
     }
 

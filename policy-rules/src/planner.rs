@@ -251,6 +251,8 @@ pub fn plan(input: &Input<'_>) -> Outcome {
     if pairs.is_empty() {
         let mut why = vec!["no resource to deny: a narrow Deny is impossible".to_owned()];
         why.extend(starred);
+        // What a person does about the change itself (the undo Warden cannot make) goes with it.
+        why.extend(no_undo);
         return Outcome::Alert {
             reasons: why,
             undo: Vec::new(),
@@ -873,19 +875,14 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
             }
             one(s, name)
         }
-        ("s3.amazonaws.com", "DeleteBucketPublicAccessBlock") => {
-            let mut s = step(
-                "s3:PutPublicAccessBlock",
-                &[("Bucket", p("bucketName"))],
-                "the bucket still has no public access block".to_owned(),
-            );
-            if let Some(s) = s.as_mut() {
-                s.params.insert(
-                    "PublicAccessBlockConfiguration".to_owned(),
-                    serde_json::json!({"BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": true, "RestrictPublicBuckets": true}),
-                );
-            }
-            one(s, name)
+        ("s3.amazonaws.com", "DeleteBucketPublicAccessBlock" | "PutBucketPublicAccessBlock") => {
+            bucket_block_undo(input, &p)
+        }
+        ("s3.amazonaws.com", "PutBucketOwnershipControls" | "DeleteBucketOwnershipControls") => {
+            ownership_undo(input, &p)
+        }
+        ("s3.amazonaws.com", "PutAccountPublicAccessBlock" | "DeleteAccountPublicAccessBlock") => {
+            (Vec::new(), Some(account_block_by_hand(input)))
         }
         ("s3.amazonaws.com", "PutBucketPolicy") => {
             // Every broken rule counts: a non-admin's policy that grants outside the account gets
@@ -997,6 +994,20 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
             ),
             name,
         ),
+        ("s3.amazonaws.com", "PutObjectAcl") if makes_public(e) => {
+            if p("versionId").is_some() {
+                // The connector acts on an object's current version only.
+                return (Vec::new(), Some(by_hand(e, &p)));
+            }
+            one(
+                step(
+                    "s3:PutObjectAcl",
+                    &[("Bucket", p("bucketName")), ("Key", p("key"))],
+                    "the object's ACL still grants to everyone or to every AWS account; only those grants are taken out, every other grant stays (an object made public from private is private again)".to_owned(),
+                ),
+                name,
+            )
+        }
         ("s3.amazonaws.com", "PutBucketAcl") if makes_public(e) => one(
             step(
                 "s3:PutBucketAcl",
@@ -1054,6 +1065,226 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
             Some(crate::review::by_hand(e, &input.analysis.mapping)),
         ),
         _ => (Vec::new(), Some(by_hand(e, &p))),
+    }
+}
+
+/// The all-on public access block (`block_flags` form).
+fn all_on_block() -> Value {
+    serde_json::json!({"BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": true, "RestrictPublicBuckets": true})
+}
+
+/// The flags a block has on, for messages.
+fn flags_on(block: Option<&Value>) -> Vec<&'static str> {
+    crate::model::PUBLIC_ACCESS_BLOCK_FLAGS
+        .into_iter()
+        .filter(|f| block.and_then(|b| b.get(*f)).and_then(Value::as_bool) == Some(true))
+        .collect()
+}
+
+/// The undo of `DeleteBucketPublicAccessBlock` or `PutBucketPublicAccessBlock` on a bucket.
+///
+/// - The model vouches for the earlier block: when the event turned any of its flags off, the
+///   earlier block comes back, while the live block is still the one the event left (`expect`);
+///   when the event turned nothing off, there is nothing to undo.
+/// - The before-state is unknown: the all-on block is put, but only while the bucket's live
+///   policy grants nothing outside the account and its ACL nothing to `AllUsers` or
+///   `AuthenticatedUsers` (`OnlyIfNothingPublic`, checked by the connector). Then the block takes
+///   no access anyone has now (it only refuses new public grants, and ignores public grants that
+///   do not exist), so it cannot break what depends on the bucket. A bucket with a public grant
+///   may be meant to be public (a website): the connector skips, and the alert gives the command.
+fn bucket_block_undo(
+    input: &Input<'_>,
+    p: &dyn Fn(&str) -> Option<String>,
+) -> (Vec<Step>, Option<String>) {
+    let e = input.event;
+    let Some(bucket) = p("bucketName") else {
+        return (
+            Vec::new(),
+            Some(format!("the event lacks what undoing `{}` needs", e.name())),
+        );
+    };
+    // What the event left: `None` for a deletion; the flags it wrote for a put.
+    let left: Option<Value> = if e.name() == "PutBucketPublicAccessBlock" {
+        let written =
+            serde_json::from_str::<Value>(e.record.request_parameters.map_or("null", |r| r.get()))
+                .ok()
+                .and_then(|v| v.get("PublicAccessBlockConfiguration").cloned())
+                .and_then(|c| crate::model::block_flags(&c));
+        match written {
+            Some(w) => Some(w),
+            None => {
+                return (
+                    Vec::new(),
+                    Some(format!(
+                        "the event does not show the public access block it wrote; {}",
+                        block_by_hand(&bucket)
+                    )),
+                )
+            }
+        }
+    } else {
+        None
+    };
+    let key = crate::model::EntryKey::bucket(&bucket);
+    let put = |config: Value, precondition: String| {
+        let mut s = step(
+            "s3:PutPublicAccessBlock",
+            &[("Bucket", Some(bucket.clone()))],
+            precondition,
+        );
+        if let Some(s) = s.as_mut() {
+            s.params
+                .insert("PublicAccessBlockConfiguration".to_owned(), config);
+            s.expect = left.clone();
+        }
+        s
+    };
+    match before_state(input, |b| b.bucket_public_access_block(&bucket)) {
+        Ok(Some(earlier)) => {
+            let turned_off: Vec<&str> = flags_on(Some(&earlier))
+                .into_iter()
+                .filter(|f| !flags_on(left.as_ref()).contains(f))
+                .collect();
+            if turned_off.is_empty() {
+                return (Vec::new(), Some(format!("the event turned no setting of the public access block of `{bucket}` off ({}): nothing to undo", provenance(input, &key))));
+            }
+            let s = put(earlier, format!(
+                "the bucket's public access block is still the one the event left; the earlier block is {} (the event turned off {})",
+                provenance(input, &key),
+                turned_off.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+            ));
+            (s.into_iter().collect(), None)
+        }
+        Ok(None) => (Vec::new(), Some(format!("bucket `{bucket}` had no public access block before the event ({}): the event turned nothing off", provenance(input, &key)))),
+        Err(why) => {
+            if left.as_ref().is_some_and(|l| flags_on(Some(l)).len() == 4) {
+                return (Vec::new(), Some(format!("the event put the all-on public access block on `{bucket}`: nothing turned off")));
+            }
+            let mut s = put(all_on_block(), format!(
+                "{why}, so the earlier block is unknown: the all-on block goes on, only while the bucket's block is still the one the event left and its live policy and ACL grant nothing public (then the block takes no access anyone has now); otherwise a person decides: {}",
+                block_by_hand(&bucket)
+            ));
+            if let Some(s) = s.as_mut() {
+                s.params.insert("OnlyIfNothingPublic".to_owned(), Value::Bool(true));
+                s.params.insert("Account".to_owned(), Value::String(e.account().unwrap_or_default().to_owned()));
+            }
+            (s.into_iter().collect(), None)
+        }
+    }
+}
+
+fn block_by_hand(bucket: &str) -> String {
+    format!(
+        "check what depends on public access with `aws s3api get-bucket-policy-status --bucket {bucket}` and `aws s3api get-bucket-acl --bucket {bucket}`, then put the block back with `aws s3api put-public-access-block --bucket {bucket} --public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true`"
+    )
+}
+
+/// The undo of an ownership-controls change that re-enables ACLs: `PutBucketOwnershipControls`
+/// to `ObjectWriter` or `BucketOwnerPreferred`, or `DeleteBucketOwnershipControls` (no controls:
+/// S3 treats the bucket as `ObjectWriter`), from `BucketOwnerEnforced` ("Controlling ownership of
+/// objects and disabling ACLs for your bucket", S3 user guide). The earlier setting comes back
+/// when the model vouches for it; unknown, a person is told the command.
+fn ownership_undo(
+    input: &Input<'_>,
+    p: &dyn Fn(&str) -> Option<String>,
+) -> (Vec<Step>, Option<String>) {
+    let e = input.event;
+    let Some(bucket) = p("bucketName") else {
+        return (
+            Vec::new(),
+            Some(format!("the event lacks what undoing `{}` needs", e.name())),
+        );
+    };
+    let left: Option<String> = if e.name() == "PutBucketOwnershipControls" {
+        let written =
+            serde_json::from_str::<Value>(e.record.request_parameters.map_or("null", |r| r.get()))
+                .ok()
+                .and_then(|v| {
+                    v.get("OwnershipControls")
+                        .and_then(crate::model::object_ownership)
+                });
+        match written {
+            Some(w) => Some(w),
+            None => {
+                return (
+                    Vec::new(),
+                    Some(format!(
+                        "the event does not show the ownership setting it wrote; {}",
+                        ownership_by_hand(&bucket, "BucketOwnerEnforced")
+                    )),
+                )
+            }
+        }
+    } else {
+        None
+    };
+    if left.as_deref() == Some(ENFORCED) {
+        return (
+            Vec::new(),
+            Some(format!(
+                "the event disabled ACLs on `{bucket}` (`{ENFORCED}`): nothing to undo"
+            )),
+        );
+    }
+    let key = crate::model::EntryKey::bucket(&bucket);
+    match before_state(input, |b| b.bucket_ownership(&bucket)) {
+        Ok(Some(earlier)) if earlier == ENFORCED => {
+            let mut s = step(
+                "s3:PutBucketOwnershipControls",
+                &[("Bucket", Some(bucket.clone())), ("ObjectOwnership", Some(earlier))],
+                format!("the bucket's object ownership is still what the event left (`{}`); the earlier setting is {} (ACLs disabled)", left.as_deref().unwrap_or("no ownership controls"), provenance(input, &key)),
+            );
+            if let Some(s) = s.as_mut() {
+                s.expect = Some(serde_json::json!({"ownership": left}));
+            }
+            (s.into_iter().collect(), None)
+        }
+        Ok(earlier) => (Vec::new(), Some(format!(
+            "ACLs were already enabled on `{bucket}` before the event (`{}`, {}): the event re-enabled nothing",
+            earlier.as_deref().unwrap_or("no ownership controls"),
+            provenance(input, &key)
+        ))),
+        Err(why) => (Vec::new(), Some(format!("{why}; {}", ownership_by_hand(&bucket, ENFORCED)))),
+    }
+}
+
+/// The object ownership setting that disables ACLs.
+const ENFORCED: &str = "BucketOwnerEnforced";
+
+fn ownership_by_hand(bucket: &str, setting: &str) -> String {
+    format!(
+        "whether ACLs were disabled on `{bucket}` before the event is not known: check what relies on ACLs with `aws s3api get-bucket-acl --bucket {bucket}`, then disable them again with `aws s3api put-bucket-ownership-controls --bucket {bucket} --ownership-controls 'Rules=[{{ObjectOwnership={setting}}}]'`"
+    )
+}
+
+/// The account's public access block (`s3control`): no connector writes it yet, so the alert
+/// names the earlier block the model vouches for, with the exact command, or how to find it.
+fn account_block_by_hand(input: &Input<'_>) -> String {
+    let account = input.event.account().unwrap_or("<account-id>");
+    let key = crate::model::EntryKey::account_public_access_block();
+    let command = |flags: &Value| {
+        let on = |f: &str| flags.get(f).and_then(Value::as_bool).unwrap_or(false);
+        format!(
+            "`aws s3control put-public-access-block --account-id {account} --public-access-block-configuration BlockPublicAcls={},IgnorePublicAcls={},BlockPublicPolicy={},RestrictPublicBuckets={}`",
+            on("BlockPublicAcls"), on("IgnorePublicAcls"), on("BlockPublicPolicy"), on("RestrictPublicBuckets")
+        )
+    };
+    match before_state(input, |b| b.account_public_access_block()) {
+        Ok(Some(earlier)) => format!(
+            "the account's public access block was changed; the earlier block ({}, on: {}) goes back with {}",
+            provenance(input, &key),
+            flags_on(Some(&earlier)).join(", "),
+            command(&earlier)
+        ),
+        Ok(None) => format!(
+            "the account had no public access block before the event ({}): turning one on with {} is safest, once `aws s3control get-public-access-block --account-id {account}` and the buckets that must stay public are checked",
+            provenance(input, &key),
+            command(&all_on_block())
+        ),
+        Err(why) => format!(
+            "{why}: the account's earlier public access block is not known; check it with `aws s3control get-public-access-block --account-id {account}` and put it back with {} (every flag on is the safe default)",
+            command(&all_on_block())
+        ),
     }
 }
 
@@ -1212,6 +1443,12 @@ fn by_hand(e: &Event<'_>, p: &dyn Fn(&str) -> Option<String>) -> String {
         ("iam.amazonaws.com", "DeleteRolePolicy" | "DetachRolePolicy" | "DeleteUserPolicy" | "DetachUserPolicy") => format!(
             "a policy was taken off `{}`: if it was a guard (a Deny or boundary someone relies on), put it back from its last known document",
             p("roleName").or_else(|| p("userName")).unwrap_or_else(|| "<principal>".to_owned())
+        ),
+        ("s3.amazonaws.com", "PutObjectAcl") => format!(
+            "the ACL of version `{2}` of object `{1}` in bucket `{0}` grants to everyone or to every AWS account: put the private ACL back with `aws s3api put-object-acl --bucket {0} --key {1} --version-id {2} --acl private` (or the grants it had, from `aws s3api get-object-acl`)",
+            v("bucketName"),
+            v("key"),
+            v("versionId")
         ),
         ("cloudtrail.amazonaws.com", "StopLogging") => format!(
             "trail `{0}` stopped logging, which blinds Warden: restart it with `aws cloudtrail start-logging --name {0}`",

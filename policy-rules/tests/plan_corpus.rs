@@ -5,8 +5,10 @@
 //! `undo_params` (of the first step), `undo_policy_principals` (the AWS principals left in an undo's bucket policy), `fallback` (null) or `fallback_contains`,
 //! `revoke_sessions_before`, `document_denies` (pairs the written document must deny),
 //! `document_allows` (pairs it must not deny: the neighbours of what the event touched),
-//! `no_undo_contains` (why there is no undo, and what a person does); for an alert,
-//! `alert_contains`.
+//! `undo_expect` (the first step's `expect`), `no_undo_contains` (why there is no undo, and what a person does); for an alert,
+//! `alert_contains`. A case may give `model_before` (the entries of what the account model vouches
+//! for just before the event, as `BeforeEvent` serialises them) for before-states the account file
+//! does not hold (buckets, the account's public access block).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -57,9 +59,19 @@ fn check(name: &str, case: &Value, catalog: &Catalog) {
                 groups: memberships.groups_of(&analysis.caller),
             },
         );
-        let before = snapshot
+        let mut before = snapshot
             .as_ref()
             .map(|s| policy_rules::model::BeforeEvent::from_snapshot(&e, s));
+        // What the account model vouches for before the event, beyond the account file (buckets,
+        // the account's public access block): `model_before` is a `BeforeEvent`'s entries.
+        if !case["model_before"].is_null() {
+            let more: policy_rules::model::BeforeEvent =
+                serde_json::from_value(case["model_before"].clone()).unwrap();
+            before
+                .get_or_insert_with(Default::default)
+                .entries
+                .extend(more.entries);
+        }
         let outcome = plan(&Input {
             event: &e,
             analysis: &analysis,
@@ -107,6 +119,13 @@ fn check(name: &str, case: &Value, catalog: &Catalog) {
                     for (k, w) in want {
                         assert_eq!(&p.undo[0].params[k], w, "{name}: undo param {k}");
                     }
+                }
+                if let Some(want) = expect.get("undo_expect") {
+                    assert_eq!(
+                        &serde_json::to_value(&p.undo[0].expect).unwrap(),
+                        want,
+                        "{name}: undo expect"
+                    );
                 }
                 if let Some(want) = expect.get("undo_policy_principals") {
                     let policy = &p.undo[0].params["Policy"];
@@ -204,6 +223,11 @@ fn check(name: &str, case: &Value, catalog: &Catalog) {
                         *want,
                         "{name}: undo calls"
                     );
+                }
+                if let Some(want) = expect.get("undo_params").and_then(Value::as_object) {
+                    for (k, w) in want {
+                        assert_eq!(&undo[0].params[k], w, "{name}: undo param {k}");
+                    }
                 }
                 if let Some(want) = expect.get("alert_contains").and_then(Value::as_str) {
                     assert!(

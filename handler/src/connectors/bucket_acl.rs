@@ -25,7 +25,7 @@ pub struct BucketAcl {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-struct G {
+pub(super) struct G {
     /// The canonical user id, group URI or e-mail address.
     grantee: String,
     /// `CanonicalUser`, `Group` or `AmazonCustomerByEmail`.
@@ -40,18 +40,19 @@ impl G {
     }
 }
 
+/// An ACL (a bucket's or an object's: the same grants), in the connector state's shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Acl {
+pub(super) struct Acl {
     owner: Option<String>,
     grants: Vec<G>,
 }
 
 impl Acl {
-    fn public(&self) -> bool {
+    pub(super) fn public(&self) -> bool {
         self.grants.iter().any(G::is_public)
     }
 
-    fn without_public(&self) -> Acl {
+    pub(super) fn without_public(&self) -> Acl {
         Acl {
             owner: self.owner.clone(),
             grants: self
@@ -63,7 +64,51 @@ impl Acl {
         }
     }
 
-    fn to_sdk(&self) -> Result<AccessControlPolicy, ConnectorError> {
+    /// The ACL as S3 reads it: its owner and grants, sorted.
+    pub(super) fn from_sdk(owner: Option<&Owner>, grants: &[Grant]) -> Acl {
+        let mut grants: Vec<G> = grants
+            .iter()
+            .filter_map(|g| {
+                let grantee = g.grantee()?;
+                let id = grantee
+                    .uri()
+                    .or(grantee.id())
+                    .or(grantee.email_address())?
+                    .to_owned();
+                Some(G {
+                    grantee: id,
+                    kind: grantee.r#type().as_str().to_owned(),
+                    permission: g.permission().map_or("", |p| p.as_str()).to_owned(),
+                })
+            })
+            .collect();
+        grants.sort();
+        grants.dedup();
+        Acl {
+            owner: owner.and_then(|o| o.id()).map(str::to_owned),
+            grants,
+        }
+    }
+
+    /// The ACL's grants as the `x-amz-grant-*` header values, by permission (`READ`, `WRITE`,
+    /// `READ_ACP`, `WRITE_ACP`, `FULL_CONTROL`): `id="…"`, `uri="…"` or `emailAddress="…"`,
+    /// comma-separated ("PutObjectAcl", S3 API reference: request headers).
+    pub(super) fn grant_headers(&self) -> std::collections::BTreeMap<String, String> {
+        let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for g in &self.grants {
+            let key = match g.kind.as_str() {
+                "Group" => "uri",
+                "AmazonCustomerByEmail" => "emailAddress",
+                _ => "id",
+            };
+            out.entry(g.permission.clone())
+                .or_default()
+                .push(format!("{key}=\"{}\"", g.grantee));
+        }
+        out.into_iter().map(|(p, v)| (p, v.join(", "))).collect()
+    }
+
+    pub(super) fn to_sdk(&self) -> Result<AccessControlPolicy, ConnectorError> {
         let fail = |why: String| ConnectorError::State {
             target: "bucket ACL".to_owned(),
             why,
@@ -96,7 +141,7 @@ impl Acl {
     }
 }
 
-fn acl_of(target: &Target, state: &State) -> Result<Acl, ConnectorError> {
+pub(super) fn acl_of(target: &Target, state: &State) -> Result<Acl, ConnectorError> {
     serde_json::from_value(state.clone()).map_err(|e| ConnectorError::State {
         target: target.to_string(),
         why: format!("not a bucket ACL: {e}"),
@@ -119,29 +164,7 @@ impl BucketAcl {
             })
             .await?
             .value;
-        let mut grants: Vec<G> = out
-            .grants()
-            .iter()
-            .filter_map(|g| {
-                let grantee = g.grantee()?;
-                let id = grantee
-                    .uri()
-                    .or(grantee.id())
-                    .or(grantee.email_address())?
-                    .to_owned();
-                Some(G {
-                    grantee: id,
-                    kind: grantee.r#type().as_str().to_owned(),
-                    permission: g.permission().map_or("", |p| p.as_str()).to_owned(),
-                })
-            })
-            .collect();
-        grants.sort();
-        grants.dedup();
-        Ok(Acl {
-            owner: out.owner().and_then(|o| o.id()).map(str::to_owned),
-            grants,
-        })
+        Ok(Acl::from_sdk(out.owner(), out.grants()))
     }
 
     async fn put(&self, bucket: &str, acl: &Acl) -> Result<Vec<String>, ConnectorError> {
@@ -168,7 +191,7 @@ fn check(step: &Step) -> Result<(), ConnectorError> {
     Ok(())
 }
 
-fn to_state(acl: &Acl) -> State {
+pub(super) fn to_state(acl: &Acl) -> State {
     serde_json::to_value(acl).unwrap_or_default()
 }
 

@@ -1,6 +1,7 @@
 //! The connector layer: one connector per kind of thing Warden changes (an IAM user's policies, a
-//! role's, a group's, a user's group memberships, access keys, login profiles, a bucket's policy and
-//! public access block). Each reads a thing's state (`snapshot`), applies one planned [`Step`] to it
+//! role's, a group's, a user's group memberships, access keys, login profiles, a bucket's policy,
+//! ACL, public access block and ownership controls, an object's ACL, a managed policy's default
+//! version, a trail's logging). Each reads a thing's state (`snapshot`), applies one planned [`Step`] to it
 //! after checking the step's precondition on the live state (`apply`), reads back that the change
 //! holds (`verify`), and writes a snapshot back (`restore`). [`Connectors`] finds the connector for a
 //! step by its call and runs rollbacks with the one precondition every connector shares: the live
@@ -28,6 +29,8 @@ pub mod credential_report;
 pub mod group_membership;
 pub mod iam_policies;
 pub mod login_profile;
+pub mod object_acl;
+pub mod ownership_controls;
 pub mod policy_version;
 pub mod public_access_block;
 pub mod trail_logging;
@@ -212,6 +215,8 @@ impl Connectors {
             Arc::new(bucket_policy::BucketPolicy::new(c.clone())),
             Arc::new(public_access_block::PublicAccessBlock::new(c.clone())),
             Arc::new(bucket_acl::BucketAcl::new(c.clone())),
+            Arc::new(object_acl::ObjectAcl::new(c.clone())),
+            Arc::new(ownership_controls::OwnershipControls::new(c.clone())),
             Arc::new(policy_version::PolicyVersion::new(c.clone())),
             Arc::new(trail_logging::TrailLogging::new(c)),
         ])

@@ -1,16 +1,23 @@
 //! The `public_access_block` connector: an S3 bucket's public access block, put back by
-//! `s3:PutPublicAccessBlock` after someone deleted it. The state is the configuration (its four
-//! flags) or `null` when the bucket has none. The step acts only while the bucket still has no
-//! block: a block someone has put back since (whatever its flags) is theirs and is left alone. The
+//! `s3:PutPublicAccessBlock` after someone deleted it or turned a flag off. The state is the
+//! configuration (its four flags) or `null` when the bucket has none. The step acts only while the
+//! live block is still the one the event left (`Step::expect`: its flags; none for a deletion): a
+//! block someone has changed since is theirs and is left alone. A step with `OnlyIfNothingPublic`
+//! (the planner's all-on block when the earlier one is unknown) acts only while the bucket's policy
+//! grants nothing outside its account (`Account`) and its ACL nothing to `AllUsers` or
+//! `AuthenticatedUsers`, read live through the `bucket_policy` and `bucket_acl` connectors. The
 //! account-level block is not this connector's.
 //!
-//! API calls: `snapshot` 1 (GetPublicAccessBlock); `apply` 1 (0 when skipped); `verify` 1;
-//! `restore` at most 2.
+//! API calls: `snapshot` 1 (GetPublicAccessBlock); `apply` 1 (0 when skipped), plus 2 reads with
+//! `OnlyIfNothingPublic`; `verify` 1; `restore` at most 2.
 
+use super::bucket_acl::{acl_of, BucketAcl};
+use super::bucket_policy::BucketPolicy;
 use super::{param, Applied, Connector, ConnectorError, State, Step, Target, Verification};
 use crate::aws::{AwsError, Clients};
 use async_trait::async_trait;
 use aws_sdk_s3::types::PublicAccessBlockConfiguration;
+use policy_rules::policy::PolicyDocument;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -94,6 +101,49 @@ impl PublicAccessBlock {
             .request_id)
     }
 
+    /// What the bucket grants publicly now (its policy outside the account, its ACL to everyone
+    /// or every AWS account), or `None` when nothing.
+    async fn public_grants(
+        &self,
+        target: &Target,
+        step: &Step,
+    ) -> Result<Option<String>, ConnectorError> {
+        let account = param(step, "Account")?;
+        let bucket = Target {
+            connector: BucketPolicy::KIND.to_owned(),
+            name: target.name.clone(),
+        };
+        let policy = BucketPolicy::new(self.clients.clone())
+            .snapshot(&bucket)
+            .await?;
+        if !policy.is_null() {
+            let doc = PolicyDocument::from_value(&policy).map_err(|e| ConnectorError::State {
+                target: target.to_string(),
+                why: format!("the bucket policy does not read: {e}"),
+            })?;
+            let outside = policy_rules::grants::outside_grants(&doc, account, &[]);
+            if let Some(g) = outside.first() {
+                return Ok(Some(format!(
+                    "the bucket's policy grants to `{}` (statement `{}`)",
+                    g.principal, g.statement
+                )));
+            }
+        }
+        let acl = BucketAcl::new(self.clients.clone());
+        let read = acl
+            .snapshot(&Target {
+                connector: BucketAcl::KIND.to_owned(),
+                name: target.name.clone(),
+            })
+            .await?;
+        if acl_of(target, &read)?.public() {
+            return Ok(Some(
+                "the bucket's ACL grants to everyone or to every AWS account".to_owned(),
+            ));
+        }
+        Ok(None)
+    }
+
     async fn delete(&self, bucket: &str) -> Result<Option<String>, AwsError> {
         let c = &self.clients;
         Ok(c.caller
@@ -153,21 +203,43 @@ impl Connector for PublicAccessBlock {
         before: &State,
     ) -> Result<Applied, ConnectorError> {
         let want = wanted(step)?;
-        match flags_of(target, before)? {
-            Some(live) if live == want => Ok(Applied::Skipped {
-                why: "the bucket already has the public access block".to_owned(),
-            }),
-            Some(_) => Ok(Applied::Skipped {
-                why: "the bucket has a public access block again (someone put one back since the event)"
-                    .to_owned(),
-            }),
-            None => {
-                let id = self.put(&target.name, want).await?;
-                Ok(Applied::Changed {
-                    request_ids: id.into_iter().collect(),
-                })
+        let live = flags_of(target, before)?;
+        if live == Some(want) {
+            return Ok(Applied::Skipped {
+                why: "the bucket already has the step's public access block".to_owned(),
+            });
+        }
+        // The precondition: the live block is still the one the event left.
+        let left = match &step.expect {
+            Some(e) => flags_of(target, e)?,
+            None => None,
+        };
+        if live != left {
+            return Ok(Applied::Skipped {
+                why: match left {
+                    None => "the bucket has a public access block again (someone put one back since the event)".to_owned(),
+                    Some(_) => format!(
+                        "the bucket's public access block changed since the event (live: {}; the event left: {})",
+                        policy_rules::evidence::canonical_json(&to_state(live)),
+                        policy_rules::evidence::canonical_json(&to_state(left))
+                    ),
+                },
+            });
+        }
+        if step.params.get("OnlyIfNothingPublic") == Some(&Value::Bool(true)) {
+            if let Some(public) = self.public_grants(target, step).await? {
+                return Ok(Applied::Skipped {
+                    why: format!(
+                        "{public}: the all-on block would take that access away, and the earlier block is unknown, so a person decides (to block it anyway: `aws s3api put-public-access-block --bucket {0} --public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true`)",
+                        target.name
+                    ),
+                });
             }
         }
+        let id = self.put(&target.name, want).await?;
+        Ok(Applied::Changed {
+            request_ids: id.into_iter().collect(),
+        })
     }
 
     async fn verify(&self, target: &Target, step: &Step) -> Result<Verification, ConnectorError> {

@@ -165,7 +165,9 @@ async fn deploy_stack(setup: &Clients) -> Result<(InitOutput, String)> {
 /// on users, groups and policies, DynamoDB, SNS, CloudTrail, KMS) it evaluates against resource
 /// `*`, which no statement scoped to an ARN matches. So the stack's role, exactly as the template
 /// makes it, could not make those calls here at all. This attaches one more policy to it: the
-/// template's own Allow actions of those kinds, on `*`. The template's statements stay as they are
+/// template's own Allow actions of those kinds, on `*`; and, where the template grants the public
+/// access block and ownership-controls writes, the bucket actions the emulator asks for in their
+/// place (`s3:CreateBucket`, `s3:DeleteBucket`). The template's statements stay as they are
 /// and still decide every role-naming IAM call, every SQS and S3 call, and (its Denies) every call
 /// the emulator evaluates; the resource scoping of the rest is proven by Warden's evaluator over the
 /// template (`handler/tests/template.rs`).
@@ -178,6 +180,7 @@ async fn allow_unscoped_calls_on_the_emulator(setup: &Clients, role: &str) -> Re
         .send()
         .await?;
     let mut actions = std::collections::BTreeSet::new();
+    let mut bucket_subresources = false;
     for p in attached.attached_policies() {
         let arn = p
             .policy_arn()
@@ -204,6 +207,10 @@ async fn allow_unscoped_calls_on_the_emulator(setup: &Clients, role: &str) -> Re
                 continue;
             };
             for a in list {
+                bucket_subresources |= matches!(
+                    a.as_str(),
+                    "s3:PutBucketPublicAccessBlock" | "s3:PutBucketOwnershipControls"
+                );
                 let (service, name) = a.split_once(':').unwrap_or((a, ""));
                 let by_arn =
                     matches!(service, "sqs" | "s3") || (service == "iam" && name.contains("Role"));
@@ -216,14 +223,28 @@ async fn allow_unscoped_calls_on_the_emulator(setup: &Clients, role: &str) -> Re
     // The emulator asks for the operation's name where AWS asks for the actions it implies
     // (`TransactWriteItems` is `PutItem`, `UpdateItem`, `ConditionCheckItem` on AWS).
     actions.insert("dynamodb:TransactWriteItems".to_owned());
+    let mut statements = vec![json!({
+        "Sid": "EmulatorEvaluatesTheseAgainstStar",
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": "*",
+    })];
+    // The emulator does not know the `publicAccessBlock` and `ownershipControls` subresources
+    // when it names a bucket request's action: it asks for the method's default, `s3:CreateBucket`
+    // for a put and `s3:DeleteBucket` for a delete, where AWS asks for
+    // `s3:PutBucketPublicAccessBlock` and `s3:PutBucketOwnershipControls` (which the template
+    // grants, on the account's buckets).
+    if bucket_subresources {
+        statements.push(json!({
+            "Sid": "EmulatorNamesBucketSubresourcesByTheirMethod",
+            "Effect": "Allow",
+            "Action": ["s3:CreateBucket", "s3:DeleteBucket"],
+            "Resource": "arn:aws:s3:::*",
+        }));
+    }
     let document = json!({
         "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "EmulatorEvaluatesTheseAgainstStar",
-            "Effect": "Allow",
-            "Action": actions,
-            "Resource": "*",
-        }],
+        "Statement": statements,
     });
     let created = setup
         .iam
