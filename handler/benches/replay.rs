@@ -124,7 +124,7 @@ impl Mix {
             return &self.rest[i % self.rest.len()];
         }
         let round = i / self.every;
-        if i % self.every == 0 {
+        if i.is_multiple_of(self.every) {
             &self.iam_s3_sts[round % self.iam_s3_sts.len()]
         } else {
             let j = round * (self.every - 1) + i % self.every - 1;
