@@ -398,9 +398,9 @@ impl Catalog {
         let (prefix, action) = name.split_once(':')?;
         let service = match self.services.get(prefix) {
             Some(s) => s,
-            None => self.services.get(&prefix.to_ascii_lowercase())?,
+            None => with_key(&[prefix], true, |k| self.services.get(k))?,
         };
-        service.actions.get(&action.to_ascii_lowercase())
+        with_key(&[action], true, |k| service.actions.get(k))
     }
 
     /// The event source (`iam.amazonaws.com`) of a service prefix (`iam`).
@@ -435,31 +435,30 @@ impl Catalog {
 
     /// The actions an event name of a service maps to: its aliases, else `service:EventName`.
     pub fn actions_for_event(&self, prefix: &str, event_name: &str) -> Vec<&ActionInfo> {
-        let key = format!("{prefix}:{event_name}").to_ascii_lowercase();
-        match self.aliases.get(&key) {
-            Some(targets) => targets.iter().filter_map(|t| self.action(t)).collect(),
-            None => self.action(&key).into_iter().collect(),
-        }
+        with_key(&[prefix, ":", event_name], true, |key| {
+            match self.aliases.get(key) {
+                Some(targets) => targets.iter().filter_map(|t| self.action(t)).collect(),
+                None => self.action(key).into_iter().collect(),
+            }
+        })
     }
 
     /// The extra actions an event may also authorise.
     pub fn extras_for_event(&self, prefix: &str, event_name: &str) -> &[Extra] {
-        let key = format!("{prefix}:{event_name}").to_ascii_lowercase();
-        self.extras.get(&key).map(Vec::as_slice).unwrap_or(&[])
+        with_key(&[prefix, ":", event_name], true, |key| self.extras.get(key))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// The ARN template of a service's resource type.
     pub fn resource_template(&self, prefix: &str, resource_type: &str) -> Option<&[TemplatePart]> {
-        self.services
-            .get(prefix)?
-            .resource_types
-            .get(&resource_type.to_ascii_lowercase())
-            .map(Vec::as_slice)
+        let types = &self.services.get(prefix)?.resource_types;
+        with_key(&[resource_type], true, |k| types.get(k)).map(Vec::as_slice)
     }
 
     /// A binding for `service:Variable` or `service:resource-type`.
     pub fn binding(&self, prefix: &str, key: &str) -> Option<&Binding> {
-        self.bindings.get(&format!("{prefix}:{key}"))
+        with_key(&[prefix, ":", key], false, |k| self.bindings.get(k))
     }
 
     /// All service prefixes, sorted.
@@ -480,6 +479,25 @@ impl Catalog {
     pub fn all_actions(&self) -> impl Iterator<Item = &ActionInfo> {
         self.services.values().flat_map(|s| s.actions.values())
     }
+}
+
+/// Calls `f` with `parts` joined (ASCII-lower-cased when `lower`), built on the stack when short, so
+/// that the lookups an event makes allocate nothing.
+fn with_key<R>(parts: &[&str], lower: bool, f: impl FnOnce(&str) -> R) -> R {
+    let mut buf = [0u8; 128];
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    if let Some(key) = buf.get_mut(..len) {
+        let bytes = parts.iter().flat_map(|p| p.bytes());
+        for (slot, b) in key.iter_mut().zip(bytes) {
+            *slot = if lower { b.to_ascii_lowercase() } else { b };
+        }
+        // Lower-casing ASCII bytes leaves UTF-8 valid, so this always holds.
+        if let Ok(key) = std::str::from_utf8(key) {
+            return f(key);
+        }
+    }
+    let key = parts.concat();
+    f(&if lower { key.to_ascii_lowercase() } else { key })
 }
 
 #[cfg(test)]

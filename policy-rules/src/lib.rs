@@ -5,6 +5,7 @@
 pub mod access;
 pub mod arn;
 pub mod aws_rules;
+pub mod borrowed_json;
 pub mod bucket;
 pub mod caller;
 pub mod catalog;

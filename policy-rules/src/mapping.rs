@@ -10,11 +10,11 @@
 //! This file owns derivation only; an event it cannot map is `Unmapped` with a reason, never a guess.
 
 use crate::arn::{partition_for_region, Arn};
+use crate::borrowed_json::Json;
 use crate::caller::{Caller, CallerKind};
 use crate::catalog::{AccessLevels, ActionInfo, Catalog, TemplatePart};
 use crate::event::Event;
 use crate::wildcard;
-use serde_json::Value;
 
 /// A resource an event touched.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -188,9 +188,9 @@ struct Context<'e> {
     partition: String,
     region: &'e str,
     account: Option<&'e str>,
-    params: Option<Value>,
-    response: Option<Value>,
-    resources: Option<Value>,
+    params: Option<Json<'e>>,
+    response: Option<Json<'e>>,
+    resources: Option<Json<'e>>,
     caller: &'e Caller,
 }
 
@@ -226,9 +226,10 @@ pub fn map_event(event: &Event<'_>, caller: &Caller, catalog: &Catalog) -> Mappi
         .and_then(Arn::parse)
         .map(|a| a.partition.to_owned())
         .unwrap_or_else(|| partition_for_region(region).to_owned());
-    let parse = |raw: Option<crate::event::RawJson<'_>>| {
-        raw.and_then(|r| serde_json::from_str(r.get()).ok())
-    };
+    // Read as `serde_json::Value` would read them, strings borrowed from the event.
+    fn parse(raw: Option<crate::event::RawJson<'_>>) -> Option<Json<'_>> {
+        raw.and_then(|r| Json::parse(r.get()))
+    }
     let ctx = Context {
         partition,
         region,
@@ -255,7 +256,7 @@ pub fn map_event(event: &Event<'_>, caller: &Caller, catalog: &Catalog) -> Mappi
         }
     }
     for extra in catalog.extras_for_event(prefix, name) {
-        if !lookup(ctx.params.as_ref(), &extra.when).is_some_and(is_present) {
+        if !lookup(ctx.params.as_ref(), &extra.when).is_some_and(Json::is_present) {
             continue;
         }
         let Some(info) = catalog.action(&extra.action) else {
@@ -288,23 +289,23 @@ pub fn map_event(event: &Event<'_>, caller: &Caller, catalog: &Catalog) -> Mappi
 /// every object.
 fn delete_objects(catalog: &Catalog, actions: &mut Vec<MappedAction>, ctx: &Context<'_>) {
     let bucket = lookup(ctx.params.as_ref(), "bucketName")
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .filter(|b| !b.is_empty());
-    let entries: Vec<&Value> = match lookup(ctx.params.as_ref(), "delete.Object") {
-        Some(Value::Array(a)) => a.iter().collect(),
-        Some(v @ Value::Object(_)) => vec![v],
+    let entries: Vec<&Json<'_>> = match lookup(ctx.params.as_ref(), "delete.Object") {
+        Some(Json::Array(a)) => a.iter().collect(),
+        Some(v @ Json::Object(_)) => vec![v],
         _ => Vec::new(),
     };
-    let key_of = |e: &Value| {
+    let key_of = |e: &Json<'_>| {
         lookup(Some(e), "Key")
-            .and_then(Value::as_str)
+            .and_then(Json::as_str)
             .filter(|k| !k.is_empty())
             .map(str::to_owned)
     };
     let keys: Option<Vec<String>> = entries.iter().map(|e| key_of(e)).collect();
     let versioned: Vec<String> = entries
         .iter()
-        .filter(|e| lookup(Some(e), "VersionId").is_some_and(is_present))
+        .filter(|e| lookup(Some(e), "VersionId").is_some_and(Json::is_present))
         .filter_map(|e| key_of(e))
         .collect();
     let object = |bucket: &str, key: &str| {
@@ -432,16 +433,6 @@ fn resource_from_denial(
     filled.then_some(Resource { arn, any_path_at })
 }
 
-fn is_present(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-        _ => true,
-    }
-}
-
 fn extra_resource(
     spec: &str,
     ctx: &Context<'_>,
@@ -454,7 +445,7 @@ fn extra_resource(
         };
     }
     let (kind, param) = spec.split_once(':').unwrap_or((spec, ""));
-    let value = lookup(ctx.params.as_ref(), param).and_then(Value::as_str);
+    let value = lookup(ctx.params.as_ref(), param).and_then(Json::as_str);
     match (kind, value) {
         ("role_arn" | "role", Some(arn)) if Arn::parse(arn).is_some() => {
             Ok(vec![Resource::exact(arn)])
@@ -556,16 +547,12 @@ fn camel(s: &str) -> String {
 }
 
 /// Looks up a dotted path in a JSON object, matching keys exactly first, then ignoring ASCII case.
-fn lookup<'v>(root: Option<&'v Value>, path: &str) -> Option<&'v Value> {
+fn lookup<'v, 'a>(root: Option<&'v Json<'a>>, path: &str) -> Option<&'v Json<'a>> {
     let mut cur = root?;
     for key in path.split('.') {
-        let obj = cur.as_object()?;
-        cur = match obj.get(key) {
+        cur = match cur.get(key) {
             Some(v) => v,
-            None => obj
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                .map(|(_, v)| v)?,
+            None => cur.get_ignore_ascii_case(key)?,
         };
     }
     Some(cur)
@@ -588,9 +575,18 @@ fn resolve_resource(
                 .and_then(|b| b.arn_response.as_deref())
                 .and_then(|p| lookup(ctx.response.as_ref(), p))
         })
-        .or_else(|| lookup(ctx.response.as_ref(), &format!("{}.arn", camel(rt))))
-        .or_else(|| lookup(ctx.params.as_ref(), &format!("{}Arn", camel(rt))))
-        .and_then(Value::as_str)
+        .or_else(|| {
+            // `{type}.arn` in the response, else `{type}Arn` in the request, one buffer for both.
+            let mut key = camel(rt);
+            let name_len = key.len();
+            key.push_str(".arn");
+            lookup(ctx.response.as_ref(), &key).or_else(|| {
+                key.truncate(name_len);
+                key.push_str("Arn");
+                lookup(ctx.params.as_ref(), &key)
+            })
+        })
+        .and_then(Json::as_str)
         .filter(|s| Arn::parse(s).is_some());
     if let Some(arn) = whole {
         return Some(Resource::exact(arn));
@@ -603,8 +599,8 @@ fn resolve_resource(
     }
     // 3. CloudTrail's own `resources` list, by type (`AWS::S3::Bucket` is type `bucket`).
     ctx.resources.as_ref()?.as_array()?.iter().find_map(|r| {
-        let ty = r.get("type").and_then(Value::as_str)?;
-        let arn = r.get("ARN").and_then(Value::as_str)?;
+        let ty = r.get("type").and_then(Json::as_str)?;
+        let arn = r.get("ARN").and_then(Json::as_str)?;
         let short = ty.rsplit("::").next()?;
         (short.eq_ignore_ascii_case(rt) && Arn::parse(arn).is_some_and(|a| a.service == prefix))
             .then(|| Resource::exact(arn))
@@ -635,7 +631,7 @@ fn fill_template(
                         .unwrap_or_else(|| camel(base));
                     let value = param
                         .split('|')
-                        .filter_map(|p| lookup(ctx.params.as_ref(), p).and_then(Value::as_str))
+                        .filter_map(|p| lookup(ctx.params.as_ref(), p).and_then(Json::as_str))
                         .find(|s| !s.is_empty())
                         .map(|s| match binding.and_then(|b| b.after_last.as_deref()) {
                             Some(sep) => s.rsplit(sep).next().unwrap_or(s),
@@ -656,7 +652,7 @@ fn fill_template(
                             return Some(Resource::exact(v))
                         }
                         Some(v) if with_path => {
-                            match lookup(ctx.params.as_ref(), "path").and_then(Value::as_str) {
+                            match lookup(ctx.params.as_ref(), "path").and_then(Json::as_str) {
                                 Some(path) if path.starts_with('/') && path.ends_with('/') => {
                                     arn.push_str(path.get(1..).unwrap_or(""));
                                     arn.push_str(v);
