@@ -590,6 +590,10 @@ fn candidates(
     let other_patterns = resource_patterns(other);
     let other_refs: Vec<&Pattern> = other_patterns.iter().collect();
     for r in &own {
+        // `*` is also the resource of actions that name none (`iam:ListUsers`).
+        if r == "*" {
+            ress.push("*".to_owned());
+        }
         if let Some(Some(w)) = glob::uncovered(&Pattern::new(r, false), &other_refs, &|a| {
             atoms.concrete_atom(a)
         }) {
@@ -598,6 +602,7 @@ fn candidates(
         ress.push(fill(&atoms.concrete(r), "example"));
         ress.push(fill(&atoms.concrete(r), ""));
     }
+    ress.retain(|r| !r.is_empty());
     if let Some((_, rr)) = asked {
         ress.push(fill(rr, "example"));
         ress.push(rr.to_owned());

@@ -226,7 +226,7 @@ impl PolicySet {
                 }
                 let (policies, missing) = snap.identity_policies(p);
                 for (name, doc) in policies {
-                    set.add_document(&name, doc)?;
+                    set.add_document(&name.replace('`', ""), doc)?;
                 }
                 for arn in missing {
                     set.policies += 1;
@@ -240,13 +240,13 @@ impl PolicySet {
                 for (kind, owners) in [("user", &snap.users), ("role", &snap.roles)] {
                     for (name, p) in owners {
                         for (policy, doc) in &p.inline {
-                            set.add_document(&format!("{kind} `{name}` inline `{policy}`"), doc)?;
+                            set.add_document(&format!("{kind} {name} inline {policy}"), doc)?;
                         }
                     }
                 }
                 for (name, g) in &snap.groups {
                     for (policy, doc) in &g.inline {
-                        set.add_document(&format!("group `{name}` inline `{policy}`"), doc)?;
+                        set.add_document(&format!("group {name} inline {policy}"), doc)?;
                     }
                 }
                 for (arn, doc) in &snap.managed {
