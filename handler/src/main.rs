@@ -573,7 +573,8 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
 
 /// `warden check …`: 0 pass, 1 fail or cannot prove; an unreadable input is an error (2).
 fn run_check(command: CheckCommand, out: &mut impl Write) -> Result<ExitCode> {
-    let catalog = Catalog::builtin().context("the built-in action catalog does not load (a bug)")?;
+    let catalog =
+        Catalog::builtin().context("the built-in action catalog does not load (a bug)")?;
     let mut atoms = policy_rules::policy_check::Atoms::new();
     let (name, what, outcome, format) = match command {
         CheckCommand::NoNewAccess {

@@ -29,12 +29,26 @@ const REF: &str = "fixtures/checks/reference.json";
 #[test]
 fn no_new_access_passes_fails_and_cannot_prove_with_its_exit_codes() {
     warden()
-        .args(["check", "no-new-access", "--reference", REF, "--policy", "fixtures/checks/narrower.json"])
+        .args([
+            "check",
+            "no-new-access",
+            "--reference",
+            REF,
+            "--policy",
+            "fixtures/checks/narrower.json",
+        ])
         .assert()
         .code(0)
         .stdout(predicate::str::starts_with("pass: no new access"));
     warden()
-        .args(["check", "no-new-access", "--reference", REF, "--policy", "fixtures/checks/broader.json"])
+        .args([
+            "check",
+            "no-new-access",
+            "--reference",
+            REF,
+            "--policy",
+            "fixtures/checks/broader.json",
+        ])
         .assert()
         .code(1)
         .stdout(predicate::str::contains("fail: new access"))
@@ -58,26 +72,56 @@ fn no_new_access_passes_fails_and_cannot_prove_with_its_exit_codes() {
 #[test]
 fn json_output_has_result_and_for_a_failure_the_example() {
     let (code, v) = json_of(&[
-        "check", "no-new-access", "--reference", REF, "--policy", "fixtures/checks/broader.json", "--format", "json",
+        "check",
+        "no-new-access",
+        "--reference",
+        REF,
+        "--policy",
+        "fixtures/checks/broader.json",
+        "--format",
+        "json",
     ]);
     assert_eq!(code, 1);
     assert_eq!(v["check"], "no-new-access");
     assert_eq!(v["result"], "fail");
     let ex = &v["example"];
-    assert!(ex["action"].as_str().unwrap().to_ascii_lowercase().starts_with("s3:put"), "{v}");
-    assert!(ex["resource"].as_str().unwrap().starts_with("arn:aws:s3:::reports/"));
+    assert!(
+        ex["action"]
+            .as_str()
+            .unwrap()
+            .to_ascii_lowercase()
+            .starts_with("s3:put"),
+        "{v}"
+    );
+    assert!(ex["resource"]
+        .as_str()
+        .unwrap()
+        .starts_with("arn:aws:s3:::reports/"));
     assert_eq!(ex["statement"]["sid"], "WriteReports");
     assert_eq!(ex["statement"]["policy"], "fixtures/checks/broader.json");
     assert_eq!(ex["statement"]["document"]["Action"], "s3:Put*");
     assert!(v["why"].is_string());
     let (code, v) = json_of(&[
-        "check", "no-new-access", "--reference", REF, "--policy", "fixtures/checks/narrower.json", "--format", "json",
+        "check",
+        "no-new-access",
+        "--reference",
+        REF,
+        "--policy",
+        "fixtures/checks/narrower.json",
+        "--format",
+        "json",
     ]);
     assert_eq!((code, v["result"].as_str()), (0, Some("pass")));
     assert!(v.get("example").is_none());
     let (code, v) = json_of(&[
-        "check", "no-new-access", "--reference", "fixtures/checks/not-action-reference.json",
-        "--policy", "fixtures/checks/not-action.json", "--format", "json",
+        "check",
+        "no-new-access",
+        "--reference",
+        "fixtures/checks/not-action-reference.json",
+        "--policy",
+        "fixtures/checks/not-action.json",
+        "--format",
+        "json",
     ]);
     assert_eq!((code, v["result"].as_str()), (1, Some("cannot-prove")));
     assert!(v["why"].as_str().unwrap().contains("NotAction"));
@@ -86,13 +130,26 @@ fn json_output_has_result_and_for_a_failure_the_example() {
 #[test]
 fn access_not_granted_on_files_and_the_account_file() {
     warden()
-        .args(["check", "access-not-granted", "--actions", "iam:PassRole,s3:DeleteBucket", REF])
+        .args([
+            "check",
+            "access-not-granted",
+            "--actions",
+            "iam:PassRole,s3:DeleteBucket",
+            REF,
+        ])
         .assert()
         .code(0)
         .stdout(predicate::str::starts_with("pass:"));
     let (code, v) = json_of(&[
-        "check", "access-not-granted", "--actions", "s3:PutObject,s3:GetObject",
-        "--resources", "arn:aws:s3:::reports/q3.csv", REF, "--format", "json",
+        "check",
+        "access-not-granted",
+        "--actions",
+        "s3:PutObject,s3:GetObject",
+        "--resources",
+        "arn:aws:s3:::reports/q3.csv",
+        REF,
+        "--format",
+        "json",
     ]);
     assert_eq!(code, 1);
     assert_eq!(v["result"], "fail");
@@ -101,15 +158,26 @@ fn access_not_granted_on_files_and_the_account_file() {
     // Denied where the Deny covers it.
     warden()
         .args([
-            "check", "access-not-granted", "--actions", "s3:GetObject",
-            "--resources", "arn:aws:s3:::reports/secret/*", REF,
+            "check",
+            "access-not-granted",
+            "--actions",
+            "s3:GetObject",
+            "--resources",
+            "arn:aws:s3:::reports/secret/*",
+            REF,
         ])
         .assert()
         .code(0);
     // The real account file: its admins may pass roles.
     let gaad = "fixtures/policies/cloudsplaining_test_example-authz-details.json";
     warden()
-        .args(["check", "access-not-granted", "--actions", "iam:PassRole", gaad])
+        .args([
+            "check",
+            "access-not-granted",
+            "--actions",
+            "iam:PassRole",
+            gaad,
+        ])
         .assert()
         .code(1)
         .stdout(predicate::str::contains("fail:"))
@@ -120,7 +188,14 @@ fn access_not_granted_on_files_and_the_account_file() {
 fn the_real_template_against_itself_and_a_wider_copy() {
     let template = "cloudformation/warden.yaml";
     warden()
-        .args(["check", "no-new-access", "--reference", template, "--policy", template])
+        .args([
+            "check",
+            "no-new-access",
+            "--reference",
+            template,
+            "--policy",
+            template,
+        ])
         .assert()
         .code(0)
         .stdout(predicate::str::starts_with("pass:"));
@@ -135,7 +210,14 @@ fn the_real_template_against_itself_and_a_wider_copy() {
     let path = dir.path().join("wider.yaml");
     std::fs::write(&path, wider).unwrap();
     let (code, v) = json_of(&[
-        "check", "no-new-access", "--reference", template, "--policy", path.to_str().unwrap(), "--format", "json",
+        "check",
+        "no-new-access",
+        "--reference",
+        template,
+        "--policy",
+        path.to_str().unwrap(),
+        "--format",
+        "json",
     ]);
     assert_eq!(code, 1, "{v}");
     assert_eq!(v["result"], "fail");
@@ -145,8 +227,13 @@ fn the_real_template_against_itself_and_a_wider_copy() {
     // The function may not attach any policy it likes on users, only Warden's own.
     warden()
         .args([
-            "check", "access-not-granted", "--actions", "iam:AttachUserPolicy,iam:CreatePolicyVersion",
-            "--resources", "arn:aws:iam::aws:policy/AdministratorAccess", template,
+            "check",
+            "access-not-granted",
+            "--actions",
+            "iam:AttachUserPolicy,iam:CreatePolicyVersion",
+            "--resources",
+            "arn:aws:iam::aws:policy/AdministratorAccess",
+            template,
         ])
         .assert()
         .code(0);
@@ -155,18 +242,42 @@ fn the_real_template_against_itself_and_a_wider_copy() {
 #[test]
 fn unreadable_inputs_exit_2_naming_the_file() {
     warden()
-        .args(["check", "no-new-access", "--reference", REF, "--policy", "fixtures/checks/invalid.json"])
+        .args([
+            "check",
+            "no-new-access",
+            "--reference",
+            REF,
+            "--policy",
+            "fixtures/checks/invalid.json",
+        ])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("`fixtures/checks/invalid.json`"))
         .stderr(predicate::str::contains("`Statement`"));
     warden()
-        .args(["check", "no-new-access", "--reference", "fixtures/checks/missing.json", "--policy", REF])
+        .args([
+            "check",
+            "no-new-access",
+            "--reference",
+            "fixtures/checks/missing.json",
+            "--policy",
+            REF,
+        ])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("cannot read `fixtures/checks/missing.json`"));
+        .stderr(predicate::str::contains(
+            "cannot read `fixtures/checks/missing.json`",
+        ));
     warden()
-        .args(["check", "access-not-granted", "--actions", "iam:PassRole", "--principal", "arn:aws:iam::1:user/x", REF])
+        .args([
+            "check",
+            "access-not-granted",
+            "--actions",
+            "iam:PassRole",
+            "--principal",
+            "arn:aws:iam::1:user/x",
+            REF,
+        ])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("--principal"));

@@ -14,9 +14,7 @@
 
 use policy_rules::evaluate::{evaluate, Answer, Policies, Request, RequestContext};
 use policy_rules::policy::PolicyDocument;
-use policy_rules::policy_check::{
-    access_not_granted, no_new_access, Atoms, Outcome, PolicySet,
-};
+use policy_rules::policy_check::{access_not_granted, no_new_access, Atoms, Outcome, PolicySet};
 use policy_rules::wildcard;
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -142,8 +140,7 @@ fn allows(docs: &[PolicyDocument], action: &str, resource: &str, ctx: &RequestCo
         .enumerate()
         .map(|(i, d)| (format!("p{i}"), d))
         .collect();
-    let named: Vec<(&str, &PolicyDocument)> =
-        named.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+    let named: Vec<(&str, &PolicyDocument)> = named.iter().map(|(n, d)| (n.as_str(), *d)).collect();
     evaluate(
         &Request {
             principal_arn: "arn:aws:iam::123456789012:user/warden-check",
@@ -252,7 +249,10 @@ fn the_generator_reaches_every_answer() {
             Outcome::CannotProve { .. } => cannot += 1,
         }
     }
-    assert!(pass > 5 && fail > 50 && cannot > 0, "pass {pass}, fail {fail}, cannot-prove {cannot}");
+    assert!(
+        pass > 5 && fail > 50 && cannot > 0,
+        "pass {pass}, fail {fail}, cannot-prove {cannot}"
+    );
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -85,7 +85,12 @@ pub fn load(
         Ok(v) => v,
         Err(json_error) => match yaml_serde::from_str::<yaml_serde::Value>(&text) {
             Ok(y) if y.is_mapping() => yaml_to_json(&y),
-            _ => return Err(invalid(path, format!("neither JSON nor YAML: {json_error}"))),
+            _ => {
+                return Err(invalid(
+                    path,
+                    format!("neither JSON nor YAML: {json_error}"),
+                ))
+            }
         },
     };
     let name = path.display().to_string();

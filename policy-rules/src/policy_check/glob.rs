@@ -68,7 +68,11 @@ impl Pattern {
                     toks.push(Tok::Atom(format!(
                         "var:{}{}",
                         name.trim().to_ascii_lowercase(),
-                        if default.is_empty() { String::new() } else { format!(",{}", default.trim()) }
+                        if default.is_empty() {
+                            String::new()
+                        } else {
+                            format!(",{}", default.trim())
+                        }
                     )));
                     rest = rest.get(end + 1..).unwrap_or("");
                     continue;
@@ -222,12 +226,7 @@ pub(crate) fn uncovered(
         if seen.len() > BUDGET {
             return None;
         }
-        if n == new.toks.len()
-            && !olds
-                .iter()
-                .zip(&old_states)
-                .any(|(o, s)| o.accepts(s))
-        {
+        if n == new.toks.len() && !olds.iter().zip(&old_states).any(|(o, s)| o.accepts(s)) {
             return Some(Some(spell(&word, other, atom)));
         }
         for letter in &alphabet {
@@ -298,7 +297,9 @@ mod tests {
     fn covered(new: &str, olds: &[&str]) -> bool {
         let olds: Vec<Pattern> = olds.iter().map(|o| p(o)).collect();
         let refs: Vec<&Pattern> = olds.iter().collect();
-        uncovered(&p(new), &refs, &|a| format!("<{a}>")).unwrap().is_none()
+        uncovered(&p(new), &refs, &|a| format!("<{a}>"))
+            .unwrap()
+            .is_none()
     }
 
     #[test]
@@ -324,7 +325,10 @@ mod tests {
     #[test]
     fn atoms_are_matched_by_themselves_or_absorbed_by_star() {
         let acct = "\u{E000}";
-        assert!(covered(&format!("arn:{acct}:x"), &[&format!("arn:{acct}:*")]));
+        assert!(covered(
+            &format!("arn:{acct}:x"),
+            &[&format!("arn:{acct}:*")]
+        ));
         assert!(covered(&format!("arn:{acct}:x"), &["arn:*:x"]));
         assert!(!covered(&format!("arn:{acct}:x"), &["arn:?:x"]));
         assert!(!covered(&format!("arn:{acct}:x"), &["arn:1:x"]));

@@ -68,8 +68,13 @@ pub struct Example {
 pub enum Outcome {
     Pass,
     /// With why the check could not pass, and the example request.
-    Fail { why: String, example: Box<Example> },
-    CannotProve { why: String },
+    Fail {
+        why: String,
+        example: Box<Example>,
+    },
+    CannotProve {
+        why: String,
+    },
 }
 
 fn actions(st: &Statement) -> Option<&[String]> {
@@ -329,8 +334,7 @@ pub fn access_not_granted(
     let names = catalog_names(catalog);
     let mut budget = MAX_CANDIDATES;
     for (why, s, q, rr) in &gaps {
-        for (action, resource, ctx) in candidates(&s.statement, Some((q, rr)), &[], &names, atoms)
-        {
+        for (action, resource, ctx) in candidates(&s.statement, Some((q, rr)), &[], &names, atoms) {
             if budget == 0 {
                 break;
             }
@@ -372,7 +376,9 @@ fn may_allow(s: &SetStatement, q: &str, rr: &str, policy: &PolicySet) -> Result<
         Scope::Only(list) => action_patterns(list)
             .iter()
             .any(|a| glob::meet(&a.widened(), &pq) != Some(false)),
-        Scope::Not(list) => included(&pq, &action_patterns(list).iter().collect::<Vec<_>>()) != Some(true),
+        Scope::Not(list) => {
+            included(&pq, &action_patterns(list).iter().collect::<Vec<_>>()) != Some(true)
+        }
     };
     let meeting_resources: Option<Vec<Pattern>> = match &st.resource {
         None => Some(vec![Pattern::new("*", false)]),
@@ -513,11 +519,17 @@ fn satisfying(st: &Statement) -> BTreeMap<String, String> {
                 continue;
             };
             let value = match base {
-                "StringEquals" | "StringEqualsIgnoreCase" | "ArnEquals" | "BinaryEquals"
-                | "Bool" | "NumericEquals" | "DateEquals" | "NumericLessThanEquals"
-                | "NumericGreaterThanEquals" | "DateLessThanEquals" | "DateGreaterThanEquals" => {
-                    fill(first, "example")
-                }
+                "StringEquals"
+                | "StringEqualsIgnoreCase"
+                | "ArnEquals"
+                | "BinaryEquals"
+                | "Bool"
+                | "NumericEquals"
+                | "DateEquals"
+                | "NumericLessThanEquals"
+                | "NumericGreaterThanEquals"
+                | "DateLessThanEquals"
+                | "DateGreaterThanEquals" => fill(first, "example"),
                 "StringLike" | "ArnLike" => fill(first, "example"),
                 "IpAddress" => first.split('/').next().unwrap_or(first).to_owned(),
                 "NumericLessThan" => match first.parse::<f64>() {
@@ -565,8 +577,12 @@ fn candidates(
                     .iter()
                     .filter(|n| wildcard::matches_ignore_ascii_case(p, n))
                     .filter(|n| match &st.action {
-                        Scope::Only(l) => l.iter().any(|a| wildcard::matches_ignore_ascii_case(a, n)),
-                        Scope::Not(l) => !l.iter().any(|a| wildcard::matches_ignore_ascii_case(a, n)),
+                        Scope::Only(l) => {
+                            l.iter().any(|a| wildcard::matches_ignore_ascii_case(a, n))
+                        }
+                        Scope::Not(l) => {
+                            !l.iter().any(|a| wildcard::matches_ignore_ascii_case(a, n))
+                        }
                     })
                     .take(ACTIONS_PER_PATTERN)
                     .cloned(),
@@ -576,7 +592,11 @@ fn candidates(
             acts.extend(
                 names
                     .iter()
-                    .filter(|n| !patterns.iter().any(|(x, _)| wildcard::matches_ignore_ascii_case(x, n)))
+                    .filter(|n| {
+                        !patterns
+                            .iter()
+                            .any(|(x, _)| wildcard::matches_ignore_ascii_case(x, n))
+                    })
                     .take(ACTIONS_PER_PATTERN)
                     .cloned(),
             );
@@ -817,28 +837,42 @@ mod tests {
         let old = r#"{"Statement":{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}}"#;
         assert_eq!(nna(old, old), Outcome::Pass);
         let new = r#"{"Statement":{"Effect":"Allow","NotAction":["iam:*","s3:*"],"Resource":"*"}}"#;
-        assert!(matches!(nna(old, new), Outcome::CannotProve { .. }), "{:?}", nna(old, new));
+        assert!(
+            matches!(nna(old, new), Outcome::CannotProve { .. }),
+            "{:?}",
+            nna(old, new)
+        );
     }
 
     #[test]
     fn looser_conditions_fail() {
         let old = r#"{"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"StringEquals":{"aws:username":"alice"}}}}"#;
         let new = r#"{"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#;
-        assert!(matches!(nna(old, new), Outcome::Fail { .. }), "{:?}", nna(old, new));
+        assert!(
+            matches!(nna(old, new), Outcome::Fail { .. }),
+            "{:?}",
+            nna(old, new)
+        );
         assert_eq!(nna(new, old), Outcome::Pass);
     }
 
     #[test]
     fn access_not_granted_answers() {
-        let p = set(r#"{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"},{"Effect":"Deny","Action":"s3:DeleteBucket","Resource":"*"}]}"#);
+        let p = set(
+            r#"{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"},{"Effect":"Deny","Action":"s3:DeleteBucket","Resource":"*"}]}"#,
+        );
         let ask = |a: &[&str], r: &[&str]| {
             let a: Vec<String> = a.iter().map(|s| (*s).to_owned()).collect();
             let r: Vec<String> = r.iter().map(|s| (*s).to_owned()).collect();
             access_not_granted(&p, &a, &r, &Atoms::new(), None)
         };
-        assert_eq!(ask(&["iam:PassRole", "ec2:RunInstances"], &[]), Outcome::Pass);
+        assert_eq!(
+            ask(&["iam:PassRole", "ec2:RunInstances"], &[]),
+            Outcome::Pass
+        );
         assert_eq!(ask(&["s3:DeleteBucket"], &[]), Outcome::Pass);
-        let Outcome::Fail { example, .. } = ask(&["s3:PutBucketPolicy"], &["arn:aws:s3:::b"]) else {
+        let Outcome::Fail { example, .. } = ask(&["s3:PutBucketPolicy"], &["arn:aws:s3:::b"])
+        else {
             panic!()
         };
         assert_eq!(example.action, "s3:PutBucketPolicy");

@@ -53,9 +53,7 @@ impl Atoms {
 
     fn name(&self, c: char) -> Option<&str> {
         let i = u32::from(c).checked_sub(u32::from(*ATOM_CHARS.start()))?;
-        self.names
-            .get(usize::try_from(i).ok()?)
-            .map(String::as_str)
+        self.names.get(usize::try_from(i).ok()?).map(String::as_str)
     }
 
     /// `s` with its atoms written as CloudFormation writes them (`${AWS::AccountId}`).
@@ -276,31 +274,34 @@ impl PolicySet {
                 | "AWS::IAM::ManagedPolicy"
                 | "AWS::IAM::RolePolicy"
                 | "AWS::IAM::UserPolicy"
-                | "AWS::IAM::GroupPolicy" => {
-                    documents.push((id.clone(), props.get("PolicyDocument").unwrap_or(&Value::Null)))
-                }
-                "AWS::IAM::Role" | "AWS::IAM::User" | "AWS::IAM::Group" => match props.get("Policies") {
-                    None => {}
-                    Some(Value::Array(list)) => {
-                        for (i, p) in list.iter().enumerate() {
-                            let name = p
-                                .get("PolicyName")
-                                .and_then(Value::as_str)
-                                .map_or_else(|| format!("{i}"), str::to_owned);
-                            documents.push((
-                                format!("{id}/{name}"),
-                                p.get("PolicyDocument").unwrap_or(p),
+                | "AWS::IAM::GroupPolicy" => documents.push((
+                    id.clone(),
+                    props.get("PolicyDocument").unwrap_or(&Value::Null),
+                )),
+                "AWS::IAM::Role" | "AWS::IAM::User" | "AWS::IAM::Group" => {
+                    match props.get("Policies") {
+                        None => {}
+                        Some(Value::Array(list)) => {
+                            for (i, p) in list.iter().enumerate() {
+                                let name = p
+                                    .get("PolicyName")
+                                    .and_then(Value::as_str)
+                                    .map_or_else(|| format!("{i}"), str::to_owned);
+                                documents.push((
+                                    format!("{id}/{name}"),
+                                    p.get("PolicyDocument").unwrap_or(p),
+                                ));
+                            }
+                        }
+                        Some(_) => {
+                            set.policies += 1;
+                            set.statements.push(allow_everything(
+                                id,
+                                format!("the `Policies` of `{id}` are not a list Warden can read"),
                             ));
                         }
                     }
-                    Some(_) => {
-                        set.policies += 1;
-                        set.statements.push(allow_everything(
-                            id,
-                            format!("the `Policies` of `{id}` are not a list Warden can read"),
-                        ));
-                    }
-                },
+                }
                 _ => {}
             }
             for (name, doc) in documents {
@@ -341,9 +342,7 @@ impl Reader<'_> {
         let is_resource = |n: &str| self.resources.contains_key(n);
         let known = (PSEUDO.contains(&name) && name != "AWS::NotificationARNs")
             || is_resource(name)
-            || name
-                .split_once('.')
-                .is_some_and(|(r, _)| is_resource(r));
+            || name.split_once('.').is_some_and(|(r, _)| is_resource(r));
         if name == "AWS::NoValue" {
             return Text::NoValue;
         }
@@ -482,16 +481,17 @@ impl Reader<'_> {
         };
         for (index, raw) in statements.into_iter().enumerate() {
             // `!If [Cond, {statement}, !Ref AWS::NoValue]`: each branch may be the statement.
-            let (branches, cond): (Vec<&Value>, Option<String>) = match raw
-                .get("Fn::If")
-                .and_then(Value::as_array)
-            {
-                Some(a) => (
-                    a.iter().skip(1).filter(|b| b.is_object() && b.get("Ref").is_none()).collect(),
-                    a.first().and_then(Value::as_str).map(str::to_owned),
-                ),
-                None => (vec![raw], None),
-            };
+            let (branches, cond): (Vec<&Value>, Option<String>) =
+                match raw.get("Fn::If").and_then(Value::as_array) {
+                    Some(a) => (
+                        a.iter()
+                            .skip(1)
+                            .filter(|b| b.is_object() && b.get("Ref").is_none())
+                            .collect(),
+                        a.first().and_then(Value::as_str).map(str::to_owned),
+                    ),
+                    None => (vec![raw], None),
+                };
             for branch in branches {
                 let mut why = Vec::new();
                 if let Some(w) = when {
@@ -543,7 +543,11 @@ impl Reader<'_> {
                     Text::Known(e, true) => {
                         out.insert(key.clone(), Value::String(e));
                     }
-                    _ => return Err(err("`Effect` must be written out (`Allow` or `Deny`)".to_owned())),
+                    _ => {
+                        return Err(err(
+                            "`Effect` must be written out (`Allow` or `Deny`)".to_owned()
+                        ))
+                    }
                 },
                 "Action" | "Resource" => {
                     let (list, exact) = self.strings(v, false);
@@ -555,7 +559,9 @@ impl Reader<'_> {
                 "NotAction" | "NotResource" => {
                     let (list, exact) = self.strings(v, true);
                     if !exact {
-                        why.push(format!("a value of its `{key}` is not known before deployment (left out)"));
+                        why.push(format!(
+                            "a value of its `{key}` is not known before deployment (left out)"
+                        ));
                     }
                     if list.is_empty() {
                         out.insert(key.trim_start_matches("Not").to_owned(), json!("*"));
@@ -570,7 +576,9 @@ impl Reader<'_> {
                             for (k, vals) in kinds {
                                 let (list, exact) = self.strings(vals, false);
                                 if !exact {
-                                    why.push(format!("a value of its `{key}` is not known before deployment"));
+                                    why.push(format!(
+                                        "a value of its `{key}` is not known before deployment"
+                                    ));
                                 }
                                 m.insert(k.clone(), json!(list));
                             }
@@ -644,11 +652,17 @@ mod tests {
             Some(Scope::Only(r)) => r.iter().map(|r| atoms.render(r)).collect::<Vec<_>>(),
             _ => vec![],
         };
-        assert_eq!(res(&s[0].statement), vec!["arn:${AWS::Partition}:s3:::${B}/*"]);
+        assert_eq!(
+            res(&s[0].statement),
+            vec!["arn:${AWS::Partition}:s3:::${B}/*"]
+        );
         assert_eq!(s[0].uncertain, None);
         assert_eq!(res(&s[1].statement), vec!["arn:aws:s3:::*/x"]);
         assert!(s[1].uncertain.as_deref().unwrap().contains("`Resource`"));
-        assert_eq!(s[1].statement.action, Scope::Only(vec!["s3:PutObject".into()]));
+        assert_eq!(
+            s[1].statement.action,
+            Scope::Only(vec!["s3:PutObject".into()])
+        );
         // The unknown NotAction entry is left out: NotAction of nothing is every action.
         assert_eq!(s[2].statement.action, Scope::Only(vec!["*".into()]));
         assert_eq!(s[2].statement.condition.len(), 1);
