@@ -219,11 +219,22 @@ fn the_real_template_against_itself_and_a_wider_copy() {
         "--format",
         "json",
     ]);
+    // Not a pass: the template's Denies with values known only at deployment (left out of their
+    // conditions) may deny the example the evaluator tries, so it is `cannot-prove`, naming the
+    // statement and the action.
     assert_eq!(code, 1, "{v}");
-    assert_eq!(v["result"], "fail");
-    assert_eq!(v["example"]["action"], "iam:CreateAccessKey");
-    assert_eq!(v["example"]["statement"]["sid"], "DenyAndUndoOnPrincipals");
-    assert_eq!(v["example"]["assumed"]["AWS::AccountId"], "123456789012");
+    assert_ne!(v["result"], "pass");
+    assert!(
+        v["why"].as_str().unwrap().contains("iam:CreateAccessKey"),
+        "{v}"
+    );
+    assert!(
+        v["why"]
+            .as_str()
+            .unwrap()
+            .contains("DenyAndUndoOnPrincipals"),
+        "{v}"
+    );
     // The function may not attach any policy it likes on users, only Warden's own.
     warden()
         .args([

@@ -234,8 +234,9 @@ pub fn no_new_access(
         };
         if let Err(why) = result {
             let text = format!(
-                "{} allows what the reference may not: {why}",
-                label(s, atoms)
+                "{} allows what the reference may not: {}",
+                label(s, atoms),
+                atoms.render(&why)
             );
             gaps.push((with_uncertain(text, s), s));
         }
@@ -252,8 +253,9 @@ pub fn no_new_access(
         };
         if let Err(why) = result {
             let text = format!(
-                "the reference's Deny {} is not in the policy: {why}",
-                label(d, atoms)
+                "the reference's Deny {} is not in the policy: {}",
+                label(d, atoms),
+                atoms.render(&why)
             );
             gaps.push((with_uncertain(text, d), d));
         }

@@ -538,7 +538,11 @@ impl Reader<'_> {
         let mut out = Map::new();
         for (key, v) in obj {
             match key.as_str() {
-                "Sid" => {}
+                "Sid" => {
+                    if let Value::String(sid) = v {
+                        out.insert(key.clone(), Value::String(sid.clone()));
+                    }
+                }
                 "Effect" => match self.text(v) {
                     Text::Known(e, true) => {
                         out.insert(key.clone(), Value::String(e));
