@@ -4,6 +4,7 @@
 //! - when it says `Fail`, its example is allowed by the new set and not by the reference;
 //! - when access-not-granted says `Pass`, no asked action on an asked resource is allowed;
 //! - when it says `Fail`, its example is one asked for, and allowed.
+//!
 //! The same over templates, whose `${AWS::AccountId}` atom the evaluator sees in several values.
 #![allow(
     clippy::unwrap_used,

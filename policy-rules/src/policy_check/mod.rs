@@ -714,12 +714,12 @@ impl<'s> Side<'s> {
         let mut docs: Vec<(String, PolicyDocument, Vec<&'s SetStatement>)> = Vec::new();
         let mut by_policy: BTreeMap<&str, usize> = BTreeMap::new();
         for s in &set.statements {
-            let keep = match (reading, s.statement.effect, &s.uncertain) {
-                (_, _, None) => true,
-                (Reading::Broadest, Effect::Allow, Some(_)) => true,
-                (Reading::Narrowest, Effect::Deny, Some(_)) => true,
-                _ => false,
-            };
+            let keep = matches!(
+                (reading, s.statement.effect, &s.uncertain),
+                (_, _, None)
+                    | (Reading::Broadest, Effect::Allow, Some(_))
+                    | (Reading::Narrowest, Effect::Deny, Some(_))
+            );
             if !keep {
                 continue;
             }
