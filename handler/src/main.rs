@@ -16,13 +16,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use warden_handler::assembly::{init_logging_with, LogSetup};
 use warden_handler::cli::account_scope::{AccountFile, GroupsFile, ScopedMemberships};
-use warden_handler::cli::args::{Cli, Command, EvidenceCommand, Format, RulesCommand};
+use warden_handler::cli::args::{
+    CheckCommand, Cli, Command, EvidenceCommand, Format, RulesCommand,
+};
 use warden_handler::cli::commands;
 use warden_handler::cli::output::{is_closed_output, DataOutput, SharedOutput};
 use warden_handler::cli::plan_report::{plan_file, Note, PlanContext};
 use warden_handler::cli::replay::{replay, ReplayContext, Sink};
 use warden_handler::cli::report::{render_summary, JsonLinesSink, NullSink};
-use warden_handler::cli::{evidence_view, status, sweep};
+use warden_handler::cli::{check, evidence_view, status, sweep};
 
 /// Where the demo's log lines go unless `--verbose`: a file, so they do not break up its story.
 fn demo_log_path() -> PathBuf {
@@ -466,6 +468,7 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
                 }
             }
         }
+        Command::Check { command } => run_check(command, out),
         Command::Rules {
             command: RulesCommand::Default,
         } => {
@@ -654,6 +657,65 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
             })
         }
     }
+}
+
+/// `warden check …`: 0 pass, 1 fail or cannot prove; an unreadable input is an error (2).
+fn run_check(command: CheckCommand, out: &mut impl Write) -> Result<ExitCode> {
+    let catalog =
+        Catalog::builtin().context("the built-in action catalog does not load (a bug)")?;
+    let mut atoms = policy_rules::policy_check::Atoms::new();
+    let (name, what, outcome, format) = match command {
+        CheckCommand::NoNewAccess {
+            reference,
+            policy,
+            principal,
+            format,
+        } => {
+            let old = check::load(&reference, principal.as_deref(), &mut atoms)?;
+            let new = check::load(&policy, principal.as_deref(), &mut atoms)?;
+            let outcome =
+                policy_rules::policy_check::no_new_access(&old, &new, &atoms, Some(&catalog));
+            (
+                "no-new-access",
+                format!("`{}`", policy.display()),
+                outcome,
+                format,
+            )
+        }
+        CheckCommand::AccessNotGranted {
+            actions,
+            resources,
+            principal,
+            format,
+            policy,
+        } => {
+            if let Some(bad) = actions
+                .iter()
+                .find(|a| a.as_str() != "*" && !a.contains(':'))
+            {
+                anyhow::bail!("--actions: `{bad}` is not an action (`service:Action`, or `*`)");
+            }
+            let set = check::load(&policy, principal.as_deref(), &mut atoms)?;
+            let outcome = policy_rules::policy_check::access_not_granted(
+                &set,
+                &actions,
+                &resources,
+                &atoms,
+                Some(&catalog),
+            );
+            (
+                "access-not-granted",
+                format!("`{}`", policy.display()),
+                outcome,
+                format,
+            )
+        }
+    };
+    check::render(name, &what, &outcome, format == Format::Json, out)?;
+    Ok(match outcome {
+        policy_rules::policy_check::Outcome::Pass => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    })
 }
 
 /// `warden man --dir DIR`: `warden.1` and one page per command (`warden-evidence-list.1`); the

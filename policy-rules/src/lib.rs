@@ -23,6 +23,7 @@ pub mod memberships;
 pub mod model;
 pub mod planner;
 pub mod policy;
+pub mod policy_check;
 mod principal_match;
 pub mod principal_pattern;
 pub mod review;

@@ -25,6 +25,7 @@ be used (a file, the rules, the configuration, AWS: the message names what and w
   sweep               1  some of the account could not be judged (a note names it)
                       3  findings above the change limit: their changes were not planned
   rules check         1  the rule file has errors
+  check               1  the check failed, or cannot prove it passes (the output says which)
   rollback            0  also when the change is rolled back already (it says so, changes nothing)
 
 ",
@@ -140,6 +141,17 @@ pub const CATCH_UP_EXIT_CODES: &str = concat!(
   2  the configuration or AWS could not be used (no region, no credentials, no intake queue, a
      lookup or send that failed after its retries: the message says which; the checkpoint keeps
      what was sent), or a usage error
+
+",
+    closed_output!()
+);
+
+pub const CHECK_EXIT_CODES: &str = concat!(
+    "Exit codes:
+  0  pass: proven for every request
+  1  fail (the output names an example request and the statement that allows it), or cannot
+     prove (the output says why)
+  2  an input cannot be read (the message names the file and what is wrong), or a usage error
 
 ",
     closed_output!()
@@ -458,6 +470,22 @@ pub enum Command {
         #[command(subcommand)]
         command: EvidenceCommand,
     },
+    /// Check IAM policies before they ship, as IAM Access Analyzer's custom policy checks do:
+    /// `no-new-access` (a new policy set allows nothing its reference does not) and
+    /// `access-not-granted` (a policy set allows none of some actions). Each input is a policy
+    /// document (JSON), a CloudFormation template (JSON or YAML: its `AWS::IAM::*` policies and
+    /// the inline policies of roles, users and groups), or the output of `aws iam
+    /// get-account-authorization-details`.
+    ///
+    /// `pass` is said only when proven for every request; `fail` only with an example request
+    /// the evaluator confirms; otherwise `cannot-prove`, with why. Template values known only at
+    /// deployment (`${AWS::AccountId}`, `!GetAtt`) are the same value on both sides; values that
+    /// may be anything (parameters, `!If`) are read in their broadest or narrowest form, whichever
+    /// is safe.
+    Check {
+        #[command(subcommand)]
+        command: CheckCommand,
+    },
     /// Check or print rule files.
     Rules {
         #[command(subcommand)]
@@ -526,6 +554,53 @@ pub enum EvidenceCommand {
         /// Write to this file (created; an existing file is never overwritten) instead of stdout.
         #[arg(long, short = 'o', visible_alias = "output", value_name = "F")]
         file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CheckCommand {
+    /// Fail when the policy set (--policy) allows any request the reference (--reference) does
+    /// not, naming an example request and the statement that allows it.
+    #[command(name = "no-new-access", after_help = CHECK_EXIT_CODES)]
+    NoNewAccess {
+        /// The policies as they are now (the baseline).
+        #[arg(long, value_name = "FILE")]
+        reference: PathBuf,
+        /// The policies as they will be.
+        #[arg(long, value_name = "FILE")]
+        policy: PathBuf,
+        /// For account files: compare this principal's own policies (inline, attached, its
+        /// groups') instead of every policy in the file.
+        #[arg(long, value_name = "ARN")]
+        principal: Option<String>,
+        /// `text`: a line or two for people; `json`: one JSON object (`check`, `result`, `why`,
+        /// `example`).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Fail when the policy set allows any of --actions (on any of --resources), naming an
+    /// example request and the statement that allows it.
+    #[command(name = "access-not-granted", after_help = CHECK_EXIT_CODES)]
+    AccessNotGranted {
+        /// Actions that must not be allowed, comma-separated (`iam:PassRole,s3:PutBucketPolicy`;
+        /// wildcards allowed).
+        #[arg(long, value_name = "A,B", value_delimiter = ',', required = true)]
+        actions: Vec<String>,
+        /// Resources they must not be allowed on, comma-separated ARNs or patterns (default:
+        /// any resource).
+        #[arg(long, value_name = "R,…", value_delimiter = ',')]
+        resources: Vec<String>,
+        /// For an account file: check this principal's own policies instead of every policy in
+        /// the file.
+        #[arg(long, value_name = "ARN")]
+        principal: Option<String>,
+        /// `text`: a line or two for people; `json`: one JSON object (`check`, `result`, `why`,
+        /// `example`).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// The policies to check.
+        #[arg(value_name = "POLICY")]
+        policy: PathBuf,
     },
 }
 
