@@ -1,6 +1,11 @@
 //! `warden check` as CI runs it: the fixtures under `fixtures/checks/` and the real template in,
 //! the exit codes (0 pass, 1 fail or cannot prove, 2 input error) and the JSON shape checked.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use assert_cmd::Command;
 use predicates::prelude::*;
