@@ -750,11 +750,14 @@ fn the_function_role_allows_what_the_live_path_calls_and_nothing_it_must_never_d
     // Operations of the operator's commands only, run with a person's credentials, never by the
     // function: the rollback of a restarted trail stops it again, and group policies are only ever
     // restored by `warden rollback` (the live path never writes on a group: a group is shared by
-    // its members, so a Deny goes on the principal).
+    // its members, so a Deny goes on the principal). `warden access s3://…` reads a trail's log
+    // files with the operator's credentials (`connectors/trail_logs.rs`).
     let operator_only = [
         "cloudtrail:StopLogging",
         "iam:AttachGroupPolicy",
         "iam:PutGroupPolicy",
+        "s3:GetObject",
+        "s3:ListObjectsV2",
     ];
     let mut refused = Vec::new();
     for op in ops.iter().filter(|o| !operator_only.contains(&o.as_str())) {
