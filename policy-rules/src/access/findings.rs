@@ -272,7 +272,9 @@ fn finding(t: &str, window: u32, detail: String) -> Finding {
 pub struct Context<'a> {
     pub snapshot: &'a Snapshot,
     pub catalog: &'a Catalog,
-    pub coverage: &'a Coverage,
+    /// Per window (days): whether the history covers it (`window_coverage`), judged once for
+    /// every principal.
+    pub window_coverage: &'a BTreeMap<u32, Result<(), String>>,
     pub grants: &'a BTreeMap<Grant, i64>,
     pub credential_report: Option<&'a CredentialReport>,
     pub options: &'a Options,
@@ -310,11 +312,20 @@ pub fn findings(
         .map(|t| t.timestamp());
     for &w in &opts.windows_days {
         let start = opts.until - i64::from(w) * DAY;
-        // The recent-grant rule needs the recent days covered too.
-        let need = start.min(recent_since);
-        if let Err(why) = ctx.coverage.covers(need, opts.until, opts.max_quiet) {
-            out.push(finding(INSUFFICIENT_DATA, w, why));
-            continue;
+        match ctx.window_coverage.get(&w) {
+            Some(Ok(())) => {}
+            Some(Err(why)) => {
+                out.push(finding(INSUFFICIENT_DATA, w, why.clone()));
+                continue;
+            }
+            None => {
+                out.push(finding(
+                    INSUFFICIENT_DATA,
+                    w,
+                    "the window's coverage was not judged".to_owned(),
+                ));
+                continue;
+            }
         }
         let used_in: BTreeSet<&str> = used
             .iter()
@@ -493,4 +504,21 @@ fn credential_findings(
             ));
         }
     }
+}
+
+/// Per window asked for: whether `coverage` covers it end to end with no gap, from the window's
+/// start (or the start of the recent days, when earlier: the recent-grant rule needs them covered
+/// too) to `until`.
+pub fn window_coverage(coverage: &Coverage, opts: &Options) -> BTreeMap<u32, Result<(), String>> {
+    let recent_since = opts.until - i64::from(opts.recent_days) * DAY;
+    opts.windows_days
+        .iter()
+        .map(|&w| {
+            let start = opts.until - i64::from(w) * DAY;
+            (
+                w,
+                coverage.covers(start.min(recent_since), opts.until, opts.max_quiet),
+            )
+        })
+        .collect()
 }

@@ -165,6 +165,7 @@ pub fn report(
         }
     }
     keys.sort_by(|a, b| a.0.cmp(&b.0));
+    let window_coverage = findings::window_coverage(&index.coverage, &input.options);
     let mut expansions = Expansions::default();
     let mut out = Vec::new();
     for (arn, record) in keys {
@@ -191,7 +192,7 @@ pub fn report(
                 &findings::Context {
                     snapshot: snap,
                     catalog: input.catalog,
-                    coverage: &index.coverage,
+                    window_coverage: &window_coverage,
                     grants: &index.grants,
                     credential_report: input.credential_report,
                     options: &input.options,
