@@ -308,6 +308,7 @@ async fn a_sweep_resumes_across_invocations_and_counts_its_requests() {
     let clock = warden_handler::enforce::flow::system_clock();
     let sweeper = Sweeper {
         clients,
+        account: demo::ACCOUNT,
         connectors: &connectors,
         model: &model,
         checkpoints: &checkpoints,
@@ -479,6 +480,7 @@ async fn a_live_sweep_finds_each_kind_puts_drift_back_and_stays_within_its_reque
     let clock = warden_handler::enforce::flow::system_clock();
     let sweeper = Sweeper {
         clients,
+        account: demo::ACCOUNT,
         connectors: &flow.connectors,
         model: &model,
         checkpoints: &checkpoints,

@@ -47,6 +47,7 @@ async fn sweep_buckets(s: &Scenario) {
     let clock = warden_handler::enforce::flow::system_clock();
     let sweeper = Sweeper {
         clients,
+        account: demo::ACCOUNT,
         connectors: &connectors,
         model: &model,
         checkpoints: &checkpoints,

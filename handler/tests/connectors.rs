@@ -645,6 +645,54 @@ async fn public_access_block_put_back() {
 }
 
 #[tokio::test]
+async fn account_public_access_block_put_back() {
+    let (_aws, c, conns) = start().await;
+    let all = json!({"BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": true, "RestrictPublicBuckets": true});
+    let put = step(
+        "s3:PutAccountPublicAccessBlock",
+        json!({"AccountId": ACCOUNT, "PublicAccessBlockConfiguration": all}),
+        None,
+    );
+    // The event deleted the account's block: it goes back while there is still none.
+    let (target, before, left) = round_trip(&conns, &put).await;
+    assert_eq!(target.connector, "account_public_access_block");
+    assert_eq!(target.name, ACCOUNT);
+    assert_eq!(before, Value::Null);
+    assert_eq!(left, all);
+    rollback_ok(&conns, &target, &before, &left).await;
+
+    // The event turned one flag off; someone changed the block again since: theirs stays.
+    let some = json!({"BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": false, "RestrictPublicBuckets": true});
+    let put_back = step(
+        "s3:PutAccountPublicAccessBlock",
+        json!({"AccountId": ACCOUNT, "PublicAccessBlockConfiguration": all}),
+        Some(some),
+    );
+    let theirs = aws_sdk_s3control::types::PublicAccessBlockConfiguration::builder()
+        .block_public_acls(true)
+        .build();
+    c.s3control
+        .put_public_access_block()
+        .account_id(ACCOUNT)
+        .public_access_block_configuration(theirs)
+        .send()
+        .await
+        .unwrap();
+    let (conn, _) = conns.for_step(&put_back).unwrap();
+    let live = conn.snapshot(&target).await.unwrap();
+    assert!(skipped_why(&conn.apply(&target, &put_back, &live).await.unwrap()).contains("changed since the event"));
+
+    // A step naming something that is not an account id is refused before any call.
+    let bad = step(
+        "s3:PutAccountPublicAccessBlock",
+        json!({"AccountId": "12345", "PublicAccessBlockConfiguration": all}),
+        None,
+    );
+    let err = conns.for_step(&bad).err().unwrap();
+    assert!(err.to_string().contains("not an account id"), "{err}");
+}
+
+#[tokio::test]
 async fn for_step_picks_the_connector_and_rejects_malformed_steps() {
     let (_aws, _c, conns) = start().await;
     let cases = [

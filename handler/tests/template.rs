@@ -559,6 +559,12 @@ fn needs(op: &str, names: &Names) -> Vec<Ask> {
             on(&format!("iam:{n}"), &[&group])
         }
         ("iam", n @ ("GetRole" | "UpdateAssumeRolePolicy")) => on(&format!("iam:{n}"), &[&role]),
+        ("s3control", "GetPublicAccessBlock") => {
+            vec![("s3:GetAccountPublicAccessBlock".into(), "*".to_owned(), none())]
+        }
+        ("s3control", "PutPublicAccessBlock" | "DeletePublicAccessBlock") => {
+            vec![("s3:PutAccountPublicAccessBlock".into(), "*".to_owned(), none())]
+        }
         ("s3", "HeadBucket") => vec![("s3:ListBucket".into(), bucket, s3ctx)],
         ("s3", "GetPublicAccessBlock") => {
             vec![("s3:GetBucketPublicAccessBlock".into(), bucket, s3ctx)]

@@ -882,7 +882,7 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
             ownership_undo(input, &p)
         }
         ("s3.amazonaws.com", "PutAccountPublicAccessBlock" | "DeleteAccountPublicAccessBlock") => {
-            (Vec::new(), Some(account_block_by_hand(input)))
+            account_block_undo(input)
         }
         ("s3.amazonaws.com", "PutBucketPolicy") => {
             // Every broken rule counts: a non-admin's policy that grants outside the account gets
@@ -1257,11 +1257,73 @@ fn ownership_by_hand(bucket: &str, setting: &str) -> String {
     )
 }
 
-/// The account's public access block (`s3control`): no connector writes it yet, so the alert
-/// names the earlier block the model vouches for, with the exact command, or how to find it.
+/// The undo of `DeleteAccountPublicAccessBlock` or `PutAccountPublicAccessBlock` (S3 Control).
+///
+/// - The model vouches for the earlier block: when the event turned any of its flags off, the
+///   earlier block comes back, while the live block is still the one the event left (`expect`);
+///   when the event turned nothing off, there is nothing to undo.
+/// - The before-state is unknown: no step. Unlike a bucket's, the account's block covers every
+///   bucket, and which of them must stay public (a website) cannot be read from one bucket: a
+///   person decides, told the exact commands.
+fn account_block_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
+    let e = input.event;
+    let account = e.account().unwrap_or("<account-id>");
+    let key = crate::model::EntryKey::account_public_access_block();
+    let left: Option<Value> = if e.name() == "PutAccountPublicAccessBlock" {
+        let written =
+            serde_json::from_str::<Value>(e.record.request_parameters.map_or("null", |r| r.get()))
+                .ok()
+                .and_then(|v| v.get("PublicAccessBlockConfiguration").cloned())
+                .and_then(|c| crate::model::block_flags(&c));
+        match written {
+            Some(w) => Some(w),
+            None => {
+                return (
+                    Vec::new(),
+                    Some(format!(
+                        "the event does not show the account's public access block it wrote; {}",
+                        account_block_by_hand(input)
+                    )),
+                )
+            }
+        }
+    } else {
+        None
+    };
+    match before_state(input, |b| b.account_public_access_block()) {
+        Ok(Some(earlier)) => {
+            let turned_off: Vec<&str> = flags_on(Some(&earlier))
+                .into_iter()
+                .filter(|f| !flags_on(left.as_ref()).contains(f))
+                .collect();
+            if turned_off.is_empty() {
+                return (Vec::new(), Some(format!("the event turned no setting of the account's public access block off ({}): nothing to undo", provenance(input, &key))));
+            }
+            let mut s = step(
+                "s3:PutAccountPublicAccessBlock",
+                &[("AccountId", Some(account.to_owned()))],
+                format!(
+                    "the account's public access block is still the one the event left; the earlier block is {} (the event turned off {})",
+                    provenance(input, &key),
+                    turned_off.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+                ),
+            );
+            if let Some(s) = s.as_mut() {
+                s.params
+                    .insert("PublicAccessBlockConfiguration".to_owned(), earlier);
+                s.expect = left;
+            }
+            (s.into_iter().collect(), None)
+        }
+        Ok(None) => (Vec::new(), Some(format!("the account had no public access block before the event ({}): the event turned nothing off", provenance(input, &key)))),
+        Err(_) => (Vec::new(), Some(account_block_by_hand(input))),
+    }
+}
+
+/// The account's public access block when the model cannot vouch for the earlier one: how to find
+/// it, and the exact command.
 fn account_block_by_hand(input: &Input<'_>) -> String {
     let account = input.event.account().unwrap_or("<account-id>");
-    let key = crate::model::EntryKey::account_public_access_block();
     let command = |flags: &Value| {
         let on = |f: &str| flags.get(f).and_then(Value::as_bool).unwrap_or(false);
         format!(
@@ -1269,23 +1331,14 @@ fn account_block_by_hand(input: &Input<'_>) -> String {
             on("BlockPublicAcls"), on("IgnorePublicAcls"), on("BlockPublicPolicy"), on("RestrictPublicBuckets")
         )
     };
-    match before_state(input, |b| b.account_public_access_block()) {
-        Ok(Some(earlier)) => format!(
-            "the account's public access block was changed; the earlier block ({}, on: {}) goes back with {}",
-            provenance(input, &key),
-            flags_on(Some(&earlier)).join(", "),
-            command(&earlier)
-        ),
-        Ok(None) => format!(
-            "the account had no public access block before the event ({}): turning one on with {} is safest, once `aws s3control get-public-access-block --account-id {account}` and the buckets that must stay public are checked",
-            provenance(input, &key),
-            command(&all_on_block())
-        ),
-        Err(why) => format!(
-            "{why}: the account's earlier public access block is not known; check it with `aws s3control get-public-access-block --account-id {account}` and put it back with {} (every flag on is the safe default)",
-            command(&all_on_block())
-        ),
-    }
+    let why = match before_state(input, |b| b.account_public_access_block()) {
+        Err(why) => why,
+        Ok(_) => "the event does not show what it wrote".to_owned(),
+    };
+    format!(
+        "{why}: the account's earlier public access block is not known; check it with `aws s3control get-public-access-block --account-id {account}` and which buckets must stay public, then put it back with {} (every flag on is the safe default)",
+        command(&all_on_block())
+    )
 }
 
 /// What the model vouches for before the event, through `get`; why not, when it cannot.

@@ -8,6 +8,7 @@
 //! default limits here stay well under what AWS documents for the other services.
 
 pub mod form;
+mod s3control;
 
 use aws_sdk_iam::operation::RequestId;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -21,9 +22,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// The services Warden calls, by the name used in rate-limit configuration.
-pub const SERVICES: [&str; 9] = [
+pub const SERVICES: [&str; 10] = [
     "iam",
     "s3",
+    "s3control",
     "sqs",
     "sns",
     "dynamodb",
@@ -267,6 +269,7 @@ impl Default for RateLimits {
         m.insert("iam".to_owned(), (10, 30));
         for s in [
             "s3",
+            "s3control",
             "sqs",
             "sns",
             "dynamodb",
@@ -467,6 +470,8 @@ pub struct Clients {
     pub events: aws_sdk_eventbridge::Client,
     pub sts: aws_sdk_sts::Client,
     pub cloudtrail: aws_sdk_cloudtrail::Client,
+    /// The account's public access block (S3 Control).
+    pub s3control: aws_sdk_s3control::Client,
     /// Only the CLI and the local deploy use it (a stack's outputs, the demo's stack).
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub caller: Arc<Caller>,
@@ -505,6 +510,7 @@ impl Clients {
         let cloudformation = aws_sdk_cloudformation::config::Builder::from(conf)
             .interceptor(form::FormEncoding)
             .build();
+        let s3control = s3control::config(conf);
         Self {
             iam: aws_sdk_iam::Client::from_conf(iam),
             s3: aws_sdk_s3::Client::from_conf(s3),
@@ -514,6 +520,7 @@ impl Clients {
             events: aws_sdk_eventbridge::Client::new(conf),
             sts: aws_sdk_sts::Client::from_conf(sts),
             cloudtrail: aws_sdk_cloudtrail::Client::new(conf),
+            s3control: aws_sdk_s3control::Client::from_conf(s3control),
             cloudformation: aws_sdk_cloudformation::Client::from_conf(cloudformation),
             caller: Arc::new(Caller::new(limits, retry)),
         }

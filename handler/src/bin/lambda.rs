@@ -114,6 +114,7 @@ async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error> {
         let deadline = batch_deadline(ctx.deadline, i64::MAX);
         let sweeper = Sweeper {
             clients: &app.clients,
+            account: &app.flow.account_id,
             connectors: &app.flow.connectors,
             model: app.flow.model.as_ref(),
             checkpoints: &app.checkpoints,

@@ -219,6 +219,7 @@ pub async fn sweep_live(
         crate::stores::dynamo::DynamoCheckpoints::new(clients.clone(), config.state_table.clone());
     let sweeper = crate::sweep::run::Sweeper {
         clients: &clients,
+        account: &flow.account_id,
         connectors: &flow.connectors,
         model: flow.model.as_ref(),
         checkpoints: &checkpoints,

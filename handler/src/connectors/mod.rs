@@ -1,6 +1,6 @@
 //! The connector layer: one connector per kind of thing Warden changes (an IAM user's policies, a
 //! role's, a group's, a user's group memberships, access keys, login profiles, a bucket's policy,
-//! ACL, public access block and ownership controls, an object's ACL, a managed policy's default
+//! ACL, public access block and ownership controls, the account's public access block, an object's ACL, a managed policy's default
 //! version, a trail's logging). Each reads a thing's state (`snapshot`), applies one planned [`Step`] to it
 //! after checking the step's precondition on the live state (`apply`), reads back that the change
 //! holds (`verify`), and writes a snapshot back (`restore`). [`Connectors`] finds the connector for a
@@ -22,6 +22,7 @@ pub use policy_rules::planner::Step;
 
 pub mod access_keys;
 pub mod account;
+pub mod account_public_access_block;
 pub mod authorization_details;
 pub mod bucket_acl;
 pub mod bucket_policy;
@@ -214,6 +215,7 @@ impl Connectors {
             Arc::new(login_profile::LoginProfile::new(c.clone())),
             Arc::new(bucket_policy::BucketPolicy::new(c.clone())),
             Arc::new(public_access_block::PublicAccessBlock::new(c.clone())),
+            Arc::new(account_public_access_block::AccountPublicAccessBlock::new(c.clone())),
             Arc::new(bucket_acl::BucketAcl::new(c.clone())),
             Arc::new(object_acl::ObjectAcl::new(c.clone())),
             Arc::new(ownership_controls::OwnershipControls::new(c.clone())),

@@ -6,7 +6,7 @@
 //! (the planner's all-on block when the earlier one is unknown) acts only while the bucket's policy
 //! grants nothing outside its account (`Account`) and its ACL nothing to `AllUsers` or
 //! `AuthenticatedUsers`, read live through the `bucket_policy` and `bucket_acl` connectors. The
-//! account-level block is not this connector's.
+//! account-level block is `account_public_access_block`'s.
 //!
 //! API calls: `snapshot` 1 (GetPublicAccessBlock); `apply` 1 (0 when skipped), plus 2 reads with
 //! `OnlyIfNothingPublic`; `verify` 1; `restore` at most 2.
@@ -29,11 +29,11 @@ pub struct PublicAccessBlock {
 /// The four flags, named as in the S3 API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct Flags {
-    block_public_acls: bool,
-    ignore_public_acls: bool,
-    block_public_policy: bool,
-    restrict_public_buckets: bool,
+pub(crate) struct Flags {
+    pub(crate) block_public_acls: bool,
+    pub(crate) ignore_public_acls: bool,
+    pub(crate) block_public_policy: bool,
+    pub(crate) restrict_public_buckets: bool,
 }
 
 impl Flags {
@@ -47,13 +47,13 @@ impl Flags {
     }
 }
 
-fn to_state(flags: Option<Flags>) -> State {
+pub(crate) fn to_state(flags: Option<Flags>) -> State {
     flags
         .and_then(|f| serde_json::to_value(f).ok())
         .unwrap_or(Value::Null)
 }
 
-fn flags_of(target: &Target, state: &State) -> Result<Option<Flags>, ConnectorError> {
+pub(crate) fn flags_of(target: &Target, state: &State) -> Result<Option<Flags>, ConnectorError> {
     serde_json::from_value(state.clone()).map_err(|e| ConnectorError::State {
         target: target.to_string(),
         why: format!("not a public access block: {e}"),
@@ -160,6 +160,11 @@ fn wanted(step: &Step) -> Result<Flags, ConnectorError> {
     if step.call != "s3:PutPublicAccessBlock" {
         return Err(ConnectorError::step(step, "not a public-access-block call"));
     }
+    flags_param(step)
+}
+
+/// The step's `PublicAccessBlockConfiguration`.
+pub(crate) fn flags_param(step: &Step) -> Result<Flags, ConnectorError> {
     let raw = step
         .params
         .get("PublicAccessBlockConfiguration")

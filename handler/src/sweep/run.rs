@@ -1,13 +1,14 @@
 //! A sweep that never depends on one run finishing within the function's timeout: it reads the
 //! account in units (one page of `GetAccountAuthorizationDetails`, then the bucket list, then ten
 //! buckets at a time: policy, ACL, public access block, ownership controls, each through the read
-//! the connectors use, then the trails and whether each logs), records each unit in the account
+//! the connectors use, then the trails and whether each logs; the account's own public access
+//! block is read with the bucket list), records each unit in the account
 //! model, and saves a checkpoint after every
 //! unit. An invocation that runs out of time stops after the unit it is in; the next one (the
 //! Lambda's next tick, or the next `warden sweep`) continues from the checkpoint.
 //!
 //! The checkpoint counts the requests the sweep made of the account (reads) and of the store, so
-//! its report can show the cost: GAAD pages + 1 bucket list + 4 per bucket + 1 trail list + 1 per
+//! its report can show the cost: GAAD pages + 1 bucket list + 1 account block + 4 per bucket + 1 trail list + 1 per
 //! trail.
 //!
 //! Not here: what a sweep finds (the findings over the model), or where the checkpoint is stored
@@ -142,6 +143,8 @@ pub enum SweepError {
 /// What a sweep reads through and writes to.
 pub struct Sweeper<'a> {
     pub clients: &'a Clients,
+    /// The account swept (its public access block is read by account id).
+    pub account: &'a str,
     pub connectors: &'a Connectors,
     pub model: &'a dyn AccountModel,
     pub checkpoints: &'a dyn Checkpoints,
@@ -224,6 +227,30 @@ impl Sweeper<'_> {
                     .await?
                     .value;
                 c.account_requests += 1;
+                // The account's own public access block, with the bucket list (one request).
+                c.account_requests += 1;
+                match self
+                    .read_via("account_public_access_block", self.account)
+                    .await
+                {
+                    Ok(config) => {
+                        let done = refresh_states(
+                            self.model,
+                            vec![(
+                                EntryKey::account_public_access_block(),
+                                State::AccountPublicAccessBlock { config },
+                            )],
+                            (self.clock)(),
+                        )
+                        .await?;
+                        c.entries += done.entries;
+                        c.changed += done.changed;
+                        c.store_requests += done.store_requests;
+                    }
+                    Err(why) => c.notes.push(format!(
+                        "the account's public access block was not read ({why}): its undo stays a person's"
+                    )),
+                }
                 let names: Vec<String> = out
                     .buckets()
                     .iter()
