@@ -680,7 +680,10 @@ async fn account_public_access_block_put_back() {
         .unwrap();
     let (conn, _) = conns.for_step(&put_back).unwrap();
     let live = conn.snapshot(&target).await.unwrap();
-    assert!(skipped_why(&conn.apply(&target, &put_back, &live).await.unwrap()).contains("changed since the event"));
+    assert!(
+        skipped_why(&conn.apply(&target, &put_back, &live).await.unwrap())
+            .contains("changed since the event")
+    );
 
     // A step naming something that is not an account id is refused before any call.
     let bad = step(

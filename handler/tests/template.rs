@@ -560,10 +560,18 @@ fn needs(op: &str, names: &Names) -> Vec<Ask> {
         }
         ("iam", n @ ("GetRole" | "UpdateAssumeRolePolicy")) => on(&format!("iam:{n}"), &[&role]),
         ("s3control", "GetPublicAccessBlock") => {
-            vec![("s3:GetAccountPublicAccessBlock".into(), "*".to_owned(), none())]
+            vec![(
+                "s3:GetAccountPublicAccessBlock".into(),
+                "*".to_owned(),
+                none(),
+            )]
         }
         ("s3control", "PutPublicAccessBlock" | "DeletePublicAccessBlock") => {
-            vec![("s3:PutAccountPublicAccessBlock".into(), "*".to_owned(), none())]
+            vec![(
+                "s3:PutAccountPublicAccessBlock".into(),
+                "*".to_owned(),
+                none(),
+            )]
         }
         ("s3", "HeadBucket") => vec![("s3:ListBucket".into(), bucket, s3ctx)],
         ("s3", "GetPublicAccessBlock") => {

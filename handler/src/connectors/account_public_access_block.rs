@@ -42,7 +42,10 @@ impl AccountPublicAccessBlock {
         match c
             .caller
             .call("s3control", "GetPublicAccessBlock", || {
-                c.s3control.get_public_access_block().account_id(account).send()
+                c.s3control
+                    .get_public_access_block()
+                    .account_id(account)
+                    .send()
             })
             .await
         {

@@ -215,7 +215,9 @@ impl Connectors {
             Arc::new(login_profile::LoginProfile::new(c.clone())),
             Arc::new(bucket_policy::BucketPolicy::new(c.clone())),
             Arc::new(public_access_block::PublicAccessBlock::new(c.clone())),
-            Arc::new(account_public_access_block::AccountPublicAccessBlock::new(c.clone())),
+            Arc::new(account_public_access_block::AccountPublicAccessBlock::new(
+                c.clone(),
+            )),
             Arc::new(bucket_acl::BucketAcl::new(c.clone())),
             Arc::new(object_acl::ObjectAcl::new(c.clone())),
             Arc::new(ownership_controls::OwnershipControls::new(c.clone())),
