@@ -1081,6 +1081,24 @@ fn flags_on(block: Option<&Value>) -> Vec<&'static str> {
         .collect()
 }
 
+/// The public access block a `Put…PublicAccessBlock` event wrote (`block_flags` form), or `None`
+/// when its request does not show one.
+fn written_block(e: &Event<'_>) -> Option<Value> {
+    serde_json::from_str::<Value>(e.record.request_parameters.map_or("null", |r| r.get()))
+        .ok()
+        .and_then(|v| v.get("PublicAccessBlockConfiguration").cloned())
+        .and_then(|c| crate::model::block_flags(&c))
+}
+
+/// The flags on in `earlier` that the block the event left (`None`: no block) has off.
+fn turned_off(earlier: &Value, left: Option<&Value>) -> Vec<&'static str> {
+    let still = flags_on(left);
+    flags_on(Some(earlier))
+        .into_iter()
+        .filter(|f| !still.contains(f))
+        .collect()
+}
+
 /// The undo of `DeleteBucketPublicAccessBlock` or `PutBucketPublicAccessBlock` on a bucket.
 ///
 /// - The model vouches for the earlier block: when the event turned any of its flags off, the
@@ -1105,12 +1123,7 @@ fn bucket_block_undo(
     };
     // What the event left: `None` for a deletion; the flags it wrote for a put.
     let left: Option<Value> = if e.name() == "PutBucketPublicAccessBlock" {
-        let written =
-            serde_json::from_str::<Value>(e.record.request_parameters.map_or("null", |r| r.get()))
-                .ok()
-                .and_then(|v| v.get("PublicAccessBlockConfiguration").cloned())
-                .and_then(|c| crate::model::block_flags(&c));
-        match written {
+        match written_block(e) {
             Some(w) => Some(w),
             None => {
                 return (
@@ -1141,10 +1154,7 @@ fn bucket_block_undo(
     };
     match before_state(input, |b| b.bucket_public_access_block(&bucket)) {
         Ok(Some(earlier)) => {
-            let turned_off: Vec<&str> = flags_on(Some(&earlier))
-                .into_iter()
-                .filter(|f| !flags_on(left.as_ref()).contains(f))
-                .collect();
+            let turned_off = turned_off(&earlier, left.as_ref());
             if turned_off.is_empty() {
                 return (Vec::new(), Some(format!("the event turned no setting of the public access block of `{bucket}` off ({}): nothing to undo", provenance(input, &key))));
             }
@@ -1270,12 +1280,7 @@ fn account_block_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
     let account = e.account().unwrap_or("<account-id>");
     let key = crate::model::EntryKey::account_public_access_block();
     let left: Option<Value> = if e.name() == "PutAccountPublicAccessBlock" {
-        let written =
-            serde_json::from_str::<Value>(e.record.request_parameters.map_or("null", |r| r.get()))
-                .ok()
-                .and_then(|v| v.get("PublicAccessBlockConfiguration").cloned())
-                .and_then(|c| crate::model::block_flags(&c));
-        match written {
+        match written_block(e) {
             Some(w) => Some(w),
             None => {
                 return (
@@ -1292,10 +1297,7 @@ fn account_block_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
     };
     match before_state(input, |b| b.account_public_access_block()) {
         Ok(Some(earlier)) => {
-            let turned_off: Vec<&str> = flags_on(Some(&earlier))
-                .into_iter()
-                .filter(|f| !flags_on(left.as_ref()).contains(f))
-                .collect();
+            let turned_off = turned_off(&earlier, left.as_ref());
             if turned_off.is_empty() {
                 return (Vec::new(), Some(format!("the event turned no setting of the account's public access block off ({}): nothing to undo", provenance(input, &key))));
             }

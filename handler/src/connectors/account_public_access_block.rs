@@ -10,7 +10,7 @@
 //! API calls: `snapshot` 1 (GetPublicAccessBlock); `apply` 1 (0 when skipped); `verify` 1;
 //! `restore` at most 2.
 
-use super::public_access_block::{flags_of, flags_param, to_state, Flags};
+use super::public_access_block::{flags_of, flags_param, skip_reason, to_state, Flags};
 use super::{param, Applied, Connector, ConnectorError, State, Step, Target, Verification};
 use crate::aws::{AwsError, Clients};
 use async_trait::async_trait;
@@ -146,28 +146,8 @@ impl Connector for AccountPublicAccessBlock {
         before: &State,
     ) -> Result<Applied, ConnectorError> {
         let want = wanted(step)?;
-        let live = flags_of(target, before)?;
-        if live == Some(want) {
-            return Ok(Applied::Skipped {
-                why: "the account already has the step's public access block".to_owned(),
-            });
-        }
-        // The precondition: the live block is still the one the event left.
-        let left = match &step.expect {
-            Some(e) => flags_of(target, e)?,
-            None => None,
-        };
-        if live != left {
-            return Ok(Applied::Skipped {
-                why: match left {
-                    None => "the account has a public access block again (someone put one back since the event)".to_owned(),
-                    Some(_) => format!(
-                        "the account's public access block changed since the event (live: {}; the event left: {})",
-                        policy_rules::evidence::canonical_json(&to_state(live)),
-                        policy_rules::evidence::canonical_json(&to_state(left))
-                    ),
-                },
-            });
+        if let Some(why) = skip_reason("account", target, step, before, want)? {
+            return Ok(Applied::Skipped { why });
         }
         let id = self.put(&target.name, want).await?;
         Ok(Applied::Changed {

@@ -155,6 +155,41 @@ impl PublicAccessBlock {
     }
 }
 
+/// Why a step putting `want` must not act on the live block `before` of the `owner` ("bucket",
+/// "account"), or `None` when it may: the block is `want` already (a retry), or it is no longer
+/// the one the event left (`Step::expect`), so it is someone else's since and stays theirs.
+pub(crate) fn skip_reason(
+    owner: &str,
+    target: &Target,
+    step: &Step,
+    before: &State,
+    want: Flags,
+) -> Result<Option<String>, ConnectorError> {
+    let live = flags_of(target, before)?;
+    if live == Some(want) {
+        return Ok(Some(format!(
+            "the {owner} already has the step's public access block"
+        )));
+    }
+    let left = match &step.expect {
+        Some(e) => flags_of(target, e)?,
+        None => None,
+    };
+    if live == left {
+        return Ok(None);
+    }
+    Ok(Some(match left {
+        None => format!(
+            "the {owner} has a public access block again (someone put one back since the event)"
+        ),
+        Some(_) => format!(
+            "the {owner}'s public access block changed since the event (live: {}; the event left: {})",
+            policy_rules::evidence::canonical_json(&to_state(live)),
+            policy_rules::evidence::canonical_json(&to_state(left))
+        ),
+    }))
+}
+
 /// The flags the step puts.
 fn wanted(step: &Step) -> Result<Flags, ConnectorError> {
     if step.call != "s3:PutPublicAccessBlock" {
@@ -208,28 +243,8 @@ impl Connector for PublicAccessBlock {
         before: &State,
     ) -> Result<Applied, ConnectorError> {
         let want = wanted(step)?;
-        let live = flags_of(target, before)?;
-        if live == Some(want) {
-            return Ok(Applied::Skipped {
-                why: "the bucket already has the step's public access block".to_owned(),
-            });
-        }
-        // The precondition: the live block is still the one the event left.
-        let left = match &step.expect {
-            Some(e) => flags_of(target, e)?,
-            None => None,
-        };
-        if live != left {
-            return Ok(Applied::Skipped {
-                why: match left {
-                    None => "the bucket has a public access block again (someone put one back since the event)".to_owned(),
-                    Some(_) => format!(
-                        "the bucket's public access block changed since the event (live: {}; the event left: {})",
-                        policy_rules::evidence::canonical_json(&to_state(live)),
-                        policy_rules::evidence::canonical_json(&to_state(left))
-                    ),
-                },
-            });
+        if let Some(why) = skip_reason("bucket", target, step, before, want)? {
+            return Ok(Applied::Skipped { why });
         }
         if step.params.get("OnlyIfNothingPublic") == Some(&Value::Bool(true)) {
             if let Some(public) = self.public_grants(target, step).await? {
