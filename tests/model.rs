@@ -333,7 +333,8 @@ async fn a_sweep_resumes_across_invocations_and_counts_its_requests() {
     }
     let c = last.unwrap();
     assert!(c.is_done(), "{phases:?}");
-    // GAAD (one page on the emulator), the bucket list, then buckets ten at a time.
+    // GAAD (one page on the emulator), the bucket list with the account's public access block,
+    // then buckets ten at a time.
     assert!(matches!(phases[0], Phase::ListBuckets), "{phases:?}");
     assert!(c.invocations >= 3, "{c:?}");
     assert_eq!(c.gaad_pages, 1);
@@ -342,7 +343,14 @@ async fn a_sweep_resumes_across_invocations_and_counts_its_requests() {
     assert!(c.buckets_unread.is_empty(), "{c:?}");
     assert_eq!(
         c.account_requests,
-        c.gaad_pages + 1 + 4 * c.buckets_read + 1 + c.trails_read
+        c.gaad_pages + 1 + 1 + 4 * c.buckets_read + 1 + c.trails_read
+    );
+    assert!(
+        c.notes
+            .iter()
+            .all(|n| !n.contains("account's public access block")),
+        "the account's block is read as Warden: {:?}",
+        c.notes
     );
     // The model holds what was read.
     let got = model
@@ -523,9 +531,9 @@ async fn a_live_sweep_finds_each_kind_puts_drift_back_and_stays_within_its_reque
         .send()
         .await
         .is_ok());
-    // GAAD pages + 1 bucket list + 4 per bucket + 1 trail list + 1 per trail + the credential
-    // report (generate, polls, get): nothing per principal.
-    let reads = c.gaad_pages + 1 + 4 * c.buckets_read + 1 + c.trails_read;
+    // GAAD pages + 1 bucket list + 1 account block + 4 per bucket + 1 trail list + 1 per trail +
+    // the credential report (generate, polls, get): nothing per principal.
+    let reads = c.gaad_pages + 1 + 1 + 4 * c.buckets_read + 1 + c.trails_read;
     assert!(
         c.account_requests >= reads + 2 && c.account_requests <= reads + 2 + 8,
         "{c:?}"

@@ -270,6 +270,75 @@ async fn a_deleted_or_weakened_public_access_block_gets_its_earlier_block_back()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_account_public_access_block_gets_its_earlier_block_back() {
+    let (aws, s) = start().await;
+    let control = &s.admin.clients.s3control;
+    let account_flags = || async {
+        control
+            .get_public_access_block()
+            .account_id(demo::ACCOUNT)
+            .send()
+            .await
+            .ok()
+            .and_then(|o| o.public_access_block_configuration)
+            .map(|c| {
+                [
+                    c.block_public_acls,
+                    c.ignore_public_acls,
+                    c.block_public_policy,
+                    c.restrict_public_buckets,
+                ]
+                .map(|f| f.unwrap_or(false))
+            })
+    };
+    // The block before: three flags on (a sweep reads it into the model).
+    let three = aws_sdk_s3control::types::PublicAccessBlockConfiguration::builder()
+        .block_public_acls(true)
+        .ignore_public_acls(true)
+        .block_public_policy(true)
+        .restrict_public_buckets(false)
+        .build();
+    control
+        .put_public_access_block()
+        .account_id(demo::ACCOUNT)
+        .public_access_block_configuration(three)
+        .send()
+        .await
+        .unwrap();
+    sweep_buckets(&s).await;
+    control
+        .delete_public_access_block()
+        .account_id(demo::ACCOUNT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(account_flags().await, None);
+    s.emit(&user_call(
+        "mallory",
+        "s3.amazonaws.com",
+        "DeleteAccountPublicAccessBlock",
+        json!({"accountId": demo::ACCOUNT}),
+        "account-pab-delete-1",
+    ))
+    .await
+    .unwrap();
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    let stats = demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    assert_eq!(stats.messages, 1);
+    assert_eq!(
+        account_flags().await,
+        Some([true, true, true, false]),
+        "exactly the earlier block, not the all-on one"
+    );
+    let records = records(&flow).await;
+    let rec = change(&records, "account_public_access_block");
+    assert_eq!(rec.body["name"], demo::ACCOUNT);
+    // Rolling back the undo takes the block off again, from the record.
+    flow.rollback(&rec.id, false).await.unwrap();
+    assert_eq!(account_flags().await, None, "no block after the rollback");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_earlier_block_the_all_on_block_goes_on_only_where_nothing_is_public() {
     let (aws, s) = start().await;
     let s3 = &s.admin.clients.s3;

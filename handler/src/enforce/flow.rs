@@ -40,6 +40,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tracing::Instrument;
 
+/// Undo calls applied for a rule that asks for an undo even when no Deny can be written: the
+/// change is account-wide, so the undo is the whole response.
+const UNDO_WITHOUT_DENY: [&str; 1] = ["s3:PutAccountPublicAccessBlock"];
+
 /// Reads what the flow needs to know of the live account.
 #[async_trait]
 pub trait AccountReader: Send + Sync {
@@ -929,15 +933,20 @@ impl Flow {
             }
             Outcome::Alert { reasons, undo } => {
                 // An alert's undo is applied only when the violation is certain and the rule asks
-                // for no Deny (alert and undo); otherwise it is proposed to a person.
-                // A caller of another account cannot be denied here, so the undo of its change
-                // on our resource is all Warden can do: applied when the rule asks for an undo.
+                // for no Deny (alert and undo), or asks for an undo that is all Warden can do: a
+                // caller of another account cannot be denied here, and an account-level action
+                // (the account's public access block) names no resource a Deny could hold.
+                // Otherwise it is proposed to a person.
                 let apply = !monitor
                     && decision.certain
                     && ours
                     && rule.is_some_and(|r| {
                         r.response.deny_scope == DenyScope::None
-                            || (r.response.undo && c.kind == CallerKind::OtherAccount)
+                            || (r.response.undo
+                                && (c.kind == CallerKind::OtherAccount
+                                    || undo
+                                        .iter()
+                                        .all(|s| UNDO_WITHOUT_DENY.contains(&s.call.as_str()))))
                     });
                 let mut todo = what_to_do;
                 if !apply {

@@ -167,7 +167,8 @@ async fn deploy_stack(setup: &Clients) -> Result<(InitOutput, String)> {
 /// makes it, could not make those calls here at all. This attaches one more policy to it: the
 /// template's own Allow actions of those kinds, on `*`; and, where the template grants the public
 /// access block and ownership-controls writes, the bucket actions the emulator asks for in their
-/// place (`s3:CreateBucket`, `s3:DeleteBucket`). The template's statements stay as they are
+/// place (`s3:CreateBucket`, `s3:DeleteBucket`), and for the account's public access block its
+/// operation names (`s3:GetPublicAccessBlock`, …). The template's statements stay as they are
 /// and still decide every role-naming IAM call, every SQS and S3 call, and (its Denies) every call
 /// the emulator evaluates; the resource scoping of the rest is proven by Warden's evaluator over the
 /// template (`handler/tests/template.rs`).
@@ -181,6 +182,7 @@ async fn allow_unscoped_calls_on_the_emulator(setup: &Clients, role: &str) -> Re
         .await?;
     let mut actions = std::collections::BTreeSet::new();
     let mut bucket_subresources = false;
+    let mut account_block = Vec::new();
     for p in attached.attached_policies() {
         let arn = p
             .policy_arn()
@@ -211,6 +213,16 @@ async fn allow_unscoped_calls_on_the_emulator(setup: &Clients, role: &str) -> Re
                     a.as_str(),
                     "s3:PutBucketPublicAccessBlock" | "s3:PutBucketOwnershipControls"
                 );
+                match a.as_str() {
+                    "s3:GetAccountPublicAccessBlock" => {
+                        account_block.push("s3:GetPublicAccessBlock")
+                    }
+                    "s3:PutAccountPublicAccessBlock" => {
+                        account_block
+                            .extend(["s3:PutPublicAccessBlock", "s3:DeletePublicAccessBlock"]);
+                    }
+                    _ => {}
+                }
                 let (service, name) = a.split_once(':').unwrap_or((a, ""));
                 let by_arn =
                     matches!(service, "sqs" | "s3") || (service == "iam" && name.contains("Role"));
@@ -240,6 +252,18 @@ async fn allow_unscoped_calls_on_the_emulator(setup: &Clients, role: &str) -> Re
             "Effect": "Allow",
             "Action": ["s3:CreateBucket", "s3:DeleteBucket"],
             "Resource": "arn:aws:s3:::*",
+        }));
+    }
+    // S3 Control's account block: the emulator asks for the operation's name
+    // (`s3:GetPublicAccessBlock`, `s3:PutPublicAccessBlock`, `s3:DeletePublicAccessBlock`) on `*`,
+    // where AWS asks for `s3:GetAccountPublicAccessBlock` and `s3:PutAccountPublicAccessBlock`
+    // (which the template grants, on `*`).
+    if !account_block.is_empty() {
+        statements.push(json!({
+            "Sid": "EmulatorNamesAccountBlockCallsByTheirOperation",
+            "Effect": "Allow",
+            "Action": account_block,
+            "Resource": "*",
         }));
     }
     let document = json!({
