@@ -17,6 +17,7 @@ pub mod evidence;
 pub mod evidence_target;
 pub mod grants;
 pub mod held;
+pub mod instance_profiles;
 pub mod lane;
 pub mod mapping;
 pub mod memberships;
