@@ -142,7 +142,7 @@ pub struct MappedAction {
     pub unresolved: Option<String>,
     /// For an `iam:PassRole` whose call names an instance profile and not a role: the profile (its
     /// name at any path when the event gives only the name). The role it holds is not in the
-    /// event; `instance_profiles::resolve` fills it in from the account model where it can.
+    /// event; `passed_roles::resolve` fills it in from the account model where it can.
     pub passed_profile: Option<Resource>,
 }
 
@@ -274,6 +274,15 @@ pub fn map_event(event: &Event<'_>, caller: &Caller, catalog: &Catalog) -> Mappi
             passed_profile: passed_profile(&extra.resource, &ctx),
         };
         match extra_resource(&extra.resource, &ctx, actions.first()) {
+            // The roles of a list (a Data Pipeline definition's) are passed one by one, as the
+            // roles of separate parameters are: a rule judges, and a Deny names, each on its own.
+            Ok(r) if extra.resource.contains('[') => {
+                actions.extend(r.into_iter().map(|one| MappedAction {
+                    resources: vec![one],
+                    ..mapped.clone()
+                }));
+                continue;
+            }
             Ok(r) => mapped.resources = r,
             Err(why) => mapped.unresolved = Some(why),
         }
@@ -1133,6 +1142,11 @@ mod tests {
                     vec![
                         "arn:aws:iam::111122223333:role/DataPipelineDefaultRole".into(),
                         "arn:aws:iam::111122223333:role/*/DataPipelineDefaultRole".into(),
+                    ]
+                ),
+                (
+                    "iam:PassRole".into(),
+                    vec![
                         "arn:aws:iam::111122223333:role/ops-admin".into(),
                         "arn:aws:iam::111122223333:role/*/ops-admin".into(),
                     ]

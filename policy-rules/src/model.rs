@@ -1198,6 +1198,15 @@ impl BeforeEvent {
         }
     }
 
+    /// A role's ARN (with its path) before the event.
+    pub fn role_arn(&self, name: &str) -> Result<String, String> {
+        let key = EntryKey::role(name);
+        match self.state(&key)? {
+            State::Role { arn, .. } => Ok(arn.clone()),
+            _ => Err(format!("`{key}` is not a role in the model")),
+        }
+    }
+
     /// [`BeforeEvent::from_snapshot`], and also the entries in `consulted` (ones the event uses but
     /// does not change, such as the instance profile it passes) as the snapshot holds them. What
     /// the snapshot lacks stays unknown: an account file lists only the profiles that hold a role.

@@ -190,7 +190,10 @@ pub fn input_of(entries: &[Entry]) -> (Snapshot, Buckets) {
                         .map(str::to_owned),
                 });
             }
-            State::Absent | State::AccountPublicAccessBlock { .. } | State::Trail { .. } => {}
+            State::Absent
+            | State::AccountPublicAccessBlock { .. }
+            | State::Trail { .. }
+            | State::InstanceProfile { .. } => {}
         }
     }
     (snap, buckets)
