@@ -555,3 +555,113 @@ async fn a_live_sweep_finds_each_kind_puts_drift_back_and_stays_within_its_reque
         "{alerts:?}"
     );
 }
+
+/// Issue 9 §4: an EC2 call names an instance profile, not a role. The sweep reads which role each
+/// profile holds (GAAD's `InstanceProfileList`), so a non-admin's `RunInstances` with a profile
+/// holding a break-glass role is denied `iam:PassRole` on exactly that role's ARN; a role in
+/// another profile stays passable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_run_with_a_profile_holding_a_privileged_role_denies_passing_that_role() {
+    use policy_rules::evaluate::{evaluate, Answer, Policies, Request, RequestContext};
+    use policy_rules::policy::PolicyDocument;
+
+    let (aws, s) = start().await;
+    let iam = &s.admin.clients.iam;
+    let mut arns = Vec::new();
+    for (role, profile) in [
+        ("break-glass-ops", "ops-profile"),
+        ("web-app", "web-profile"),
+    ] {
+        let arn = iam
+            .create_role()
+            .role_name(role)
+            .assume_role_policy_document(TRUST_EC2)
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap()
+            .arn;
+        iam.create_instance_profile()
+            .instance_profile_name(profile)
+            .send()
+            .await
+            .unwrap();
+        iam.add_role_to_instance_profile()
+            .instance_profile_name(profile)
+            .role_name(role)
+            .send()
+            .await
+            .unwrap();
+        arns.push(arn);
+    }
+    let (privileged, ordinary) = (&arns[0], &arns[1]);
+    s.sweep().await.unwrap();
+    // The call (made by no one here: the emulator's EC2 is not needed; the event says mallory ran
+    // the instance with the profile, by name, as the console does).
+    let mut run = user_call(
+        "mallory",
+        "ec2.amazonaws.com",
+        "RunInstances",
+        json!({
+            "instancesSet": {"items": [{"imageId": "ami-0abcdef1234567890", "minCount": 1, "maxCount": 1}]},
+            "instanceType": "t3.micro",
+            "iamInstanceProfile": {"name": "ops-profile"},
+        }),
+        "model-run-instances-1",
+    );
+    run["responseElements"] =
+        json!({"instancesSet": {"items": [{"instanceId": "i-0e2e0000000000001"}]}});
+    s.emit(&run).await.unwrap();
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+
+    let records = flow.evidence.list().await.unwrap();
+    let decision = records
+        .iter()
+        .find(|r| r.event_id.as_deref() == Some("model-run-instances-1"))
+        .expect("the call was decided");
+    assert_eq!(decision.body["verdict"], "deny", "{}", decision.body);
+    let before = decision.body["model_before"].to_string();
+    assert!(before.contains("instance-profile/ops-profile"), "{before}");
+
+    let deny = s
+        .warden
+        .clients
+        .iam
+        .get_user_policy()
+        .user_name("mallory")
+        .policy_name("WardenDeny")
+        .send()
+        .await
+        .unwrap();
+    let doc = PolicyDocument::parse(deny.policy_document()).unwrap();
+    let text = doc.to_json();
+    assert!(text.contains(&format!("\"{privileged}\"")), "{text}");
+    assert!(!text.contains("web-app"), "{text}");
+    assert!(!text.contains("\"Resource\":\"*\""), "{text}");
+    let allow_all =
+        PolicyDocument::parse(r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#)
+            .unwrap();
+    let ctx = RequestContext::complete();
+    let passing = |role: &str| {
+        let req = Request {
+            principal_arn: "arn:aws:iam::123456789012:user/mallory",
+            principal_account: "123456789012",
+            action: "iam:PassRole",
+            resource: role,
+            context: &ctx,
+            ..Default::default()
+        };
+        evaluate(
+            &req,
+            &Policies {
+                identity: &[("allow", &allow_all), ("warden", &doc)],
+                ..Default::default()
+            },
+        )
+        .answer
+    };
+    assert_eq!(passing(privileged), Answer::ExplicitDeny);
+    assert_ne!(passing(ordinary), Answer::ExplicitDeny);
+}

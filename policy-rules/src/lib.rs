@@ -21,6 +21,7 @@ pub mod lane;
 pub mod mapping;
 pub mod memberships;
 pub mod model;
+pub mod passed_roles;
 pub mod planner;
 pub mod policy;
 pub mod policy_check;

@@ -140,6 +140,10 @@ pub struct MappedAction {
     pub resources: Vec<Resource>,
     /// Why the resource could not be derived, when it could not.
     pub unresolved: Option<String>,
+    /// For an `iam:PassRole` whose call names an instance profile and not a role: the profile (its
+    /// name at any path when the event gives only the name). The role it holds is not in the
+    /// event; `passed_roles::resolve` fills it in from the account model where it can.
+    pub passed_profile: Option<Resource>,
 }
 
 /// What the catalog makes of an event.
@@ -256,7 +260,7 @@ pub fn map_event(event: &Event<'_>, caller: &Caller, catalog: &Catalog) -> Mappi
         }
     }
     for extra in catalog.extras_for_event(prefix, name) {
-        if !lookup(ctx.params.as_ref(), &extra.when).is_some_and(Json::is_present) {
+        if !present(ctx.params.as_ref(), &extra.when) {
             continue;
         }
         let Some(info) = catalog.action(&extra.action) else {
@@ -267,8 +271,18 @@ pub fn map_event(event: &Event<'_>, caller: &Caller, catalog: &Catalog) -> Mappi
             access: info.access,
             resources: Vec::new(),
             unresolved: None,
+            passed_profile: passed_profile(&extra.resource, &ctx),
         };
         match extra_resource(&extra.resource, &ctx, actions.first()) {
+            // The roles of a list (a Data Pipeline definition's) are passed one by one, as the
+            // roles of separate parameters are: a rule judges, and a Deny names, each on its own.
+            Ok(r) if extra.resource.contains('[') => {
+                actions.extend(r.into_iter().map(|one| MappedAction {
+                    resources: vec![one],
+                    ..mapped.clone()
+                }));
+                continue;
+            }
             Ok(r) => mapped.resources = r,
             Err(why) => mapped.unresolved = Some(why),
         }
@@ -340,6 +354,7 @@ fn delete_objects(catalog: &Catalog, actions: &mut Vec<MappedAction>, ctx: &Cont
                 access: info.access,
                 resources: versioned.iter().map(|k| object(b, k)).collect(),
                 unresolved: None,
+                passed_profile: None,
             });
         }
     }
@@ -445,6 +460,9 @@ fn extra_resource(
         };
     }
     let (kind, param) = spec.split_once(':').unwrap_or((spec, ""));
+    if param.contains('[') {
+        return role_names_in_list(kind, param, ctx);
+    }
     let value = lookup(ctx.params.as_ref(), param).and_then(Json::as_str);
     match (kind, value) {
         ("role_arn" | "role", Some(arn)) if Arn::parse(arn).is_some() => {
@@ -481,6 +499,121 @@ fn extra_resource(
     }
 }
 
+/// The instance profile an `instance_profile:<param>` extra passes: its ARN as the event gives it,
+/// or its name at any path (names are unique in an account regardless of path; IAM user guide,
+/// "IAM identifiers"). `None` for any other spec, or a value that names no profile.
+fn passed_profile(spec: &str, ctx: &Context<'_>) -> Option<Resource> {
+    let param = spec.strip_prefix("instance_profile:")?;
+    let value = lookup(ctx.params.as_ref(), param).and_then(Json::as_str)?;
+    if let Some(a) = Arn::parse(value) {
+        return (a.service == "iam" && a.resource.starts_with("instance-profile/"))
+            .then(|| Resource::exact(value));
+    }
+    if !is_iam_name(value) {
+        return None;
+    }
+    let account = ctx.account?;
+    let arn = format!(
+        "arn:{}:iam::{account}:instance-profile/{value}",
+        ctx.partition
+    );
+    Some(Resource {
+        any_path_at: Some(arn.len() - value.len()),
+        arn,
+    })
+}
+
+/// The roles of a `role_name:<path>` spec whose path selects from lists (see [`lookup_all`]):
+/// each value a role name, at any path. Any value that is not a plain role name (a Data Pipeline
+/// `#{parameter}`, say) leaves the pass unresolved: the roles are then not all known.
+fn role_names_in_list(kind: &str, path: &str, ctx: &Context<'_>) -> Result<Vec<Resource>, String> {
+    if kind != "role_name" {
+        return Err(format!(
+            "resource spec `{kind}:{path}`: only `role_name` reads lists"
+        ));
+    }
+    let account = ctx.account.ok_or("the event names no account")?;
+    // Each element the path selects must give its role as a string (a Data Pipeline field may
+    // give a `refValue` instead): an element without one is a role Warden cannot name.
+    let (elements, value_key) = path.rsplit_once('.').unwrap_or(("", path));
+    let mut out = Vec::new();
+    for e in lookup_all(ctx.params.as_ref(), elements) {
+        match lookup(Some(e), value_key).and_then(Json::as_str) {
+            Some(name) if is_iam_name(name) => {
+                let arn = format!("arn:{}:iam::{account}:role/{name}", ctx.partition);
+                let r = Resource {
+                    any_path_at: Some(arn.len() - name.len()),
+                    arn,
+                };
+                if !out.contains(&r) {
+                    out.push(r);
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "a value at `{path}` is not a role name (a parameter or an expression?), so the roles the call passes are not all known"
+                ))
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("no role at `{path}` in the request"));
+    }
+    Ok(out)
+}
+
+/// Whether `path` is present in the request: for a list path, whether it selects anything.
+fn present(params: Option<&Json<'_>>, path: &str) -> bool {
+    if path.contains('[') {
+        !lookup_all(params, path).is_empty()
+    } else {
+        lookup(params, path).is_some_and(Json::is_present)
+    }
+}
+
+/// Every value a dotted path selects, where a segment may pick from a list: `name[]` is each
+/// element of the list `name`, `name[k=a|b]` each element whose string field `k` is `a` or `b`
+/// (exactly). Keys match as in [`lookup`]. A segment naming a list that is one object instead (XML
+/// turned into JSON does that) takes that object as the list's one element.
+fn lookup_all<'v, 'a>(root: Option<&'v Json<'a>>, path: &str) -> Vec<&'v Json<'a>> {
+    let mut cur: Vec<&'v Json<'a>> = root.into_iter().collect();
+    for segment in path.split('.') {
+        let (key, filter) = match segment.split_once('[') {
+            Some((k, rest)) => (k, Some(rest.strip_suffix(']').unwrap_or(rest))),
+            None => (segment, None),
+        };
+        let mut next = Vec::new();
+        for v in cur {
+            let Some(found) = lookup(Some(v), key) else {
+                continue;
+            };
+            let Some(filter) = filter else {
+                next.push(found);
+                continue;
+            };
+            let elements: Vec<&'v Json<'a>> = match found {
+                Json::Array(a) => a.iter().collect(),
+                o @ Json::Object(_) => vec![o],
+                _ => Vec::new(),
+            };
+            let wanted = filter.split_once('=');
+            for e in elements {
+                let keep = match wanted {
+                    None => true,
+                    Some((field, values)) => lookup(Some(e), field)
+                        .and_then(Json::as_str)
+                        .is_some_and(|got| values.split('|').any(|w| w == got)),
+                };
+                if keep {
+                    next.push(e);
+                }
+            }
+        }
+        cur = next;
+    }
+    cur
+}
+
 fn map_action(
     catalog: &Catalog,
     prefix: &str,
@@ -492,6 +625,7 @@ fn map_action(
         access: info.access,
         resources: Vec::new(),
         unresolved: None,
+        passed_profile: None,
     };
     let any_required = info.resource_types.iter().any(|r| r.required);
     let candidates = info
@@ -986,6 +1120,64 @@ mod tests {
     }
 
     #[test]
+    fn a_data_pipeline_definition_passes_the_roles_its_objects_name() {
+        let ev = |objects: &str| {
+            format!(
+                r#"{{"eventSource":"datapipeline.amazonaws.com","eventName":"PutPipelineDefinition",{USER},"requestParameters":{{"pipelineId":"df-1","pipelineObjects":{objects}}}}}"#
+            )
+        };
+        let (_, m) = map(&ev(
+            r#"[{"id":"Default","name":"Default","fields":[{"key":"role","stringValue":"DataPipelineDefaultRole"},{"key":"resourceRole","stringValue":"ops-admin"},{"key":"scheduleType","stringValue":"ondemand"}]},
+               {"id":"Ec2","name":"Ec2","fields":[{"key":"type","stringValue":"Ec2Resource"},{"key":"resourceRole","stringValue":"ops-admin"}]}]"#,
+        ));
+        assert_eq!(
+            pairs(&m),
+            vec![
+                (
+                    "datapipeline:PutPipelineDefinition".into(),
+                    vec!["arn:aws:datapipeline:us-east-1:111122223333:pipeline/df-1".into()]
+                ),
+                (
+                    "iam:PassRole".into(),
+                    vec![
+                        "arn:aws:iam::111122223333:role/DataPipelineDefaultRole".into(),
+                        "arn:aws:iam::111122223333:role/*/DataPipelineDefaultRole".into(),
+                    ]
+                ),
+                (
+                    "iam:PassRole".into(),
+                    vec![
+                        "arn:aws:iam::111122223333:role/ops-admin".into(),
+                        "arn:aws:iam::111122223333:role/*/ops-admin".into(),
+                    ]
+                ),
+            ]
+        );
+        // No role field: no pass. A role given by reference or parameter: the pass is unresolved.
+        let (_, m) = map(&ev(
+            r#"[{"id":"Default","fields":[{"key":"scheduleType","stringValue":"ondemand"}]}]"#,
+        ));
+        assert_eq!(m.actions().len(), 1);
+        for hidden in [
+            r##"[{"id":"Default","fields":[{"key":"role","refValue":"RoleObject"}]}]"##,
+            r##"[{"id":"Default","fields":[{"key":"role","stringValue":"#{myRole}"}]}]"##,
+        ] {
+            let (_, m) = map(&ev(hidden));
+            let pass = &m.actions()[1];
+            assert_eq!(pass.action, "iam:PassRole");
+            assert!(pass.resources.is_empty(), "{hidden}");
+            assert!(
+                pass.unresolved
+                    .as_deref()
+                    .unwrap()
+                    .contains("not a role name"),
+                "{hidden}: {:?}",
+                pass.unresolved
+            );
+        }
+    }
+
+    #[test]
     fn an_instance_profile_is_named_and_its_role_left_unresolved() {
         let (_, m) = map(&format!(
             r#"{{"eventSource":"ec2.amazonaws.com","eventName":"AssociateIamInstanceProfile",{USER},"requestParameters":{{"instanceId":"i-0abc","iamInstanceProfile":{{"name":"admin-profile"}}}}}}"#
@@ -1001,6 +1193,14 @@ mod tests {
         assert!(
             why.contains("`arn:aws:iam::111122223333:instance-profile/admin-profile`"),
             "{why}"
+        );
+        // The profile is noted for the account model to resolve (by name: at any path).
+        assert_eq!(
+            acts[1].passed_profile.as_ref().unwrap().patterns(),
+            vec![
+                "arn:aws:iam::111122223333:instance-profile/admin-profile".to_owned(),
+                "arn:aws:iam::111122223333:instance-profile/*/admin-profile".to_owned()
+            ]
         );
     }
 

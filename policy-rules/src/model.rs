@@ -30,7 +30,7 @@ pub const HISTORY: usize = 4;
 pub const DEFAULT_MAX_AGE_SECONDS: i64 = 2 * 24 * 3600;
 
 /// One thing in the account: `user/NAME`, `role/NAME`, `group/NAME`, `policy/ARN`, `bucket/NAME`,
-/// `trail/NAME` or `account/public-access-block`.
+/// `trail/NAME`, `account/public-access-block` or `instance-profile/NAME`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct EntryKey(pub String);
@@ -119,6 +119,14 @@ pub enum State {
         /// Version id → its document (`null` when the read did not carry it).
         #[serde(default)]
         versions: BTreeMap<String, Value>,
+    },
+    /// An instance profile and the roles it holds (IAM allows one).
+    InstanceProfile {
+        arn: String,
+        /// Role name → its ARN; `None` when learned from an event that names the role without
+        /// its path (`AddRoleToInstanceProfile`).
+        #[serde(default)]
+        roles: BTreeMap<String, Option<String>>,
     },
     Bucket {
         /// `None`: the bucket has no policy.
@@ -427,6 +435,9 @@ pub fn touches(event: &Event<'_>) -> Vec<EntryKey> {
     {
         return Vec::new();
     }
+    if let Some(key) = instance_profile_touched(event) {
+        return vec![key];
+    }
     let p = params(event);
     let r = response(event);
     let s = |k: &str| text(&p, &format!("/{k}"));
@@ -504,6 +515,9 @@ pub fn touches(event: &Event<'_>) -> Vec<EntryKey> {
 pub fn next_state(event: &Event<'_>, key: &EntryKey, before: Option<&State>) -> Option<State> {
     if !touches(event).contains(key) {
         return None;
+    }
+    if key.is_instance_profile() {
+        return next_instance_profile(event, before);
     }
     let p = params(event);
     let r = response(event);
@@ -818,6 +832,7 @@ pub fn entries_of(snapshot: &Snapshot, at: i64) -> Vec<Entry> {
             Source::Sweep,
         ));
     }
+    out.extend(instance_profile_entries(snapshot, at));
     out
 }
 
@@ -1072,6 +1087,161 @@ impl BeforeEvent {
     }
 }
 
+// Instance profiles: the role an EC2 call really passes. GAAD lists a profile under each role it
+// holds (`RoleDetailList[].InstanceProfileList`), so a sweep seeds the profiles that hold a role;
+// `CreateInstanceProfile`, `DeleteInstanceProfile`, `AddRoleToInstanceProfile` and
+// `RemoveRoleFromInstanceProfile` keep them current ("Using instance profiles", IAM user guide).
+
+impl EntryKey {
+    pub fn instance_profile(name: &str) -> Self {
+        EntryKey(format!("instance-profile/{name}"))
+    }
+    pub fn is_instance_profile(&self) -> bool {
+        self.0.starts_with("instance-profile/")
+    }
+}
+
+/// The instance-profile entry a successful IAM instance-profile event changes.
+fn instance_profile_touched(event: &Event<'_>) -> Option<EntryKey> {
+    if event.source() != "iam.amazonaws.com" {
+        return None;
+    }
+    match event.name() {
+        "CreateInstanceProfile"
+        | "DeleteInstanceProfile"
+        | "AddRoleToInstanceProfile"
+        | "RemoveRoleFromInstanceProfile" => {
+            text(&params(event), "/instanceProfileName").map(|n| EntryKey::instance_profile(&n))
+        }
+        _ => None,
+    }
+}
+
+/// An instance profile's state after one of its events (`None`: the event says too little, or the
+/// state before is not a profile the change can start from).
+fn next_instance_profile(event: &Event<'_>, before: Option<&State>) -> Option<State> {
+    let p = params(event);
+    let s = |k: &str| text(&p, &format!("/{k}"));
+    match event.name() {
+        "CreateInstanceProfile" => {
+            let name = s("instanceProfileName")?;
+            let arn = text(&response(event), "/instanceProfile/arn").unwrap_or_else(|| {
+                format!(
+                    "arn:aws:iam::{}:instance-profile{}{name}",
+                    event.account().unwrap_or_default(),
+                    s("path").unwrap_or_else(|| "/".to_owned()),
+                )
+            });
+            Some(State::InstanceProfile {
+                arn,
+                roles: BTreeMap::new(),
+            })
+        }
+        "DeleteInstanceProfile" => Some(State::Absent),
+        "AddRoleToInstanceProfile" | "RemoveRoleFromInstanceProfile" => {
+            let State::InstanceProfile { arn, roles } = before? else {
+                return None;
+            };
+            let role = s("roleName")?;
+            let mut roles = roles.clone();
+            if event.name() == "AddRoleToInstanceProfile" {
+                roles.entry(role).or_insert(None);
+            } else {
+                roles.remove(&role);
+            }
+            Some(State::InstanceProfile {
+                arn: arn.clone(),
+                roles,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The instance profiles of a sweep's snapshot, read at `at`.
+pub fn instance_profile_entries(snapshot: &Snapshot, at: i64) -> Vec<Entry> {
+    snapshot
+        .instance_profiles
+        .values()
+        .map(|p| {
+            Entry::read(
+                EntryKey::instance_profile(&p.name),
+                State::InstanceProfile {
+                    arn: p.arn.clone(),
+                    roles: p
+                        .roles
+                        .iter()
+                        .map(|(n, a)| (n.clone(), Some(a.clone())))
+                        .collect(),
+                },
+                at,
+                Source::Sweep,
+            )
+        })
+        .collect()
+}
+
+impl BeforeEvent {
+    /// An instance profile before the event: its ARN and the roles it held (name → ARN, `None`
+    /// where the model knows only the name).
+    pub fn instance_profile(
+        &self,
+        name: &str,
+    ) -> Result<(String, BTreeMap<String, Option<String>>), String> {
+        let key = EntryKey::instance_profile(name);
+        match self.state(&key)? {
+            State::InstanceProfile { arn, roles } => Ok((arn.clone(), roles.clone())),
+            State::Absent => Err(format!(
+                "the model holds `{key}` as absent before the event (deleted, or holding no role when a sweep read the account: a read lists only the profiles that hold a role)"
+            )),
+            _ => Err(format!("`{key}` is not an instance profile in the model")),
+        }
+    }
+
+    /// A role's ARN (with its path) before the event.
+    pub fn role_arn(&self, name: &str) -> Result<String, String> {
+        let key = EntryKey::role(name);
+        match self.state(&key)? {
+            State::Role { arn, .. } => Ok(arn.clone()),
+            _ => Err(format!("`{key}` is not a role in the model")),
+        }
+    }
+
+    /// [`BeforeEvent::from_snapshot`], and also the entries in `consulted` (ones the event uses but
+    /// does not change, such as the instance profile it passes) as the snapshot holds them. What
+    /// the snapshot lacks stays unknown: an account file lists only the profiles that hold a role.
+    pub fn from_snapshot_consulting(
+        event: &Event<'_>,
+        snapshot: &Snapshot,
+        consulted: &[EntryKey],
+    ) -> Self {
+        let mut out = BeforeEvent::from_snapshot(event, snapshot);
+        let time = event_time(event).unwrap_or(0);
+        let keys: Vec<EntryKey> = consulted
+            .iter()
+            .filter(|k| !out.entries.contains_key(k))
+            .cloned()
+            .collect();
+        if keys.is_empty() {
+            return out;
+        }
+        let entries: Vec<Entry> = entries_of(snapshot, time - 1)
+            .into_iter()
+            .filter(|e| keys.contains(&e.key))
+            .collect();
+        let mut more = BeforeEvent::of(event, &keys, &entries, Trust::default());
+        for (key, known) in &mut more.entries {
+            if let Known::Unknown { why } = known {
+                if key.is_instance_profile() && !entries.iter().any(|e| &e.key == key) {
+                    *why = format!("the account file has no `{key}` (it lists only the instance profiles that hold a role)");
+                }
+            }
+        }
+        out.entries.extend(more.entries);
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1241,6 +1411,124 @@ mod tests {
             panic!()
         };
         assert_eq!(default_version.as_deref(), Some("v2"));
+    }
+
+    #[test]
+    fn an_instance_profile_follows_its_events_from_the_sweep() {
+        let snap = Snapshot::parse(
+            &serde_json::json!({"RoleDetailList": [{"RoleName": "admin", "Arn": "arn:aws:iam::111122223333:role/ops/admin",
+                "InstanceProfileList": [{"InstanceProfileName": "web", "Arn": "arn:aws:iam::111122223333:instance-profile/web",
+                    "Roles": [{"RoleName": "admin", "Arn": "arn:aws:iam::111122223333:role/ops/admin"}]}]}]})
+            .to_string(),
+        )
+        .unwrap();
+        let mut e = instance_profile_entries(&snap, t("2026-11-22T09:00:00Z"))
+            .pop()
+            .unwrap();
+        assert_eq!(e.key, EntryKey::instance_profile("web"));
+        assert!(entries_of(&snap, 0).iter().any(|x| x.key == e.key));
+        let remove = ev(
+            "r-1",
+            "2026-11-22T10:00:00Z",
+            "RemoveRoleFromInstanceProfile",
+            r#"{"instanceProfileName":"web","roleName":"admin"}"#,
+            "null",
+        );
+        let add = ev(
+            "a-1",
+            "2026-11-22T10:05:00Z",
+            "AddRoleToInstanceProfile",
+            r#"{"instanceProfileName":"web","roleName":"app"}"#,
+            "null",
+        );
+        for event in [&remove, &add] {
+            with_event(event, |ev| {
+                assert_eq!(touches(ev), vec![EntryKey::instance_profile("web")]);
+                e.apply(ev).unwrap();
+            });
+        }
+        let roles_at = |time: &str| match e.before("x", t(time), Trust::default()) {
+            Known::State {
+                state: State::InstanceProfile { roles, .. },
+                ..
+            } => roles,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            roles_at("2026-11-22T09:30:00Z"),
+            BTreeMap::from([(
+                "admin".to_owned(),
+                Some("arn:aws:iam::111122223333:role/ops/admin".to_owned())
+            )])
+        );
+        assert_eq!(roles_at("2026-11-22T10:01:00Z"), BTreeMap::new());
+        // The role an event added is known by name only (the event gives no path).
+        assert_eq!(
+            roles_at("2026-11-22T10:06:00Z"),
+            BTreeMap::from([("app".to_owned(), None)])
+        );
+        let delete = ev(
+            "d-1",
+            "2026-11-22T10:10:00Z",
+            "DeleteInstanceProfile",
+            r#"{"instanceProfileName":"web"}"#,
+            "null",
+        );
+        with_event(&delete, |ev| e.apply(ev)).unwrap();
+        assert_eq!(e.latest().unwrap().state, State::Absent);
+        // Created from nothing, with the ARN the response gives.
+        let create = ev(
+            "c-1",
+            "2026-11-22T10:20:00Z",
+            "CreateInstanceProfile",
+            r#"{"instanceProfileName":"web","path":"/apps/"}"#,
+            r#"{"instanceProfile":{"arn":"arn:aws:iam::111122223333:instance-profile/apps/web","instanceProfileName":"web"}}"#,
+        );
+        with_event(&create, |ev| e.apply(ev)).unwrap();
+        let Some(Version {
+            state: State::InstanceProfile { arn, roles },
+            ..
+        }) = e.latest()
+        else {
+            panic!("{:?}", e.latest())
+        };
+        assert_eq!(arn, "arn:aws:iam::111122223333:instance-profile/apps/web");
+        assert!(roles.is_empty());
+    }
+
+    #[test]
+    fn an_instance_profile_the_model_cannot_vouch_for_gives_the_reason() {
+        let run = ev(
+            "i-1",
+            "2026-11-22T10:00:00Z",
+            "RunInstances",
+            r#"{"iamInstanceProfile":{"name":"web"}}"#,
+            "null",
+        );
+        with_event(&run, |ev| {
+            let key = EntryKey::instance_profile("web");
+            // Not in the model at all.
+            let before = BeforeEvent::of(ev, std::slice::from_ref(&key), &[], Trust::default());
+            let why = before.instance_profile("web").unwrap_err();
+            assert!(why.contains("no entry `instance-profile/web`"), "{why}");
+            // Read after the event.
+            let late = Entry::read(
+                key.clone(),
+                State::InstanceProfile {
+                    arn: "arn:aws:iam::111122223333:instance-profile/web".to_owned(),
+                    roles: BTreeMap::new(),
+                },
+                t("2026-11-22T11:00:00Z"),
+                Source::Sweep,
+            );
+            let before = BeforeEvent::of(ev, std::slice::from_ref(&key), &[late], Trust::default());
+            let why = before.instance_profile("web").unwrap_err();
+            assert!(why.contains("does not reach back"), "{why}");
+            // Offline: an account file without the profile leaves it unknown, never absent.
+            let before = BeforeEvent::from_snapshot_consulting(ev, &Snapshot::default(), &[key]);
+            let why = before.instance_profile("web").unwrap_err();
+            assert!(why.contains("the account file has no"), "{why}");
+        });
     }
 
     #[test]

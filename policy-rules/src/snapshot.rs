@@ -51,6 +51,17 @@ pub struct PolicyVersion {
     pub document: PolicyDocument,
 }
 
+/// An instance profile and the roles it holds (IAM allows one), as GAAD lists it under each role
+/// it holds (`RoleDetailList[].InstanceProfileList`): a profile that holds no role is in no
+/// role's list, so the snapshot does not have it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstanceProfileRecord {
+    pub arn: String,
+    pub name: String,
+    /// The roles it holds, name → ARN.
+    pub roles: BTreeMap<String, String>,
+}
+
 /// An account's IAM state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
@@ -66,6 +77,8 @@ pub struct Snapshot {
     pub version_documents: BTreeMap<String, Vec<PolicyVersion>>,
     /// Managed policy ARN → its `CreateDate`, when read.
     pub policy_created: BTreeMap<String, String>,
+    /// Instance profile name → the profile, for the profiles that hold a role.
+    pub instance_profiles: BTreeMap<String, InstanceProfileRecord>,
 }
 
 /// Why a snapshot does not read.
@@ -119,6 +132,32 @@ fn attached(v: &Value) -> Vec<String> {
     list(v, "AttachedManagedPolicies")
         .map(|p| s(p, "PolicyArn"))
         .collect()
+}
+
+/// Records one entry of a role's `InstanceProfileList`: its own `Roles` when it lists them, else
+/// the role it is listed under.
+fn instance_profile(snap: &mut Snapshot, p: &Value, role: &PrincipalRecord) {
+    let name = s(p, "InstanceProfileName");
+    let arn = s(p, "Arn");
+    if name.is_empty() || arn.is_empty() {
+        return;
+    }
+    let record = snap
+        .instance_profiles
+        .entry(name.clone())
+        .or_insert_with(|| InstanceProfileRecord {
+            arn,
+            name,
+            roles: BTreeMap::new(),
+        });
+    let mut listed = list(p, "Roles")
+        .map(|r| (s(r, "RoleName"), s(r, "Arn")))
+        .filter(|(n, a)| !n.is_empty() && !a.is_empty())
+        .peekable();
+    if listed.peek().is_none() {
+        record.roles.insert(role.name.clone(), role.arn.clone());
+    }
+    record.roles.extend(listed);
 }
 
 impl Snapshot {
@@ -183,6 +222,9 @@ impl Snapshot {
                 tags: tags(r),
                 name: name.clone(),
             };
+            for p in list(r, "InstanceProfileList") {
+                instance_profile(&mut snap, p, &rec);
+            }
             snap.roles.insert(name, rec);
         }
         for g in list(&v, "GroupDetailList") {
@@ -387,5 +429,14 @@ mod tests {
         let u = snap.principal(&snap.users["obama"].arn).unwrap();
         let (policies, _missing) = snap.identity_policies(u);
         assert!(!policies.is_empty());
+        let p = &snap.instance_profiles["OverprivilegedEC2"];
+        assert_eq!(
+            p.arn,
+            "arn:aws:iam::012345678901:instance-profile/OverprivilegedEC2"
+        );
+        assert_eq!(
+            p.roles["OverprivilegedEC2"],
+            "arn:aws:iam::012345678901:role/OverprivilegedEC2"
+        );
     }
 }

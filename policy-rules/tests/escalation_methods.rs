@@ -93,13 +93,13 @@ fn methods() -> Vec<Method> {
         m("Lambda: let someone else invoke a function", "lambda.amazonaws.com", "AddPermission20150331v2", json!({"functionName": "f", "action": "lambda:InvokeFunction", "principal": "*", "statementId": "s"}), Value::Null, "alert", "code-runs-as-a-role", &[]),
         m("Lambda: new code for a function with a role", "lambda.amazonaws.com", "UpdateFunctionCode20150331v2", json!({"functionName": "f"}), json!({"role": PRIVILEGED}), "alert", "code-runs-as-a-role", &[]),
         m("Lambda: a layer added to a function", "lambda.amazonaws.com", "UpdateFunctionConfiguration20150331v2", json!({"functionName": "f", "layers": ["arn:aws:lambda:us-east-1:999999999999:layer:x:1"]}), Value::Null, "alert", "code-runs-as-a-role", &[]),
-        m("EC2: new instance with a profile", "ec2.amazonaws.com", "RunInstances", json!({"subnetId": "subnet-1", "instancesSet": {"items": [{"imageId": "ami-1"}]}, "iamInstanceProfile": {"arn": PROFILE}}), json!({"instancesSet": {"items": [{"instanceId": "i-0new"}]}}), "alert", "privileged-role-passed", &[]),
-        m("EC2: give an instance a profile", "ec2.amazonaws.com", "AssociateIamInstanceProfile", json!({"instanceId": "i-0abc", "iamInstanceProfile": {"arn": PROFILE}}), Value::Null, "alert", "privileged-role-passed", &[]),
-        m("EC2: replace an instance's profile", "ec2.amazonaws.com", "ReplaceIamInstanceProfileAssociation", json!({"associationId": "iip-assoc-1", "iamInstanceProfile": {"name": "admin-profile"}}), Value::Null, "alert", "privileged-role-passed", &[]),
+        m("EC2: new instance with a profile", "ec2.amazonaws.com", "RunInstances", json!({"subnetId": "subnet-1", "instancesSet": {"items": [{"imageId": "ami-1"}]}, "iamInstanceProfile": {"arn": PROFILE}}), json!({"instancesSet": {"items": [{"instanceId": "i-0new"}]}}), "deny", "privileged-role-passed", &[]),
+        m("EC2: give an instance a profile", "ec2.amazonaws.com", "AssociateIamInstanceProfile", json!({"instanceId": "i-0abc", "iamInstanceProfile": {"arn": PROFILE}}), Value::Null, "deny", "privileged-role-passed", &[]),
+        m("EC2: replace an instance's profile", "ec2.amazonaws.com", "ReplaceIamInstanceProfileAssociation", json!({"associationId": "iip-assoc-1", "iamInstanceProfile": {"name": "admin-profile"}}), Value::Null, "deny", "privileged-role-passed", &[]),
         m("EC2: a privileged role put in a profile", iam, "AddRoleToInstanceProfile", json!({"instanceProfileName": "ip", "roleName": "break-glass-admin"}), Value::Null, "deny", "iam-writes", &[]),
-        m("EC2: launch template with a profile", "ec2.amazonaws.com", "CreateLaunchTemplate", json!({"CreateLaunchTemplateRequest": {"LaunchTemplateName": "lt", "LaunchTemplateData": {"IamInstanceProfile": {"Arn": PROFILE}}}}), Value::Null, "alert", "privileged-role-passed", &[]),
-        m("EC2: launch template version with a profile", "ec2.amazonaws.com", "CreateLaunchTemplateVersion", json!({"CreateLaunchTemplateVersionRequest": {"LaunchTemplateId": "lt-1", "LaunchTemplateData": {"IamInstanceProfile": {"Name": "admin-profile"}}}}), Value::Null, "alert", "privileged-role-passed", &[]),
-        m("Auto Scaling: launch configuration with a profile", "autoscaling.amazonaws.com", "CreateLaunchConfiguration", json!({"launchConfigurationName": "lc", "iamInstanceProfile": "admin-profile"}), Value::Null, "alert", "privileged-role-passed", &[]),
+        m("EC2: launch template with a profile", "ec2.amazonaws.com", "CreateLaunchTemplate", json!({"CreateLaunchTemplateRequest": {"LaunchTemplateName": "lt", "LaunchTemplateData": {"IamInstanceProfile": {"Arn": PROFILE}}}}), Value::Null, "deny", "privileged-role-passed", &[]),
+        m("EC2: launch template version with a profile", "ec2.amazonaws.com", "CreateLaunchTemplateVersion", json!({"CreateLaunchTemplateVersionRequest": {"LaunchTemplateId": "lt-1", "LaunchTemplateData": {"IamInstanceProfile": {"Name": "admin-profile"}}}}), Value::Null, "deny", "privileged-role-passed", &[]),
+        m("Auto Scaling: launch configuration with a profile", "autoscaling.amazonaws.com", "CreateLaunchConfiguration", json!({"launchConfigurationName": "lc", "iamInstanceProfile": "admin-profile"}), Value::Null, "deny", "privileged-role-passed", &[]),
         m("Auto Scaling: group that launches instances", "autoscaling.amazonaws.com", "CreateAutoScalingGroup", json!({"autoScalingGroupName": "g", "launchTemplate": {"launchTemplateId": "lt-1"}}), Value::Null, "alert", "code-runs-as-a-role", &[]),
         m("CloudFormation: new stack with a role", "cloudformation.amazonaws.com", "CreateStack", json!({"stackName": "s", "roleARN": PRIVILEGED, "templateURL": "https://example.com/t.json"}), json!({"stackId": "arn:aws:cloudformation:us-east-1:111122223333:stack/s/1"}), "deny", "privileged-role-passed", &[]),
         m("CloudFormation: update a stack with a role", "cloudformation.amazonaws.com", "UpdateStack", json!({"stackName": "s", "roleARN": PRIVILEGED}), json!({"stackId": "arn:aws:cloudformation:us-east-1:111122223333:stack/s/1"}), "deny", "privileged-role-passed", &[]),
@@ -110,7 +110,7 @@ fn methods() -> Vec<Method> {
         m("Glue: SSH key added to a dev endpoint", "glue.amazonaws.com", "UpdateDevEndpoint", json!({"endpointName": "e", "publicKey": "ssh-rsa AAAA"}), Value::Null, "alert", "code-runs-as-a-role", &[]),
         m("Glue: job with a role", "glue.amazonaws.com", "CreateJob", json!({"name": "j", "role": PRIVILEGED, "command": {"name": "glueetl"}}), Value::Null, "deny", "privileged-role-passed", &[]),
         m("Glue: job given a role", "glue.amazonaws.com", "UpdateJob", json!({"jobName": "j", "jobUpdate": {"role": PRIVILEGED}}), Value::Null, "deny", "privileged-role-passed", &[]),
-        m("Data Pipeline: definition with roles", "datapipeline.amazonaws.com", "PutPipelineDefinition", json!({"pipelineId": "df-1", "pipelineObjects": [{"id": "Default", "fields": [{"key": "role", "stringValue": "break-glass-admin"}]}]}), Value::Null, "alert", "code-runs-as-a-role", &[]),
+        m("Data Pipeline: definition with roles", "datapipeline.amazonaws.com", "PutPipelineDefinition", json!({"pipelineId": "df-1", "pipelineObjects": [{"id": "Default", "fields": [{"key": "role", "stringValue": "break-glass-admin"}]}]}), Value::Null, "deny", "privileged-role-passed", &[]),
         m("Data Pipeline: activate a pipeline", "datapipeline.amazonaws.com", "ActivatePipeline", json!({"pipelineId": "df-1"}), Value::Null, "alert", "code-runs-as-a-role", &[]),
         m("SageMaker: notebook with a role", "sagemaker.amazonaws.com", "CreateNotebookInstance", json!({"notebookInstanceName": "n", "roleArn": PRIVILEGED, "instanceType": "ml.t3.medium"}), Value::Null, "deny", "privileged-role-passed", &[]),
         m("SageMaker: open an existing notebook", "sagemaker.amazonaws.com", "CreatePresignedNotebookInstanceUrl", json!({"notebookInstanceName": "n"}), Value::Null, "alert", "code-runs-as-a-role", &[]),
@@ -137,7 +137,11 @@ fn snapshot() -> Snapshot {
                 {"UserName": "alice", "Arn": "arn:aws:iam::111122223333:user/alice", "GroupList": ["Administrators"], "UserPolicyList": [], "AttachedManagedPolicies": []}
             ],
             "RoleDetailList": [
-                {"RoleName": "app", "Arn": "arn:aws:iam::111122223333:role/app", "Path": "/", "RolePolicyList": [], "AttachedManagedPolicies": [], "AssumeRolePolicyDocument": trust}
+                {"RoleName": "app", "Arn": "arn:aws:iam::111122223333:role/app", "Path": "/", "RolePolicyList": [], "AttachedManagedPolicies": [], "AssumeRolePolicyDocument": trust},
+                // The profile the EC2 methods pass holds the break-glass role (GAAD lists a
+                // profile under the role it holds).
+                {"RoleName": "break-glass-admin", "Arn": PRIVILEGED, "Path": "/", "RolePolicyList": [], "AttachedManagedPolicies": [], "AssumeRolePolicyDocument": trust,
+                 "InstanceProfileList": [{"InstanceProfileName": "admin-profile", "Arn": PROFILE, "Path": "/", "Roles": [{"RoleName": "break-glass-admin", "Arn": PRIVILEGED}]}]}
             ],
             "GroupDetailList": [
                 {"GroupName": "Developers", "Arn": "arn:aws:iam::111122223333:group/Developers", "GroupPolicyList": [], "AttachedManagedPolicies": []}
@@ -171,7 +175,10 @@ fn every_escalation_method_by_a_non_admin_is_denied_or_alerted() {
         parse_document(event.as_bytes(), |_, e| {
             seen = true;
             let e = e.unwrap();
-            let analysis = analyse(&e, &catalog);
+            let mut analysis = analyse(&e, &catalog);
+            // The account as a sweep saw it before the method (the undo's before-states, and the
+            // role an instance profile held).
+            let before = policy_rules::passed_roles::before_from_snapshot(&e, &mut analysis, &snap);
             let decision = decide(
                 &e,
                 &analysis,
@@ -191,8 +198,6 @@ fn every_escalation_method_by_a_non_admin_is_denied_or_alerted() {
                 m.name,
                 decision
             );
-            // The account as a sweep saw it before the method (the undo's before-states).
-            let before = policy_rules::model::BeforeEvent::from_snapshot(&e, &snap);
             let outcome = plan(&Input {
                 event: &e,
                 analysis: &analysis,

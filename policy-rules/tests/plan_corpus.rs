@@ -50,18 +50,12 @@ fn check(name: &str, case: &Value, catalog: &Catalog) {
     parse_document(event_text.as_bytes(), |_, e| {
         seen = true;
         let e = e.unwrap();
-        let analysis = analyse(&e, catalog);
-        let decision = decide(
-            &e,
-            &analysis,
-            &rules,
-            CallerFacts {
-                groups: memberships.groups_of(&analysis.caller),
-            },
-        );
+        let mut analysis = analyse(&e, catalog);
+        // The account file's before-state, with the instance profiles the event passes.
+        let needed = policy_rules::passed_roles::entries_needed(&analysis.mapping);
         let mut before = snapshot
             .as_ref()
-            .map(|s| policy_rules::model::BeforeEvent::from_snapshot(&e, s));
+            .map(|s| policy_rules::model::BeforeEvent::from_snapshot_consulting(&e, s, &needed));
         // What the account model vouches for before the event, beyond the account file (buckets,
         // the account's public access block): `model_before` is a `BeforeEvent`'s entries.
         if !case["model_before"].is_null() {
@@ -72,6 +66,18 @@ fn check(name: &str, case: &Value, catalog: &Catalog) {
                 .entries
                 .extend(more.entries);
         }
+        // The role an instance profile held, as the flow resolves it before deciding.
+        if let Some(b) = &before {
+            policy_rules::passed_roles::resolve(&mut analysis, b);
+        }
+        let decision = decide(
+            &e,
+            &analysis,
+            &rules,
+            CallerFacts {
+                groups: memberships.groups_of(&analysis.caller),
+            },
+        );
         let outcome = plan(&Input {
             event: &e,
             analysis: &analysis,

@@ -122,14 +122,16 @@ fn plan_event(
             )));
         }
     }
-    let analysis = analyse(e, ctx.catalog);
+    let mut analysis = analyse(e, ctx.catalog);
+    // The account file describes the account before the events: it is the undo's before-state,
+    // and says which role an instance profile the event passes held.
+    let before = dump
+        .map(|d| policy_rules::passed_roles::before_from_snapshot(e, &mut analysis, &d.snapshot));
     let groups = ctx
         .groups
         .and_then(|g| g.memberships.groups_of(account, &analysis.caller))
         .or_else(|| dump.and_then(|d| d.memberships.groups_of(account, &analysis.caller)));
     let decision = decide(e, &analysis, ctx.rules, CallerFacts { groups });
-    // The account file describes the account before the events: it is the undo's before-state.
-    let before = dump.map(|d| policy_rules::model::BeforeEvent::from_snapshot(e, &d.snapshot));
     let input = Input {
         event: e,
         analysis: &analysis,

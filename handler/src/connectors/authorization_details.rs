@@ -91,6 +91,15 @@ pub async fn read_page(
                 "LastUsedDate": l.last_used_date().map(|d| d.to_string()),
                 "Region": l.region(),
             })),
+            "InstanceProfileList": r.instance_profile_list().iter().map(|p| json!({
+                "InstanceProfileName": p.instance_profile_name(),
+                "Arn": p.arn(),
+                "Path": p.path(),
+                "Roles": p.roles().iter().map(|x| json!({
+                    "RoleName": x.role_name(),
+                    "Arn": x.arn(),
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
         }));
     }
     for g in page.group_detail_list() {
@@ -149,6 +158,7 @@ pub async fn read(clients: &Clients) -> Result<AuthorizationDetails, AwsError> {
         snapshot.groups.extend(page.groups);
         snapshot.managed.extend(page.managed);
         snapshot.policy_versions.extend(page.policy_versions);
+        snapshot.instance_profiles.extend(page.instance_profiles);
         match next {
             Some(m) => marker = Some(m),
             None => break,

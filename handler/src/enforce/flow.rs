@@ -502,7 +502,7 @@ impl Flow {
         if let Some(summary) = self.heartbeat(event, &event_id, now).await? {
             return Ok(summary);
         }
-        let analysis = analyse(event, &self.catalog);
+        let mut analysis = analyse(event, &self.catalog);
         let principal = analysis
             .caller
             .principal_arn
@@ -549,6 +549,8 @@ impl Flow {
                 Some(d) => (d, None, None, None),
                 None => {
                     let before = self.model_before_and_apply(event, &analysis).await?;
+                    // The role an instance profile the event passes held just before it.
+                    policy_rules::passed_roles::resolve(&mut analysis, &before);
                     let (groups, from) =
                         self.groups_before_event(event, &analysis, &before).await?;
                     let d = decide(
@@ -582,6 +584,11 @@ impl Flow {
             .clone()
             .ok_or_else(|| FlowError::Corrupt("no decision after deciding".to_owned()))?;
         let decision = decided.decision();
+        // A resumed attempt resolves the passed instance profiles as the decision did, from the
+        // before-state saved with it.
+        if let Some(before) = &decided.before {
+            policy_rules::passed_roles::resolve(&mut analysis, before);
+        }
 
         if progress.planned.is_none() {
             progress.planned = Some(
@@ -733,6 +740,12 @@ impl Flow {
     ) -> Result<BeforeEvent, FlowError> {
         let touched = model::touches(event);
         let mut keys = touched.clone();
+        // The instance profiles the event passes: read, not changed.
+        for key in policy_rules::passed_roles::entries_needed(&analysis.mapping) {
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
         if let (CallerKind::IamUser, Some(name)) =
             (analysis.caller.kind, analysis.caller.name.as_deref())
         {

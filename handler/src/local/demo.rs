@@ -435,10 +435,14 @@ impl Scenario {
 
     /// Puts the CloudTrail record AWS would deliver for a call by `actor` on the event bus.
     pub async fn emit(&self, detail: &Value) -> Result<()> {
-        let source = match detail["eventSource"].as_str() {
-            Some("s3.amazonaws.com") => "aws.s3",
-            Some("cloudtrail.amazonaws.com") => "aws.cloudtrail",
-            _ => "aws.iam",
+        // EventBridge's source for a CloudTrail event is `aws.` and the service (`ec2.amazonaws.com`
+        // is `aws.ec2`).
+        let source = match detail["eventSource"]
+            .as_str()
+            .and_then(|s| s.strip_suffix(".amazonaws.com"))
+        {
+            Some(service) => format!("aws.{service}"),
+            None => "aws.iam".to_owned(),
         };
         let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
             .source(source)

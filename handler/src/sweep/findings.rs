@@ -190,7 +190,10 @@ pub fn input_of(entries: &[Entry]) -> (Snapshot, Buckets) {
                         .map(str::to_owned),
                 });
             }
-            State::Absent | State::AccountPublicAccessBlock { .. } | State::Trail { .. } => {}
+            State::Absent
+            | State::AccountPublicAccessBlock { .. }
+            | State::Trail { .. }
+            | State::InstanceProfile { .. } => {}
         }
     }
     (snap, buckets)
@@ -215,12 +218,22 @@ pub fn trails_of(entries: &[Entry]) -> Vec<Trail> {
 
 /// Whether the sweep that began at `read_at` read everything of the entry's kind and did not see
 /// it: its newest state is older than the sweep and not already absent. Buckets the sweep could not
-/// read (`unread`) and the account's public access block (not read) are never judged gone.
+/// read (`unread`) and the account's public access block (not read) are never judged gone. An
+/// instance profile the read no longer lists was deleted or holds no role (GAAD lists a profile
+/// only under the role it holds): either way it passes no role the model could vouch for.
 pub fn gone_since(entry: &Entry, read_at: i64, unread: &[String]) -> bool {
     let key = entry.key.as_str();
-    let read_kind = ["user/", "role/", "group/", "policy/", "bucket/", "trail/"]
-        .iter()
-        .any(|p| key.starts_with(p));
+    let read_kind = [
+        "user/",
+        "role/",
+        "group/",
+        "policy/",
+        "bucket/",
+        "trail/",
+        "instance-profile/",
+    ]
+    .iter()
+    .any(|p| key.starts_with(p));
     let unread_bucket = key
         .strip_prefix("bucket/")
         .is_some_and(|b| unread.iter().any(|u| u == b));
