@@ -665,3 +665,82 @@ async fn an_instance_run_with_a_profile_holding_a_privileged_role_denies_passing
     assert_eq!(passing(privileged), Answer::ExplicitDeny);
     assert_ne!(passing(ordinary), Answer::ExplicitDeny);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_role_permissions_boundary_comes_back_from_the_model() {
+    let (aws, s) = start().await;
+    let iam = &s.admin.clients.iam;
+    let boundary = iam
+        .create_policy()
+        .policy_name("deploy-boundary")
+        .policy_document(HARMLESS)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .arn
+        .unwrap();
+    iam.put_role_permissions_boundary()
+        .role_name("app-deploy")
+        .permissions_boundary(&boundary)
+        .send()
+        .await
+        .unwrap();
+    let boundary_now = || async {
+        iam.get_role()
+            .role_name("app-deploy")
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap()
+            .permissions_boundary
+            .and_then(|b| b.permissions_boundary_arn)
+    };
+    // The sweep reads the boundary into the model; then mallory takes it off.
+    s.sweep().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    iam.delete_role_permissions_boundary()
+        .role_name("app-deploy")
+        .send()
+        .await
+        .unwrap();
+    s.emit(&user_call(
+        "mallory",
+        "iam.amazonaws.com",
+        "DeleteRolePermissionsBoundary",
+        json!({"roleName": "app-deploy"}),
+        "model-boundary-1",
+    ))
+    .await
+    .unwrap();
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    assert_eq!(
+        boundary_now().await.as_deref(),
+        Some(boundary.as_str()),
+        "the boundary the model held is back"
+    );
+    assert!(
+        s.user_policies("mallory")
+            .await
+            .unwrap()
+            .iter()
+            .any(|p| p == policy_rules::planner::DENY_POLICY_NAME),
+        "mallory is denied the call"
+    );
+    // The undo is recorded, and rolls back from its record to no boundary.
+    let records = flow.evidence.list().await.unwrap();
+    let change: Vec<_> = records
+        .iter()
+        .filter(|r| {
+            r.kind == policy_rules::evidence::RecordKind::Change
+                && r.body["connector"] == "permissions_boundary"
+        })
+        .collect();
+    assert_eq!(change.len(), 1, "{records:#?}");
+    assert_eq!(change[0].body["name"], "role/app-deploy");
+    flow.rollback(&change[0].id, false).await.unwrap();
+    assert_eq!(boundary_now().await, None);
+}

@@ -13,8 +13,10 @@
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
+use warden_handler::aws::AwsError;
 use warden_handler::aws::{Clients, RateLimits, RetryPolicy};
 use warden_handler::connectors::account::{IamAccount, PrincipalKind};
+use warden_handler::connectors::permissions_boundary::{BoundaryCalls, Owner, PermissionsBoundary};
 use warden_handler::connectors::{Applied, ConnectorError, Connectors, State, Step, Target};
 use warden_handler::local::emulator::LocalAws;
 
@@ -693,6 +695,164 @@ async fn account_public_access_block_put_back() {
     );
     let err = conns.for_step(&bad).err().unwrap();
     assert!(err.to_string().contains("not an account id"), "{err}");
+}
+
+async fn set_role_boundary(c: &Clients, arn: &str) {
+    c.iam
+        .put_role_permissions_boundary()
+        .role_name("app")
+        .permissions_boundary(arn)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn permissions_boundary_of_a_role_put_back() {
+    let (_aws, c, conns) = start().await;
+    create_role(&c, "app").await;
+    let earlier = create_managed(&c, "DevBoundary").await;
+    let wide = create_managed(&c, "WideBoundary").await;
+    // The event removed the role's boundary: the earlier one goes back while there is none.
+    let put = step(
+        "iam:PutRolePermissionsBoundary",
+        json!({"RoleName": "app", "PermissionsBoundary": earlier}),
+        Some(json!({"boundary": null})),
+    );
+    let (target, before, left) = round_trip(&conns, &put).await;
+    assert_eq!(target.connector, "permissions_boundary");
+    assert_eq!(target.name, "role/app");
+    assert_eq!(before, json!({"boundary": null}));
+    assert_eq!(left, json!({"boundary": earlier}));
+    rollback_ok(&conns, &target, &before, &left).await;
+
+    // The event set a boundary where there was none: the undo removes exactly that one.
+    set_role_boundary(&c, &wide).await;
+    let delete = step(
+        "iam:DeleteRolePermissionsBoundary",
+        json!({"RoleName": "app"}),
+        Some(json!({"boundary": wide})),
+    );
+    let (_, before, left) = round_trip(&conns, &delete).await;
+    assert_eq!(before, json!({"boundary": wide}));
+    assert_eq!(left, json!({"boundary": null}));
+    // Someone set a boundary since Warden's change: a rollback is refused unless forced.
+    set_role_boundary(&c, &earlier).await;
+    refused_then_forced(&conns, &target, &before, &left).await;
+
+    // The role's boundary changed since the event: theirs stays.
+    set_role_boundary(&c, &earlier).await;
+    let stale = step(
+        "iam:PutRolePermissionsBoundary",
+        json!({"RoleName": "app", "PermissionsBoundary": wide}),
+        Some(json!({"boundary": null})),
+    );
+    let (conn, _) = conns.for_step(&stale).unwrap();
+    let live = conn.snapshot(&target).await.unwrap();
+    assert!(
+        skipped_why(&conn.apply(&target, &stale, &live).await.unwrap())
+            .contains("changed it since")
+    );
+    assert_eq!(
+        conn.snapshot(&target).await.unwrap(),
+        json!({"boundary": earlier})
+    );
+
+    // A boundary that is not a managed policy ARN is refused before any call.
+    let bad = step(
+        "iam:PutRolePermissionsBoundary",
+        json!({"RoleName": "app", "PermissionsBoundary": "DevBoundary"}),
+        None,
+    );
+    let err = conns.for_step(&bad).err().unwrap();
+    assert!(err.to_string().contains("managed policy ARN"), "{err}");
+    // A state that does not say the boundary is never restored as "none".
+    let err = conns
+        .rollback(&target, &json!({}), &json!({"boundary": earlier}), false)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not a boundary state"), "{err}");
+    assert_eq!(
+        conn.snapshot(&target).await.unwrap(),
+        json!({"boundary": earlier})
+    );
+}
+
+/// IAM's user boundaries as the connector's calls see them. The local AWS answers
+/// `PutUserPermissionsBoundary` with HTTP 500, so the user path runs over this in-memory account.
+#[derive(Default)]
+struct UserBoundaries {
+    by_user: std::sync::Mutex<BTreeMap<String, String>>,
+    calls: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl BoundaryCalls for UserBoundaries {
+    async fn read(&self, owner: Owner, name: &str) -> Result<Option<String>, AwsError> {
+        assert_eq!(owner, Owner::User);
+        Ok(self.by_user.lock().unwrap().get(name).cloned())
+    }
+    async fn put(&self, owner: Owner, name: &str, arn: &str) -> Result<Option<String>, AwsError> {
+        assert_eq!(owner, Owner::User);
+        self.calls.lock().unwrap().push(format!("put {name} {arn}"));
+        self.by_user
+            .lock()
+            .unwrap()
+            .insert(name.to_owned(), arn.to_owned());
+        Ok(Some("r-put".to_owned()))
+    }
+    async fn delete(&self, owner: Owner, name: &str) -> Result<Option<String>, AwsError> {
+        assert_eq!(owner, Owner::User);
+        self.calls.lock().unwrap().push(format!("delete {name}"));
+        self.by_user.lock().unwrap().remove(name);
+        Ok(Some("r-delete".to_owned()))
+    }
+}
+
+#[tokio::test]
+async fn permissions_boundary_of_a_user_put_back() {
+    let dev = "arn:aws:iam::123456789012:policy/DevBoundary";
+    let admin = "arn:aws:iam::aws:policy/AdministratorAccess";
+    let account = std::sync::Arc::new(UserBoundaries::default());
+    account
+        .by_user
+        .lock()
+        .unwrap()
+        .insert("mallory".to_owned(), admin.to_owned());
+    let conns = Connectors::new(vec![std::sync::Arc::new(PermissionsBoundary::with_calls(
+        std::sync::Arc::clone(&account),
+    ))]);
+    // mallory replaced her boundary with AdministratorAccess: the earlier one comes back.
+    let put = step(
+        "iam:PutUserPermissionsBoundary",
+        json!({"UserName": "mallory", "PermissionsBoundary": dev}),
+        Some(json!({"boundary": admin})),
+    );
+    let (target, before, left) = round_trip(&conns, &put).await;
+    assert_eq!(target.name, "user/mallory");
+    assert_eq!(before, json!({"boundary": admin}));
+    assert_eq!(left, json!({"boundary": dev}));
+    assert_eq!(
+        *account.calls.lock().unwrap(),
+        vec![format!("put mallory {dev}")],
+        "one write, and none on the retry"
+    );
+    rollback_ok(&conns, &target, &before, &left).await;
+    // A boundary set since the event is left alone.
+    account.by_user.lock().unwrap().insert(
+        "mallory".to_owned(),
+        "arn:aws:iam::123456789012:policy/Other".to_owned(),
+    );
+    let (conn, _) = conns.for_step(&put).unwrap();
+    let live = conn.snapshot(&target).await.unwrap();
+    assert!(
+        skipped_why(&conn.apply(&target, &put, &live).await.unwrap()).contains("changed it since")
+    );
+    assert_eq!(
+        account.calls.lock().unwrap().len(),
+        2,
+        "only the rollback wrote"
+    );
 }
 
 #[tokio::test]

@@ -531,6 +531,8 @@ fn needs(op: &str, names: &Names) -> Vec<Ask> {
             if n == "AttachUserPolicy" { user } else { role },
             vec![("iam:PolicyARN".to_owned(), deny_policy)],
         )],
+        ("iam", n) if n.ends_with("UserPermissionsBoundary") => on(&format!("iam:{n}"), &[&user]),
+        ("iam", n) if n.ends_with("RolePermissionsBoundary") => on(&format!("iam:{n}"), &[&role]),
         ("iam", n) if n.ends_with("UserPolicy") || n.ends_with("UserPolicies") => {
             on(&format!("iam:{n}"), &[&user])
         }
@@ -813,11 +815,14 @@ fn the_function_role_allows_what_the_live_path_calls_and_nothing_it_must_never_d
         ("iam:DeleteRolePolicy", role.to_owned(), vec![]),
         ("iam:DetachRolePolicy", role.to_owned(), vec![]),
         ("iam:UpdateAssumeRolePolicy", role.to_owned(), vec![]),
+        ("iam:PutRolePermissionsBoundary", role.to_owned(), vec![]),
+        ("iam:DeleteRolePermissionsBoundary", role.to_owned(), vec![]),
         ("iam:CreatePolicyVersion", own_policy.clone(), vec![]),
         ("iam:SetDefaultPolicyVersion", own_policy, vec![]),
         ("iam:PassRole", role.to_owned(), vec![]),
         ("iam:PutRolePolicy", glass.clone(), vec![]),
         ("iam:UpdateAssumeRolePolicy", glass.clone(), vec![]),
+        ("iam:DeleteRolePermissionsBoundary", glass.clone(), vec![]),
         ("sts:AssumeRole", glass, vec![]),
         ("dynamodb:DeleteTable", names.tables[0].clone(), vec![]),
         ("dynamodb:DeleteTable", names.tables[1].clone(), vec![]),

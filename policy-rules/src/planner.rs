@@ -1038,27 +1038,7 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
             | "PutRolePermissionsBoundary"
             | "DeleteRolePermissionsBoundary",
         ) => {
-            // No connector writes boundaries yet: with the earlier boundary known, a person gets
-            // the exact command; without it, how to find it.
-            let (kind, who) = if name.contains("User") {
-                ("user", "userName")
-            } else {
-                ("role", "roleName")
-            };
-            let owner = p(who).unwrap_or_default();
-            let key = crate::model::EntryKey(format!("{kind}/{owner}"));
-            let told = match before_state(input, |b| b.boundary(kind, &owner)) {
-                Ok(Some(arn)) => format!(
-                    "the earlier permissions boundary of {kind} `{owner}` was `{arn}` ({}): put it back with `aws iam put-{kind}-permissions-boundary --{kind}-name {owner} --permissions-boundary {arn}`",
-                    provenance(input, &key)
-                ),
-                Ok(None) => format!(
-                    "{kind} `{owner}` had no permissions boundary before ({}): remove the one the event set with `aws iam delete-{kind}-permissions-boundary --{kind}-name {owner}`",
-                    provenance(input, &key)
-                ),
-                Err(why) => format!("{why}; {}", by_hand(e, &p)),
-            };
-            (Vec::new(), Some(told))
+            boundary_undo(input, name)
         }
         (source, _) if crate::review::covers(source) => (
             Vec::new(),
@@ -1320,6 +1300,87 @@ fn account_block_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
         Ok(None) => (Vec::new(), Some(format!("the account had no public access block before the event ({}): the event turned nothing off", provenance(input, &key)))),
         Err(_) => (Vec::new(), Some(account_block_by_hand(input))),
     }
+}
+
+/// The undo of a permissions-boundary change: the boundary the model vouches for before the event
+/// put back (or the one the event set removed, when there was none), only while the live boundary
+/// is still the one the event left. Without the model's word, a person gets how to find it.
+fn boundary_undo(input: &Input<'_>, name: &str) -> (Vec<Step>, Option<String>) {
+    let e = input.event;
+    let (kind, title, who) = if name.contains("User") {
+        ("user", "User", "userName")
+    } else {
+        ("role", "Role", "roleName")
+    };
+    let Some(owner) = param(e, who) else {
+        return (
+            Vec::new(),
+            Some(format!(
+                "the event names no `{who}`, so there is nothing to undo by name"
+            )),
+        );
+    };
+    let left = if name.starts_with("Put") {
+        match param(e, "permissionsBoundary") {
+            Some(arn) => Some(arn),
+            None => {
+                return (
+                    Vec::new(),
+                    Some(format!(
+                        "the event does not show the boundary it set; {}",
+                        by_hand(e, &|k| param(e, k))
+                    )),
+                )
+            }
+        }
+    } else {
+        None
+    };
+    let key = crate::model::EntryKey(format!("{kind}/{owner}"));
+    let earlier = match before_state(input, |b| b.boundary(kind, &owner)) {
+        Ok(earlier) => earlier,
+        Err(why) => {
+            return (
+                Vec::new(),
+                Some(format!("{why}; {}", by_hand(e, &|k| param(e, k)))),
+            )
+        }
+    };
+    if earlier == left {
+        return (
+            Vec::new(),
+            Some(format!(
+                "the {kind} `{owner}` had this boundary before the event already ({}): nothing to undo",
+                provenance(input, &key)
+            )),
+        );
+    }
+    let name_key = format!("{title}Name");
+    let mut s = match &earlier {
+        Some(arn) => step(
+            &format!("iam:Put{title}PermissionsBoundary"),
+            &[
+                (name_key.as_str(), Some(owner.clone())),
+                ("PermissionsBoundary", Some(arn.clone())),
+            ],
+            format!(
+                "the {kind}'s boundary is still the one the event left; the earlier boundary `{arn}` is {}",
+                provenance(input, &key)
+            ),
+        ),
+        None => step(
+            &format!("iam:Delete{title}PermissionsBoundary"),
+            &[(name_key.as_str(), Some(owner.clone()))],
+            format!(
+                "the {kind}'s boundary is still the one the event set; the {kind} had none before ({})",
+                provenance(input, &key)
+            ),
+        ),
+    };
+    if let Some(s) = s.as_mut() {
+        s.expect = Some(serde_json::json!({ "boundary": left }));
+    }
+    (s.into_iter().collect(), None)
 }
 
 /// The account's public access block when the model cannot vouch for the earlier one: how to find

@@ -27,6 +27,8 @@ use serde_json::{json, Value};
 /// A break-glass role: always in the privileged set.
 const PRIVILEGED: &str = "arn:aws:iam::111122223333:role/break-glass-admin";
 const PROFILE: &str = "arn:aws:iam::111122223333:instance-profile/admin-profile";
+/// The boundary mallory and role `app` had before each method (the undo puts it back).
+const BOUNDARY: &str = "arn:aws:iam::111122223333:policy/DevBoundary";
 const POLICY: &str = "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}}";
 
 struct Method {
@@ -76,10 +78,10 @@ fn methods() -> Vec<Method> {
         m("new default version of an attached policy", iam, "CreatePolicyVersion", json!({"policyArn": dev_policy, "policyDocument": POLICY, "setAsDefault": true}), json!({"policyVersion": {"versionId": "v2", "isDefaultVersion": true}}), "deny", "iam-writes", &[]),
         m("switch to an older permissive version", iam, "SetDefaultPolicyVersion", json!({"policyArn": dev_policy, "versionId": "v1"}), Value::Null, "deny", "iam-writes", &[]),
         m("join a more privileged group", iam, "AddUserToGroup", json!({"groupName": "Administrators", "userName": "mallory"}), Value::Null, "deny", "iam-writes", &["iam:RemoveUserFromGroup"]),
-        m("remove a user's permissions boundary", iam, "DeleteUserPermissionsBoundary", json!({"userName": "mallory"}), Value::Null, "deny", "iam-writes", &[]),
-        m("remove a role's permissions boundary", iam, "DeleteRolePermissionsBoundary", json!({"roleName": "app"}), Value::Null, "deny", "iam-writes", &[]),
-        m("loosen a user's permissions boundary", iam, "PutUserPermissionsBoundary", json!({"userName": "mallory", "permissionsBoundary": admin}), Value::Null, "deny", "iam-writes", &[]),
-        m("loosen a role's permissions boundary", iam, "PutRolePermissionsBoundary", json!({"roleName": "app", "permissionsBoundary": admin}), Value::Null, "deny", "iam-writes", &[]),
+        m("remove a user's permissions boundary", iam, "DeleteUserPermissionsBoundary", json!({"userName": "mallory"}), Value::Null, "deny", "iam-writes", &["iam:PutUserPermissionsBoundary"]),
+        m("remove a role's permissions boundary", iam, "DeleteRolePermissionsBoundary", json!({"roleName": "app"}), Value::Null, "deny", "iam-writes", &["iam:PutRolePermissionsBoundary"]),
+        m("loosen a user's permissions boundary", iam, "PutUserPermissionsBoundary", json!({"userName": "mallory", "permissionsBoundary": admin}), Value::Null, "deny", "iam-writes", &["iam:PutUserPermissionsBoundary"]),
+        m("loosen a role's permissions boundary", iam, "PutRolePermissionsBoundary", json!({"roleName": "app", "permissionsBoundary": admin}), Value::Null, "deny", "iam-writes", &["iam:PutRolePermissionsBoundary"]),
         m("make a role assumable by oneself", iam, "UpdateAssumeRolePolicy", json!({"roleName": "app", "policyDocument": "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::111122223333:user/mallory\"},\"Action\":\"sts:AssumeRole\"}}"}), Value::Null, "deny", "iam-writes", &["iam:UpdateAssumeRolePolicy"]),
         // Taking over another principal's credentials.
         m("access key for another user", iam, "CreateAccessKey", json!({"userName": "alice"}), json!({"accessKey": {"userName": "alice", "accessKeyId": "AKIAEXAMPLE", "status": "Active"}}), "deny", "iam-writes", &["iam:UpdateAccessKey"]),
@@ -133,11 +135,11 @@ fn snapshot() -> Snapshot {
     Snapshot::parse(
         &json!({
             "UserDetailList": [
-                {"UserName": "mallory", "Arn": "arn:aws:iam::111122223333:user/mallory", "GroupList": ["Developers"], "UserPolicyList": [], "AttachedManagedPolicies": []},
+                {"UserName": "mallory", "Arn": "arn:aws:iam::111122223333:user/mallory", "PermissionsBoundary": {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": BOUNDARY}, "GroupList": ["Developers"], "UserPolicyList": [], "AttachedManagedPolicies": []},
                 {"UserName": "alice", "Arn": "arn:aws:iam::111122223333:user/alice", "GroupList": ["Administrators"], "UserPolicyList": [], "AttachedManagedPolicies": []}
             ],
             "RoleDetailList": [
-                {"RoleName": "app", "Arn": "arn:aws:iam::111122223333:role/app", "Path": "/", "RolePolicyList": [], "AttachedManagedPolicies": [], "AssumeRolePolicyDocument": trust},
+                {"RoleName": "app", "Arn": "arn:aws:iam::111122223333:role/app", "PermissionsBoundary": {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": BOUNDARY}, "Path": "/", "RolePolicyList": [], "AttachedManagedPolicies": [], "AssumeRolePolicyDocument": trust},
                 // The profile the EC2 methods pass holds the break-glass role (GAAD lists a
                 // profile under the role it holds).
                 {"RoleName": "break-glass-admin", "Arn": PRIVILEGED, "Path": "/", "RolePolicyList": [], "AttachedManagedPolicies": [], "AssumeRolePolicyDocument": trust,

@@ -1,7 +1,8 @@
 //! The connector layer: one connector per kind of thing Warden changes (an IAM user's policies, a
 //! role's, a group's, a user's group memberships, access keys, login profiles, a bucket's policy,
-//! ACL, public access block and ownership controls, the account's public access block, an object's ACL, a managed policy's default
-//! version, a trail's logging). Each reads a thing's state (`snapshot`), applies one planned [`Step`] to it
+//! ACL, public access block and ownership controls, the account's public access block, an object's
+//! ACL, a managed policy's default version, a user's or role's permissions boundary, a trail's
+//! logging). Each reads a thing's state (`snapshot`), applies one planned [`Step`] to it
 //! after checking the step's precondition on the live state (`apply`), reads back that the change
 //! holds (`verify`), and writes a snapshot back (`restore`). [`Connectors`] finds the connector for a
 //! step by its call and runs rollbacks with the one precondition every connector shares: the live
@@ -32,6 +33,7 @@ pub mod iam_policies;
 pub mod login_profile;
 pub mod object_acl;
 pub mod ownership_controls;
+pub mod permissions_boundary;
 pub mod policy_version;
 pub mod public_access_block;
 pub mod trail_logging;
@@ -222,6 +224,7 @@ impl Connectors {
             Arc::new(object_acl::ObjectAcl::new(c.clone())),
             Arc::new(ownership_controls::OwnershipControls::new(c.clone())),
             Arc::new(policy_version::PolicyVersion::new(c.clone())),
+            Arc::new(permissions_boundary::PermissionsBoundary::new(c.clone())),
             Arc::new(trail_logging::TrailLogging::new(c)),
         ])
     }
