@@ -152,6 +152,12 @@ impl Config {
                     name: "WARDEN_RULES",
                     why: e.to_string(),
                 })?;
+                // What `warden rules check` prints as warnings (a name the catalog cannot vouch
+                // for) is said where the Lambda and the worker load the file too: such a rule may
+                // never match.
+                for w in &rules.warnings {
+                    tracing::warn!(rules = %path, warning = %w, "rule file warning: the rule may never match");
+                }
                 (rules, path.to_owned())
             }
             None => (
@@ -304,6 +310,52 @@ mod tests {
         assert!(c.rules.rules.iter().all(|r| r.mode == Mode::Monitor));
         assert_eq!(c.rules.allow_sets["admins"].groups, ["Ops", "Sec"]);
         assert_eq!(c.rate_limits.0["iam"], (3, 3));
+    }
+
+    /// A log line's bytes, shared with the test.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::Error::other("poisoned"))?
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_rule_file_warning_is_logged_where_the_lambda_loads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rules.toml");
+        std::fs::write(
+            &path,
+            "version = 1\n[[rule]]\nid = \"x\"\n[rule.match]\nsources = [\"rds.amazonaws.com\"]\nevents = [\"CreateDBInstance\"]\n",
+        )
+        .unwrap();
+        let log = Captured::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let c = tracing::subscriber::with_default(subscriber, || {
+            Config::from_vars(&vars(&[("WARDEN_RULES", path.to_str().unwrap())]))
+        })
+        .unwrap();
+        assert_eq!(c.rules.warnings.len(), 1);
+        let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("WARN"), "{text}");
+        assert!(text.contains("the rule may never match"), "{text}");
+        assert!(
+            text.contains("the catalog has no service for event source `rds.amazonaws.com`"),
+            "{text}"
+        );
     }
 
     #[test]
