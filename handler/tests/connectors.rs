@@ -697,6 +697,286 @@ async fn account_public_access_block_put_back() {
     assert!(err.to_string().contains("not an account id"), "{err}");
 }
 
+const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+
+/// The grantees of an ACL state (`bucket_acl`'s shape), sorted.
+fn grantees(state: &State) -> Vec<String> {
+    let mut out: Vec<String> = state["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            format!(
+                "{}:{}",
+                g["grantee"].as_str().unwrap(),
+                g["permission"].as_str().unwrap()
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn bucket_acl_public_grants_taken_out_others_kept() {
+    use aws_sdk_s3::types::{AccessControlPolicy, Grant, Grantee, Permission, Type};
+    let (_aws, c, conns) = start().await;
+    create_bucket(&c, "shared-reports").await;
+    let owner =
+        c.s3.get_bucket_acl()
+            .bucket("shared-reports")
+            .send()
+            .await
+            .unwrap()
+            .owner
+            .unwrap();
+    let owner_id = owner.id().unwrap().to_owned();
+    let grant = |g: Grantee, p: Permission| Grant::builder().grantee(g).permission(p).build();
+    let user = |id: &str| {
+        Grantee::builder()
+            .r#type(Type::CanonicalUser)
+            .id(id)
+            .build()
+            .unwrap()
+    };
+    let everyone = Grantee::builder()
+        .r#type(Type::Group)
+        .uri(ALL_USERS)
+        .build()
+        .unwrap();
+    let partner = "a".repeat(64);
+    let public = AccessControlPolicy::builder()
+        .owner(owner.clone())
+        .grants(grant(user(&owner_id), Permission::FullControl))
+        .grants(grant(user(&partner), Permission::Read))
+        .grants(grant(everyone, Permission::Read))
+        .build();
+    let make_public = || async {
+        c.s3.put_bucket_acl()
+            .bucket("shared-reports")
+            .access_control_policy(public.clone())
+            .send()
+            .await
+            .unwrap();
+    };
+    make_public().await;
+    let put = step("s3:PutBucketAcl", json!({"Bucket": "shared-reports"}), None);
+    let (target, before, left) = round_trip(&conns, &put).await;
+    assert_eq!(target.connector, "bucket_acl");
+    assert!(grantees(&before).contains(&format!("{ALL_USERS}:READ")));
+    // Only the public grant went: the owner's and the partner's stay.
+    assert_eq!(
+        grantees(&left),
+        vec![
+            format!("{owner_id}:FULL_CONTROL"),
+            format!("{partner}:READ")
+        ]
+    );
+    rollback_ok(&conns, &target, &before, &left).await;
+    // Made public again after Warden's change: a rollback is refused unless forced.
+    let (conn, _) = conns.for_step(&put).unwrap();
+    let live = conn.snapshot(&target).await.unwrap();
+    assert!(is_changed(&conn.apply(&target, &put, &live).await.unwrap()));
+    c.s3.put_bucket_acl()
+        .bucket("shared-reports")
+        .acl(aws_sdk_s3::types::BucketCannedAcl::AuthenticatedRead)
+        .send()
+        .await
+        .unwrap();
+    refused_then_forced(&conns, &target, &before, &left).await;
+}
+
+#[tokio::test]
+async fn object_acl_public_grants_taken_out() {
+    let (_aws, c, conns) = start().await;
+    create_bucket(&c, "reports").await;
+    // A key with IAM's wildcard characters is an ordinary key to the connector.
+    let key = "2026/q4*?.csv";
+    c.s3.put_object()
+        .bucket("reports")
+        .key(key)
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    c.s3.put_object_acl()
+        .bucket("reports")
+        .key(key)
+        .acl(aws_sdk_s3::types::ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    let put = step(
+        "s3:PutObjectAcl",
+        json!({"Bucket": "reports", "Key": key}),
+        None,
+    );
+    let (target, before, left) = round_trip(&conns, &put).await;
+    assert_eq!(target.connector, "object_acl");
+    assert_eq!(target.name, format!("reports/{key}"));
+    assert!(grantees(&before).contains(&format!("{ALL_USERS}:READ")));
+    assert_eq!(grantees(&left).len(), 1, "the owner's grant only: {left}");
+    rollback_ok(&conns, &target, &before, &left).await;
+    // A bucket name with a `/` could name another object: refused before any call.
+    let bad = step(
+        "s3:PutObjectAcl",
+        json!({"Bucket": "reports/2026", "Key": "q4.csv"}),
+        None,
+    );
+    let err = conns.for_step(&bad).err().unwrap();
+    assert!(err.to_string().contains("not a bucket name"), "{err}");
+}
+
+#[tokio::test]
+async fn ownership_controls_put_back() {
+    use aws_sdk_s3::types::{ObjectOwnership, OwnershipControls, OwnershipControlsRule};
+    let (_aws, c, conns) = start().await;
+    create_bucket(&c, "logs").await;
+    let set = |o: ObjectOwnership| {
+        let controls = OwnershipControls::builder()
+            .rules(
+                OwnershipControlsRule::builder()
+                    .object_ownership(o)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let s3 = c.s3.clone();
+        async move {
+            s3.put_bucket_ownership_controls()
+                .bucket("logs")
+                .ownership_controls(controls)
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    // The event re-enabled ACLs (`ObjectWriter`); ACLs go off again while it is still so.
+    set(ObjectOwnership::ObjectWriter).await;
+    let put = step(
+        "s3:PutBucketOwnershipControls",
+        json!({"Bucket": "logs", "ObjectOwnership": "BucketOwnerEnforced"}),
+        Some(json!({"ownership": "ObjectWriter"})),
+    );
+    let (target, before, left) = round_trip(&conns, &put).await;
+    assert_eq!(target.connector, "ownership_controls");
+    assert_eq!(before, json!({"ownership": "ObjectWriter"}));
+    assert_eq!(left, json!({"ownership": "BucketOwnerEnforced"}));
+    rollback_ok(&conns, &target, &before, &left).await;
+    // Someone chose another setting since the event: theirs stays.
+    set(ObjectOwnership::BucketOwnerPreferred).await;
+    let (conn, _) = conns.for_step(&put).unwrap();
+    let live = conn.snapshot(&target).await.unwrap();
+    assert!(
+        skipped_why(&conn.apply(&target, &put, &live).await.unwrap())
+            .contains("changed since the event")
+    );
+    assert_eq!(
+        conn.snapshot(&target).await.unwrap(),
+        json!({"ownership": "BucketOwnerPreferred"})
+    );
+    let bad = step(
+        "s3:PutBucketOwnershipControls",
+        json!({"Bucket": "logs", "ObjectOwnership": "Everyone"}),
+        None,
+    );
+    assert!(conns.for_step(&bad).is_err());
+}
+
+#[tokio::test]
+async fn trail_logging_started_again() {
+    let (_aws, c, conns) = start().await;
+    create_bucket(&c, "trail-logs").await;
+    c.cloudtrail
+        .create_trail()
+        .name("org-trail")
+        .s3_bucket_name("trail-logs")
+        .send()
+        .await
+        .unwrap();
+    c.cloudtrail
+        .start_logging()
+        .name("org-trail")
+        .send()
+        .await
+        .unwrap();
+    c.cloudtrail
+        .stop_logging()
+        .name("org-trail")
+        .send()
+        .await
+        .unwrap();
+    let start_logging = step(
+        "cloudtrail:StartLogging",
+        json!({"Name": "org-trail"}),
+        None,
+    );
+    let (target, before, left) = round_trip(&conns, &start_logging).await;
+    assert_eq!(target.connector, "trail_logging");
+    assert_eq!(before, json!({"logging": false}));
+    assert_eq!(left, json!({"logging": true}));
+    // A state that does not say whether the trail logs never stops it.
+    let err = conns
+        .rollback(&target, &json!({}), &left, false)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("not a trail-logging state"),
+        "{err}"
+    );
+    let (conn, _) = conns.for_step(&start_logging).unwrap();
+    assert_eq!(
+        conn.snapshot(&target).await.unwrap(),
+        json!({"logging": true})
+    );
+    rollback_ok(&conns, &target, &before, &left).await;
+}
+
+#[tokio::test]
+async fn policy_version_default_put_back() {
+    let (_aws, c, conns) = start().await;
+    let arn = create_managed(&c, "dev-tools").await;
+    let made = c
+        .iam
+        .create_policy_version()
+        .policy_arn(&arn)
+        .policy_document(doc("*", "Allow").to_string())
+        .set_as_default(true)
+        .send()
+        .await
+        .unwrap()
+        .policy_version
+        .unwrap()
+        .version_id
+        .unwrap();
+    let put_back = step(
+        "iam:SetDefaultPolicyVersion",
+        json!({"PolicyArn": arn, "VersionId": "v1"}),
+        Some(json!({"default": made})),
+    );
+    let (target, before, left) = round_trip(&conns, &put_back).await;
+    assert_eq!(target.connector, "policy_version");
+    assert_eq!(before, json!({"default": "v2", "versions": ["v1", "v2"]}));
+    assert_eq!(left, json!({"default": "v1", "versions": ["v1", "v2"]}));
+    rollback_ok(&conns, &target, &before, &left).await;
+    // A third version made default since: the step leaves it.
+    c.iam
+        .create_policy_version()
+        .policy_arn(&arn)
+        .policy_document(doc("s3:*", "Allow").to_string())
+        .set_as_default(true)
+        .send()
+        .await
+        .unwrap();
+    let (conn, _) = conns.for_step(&put_back).unwrap();
+    let live = conn.snapshot(&target).await.unwrap();
+    assert!(
+        skipped_why(&conn.apply(&target, &put_back, &live).await.unwrap())
+            .contains("someone changed it since")
+    );
+}
+
 async fn set_role_boundary(c: &Clients, arn: &str) {
     c.iam
         .put_role_permissions_boundary()

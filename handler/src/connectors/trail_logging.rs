@@ -121,7 +121,16 @@ impl Connector for TrailLogging {
     }
 
     async fn restore(&self, target: &Target, state: &State) -> Result<Vec<String>, ConnectorError> {
-        let want = logging_of(state);
+        // A state that does not say whether the trail logs is never read as "stopped".
+        let Some(want) = state.get("logging").and_then(Value::as_bool) else {
+            return Err(ConnectorError::State {
+                target: target.to_string(),
+                why: format!(
+                    "not a trail-logging state: {}",
+                    policy_rules::evidence::canonical_json(state)
+                ),
+            });
+        };
         if self.logging(&target.name).await? == want {
             return Ok(Vec::new());
         }
