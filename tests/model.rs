@@ -343,7 +343,7 @@ async fn a_sweep_resumes_across_invocations_and_counts_its_requests() {
     assert!(c.buckets_unread.is_empty(), "{c:?}");
     assert_eq!(
         c.account_requests,
-        c.gaad_pages + 1 + 1 + 4 * c.buckets_read + 1 + c.trails_read
+        c.gaad_pages + 1 + 1 + 4 * c.buckets_read + 1 + 2 * c.trails_read
     );
     assert!(
         c.notes
@@ -363,6 +363,21 @@ async fn a_sweep_resumes_across_invocations_and_counts_its_requests() {
         .unwrap();
     assert_eq!(got.len(), 3, "{got:?}");
     assert_eq!(c.trails_read, 1);
+    // The trail's settings and selectors, for the commands after a DeleteTrail or UpdateTrail.
+    let trail = got
+        .iter()
+        .find(|(e, _)| e.key.as_str() == "trail/org-trail")
+        .unwrap();
+    let policy_rules::model::State::Trail {
+        settings: Some(settings),
+        selectors: Some(selectors),
+        ..
+    } = &trail.0.latest().unwrap().state
+    else {
+        panic!("{trail:?}")
+    };
+    assert_eq!(settings["s3BucketName"], "sweep-bucket-00");
+    assert!(selectors.get("eventSelectors").is_some(), "{selectors}");
     let bucket = got
         .iter()
         .find(|(e, _)| e.key.as_str() == "bucket/sweep-bucket-03")
@@ -531,9 +546,9 @@ async fn a_live_sweep_finds_each_kind_puts_drift_back_and_stays_within_its_reque
         .send()
         .await
         .is_ok());
-    // GAAD pages + 1 bucket list + 1 account block + 4 per bucket + 1 trail list + 1 per trail +
+    // GAAD pages + 1 bucket list + 1 account block + 4 per bucket + 1 trail list + 2 per trail +
     // the credential report (generate, polls, get): nothing per principal.
-    let reads = c.gaad_pages + 1 + 1 + 4 * c.buckets_read + 1 + c.trails_read;
+    let reads = c.gaad_pages + 1 + 1 + 4 * c.buckets_read + 1 + 2 * c.trails_read;
     assert!(
         c.account_requests >= reads + 2 && c.account_requests <= reads + 2 + 8,
         "{c:?}"

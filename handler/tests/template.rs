@@ -616,7 +616,7 @@ fn needs(op: &str, names: &Names) -> Vec<Ask> {
             format!("arn:aws:iam::{ACCOUNT}:policy/warden/warden-{STACK}-canary"),
             none(),
         )],
-        ("cloudtrail", n @ ("GetTrailStatus" | "StartLogging")) => {
+        ("cloudtrail", n @ ("GetTrailStatus" | "GetEventSelectors" | "StartLogging")) => {
             on(&format!("cloudtrail:{n}"), &[&trail])
         }
         ("dynamodb", "TransactWriteItems") => [

@@ -146,7 +146,72 @@ pub enum State {
     },
     Trail {
         logging: Option<bool>,
+        /// The trail's configuration in the event's names ([`TRAIL_SETTINGS`]); `None` when not
+        /// known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        settings: Option<Value>,
+        /// `{"eventSelectors": […]}` or `{"advancedEventSelectors": […]}`, in the event's names;
+        /// `None` when not known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        selectors: Option<Value>,
     },
+}
+
+/// A trail's settings as `CreateTrail` and `UpdateTrail` name them (and the model keeps them).
+pub const TRAIL_SETTINGS: [&str; 10] = [
+    "s3BucketName",
+    "s3KeyPrefix",
+    "snsTopicName",
+    "includeGlobalServiceEvents",
+    "isMultiRegionTrail",
+    "enableLogFileValidation",
+    "cloudWatchLogsLogGroupArn",
+    "cloudWatchLogsRoleArn",
+    "kmsKeyId",
+    "isOrganizationTrail",
+];
+
+/// A trail's name from what an event gives (`name` may be the trail's ARN).
+pub fn trail_name(name_or_arn: &str) -> &str {
+    name_or_arn
+        .split_once(":trail/")
+        .map_or(name_or_arn, |(_, name)| name)
+}
+
+/// The settings a `CreateTrail`/`UpdateTrail` event shows: its response (the whole trail, where
+/// `logFileValidationEnabled` is the request's `enableLogFileValidation`) over `base`, or `None`
+/// when neither the response nor `base` says them.
+fn trail_settings(response: &Value, request: &Value, base: Option<&Value>) -> Option<Value> {
+    let from_response = response.is_object() && response.get("s3BucketName").is_some();
+    let mut out = match (base, from_response) {
+        (_, true) => serde_json::Map::new(),
+        (Some(Value::Object(b)), false) => b.clone(),
+        _ => return None,
+    };
+    let source = if from_response { response } else { request };
+    for key in TRAIL_SETTINGS {
+        let read = if key == "enableLogFileValidation" && from_response {
+            "logFileValidationEnabled"
+        } else {
+            key
+        };
+        if let Some(v) = source.get(read).filter(|v| !v.is_null()) {
+            out.insert(key.to_owned(), v.clone());
+        }
+    }
+    Some(Value::Object(out))
+}
+
+/// The selectors a `PutEventSelectors` event wrote.
+fn written_selectors(request: &Value) -> Option<Value> {
+    ["eventSelectors", "advancedEventSelectors"]
+        .into_iter()
+        .find_map(|k| {
+            request
+                .get(k)
+                .filter(|v| v.is_array())
+                .map(|v| serde_json::json!({ k: v }))
+        })
 }
 
 /// Where a state was learned.
@@ -503,8 +568,11 @@ pub fn touches(event: &Event<'_>) -> Vec<EntryKey> {
         }
         (
             "cloudtrail.amazonaws.com",
-            "CreateTrail" | "DeleteTrail" | "StartLogging" | "StopLogging",
-        ) => s("name").map(|t| EntryKey::trail(&t)),
+            "CreateTrail" | "DeleteTrail" | "StartLogging" | "StopLogging" | "UpdateTrail",
+        ) => s("name").map(|t| EntryKey::trail(trail_name(&t))),
+        ("cloudtrail.amazonaws.com", "PutEventSelectors") => {
+            s("trailName").map(|t| EntryKey::trail(trail_name(&t)))
+        }
         _ => None,
     };
     key.into_iter().collect()
@@ -592,6 +660,8 @@ pub fn next_state(event: &Event<'_>, key: &EntryKey, before: Option<&State>) -> 
         "CreateTrail" => {
             return Some(State::Trail {
                 logging: Some(false),
+                settings: trail_settings(&r, &p, Some(&Value::Object(serde_json::Map::new()))),
+                selectors: None,
             })
         }
         "DeleteUser" | "DeleteRole" | "DeleteGroup" | "DeletePolicy" | "DeleteBucket"
@@ -609,15 +679,33 @@ pub fn next_state(event: &Event<'_>, key: &EntryKey, before: Option<&State>) -> 
                 config: Value::Null,
             })
         }
-        "StartLogging" => {
-            return Some(State::Trail {
-                logging: Some(true),
-            })
-        }
-        "StopLogging" => {
-            return Some(State::Trail {
-                logging: Some(false),
-            })
+        "StartLogging" | "StopLogging" | "UpdateTrail" | "PutEventSelectors" => {
+            // What the event does not change is kept from the state before (unknown without one).
+            let (logging, settings, selectors) = match before {
+                Some(State::Trail {
+                    logging,
+                    settings,
+                    selectors,
+                }) => (*logging, settings.clone(), selectors.clone()),
+                _ => (None, None, None),
+            };
+            return Some(match name {
+                "StartLogging" | "StopLogging" => State::Trail {
+                    logging: Some(name == "StartLogging"),
+                    settings,
+                    selectors,
+                },
+                "UpdateTrail" => State::Trail {
+                    logging,
+                    settings: trail_settings(&r, &p, settings.as_ref()),
+                    selectors,
+                },
+                _ => State::Trail {
+                    logging,
+                    settings,
+                    selectors: written_selectors(&p),
+                },
+            });
         }
         _ => {}
     }
@@ -1055,6 +1143,23 @@ impl BeforeEvent {
         }
     }
 
+    /// A trail's settings and selectors before the event, each `None` where the model does not
+    /// know them.
+    pub fn trail(&self, name: &str) -> Result<(Option<Value>, Option<Value>), String> {
+        let key = EntryKey::trail(trail_name(name));
+        match self.state(&key)? {
+            State::Trail {
+                settings,
+                selectors,
+                ..
+            } => Ok((settings.clone(), selectors.clone())),
+            State::Absent => Err(format!(
+                "the model holds `{key}` as absent before the event"
+            )),
+            _ => Err(format!("`{key}` is not a trail in the model")),
+        }
+    }
+
     /// The account's public access block before the event (`Ok(None)`: none).
     pub fn account_public_access_block(&self) -> Result<Option<Value>, String> {
         let key = EntryKey::account_public_access_block();
@@ -1277,6 +1382,122 @@ mod tests {
             keys: None,
             login_profile: None,
         }
+    }
+
+    #[test]
+    fn a_trail_keeps_its_settings_and_selectors_through_the_events_that_change_them() {
+        let trail = |name: &str, params: &str, response: &str| {
+            ev("t", "2026-11-22T10:00:00Z", name, params, response)
+                .replace("iam.amazonaws.com", "cloudtrail.amazonaws.com")
+        };
+        let key = EntryKey::trail("main");
+        let step = |json: String, before: Option<&State>| {
+            with_event(&json, |e| {
+                assert_eq!(touches(e), vec![key.clone()], "{json}");
+                next_state(e, &key, before)
+            })
+        };
+        // CreateTrail: its response is the whole trail (`logFileValidationEnabled` is the
+        // request's `enableLogFileValidation`).
+        let created = step(
+            trail(
+                "CreateTrail",
+                r#"{"name":"main","s3BucketName":"logs"}"#,
+                r#"{"name":"main","s3BucketName":"logs","isMultiRegionTrail":true,"logFileValidationEnabled":true,"trailARN":"arn:aws:cloudtrail:us-east-1:111122223333:trail/main"}"#,
+            ),
+            None,
+        )
+        .unwrap();
+        let settings = serde_json::json!({"s3BucketName": "logs", "isMultiRegionTrail": true, "enableLogFileValidation": true});
+        assert_eq!(
+            created,
+            State::Trail {
+                logging: Some(false),
+                settings: Some(settings.clone()),
+                selectors: None
+            }
+        );
+        // Logging on, named by ARN: the settings stay.
+        let on = step(
+            trail(
+                "StartLogging",
+                r#"{"name":"arn:aws:cloudtrail:us-east-1:111122223333:trail/main"}"#,
+                "null",
+            ),
+            Some(&created),
+        )
+        .unwrap();
+        assert_eq!(
+            on,
+            State::Trail {
+                logging: Some(true),
+                settings: Some(settings.clone()),
+                selectors: None
+            }
+        );
+        // UpdateTrail without a response: the request over the settings before.
+        let moved = step(
+            trail(
+                "UpdateTrail",
+                r#"{"name":"main","s3BucketName":"elsewhere"}"#,
+                "null",
+            ),
+            Some(&on),
+        )
+        .unwrap();
+        let State::Trail {
+            settings: Some(moved_settings),
+            logging,
+            ..
+        } = &moved
+        else {
+            panic!("{moved:?}")
+        };
+        assert_eq!(*logging, Some(true));
+        assert_eq!(moved_settings["s3BucketName"], "elsewhere");
+        assert_eq!(moved_settings["isMultiRegionTrail"], true);
+        // UpdateTrail with nothing known before and no response: unknown, not a guess.
+        let unknown = step(
+            trail(
+                "UpdateTrail",
+                r#"{"name":"main","s3BucketName":"elsewhere"}"#,
+                "null",
+            ),
+            Some(&State::Trail {
+                logging: Some(true),
+                settings: None,
+                selectors: None,
+            }),
+        )
+        .unwrap();
+        assert_eq!(
+            unknown,
+            State::Trail {
+                logging: Some(true),
+                settings: None,
+                selectors: None
+            }
+        );
+        // PutEventSelectors: the selectors it wrote, the rest kept.
+        let narrowed = step(
+            trail(
+                "PutEventSelectors",
+                r#"{"trailName":"main","eventSelectors":[{"readWriteType":"ReadOnly","includeManagementEvents":false}]}"#,
+                "null",
+            ),
+            Some(&moved),
+        )
+        .unwrap();
+        let State::Trail {
+            selectors: Some(sel),
+            settings: Some(kept),
+            ..
+        } = &narrowed
+        else {
+            panic!("{narrowed:?}")
+        };
+        assert_eq!(sel["eventSelectors"][0]["readWriteType"], "ReadOnly");
+        assert_eq!(kept, moved_settings);
     }
 
     #[test]

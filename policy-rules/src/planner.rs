@@ -994,6 +994,10 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
             ),
             name,
         ),
+        (
+            "cloudtrail.amazonaws.com",
+            "DeleteTrail" | "UpdateTrail" | "PutEventSelectors",
+        ) => (Vec::new(), Some(trail_by_hand(input))),
         ("s3.amazonaws.com", "PutObjectAcl") if makes_public(e) => {
             if p("versionId").is_some() {
                 // The connector acts on an object's current version only.
@@ -1381,6 +1385,134 @@ fn boundary_undo(input: &Input<'_>, name: &str) -> (Vec<Step>, Option<String>) {
         s.expect = Some(serde_json::json!({ "boundary": left }));
     }
     (s.into_iter().collect(), None)
+}
+
+/// What a person runs after `DeleteTrail`, `UpdateTrail` or `PutEventSelectors`: Warden's role
+/// may not change trails (only start one), so the earlier trail comes back by hand. With the
+/// settings and selectors the model vouches for, the exact commands; without them, how to find
+/// them.
+fn trail_by_hand(input: &Input<'_>) -> String {
+    let e = input.event;
+    let p = |k: &str| param(e, k);
+    let given = if e.name() == "PutEventSelectors" {
+        p("trailName")
+    } else {
+        p("name")
+    };
+    let Some(given) = given else {
+        return by_hand(e, &p);
+    };
+    let name = crate::model::trail_name(&given).to_owned();
+    let key = crate::model::EntryKey::trail(&name);
+    let (settings, selectors) = match before_state(input, |b| b.trail(&name)) {
+        Ok(known) => known,
+        Err(why) => return format!("{why}; {}", by_hand(e, &p)),
+    };
+    let from = provenance(input, &key);
+    let selectors_command = selectors.as_ref().map(|sel| {
+        let (flag, list) = match sel.get("advancedEventSelectors") {
+            Some(a) => ("--advanced-event-selectors", a),
+            None => (
+                "--event-selectors",
+                sel.get("eventSelectors").unwrap_or(&Value::Null),
+            ),
+        };
+        format!(
+            "`aws cloudtrail put-event-selectors --trail-name {name} {flag} {}`",
+            shell_quote(&pascal_keys(list).to_string())
+        )
+    });
+    match e.name() {
+        "PutEventSelectors" => match selectors_command {
+            Some(c) => format!(
+                "trail `{name}`'s event selectors were changed and may no longer record what Warden needs: put the earlier ones back ({from}) with {c}"
+            ),
+            None => format!("the model does not know trail `{name}`'s earlier event selectors ({from}); {}", by_hand(e, &p)),
+        },
+        "UpdateTrail" => match &settings {
+            Some(earlier) => format!(
+                "trail `{name}` was changed and may no longer record what Warden needs: put its earlier settings back ({from}) with `aws cloudtrail update-trail --name {name}{}`",
+                trail_flags(earlier, Some(&params_of(e)))
+            ),
+            None => format!("the model does not know trail `{name}`'s earlier settings ({from}); {}", by_hand(e, &p)),
+        },
+        _ => match &settings {
+            Some(earlier) => {
+                let mut steps = vec![format!(
+                    "`aws cloudtrail create-trail --name {name}{}`",
+                    trail_flags(earlier, None)
+                )];
+                steps.extend(selectors_command);
+                steps.push(format!("`aws cloudtrail start-logging --name {name}`"));
+                format!(
+                    "trail `{name}` was deleted, which blinds Warden: re-create it as it was ({from}) with {}",
+                    steps.join(", then ")
+                )
+            }
+            None => format!("the model does not know trail `{name}`'s settings ({from}); {}", by_hand(e, &p)),
+        },
+    }
+}
+
+/// A trail's settings as `create-trail`/`update-trail` flags. With `changed` (an `UpdateTrail`'s
+/// request), a text setting the event set that the earlier trail did not have is cleared (`""`).
+fn trail_flags(earlier: &Value, changed: Option<&Value>) -> String {
+    let flag = |k: &str| {
+        let mut out = String::new();
+        for c in k.chars() {
+            if c.is_ascii_uppercase() {
+                out.push('-');
+                out.push(c.to_ascii_lowercase());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    let mut out = String::new();
+    for key in crate::model::TRAIL_SETTINGS {
+        let f = flag(key);
+        match earlier.get(key) {
+            Some(Value::Bool(true)) => out.push_str(&format!(" --{f}")),
+            Some(Value::Bool(false)) => out.push_str(&format!(" --no-{f}")),
+            Some(Value::String(v)) => out.push_str(&format!(" --{f} {}", shell_quote(v))),
+            _ if changed.is_some_and(|c| c.get(key).is_some_and(Value::is_string)) => {
+                out.push_str(&format!(" --{f} \"\""));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn params_of(e: &Event<'_>) -> Value {
+    e.record
+        .request_parameters
+        .and_then(|r| serde_json::from_str(r.get()).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// JSON in the event's names (`readWriteType`) as the CLI's input takes it (`ReadWriteType`).
+fn pascal_keys(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, v)| (cap(k), pascal_keys(v))).collect())
+        }
+        Value::Array(a) => Value::Array(a.iter().map(pascal_keys).collect()),
+        other => other.clone(),
+    }
+}
+
+/// A word for a POSIX shell: as it is when it is plain, else in single quotes.
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
 }
 
 /// The account's public access block when the model cannot vouch for the earlier one: how to find

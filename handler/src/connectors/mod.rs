@@ -38,6 +38,7 @@ pub mod policy_version;
 pub mod public_access_block;
 pub mod trail_logging;
 pub mod trail_logs;
+pub mod trail_settings;
 
 /// The names of Warden's own inline policies: writing them needs no precondition (their document
 /// already merges what they held).

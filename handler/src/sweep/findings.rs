@@ -206,6 +206,7 @@ pub fn trails_of(entries: &[Entry]) -> Vec<Trail> {
         .filter_map(|e| match e.latest().map(|v| &v.state) {
             Some(State::Trail {
                 logging: Some(logging),
+                ..
             }) => Some(Trail {
                 name: name_of(e).to_owned(),
                 arn: None,

@@ -304,8 +304,23 @@ impl Sweeper<'_> {
                         .await
                         .ok()
                         .and_then(|s| s.get("logging").and_then(Value::as_bool));
+                    // The selectors: one more request; a failed read leaves them unknown.
+                    c.account_requests += 1;
+                    let selectors = crate::connectors::trail_settings::selectors(
+                        self.clients,
+                        trail.trail_arn().unwrap_or(name),
+                    )
+                    .await
+                    .ok();
                     c.trails_read += 1;
-                    states.push((EntryKey::trail(name), State::Trail { logging }));
+                    states.push((
+                        EntryKey::trail(name),
+                        State::Trail {
+                            logging,
+                            settings: Some(crate::connectors::trail_settings::settings(trail)),
+                            selectors,
+                        },
+                    ));
                 }
                 let done = refresh_states(self.model, states, (self.clock)()).await?;
                 c.entries += done.entries;
