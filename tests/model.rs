@@ -759,3 +759,61 @@ async fn a_removed_role_permissions_boundary_comes_back_from_the_model() {
     flow.rollback(&change[0].id, false).await.unwrap();
     assert_eq!(boundary_now().await, None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_inline_guard_comes_back_from_the_model_and_an_allow_does_not() {
+    let (aws, s) = start().await;
+    let iam = &s.admin.clients.iam;
+    const GUARD: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"NoPayments","Effect":"Deny","Action":"s3:*","Resource":"arn:aws:s3:::payments-data/*"}]}"#;
+    for (policy, document) in [("no-payments", GUARD), ("list-buckets", HARMLESS)] {
+        iam.put_role_policy()
+            .role_name("app-deploy")
+            .policy_name(policy)
+            .policy_document(document)
+            .send()
+            .await
+            .unwrap();
+    }
+    s.sweep().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // mallory takes both off.
+    for (i, policy) in ["no-payments", "list-buckets"].into_iter().enumerate() {
+        iam.delete_role_policy()
+            .role_name("app-deploy")
+            .policy_name(policy)
+            .send()
+            .await
+            .unwrap();
+        s.emit(&user_call(
+            "mallory",
+            "iam.amazonaws.com",
+            "DeleteRolePolicy",
+            json!({"roleName": "app-deploy", "policyName": policy}),
+            &format!("model-guard-{i}"),
+        ))
+        .await
+        .unwrap();
+    }
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    // The guard is back with its document; the Allow is not (a person is told).
+    assert_eq!(
+        s.role_policies("app-deploy").await.unwrap(),
+        ["no-payments"]
+    );
+    let back = iam
+        .get_role_policy()
+        .role_name("app-deploy")
+        .policy_name("no-payments")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(doc(back.policy_document()), doc(GUARD));
+    let alerts = s.alerts().await.unwrap();
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.contains("Warden does not put back an Allow")),
+        "{alerts:?}"
+    );
+}

@@ -977,6 +977,37 @@ async fn policy_version_default_put_back() {
     );
 }
 
+#[tokio::test]
+async fn a_deleted_inline_guard_goes_back_only_while_none_of_its_name_exists() {
+    let (_aws, c, conns) = start().await;
+    create_role(&c, "app").await;
+    let guard = deny_doc("s3:*", "arn:aws:s3:::payments-data/*");
+    let put_back = step(
+        "iam:PutRolePolicy",
+        json!({"RoleName": "app", "PolicyName": "no-payments", "PolicyDocument": guard}),
+        Some(policy_rules::planner::expect_absent()),
+    );
+    let (target, before, left) = round_trip(&conns, &put_back).await;
+    assert_eq!(target.name, "app");
+    rollback_ok(&conns, &target, &before, &left).await;
+    // Someone wrote a policy of that name since: it is theirs, and stays.
+    let theirs = doc("s3:GetObject", "Allow");
+    c.iam
+        .put_role_policy()
+        .role_name("app")
+        .policy_name("no-payments")
+        .policy_document(theirs.to_string())
+        .send()
+        .await
+        .unwrap();
+    let (conn, _) = conns.for_step(&put_back).unwrap();
+    let live = conn.snapshot(&target).await.unwrap();
+    assert!(
+        skipped_why(&conn.apply(&target, &put_back, &live).await.unwrap()).contains("exists again")
+    );
+    assert_eq!(conn.snapshot(&target).await.unwrap(), live);
+}
+
 async fn set_role_boundary(c: &Clients, arn: &str) {
     c.iam
         .put_role_permissions_boundary()

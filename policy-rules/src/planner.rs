@@ -56,8 +56,15 @@ pub struct Step {
     pub precondition: String,
     /// The document the event wrote, when the precondition is "the live document is still the one
     /// the event wrote": the connector compares the live document with it before acting.
+    /// [`expect_absent`] asks that the thing does not exist (a deleted policy put back only while
+    /// none of its name exists again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<Value>,
+}
+
+/// The `expect` of a step that acts only while the thing it would create does not exist.
+pub fn expect_absent() -> Value {
+    serde_json::json!({"absent": true})
 }
 
 /// Where the Deny goes.
@@ -810,6 +817,9 @@ fn plan_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
                 Err(why) => (Vec::new(), Some(format!("{why}; {}", by_hand(e, &p)))),
             }
         }
+        ("iam.amazonaws.com", "DeleteUserPolicy" | "DeleteRolePolicy" | "DeleteGroupPolicy") => {
+            deleted_inline_undo(input, name)
+        }
         ("iam.amazonaws.com", "AddUserToGroup") => one(
             step(
                 "iam:RemoveUserFromGroup",
@@ -1306,6 +1316,76 @@ fn account_block_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
     }
 }
 
+/// The undo of an inline policy's deletion. A guard (a document that denies) the model vouches for
+/// is put back, only while no policy of that name exists again. A document that only allows is
+/// told to a person with the command: putting back an Allow someone may have meant to remove is
+/// not Warden's call.
+fn deleted_inline_undo(input: &Input<'_>, name: &str) -> (Vec<Step>, Option<String>) {
+    let e = input.event;
+    let p = |k: &str| param(e, k);
+    let (kind, who, key_name) = match name {
+        "DeleteUserPolicy" => ("user", "userName", "UserName"),
+        "DeleteRolePolicy" => ("role", "roleName", "RoleName"),
+        _ => ("group", "groupName", "GroupName"),
+    };
+    let (Some(owner), Some(policy)) = (p(who), p("policyName")) else {
+        return (Vec::new(), Some(by_hand(e, &p)));
+    };
+    let key = crate::model::EntryKey(format!("{kind}/{owner}"));
+    let command = format!(
+        "`aws iam put-{kind}-policy --{kind}-name {owner} --policy-name {policy} --policy-document file://earlier.json`"
+    );
+    match before_state(input, |b| b.inline(kind, &owner, &policy)) {
+        Ok(Some(doc)) if denies(&doc) => {
+            let mut s = step(
+                &format!("iam:Put{}Policy", cap(kind)),
+                &[(key_name, Some(owner.clone())), ("PolicyName", Some(policy.clone()))],
+                format!(
+                    "no inline policy `{policy}` exists again; the deleted document (a guard: it denies) is {}",
+                    provenance(input, &key)
+                ),
+            );
+            if let Some(s) = s.as_mut() {
+                s.params.insert("PolicyDocument".to_owned(), doc);
+                s.expect = Some(expect_absent());
+            }
+            (s.into_iter().collect(), None)
+        }
+        Ok(Some(doc)) => (
+            Vec::new(),
+            Some(format!(
+                "inline policy `{policy}` of {kind} `{owner}` only allowed ({}): Warden does not put back an Allow a person may have meant to remove; if it must come back, its document was `{}`: {command}",
+                provenance(input, &key),
+                crate::evidence::canonical_json(&doc)
+            )),
+        ),
+        Ok(None) => (
+            Vec::new(),
+            Some(format!(
+                "{kind} `{owner}` had no inline policy `{policy}` before the event ({}): nothing to undo",
+                provenance(input, &key)
+            )),
+        ),
+        Err(why) => (
+            Vec::new(),
+            Some(format!(
+                "{why}; if `{policy}` was a guard (a Deny someone relies on), put it back from its last known document with {command}"
+            )),
+        ),
+    }
+}
+
+/// Whether a policy document has a `Deny` statement.
+fn denies(doc: &Value) -> bool {
+    match doc.get("Statement") {
+        Some(Value::Array(all)) => all
+            .iter()
+            .any(|s| s.get("Effect") == Some(&Value::from("Deny"))),
+        Some(one) => one.get("Effect") == Some(&Value::from("Deny")),
+        None => false,
+    }
+}
+
 /// The undo of a permissions-boundary change: the boundary the model vouches for before the event
 /// put back (or the one the event set removed, when there was none), only while the live boundary
 /// is still the one the event left. Without the model's word, a person gets how to find it.
@@ -1688,9 +1768,23 @@ fn by_hand(e: &Event<'_>, p: &dyn Fn(&str) -> Option<String>) -> String {
             "the earlier settings of role `{0}` are not in the event: check them with `aws iam get-role --role-name {0}` and set them back with `aws iam update-role --role-name {0} --max-session-duration <earlier seconds>`",
             v("roleName")
         ),
-        ("iam.amazonaws.com", "DeleteRolePolicy" | "DetachRolePolicy" | "DeleteUserPolicy" | "DetachUserPolicy") => format!(
-            "a policy was taken off `{}`: if it was a guard (a Deny or boundary someone relies on), put it back from its last known document",
-            p("roleName").or_else(|| p("userName")).unwrap_or_else(|| "<principal>".to_owned())
+        ("iam.amazonaws.com", "DetachRolePolicy" | "DetachUserPolicy" | "DetachGroupPolicy") => {
+            let (kind, who) = match name {
+                "DetachRolePolicy" => ("role", "roleName"),
+                "DetachUserPolicy" => ("user", "userName"),
+                _ => ("group", "groupName"),
+            };
+            format!(
+                "`{1}` was detached from {kind} `{0}`: if it was a guard (a Deny someone relies on), attach it again with `aws iam attach-{kind}-policy --{kind}-name {0} --policy-arn {1}` (Warden attaches only its own policies)",
+                v(who),
+                v("policyArn")
+            )
+        }
+        ("iam.amazonaws.com", "DeleteRolePolicy" | "DeleteUserPolicy" | "DeleteGroupPolicy") => format!(
+            "inline policy `{0}` was deleted: if it was a guard (a Deny someone relies on), put it back from its last known document with `aws iam put-{1}-policy --{1}-name {2} --policy-name {0} --policy-document file://earlier.json`",
+            v("policyName"),
+            if name == "DeleteRolePolicy" { "role" } else if name == "DeleteUserPolicy" { "user" } else { "group" },
+            p("roleName").or_else(|| p("userName")).or_else(|| p("groupName")).unwrap_or_else(|| "<principal>".to_owned())
         ),
         ("s3.amazonaws.com", "PutObjectAcl") => format!(
             "the ACL of version `{2}` of object `{1}` in bucket `{0}` grants to everyone or to every AWS account: put the private ACL back with `aws s3api put-object-acl --bucket {0} --key {1} --version-id {2} --acl private` (or the grants it had, from `aws s3api get-object-acl`)",

@@ -29,6 +29,8 @@ const PRIVILEGED: &str = "arn:aws:iam::111122223333:role/break-glass-admin";
 const PROFILE: &str = "arn:aws:iam::111122223333:instance-profile/admin-profile";
 /// The boundary mallory and role `app` had before each method (the undo puts it back).
 const BOUNDARY: &str = "arn:aws:iam::111122223333:policy/DevBoundary";
+/// Role `app`'s inline guard (a Deny) before each method.
+const GUARD: &str = "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Deny\",\"Action\":\"s3:*\",\"Resource\":\"arn:aws:s3:::payments-data/*\"}}";
 const POLICY: &str = "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}}";
 
 struct Method {
@@ -75,6 +77,8 @@ fn methods() -> Vec<Method> {
         m("write a user's inline policy", iam, "PutUserPolicy", json!({"userName": "mallory", "policyName": "x", "policyDocument": POLICY}), Value::Null, "deny", "iam-writes", &["iam:DeleteUserPolicy"]),
         m("write a group's inline policy", iam, "PutGroupPolicy", json!({"groupName": "Developers", "policyName": "x", "policyDocument": POLICY}), Value::Null, "deny", "iam-writes", &["iam:DeleteGroupPolicy"]),
         m("write a role's inline policy", iam, "PutRolePolicy", json!({"roleName": "app", "policyName": "x", "policyDocument": POLICY}), Value::Null, "deny", "iam-writes", &["iam:DeleteRolePolicy"]),
+        m("delete a role's inline guard", iam, "DeleteRolePolicy", json!({"roleName": "app", "policyName": "guard"}), Value::Null, "deny", "iam-writes", &["iam:PutRolePolicy"]),
+        m("detach a managed guard from a role", iam, "DetachRolePolicy", json!({"roleName": "app", "policyArn": "arn:aws:iam::111122223333:policy/guard"}), Value::Null, "deny", "iam-writes", &[]),
         m("new default version of an attached policy", iam, "CreatePolicyVersion", json!({"policyArn": dev_policy, "policyDocument": POLICY, "setAsDefault": true}), json!({"policyVersion": {"versionId": "v2", "isDefaultVersion": true}}), "deny", "iam-writes", &[]),
         m("switch to an older permissive version", iam, "SetDefaultPolicyVersion", json!({"policyArn": dev_policy, "versionId": "v1"}), Value::Null, "deny", "iam-writes", &[]),
         m("join a more privileged group", iam, "AddUserToGroup", json!({"groupName": "Administrators", "userName": "mallory"}), Value::Null, "deny", "iam-writes", &["iam:RemoveUserFromGroup"]),
@@ -139,7 +143,7 @@ fn snapshot() -> Snapshot {
                 {"UserName": "alice", "Arn": "arn:aws:iam::111122223333:user/alice", "GroupList": ["Administrators"], "UserPolicyList": [], "AttachedManagedPolicies": []}
             ],
             "RoleDetailList": [
-                {"RoleName": "app", "Arn": "arn:aws:iam::111122223333:role/app", "PermissionsBoundary": {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": BOUNDARY}, "Path": "/", "RolePolicyList": [], "AttachedManagedPolicies": [], "AssumeRolePolicyDocument": trust},
+                {"RoleName": "app", "Arn": "arn:aws:iam::111122223333:role/app", "PermissionsBoundary": {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": BOUNDARY}, "Path": "/", "RolePolicyList": [{"PolicyName": "guard", "PolicyDocument": GUARD}], "AttachedManagedPolicies": [], "AssumeRolePolicyDocument": trust},
                 // The profile the EC2 methods pass holds the break-glass role (GAAD lists a
                 // profile under the role it holds).
                 {"RoleName": "break-glass-admin", "Arn": PRIVILEGED, "Path": "/", "RolePolicyList": [], "AttachedManagedPolicies": [], "AssumeRolePolicyDocument": trust,

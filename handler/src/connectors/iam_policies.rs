@@ -515,6 +515,9 @@ fn expect_mismatch(step: &Step, live: Option<&Value>) -> Result<Option<String>, 
     let Some(expect) = step.expect.as_ref() else {
         return Ok(None);
     };
+    if *expect == policy_rules::planner::expect_absent() {
+        return Ok(live.map(|_| "a policy of that name exists again".to_owned()));
+    }
     let expect =
         compact(expect).map_err(|why| ConnectorError::step(step, format!("`expect`: {why}")))?;
     Ok(match live {
