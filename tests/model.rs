@@ -497,6 +497,19 @@ async fn a_live_sweep_finds_each_kind_puts_drift_back_and_stays_within_its_reque
         .send()
         .await
         .unwrap();
+    // Warden drift in its own event path: an admin disables Warden's IAM rule (a disabled rule
+    // cannot report its own disabling).
+    let events = &s.admin.clients.events;
+    let iam_rule = format!("{}-iam-1", demo::STACK);
+    events.disable_rule().name(&iam_rule).send().await.unwrap();
+    let wardens_rules = events
+        .list_rules()
+        .name_prefix(format!("{}-", demo::STACK))
+        .send()
+        .await
+        .unwrap()
+        .rules()
+        .len();
     let clients = &s.warden.clients;
     let model = DynamoModel::new(clients.clone(), config.state_table.clone(), demo::ACCOUNT);
     let checkpoints = DynamoCheckpoints::new(clients.clone(), config.state_table.clone());
@@ -547,8 +560,10 @@ async fn a_live_sweep_finds_each_kind_puts_drift_back_and_stays_within_its_reque
         .await
         .is_ok());
     // GAAD pages + 1 bucket list + 1 account block + 4 per bucket + 1 trail list + 2 per trail +
-    // the credential report (generate, polls, get): nothing per principal.
-    let reads = c.gaad_pages + 1 + 1 + 4 * c.buckets_read + 1 + 2 * c.trails_read;
+    // 1 rule list + 1 per Warden rule (its targets) + the credential report (generate, polls,
+    // get): nothing per principal.
+    let reads =
+        c.gaad_pages + 1 + 1 + 4 * c.buckets_read + 1 + 2 * c.trails_read + 1 + wardens_rules;
     assert!(
         c.account_requests >= reads + 2 && c.account_requests <= reads + 2 + 8,
         "{c:?}"
@@ -563,12 +578,27 @@ async fn a_live_sweep_finds_each_kind_puts_drift_back_and_stays_within_its_reque
         gone[0].0.latest().unwrap().state,
         policy_rules::model::State::Absent
     );
-    // One alert summarises the sweep.
+    // One alert summarises the sweep; it names the disabled rule, and no rule of the stack as
+    // deployed is taken for changed.
     let alerts = s.alerts().await.unwrap();
+    let summary = alerts
+        .iter()
+        .find(|a| a.contains("Warden swept account"))
+        .unwrap_or_else(|| panic!("{alerts:?}"));
     assert!(
-        alerts.iter().any(|a| a.contains("Warden swept account")),
-        "{alerts:?}"
+        summary.contains(&format!(
+            "WardenRuleDisabled arn:aws:events:us-east-1:{}:rule/{iam_rule}",
+            demo::ACCOUNT
+        )),
+        "{summary}"
     );
+    for t in [
+        "WardenRuleMissing",
+        "WardenRuleChanged",
+        "WardenRuleTargetRemoved",
+    ] {
+        assert!(!summary.contains(t), "{t}: {summary}");
+    }
 }
 
 /// Issue 9 §4: an EC2 call names an instance profile, not a role. The sweep reads which role each

@@ -40,6 +40,7 @@ fuzz_target!(|data: &[u8]| {
             held: &[],
             rules: common::default_rules(),
             catalog: common::catalog(),
+            own_rules: None,
         },
         &SweepOptions::new(now),
     );

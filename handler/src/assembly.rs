@@ -132,7 +132,47 @@ pub fn build_flow(
             )),
             canary_arn: config.canary_policy_arn.clone(),
         }),
+        own_rules: own_rules(config, clients, &account_id)?,
     })
+}
+
+/// The EventBridge rules Warden expects under `WARDEN_RULE_PREFIX`: the patterns the rules and
+/// the catalog derive (as `warden init` and the template create them), each sending to the intake
+/// queue (or the work queue, without an intake lane).
+fn own_rules(
+    config: &Config,
+    clients: &Clients,
+    account_id: &str,
+) -> Result<Option<policy_rules::sweep::own_rules::OwnRules>, anyhow::Error> {
+    let Some(prefix) = config.rule_prefix.clone() else {
+        return Ok(None);
+    };
+    let Some(url) = config
+        .intake_queue_url
+        .as_ref()
+        .or(config.queue_url.as_ref())
+    else {
+        return Ok(None);
+    };
+    let name = url.rsplit('/').next().unwrap_or_default();
+    let region = clients
+        .sqs
+        .config()
+        .region()
+        .map_or_else(|| "us-east-1".to_owned(), ToString::to_string);
+    let partition = if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    };
+    let expected = rule_patterns(&prefix, &config.rules, &Catalog::builtin()?)?;
+    Ok(Some(policy_rules::sweep::own_rules::OwnRules {
+        prefix,
+        expected,
+        queue_arn: format!("arn:{partition}:sqs:{region}:{account_id}:{name}"),
+    }))
 }
 
 /// The event names the EventBridge rules deliver for the configured rules, per source: what a

@@ -265,6 +265,7 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
                     held: &files.held,
                     rules: &rules,
                     catalog: &catalog,
+                    own_rules: None,
                 },
                 &options,
             );

@@ -586,7 +586,8 @@ async fn init_is_idempotent_and_routes_cloudtrail_events_to_the_queue() {
             "WARDEN_ALERT_TOPIC_ARN",
             "WARDEN_STATE_TABLE",
             "WARDEN_EVIDENCE_TABLE",
-            "WARDEN_EVIDENCE_BUCKET"
+            "WARDEN_EVIDENCE_BUCKET",
+            "WARDEN_RULE_PREFIX"
         ]
     );
     assert!(var(&first, "WARDEN_QUEUE_URL").ends_with("/wt-events.fifo"));

@@ -659,6 +659,12 @@ fn needs(op: &str, names: &Names) -> Vec<Ask> {
             | "GenerateCredentialReport"
             | "GetCredentialReport"),
         ) => vec![(format!("iam:{n}"), "*".into(), none())],
+        ("events", "ListRules") => vec![("events:ListRules".into(), "*".into(), none())],
+        ("events", "ListTargetsByRule") => vec![(
+            "events:ListTargetsByRule".into(),
+            format!("arn:aws:events:us-east-1:{ACCOUNT}:rule/{STACK}-iam-1"),
+            none(),
+        )],
         ("cloudtrail", "DescribeTrails") => {
             vec![("cloudtrail:DescribeTrails".into(), "*".into(), none())]
         }

@@ -368,6 +368,7 @@ fn main() {
                 held: &account.held,
                 rules: &rules,
                 catalog: &catalog,
+                own_rules: None,
             },
             &options,
         );

@@ -14,7 +14,7 @@ use crate::deploy::stack::{describe, variable_of, StackError};
 use crate::stores::init::shell_quote;
 
 /// The variables in the order `warden init` prints them (`stores::init::init_for`).
-pub const INIT_ORDER: [&str; 7] = [
+pub const INIT_ORDER: [&str; 8] = [
     "WARDEN_QUEUE_URL",
     "WARDEN_INTAKE_QUEUE_URL",
     "WARDEN_DLQ_URL",
@@ -22,6 +22,7 @@ pub const INIT_ORDER: [&str; 7] = [
     "WARDEN_STATE_TABLE",
     "WARDEN_EVIDENCE_TABLE",
     "WARDEN_EVIDENCE_BUCKET",
+    "WARDEN_RULE_PREFIX",
 ];
 
 /// The states in which a stack's outputs are those of a good deployment (AWS CloudFormation User
@@ -160,6 +161,7 @@ mod tests {
             ("WardenAccountId", Some("WARDEN_ACCOUNT_ID")),
             ("WardenIntakeQueueUrl", Some("WARDEN_INTAKE_QUEUE_URL")),
             ("WardenMode", Some("WARDEN_MODE")),
+            ("WardenRulePrefix", Some("WARDEN_RULE_PREFIX")),
             ("Warden", None),
             ("QueueUrl", None),
             ("FunctionArn", None),

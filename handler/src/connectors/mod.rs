@@ -28,6 +28,7 @@ pub mod authorization_details;
 pub mod bucket_acl;
 pub mod bucket_policy;
 pub mod credential_report;
+pub mod event_rules;
 pub mod group_membership;
 pub mod iam_policies;
 pub mod login_profile;

@@ -51,6 +51,9 @@ pub struct Config {
     /// `WARDEN_CANARY_POLICY_ARN`: the managed policy Warden tags as its heartbeat (the stack's
     /// `CanaryPolicy`); without it no heartbeat is sent.
     pub canary_policy_arn: Option<String>,
+    /// `WARDEN_RULE_PREFIX`: the name prefix of Warden's EventBridge rules (the stack's name, or
+    /// `warden init`'s prefix); the sweep checks the rules under it. Unset: not checked.
+    pub rule_prefix: Option<String>,
 }
 
 /// The variables, with what each one means (for `--help` and the README).
@@ -127,6 +130,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     (
         "WARDEN_CANARY_POLICY_ARN",
         "the managed policy Warden tags every 10 minutes as its heartbeat (the stack's canary); unset: no heartbeat",
+    ),
+    (
+        "WARDEN_RULE_PREFIX",
+        "the name prefix of Warden's EventBridge rules (the stack's name); the sweep reports each one gone, disabled, changed or no longer sending to Warden's queue. Unset: not checked",
     ),
 ];
 
@@ -270,6 +277,22 @@ impl Config {
                 None => None,
             },
             canary_policy_arn: get("WARDEN_CANARY_POLICY_ARN").map(str::to_owned),
+            rule_prefix: match get("WARDEN_RULE_PREFIX") {
+                Some(p)
+                    if (1..=64).contains(&p.len())
+                        && p.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') =>
+                {
+                    Some(p.to_owned())
+                }
+                Some(p) => {
+                    return Err(ConfigError {
+                        name: "WARDEN_RULE_PREFIX",
+                        why: format!("`{p}` is not an EventBridge rule name prefix (letters, digits, `-`, `_`, `.`; at most 64)"),
+                    })
+                }
+                None => None,
+            },
         })
     }
 

@@ -298,6 +298,9 @@ pub struct Flow {
     /// The pipeline's checkpoint and heartbeat (`watch.rs`): the canary's event is recorded as a
     /// heartbeat, never judged. `None`: neither is kept.
     pub watch: Option<crate::enforce::watch::Watch>,
+    /// Warden's own EventBridge rules, as the rules derive them, for the sweep's drift check
+    /// (`None`: not checked, the sweep's notes say so).
+    pub own_rules: Option<policy_rules::sweep::own_rules::OwnRules>,
 }
 
 /// The current time as epoch seconds.

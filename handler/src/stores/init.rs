@@ -269,6 +269,7 @@ pub async fn init_for(
     if let Some(b) = bucket_name {
         vars.push(("WARDEN_EVIDENCE_BUCKET", b));
     }
+    vars.push(("WARDEN_RULE_PREFIX", prefix.to_owned()));
     Ok(InitOutput { vars })
 }
 

@@ -304,17 +304,43 @@ pub async fn find(
         .into_iter()
         .map(|(_, h)| h)
         .collect();
-    let input = SweepInput {
-        snapshot: &snapshot,
-        snapshot_read_at: epoch(read_at),
-        credential_report: report_text.as_ref(),
-        buckets: Some(&buckets),
-        trails: Some(&trails),
-        access_keys: None,
-        held: &held,
-        rules: &flow.rules,
-        catalog: &flow.catalog,
+    // Warden's own EventBridge rules: read here, judged with the rest.
+    let live_rules = match &flow.own_rules {
+        Some(own) => match crate::connectors::event_rules::read(clients, &own.prefix).await {
+            Ok((live, requests)) => {
+                account_requests += requests;
+                Some(live)
+            }
+            Err(e) => {
+                notes.push(format!(
+                    "Warden's own EventBridge rules could not be read: {e}"
+                ));
+                None
+            }
+        },
+        None => {
+            notes.push(
+                "Warden's own EventBridge rules were not checked (`WARDEN_RULE_PREFIX` is not set)"
+                    .to_owned(),
+            );
+            None
+        }
     };
+    let input =
+        SweepInput {
+            snapshot: &snapshot,
+            snapshot_read_at: epoch(read_at),
+            credential_report: report_text.as_ref(),
+            buckets: Some(&buckets),
+            trails: Some(&trails),
+            access_keys: None,
+            held: &held,
+            rules: &flow.rules,
+            catalog: &flow.catalog,
+            own_rules: flow.own_rules.as_ref().zip(live_rules.as_deref()).map(
+                |(expected, live)| policy_rules::sweep::own_rules::OwnRulesRead { expected, live },
+            ),
+        };
     let mut report = sweep(&input, options);
     report.notes.extend(notes.iter().cloned());
     // Drift of what Warden holds is Warden's own state: put back whatever the sweep's mode.

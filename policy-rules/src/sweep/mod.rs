@@ -17,6 +17,7 @@ mod admin;
 mod drift;
 mod exposure;
 pub mod input;
+pub mod own_rules;
 mod standing;
 mod unused;
 
@@ -46,6 +47,8 @@ pub struct SweepInput<'a> {
     pub held: &'a [Held],
     pub rules: &'a RuleSet,
     pub catalog: &'a Catalog,
+    /// Warden's own EventBridge rules as read, against those it expects (`None`: not read).
+    pub own_rules: Option<own_rules::OwnRulesRead<'a>>,
 }
 
 /// How to sweep.
@@ -300,6 +303,7 @@ pub fn sweep(input: &SweepInput<'_>, options: &SweepOptions) -> SweepReport {
     findings.extend(exposure::findings(&ctx, &mut report.notes));
     findings.extend(unused::findings(&ctx));
     findings.extend(drift::findings(&ctx));
+    findings.extend(own_rules::findings(&ctx));
     findings.sort_by(|a, b| {
         (
             a.kind,

@@ -41,6 +41,7 @@ fn run(s: &Seeded, options: &SweepOptions) -> SweepReport {
             held: &s.held,
             rules: &s.rules,
             catalog: &s.catalog,
+            own_rules: None,
         },
         options,
     )
@@ -247,6 +248,7 @@ fn without_a_credential_report_the_data_cannot_tell() {
             held: &[],
             rules: &s.rules,
             catalog: &s.catalog,
+            own_rules: None,
         },
         &SweepOptions::new(now()),
     );
@@ -276,6 +278,7 @@ fn the_real_account_dump_sweeps() {
             held: &[],
             rules: &rules,
             catalog: &catalog,
+            own_rules: None,
         },
         &SweepOptions::new(now()),
     );
@@ -338,6 +341,7 @@ fn drift_of_every_kind_warden_holds() {
             held: &s.held,
             rules: &s.rules,
             catalog: &s.catalog,
+            own_rules: None,
         },
         &SweepOptions::new(now()),
     );
@@ -421,4 +425,93 @@ fn the_relevant_documents_decide_as_all_the_documents_do() {
             }
         }
     }
+}
+
+#[test]
+fn wardens_own_rules_missing_disabled_changed_or_untargeted_are_drift_with_what_a_person_runs() {
+    use own_rules::{LiveRule, OwnRules, OwnRulesRead};
+    let s = seeded();
+    let queue = "arn:aws:sqs:us-east-1:111122223333:warden-intake.fifo";
+    let pattern = |name: &str| serde_json::json!({"source": [format!("aws.{name}")]});
+    let own = OwnRules {
+        prefix: "warden".to_owned(),
+        expected: ["iam", "s3", "sts", "cloudtrail", "events"]
+            .iter()
+            .map(|n| (format!("warden-{n}-1"), pattern(n)))
+            .collect(),
+        queue_arn: queue.to_owned(),
+    };
+    let live = |n: &str, enabled: bool, p: serde_json::Value, targets: &[&str]| LiveRule {
+        name: format!("warden-{n}-1"),
+        arn: Some(format!(
+            "arn:aws:events:us-east-1:111122223333:rule/warden-{n}-1"
+        )),
+        enabled,
+        pattern: Some(p),
+        targets: targets.iter().map(|t| (*t).to_owned()).collect(),
+    };
+    let rules = vec![
+        live("iam", true, pattern("iam"), &[queue]),
+        live("s3", false, pattern("s3"), &[queue]),
+        live("sts", true, pattern("ec2"), &[queue]),
+        live(
+            "cloudtrail",
+            true,
+            pattern("cloudtrail"),
+            &["arn:aws:sqs:us-east-1:444455556666:elsewhere"],
+        ),
+    ];
+    let report = sweep(
+        &SweepInput {
+            snapshot: &s.snapshot,
+            snapshot_read_at: parse_time("2026-11-30T23:30:00Z"),
+            credential_report: None,
+            buckets: None,
+            trails: None,
+            access_keys: None,
+            held: &[],
+            rules: &s.rules,
+            catalog: &s.catalog,
+            own_rules: Some(OwnRulesRead {
+                expected: &own,
+                live: &rules,
+            }),
+        },
+        &SweepOptions::new(now()),
+    );
+    let own_findings: Vec<(&str, &str)> = report
+        .findings
+        .iter()
+        .filter(|f| f.finding_type.starts_with("WardenRule"))
+        .map(|f| (f.finding_type.as_str(), f.resource.as_deref().unwrap_or("")))
+        .collect();
+    assert_eq!(own_findings.len(), 4, "{own_findings:?}");
+    for (t, r) in [
+        ("WardenRuleDisabled", "rule/warden-s3-1"),
+        ("WardenRuleChanged", "rule/warden-sts-1"),
+        ("WardenRuleTargetRemoved", "rule/warden-cloudtrail-1"),
+        ("WardenRuleMissing", "warden-events-1"),
+    ] {
+        assert!(
+            own_findings
+                .iter()
+                .any(|(ft, fr)| *ft == t && fr.ends_with(r)),
+            "{t} {r}: {own_findings:?}"
+        );
+    }
+    let disabled = report
+        .findings
+        .iter()
+        .find(|f| f.finding_type == "WardenRuleDisabled")
+        .unwrap();
+    assert_eq!(disabled.kind, Kind::Drift);
+    assert_eq!(disabled.response.action, Action::Alert);
+    assert!(disabled
+        .response
+        .note
+        .as_deref()
+        .unwrap()
+        .contains("aws events enable-rule --name warden-s3-1"));
+    // A rule in force as derived is no finding.
+    assert!(!own_findings.iter().any(|(_, r)| r.contains("warden-iam-1")));
 }
