@@ -1499,7 +1499,8 @@ fn trail_by_hand(input: &Input<'_>) -> String {
         };
         format!(
             "`aws cloudtrail put-event-selectors --trail-name {name} {flag} {}`",
-            shell_quote(&pascal_keys(list).to_string())
+            // Canonical (sorted keys): the same text whatever serde_json's map order.
+            shell_quote(&crate::evidence::canonical_json(&pascal_keys(list)))
         )
     });
     match e.name() {
