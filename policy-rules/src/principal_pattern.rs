@@ -39,7 +39,7 @@ pub fn matches(pattern: &str, arn: &str) -> bool {
     let (Some(p), Some(a)) = (Arn::parse(pattern), Arn::parse(arn)) else {
         return false;
     };
-    head_matches(&p, &a) && segments_match(p.resource, a.resource)
+    head_matches(&p, &a) && segments_match(p.resource, a.resource.split('/'))
 }
 
 /// Whether `pattern` names the principal `arn`; when `path_known` is false, `arn` is the name at
@@ -63,11 +63,14 @@ pub fn matches_caller(pattern: &str, arn: &str, path_known: bool) -> PrincipalMa
     if !head_matches(&p, &a) || !p_segments.next().is_some_and(|k| segment(k, kind)) {
         return PrincipalMatch::No;
     }
-    // The name at the root path, and below one, two and three path segments no real path spells.
-    const ELSEWHERE: &str = "\u{1}\u{1}/";
+    // The name at the root path, and below one, two and three path segments no real path spells
+    // (`KIND/ELSEWHERE/…/NAME`, its segments chained without building the string).
+    const ELSEWHERE: &str = "\u{1}\u{1}";
     let at_depth = |depth: usize| {
-        let text = format!("{kind}/{}{name}", ELSEWHERE.repeat(depth));
-        segments_match(p.resource, &text)
+        let text = std::iter::once(kind)
+            .chain(std::iter::repeat_n(ELSEWHERE, depth))
+            .chain(name.split('/'));
+        segments_match(p.resource, text)
     };
     let hits = (0..4).filter(|d| at_depth(*d)).count();
     if hits == 4 {
@@ -102,31 +105,37 @@ fn segment(pattern: &str, text: &str) -> bool {
     wildcard::matches(pattern, text)
 }
 
-/// The resource part, segment by segment, `**` standing for zero or more whole segments: greedy
-/// matching with one backtrack point (the last `**`), as `wildcard` does with characters.
-fn segments_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<&str> = pattern.split('/').collect();
-    let t: Vec<&str> = text.split('/').collect();
-    let (mut i, mut j) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
+/// The resource part, segment by segment (`text`: the resource's `/`-separated segments), `**`
+/// standing for zero or more whole segments: greedy matching with one backtrack point (the last
+/// `**`), as `wildcard` does with characters. Positions are iterator clones, so nothing is
+/// allocated (this runs for every principal pattern a decision checks).
+fn segments_match<'t>(pattern: &str, text: impl Iterator<Item = &'t str> + Clone) -> bool {
+    let mut p = pattern.split('/');
+    let mut t = text;
+    // After the last `**` seen: where the pattern resumes, and the text position it last tried.
+    let mut star: Option<(std::str::Split<'_, char>, _)> = None;
     loop {
-        match (p.get(i), t.get(j)) {
-            (Some(&"**"), _) => {
-                i += 1;
-                star = Some((i, j));
+        let (mut p_next, mut t_next) = (p.clone(), t.clone());
+        match (p_next.next(), t_next.next()) {
+            (Some("**"), _) => {
+                p = p_next;
+                star = Some((p.clone(), t.clone()));
             }
             (Some(ps), Some(ts)) if segment(ps, ts) => {
-                i += 1;
-                j += 1;
+                p = p_next;
+                t = t_next;
             }
             (None, None) => return true,
             _ => match star.as_mut() {
-                Some((star_i, star_j)) if *star_j < t.len() => {
-                    *star_j += 1;
-                    i = *star_i;
-                    j = *star_j;
+                // Mismatch: let the last `**` swallow one more segment, or fail.
+                Some((star_p, star_t)) => {
+                    if star_t.next().is_none() {
+                        return false;
+                    }
+                    p = star_p.clone();
+                    t = star_t.clone();
                 }
-                _ => return false,
+                None => return false,
             },
         }
     }
@@ -458,7 +467,22 @@ mod tests {
             text in proptest::collection::vec(segment_text(), 1..4),
         ) {
             let want = pattern.len() == text.len() && pattern.iter().zip(&text).all(|(p, t)| wildcard::matches(p, t));
-            prop_assert_eq!(segments_match(&pattern.join("/"), &text.join("/")), want);
+            prop_assert_eq!(segments_match(&pattern.join("/"), text.join("/").split('/')), want);
+        }
+
+        // The segments an unknown path is tried at, chained without building the string, are
+        // those of the string (`KIND/ELSEWHERE/…/NAME`) split at its slashes.
+        #[test]
+        fn chained_segments_agree_with_the_built_text(
+            pattern_path in proptest::collection::vec(prop_oneof![segment_pattern(), Just("**".to_owned()), Just("\u{1}\u{1}".to_owned())], 0..4),
+            pattern_name in segment_pattern(),
+            depth in 0usize..4,
+            name in segment_text(),
+        ) {
+            let pattern = format!("role/{}{pattern_name}", pattern_path.iter().map(|s| format!("{s}/")).collect::<String>());
+            let built = format!("role/{}{name}", "\u{1}\u{1}/".repeat(depth));
+            let chained = std::iter::once("role").chain(std::iter::repeat_n("\u{1}\u{1}", depth)).chain(name.split('/'));
+            prop_assert_eq!(segments_match(&pattern, chained), segments_match(&pattern, built.split('/')));
         }
     }
 }

@@ -7,19 +7,59 @@
 //! This file owns matching only; it does not know what the strings mean.
 
 /// Whether `text` matches `pattern` (`*` and `?` wildcards), comparing characters exactly.
+#[inline]
 pub fn matches(pattern: &str, text: &str) -> bool {
-    if !has_wildcard(pattern) {
-        return pattern == text;
+    match literal_prefix(pattern, text, |a, b| a == b) {
+        Prefix::Differs => false,
+        Prefix::Whole => true,
+        Prefix::Wildcard => match_impl(pattern, text, |a, b| a == b),
     }
-    match_impl(pattern, text, |a, b| a == b)
 }
 
 /// Whether `text` matches `pattern`, ignoring ASCII case (IAM action names).
+#[inline]
 pub fn matches_ignore_ascii_case(pattern: &str, text: &str) -> bool {
-    if !has_wildcard(pattern) {
-        return pattern.eq_ignore_ascii_case(text);
+    match literal_prefix(pattern, text, |a, b| a.eq_ignore_ascii_case(&b)) {
+        Prefix::Differs => false,
+        Prefix::Whole => true,
+        Prefix::Wildcard => match_impl(pattern, text, |a, b| a.eq_ignore_ascii_case(&b)),
     }
-    match_impl(pattern, text, |a, b| a.eq_ignore_ascii_case(&b))
+}
+
+/// What the part of a pattern before its first wildcard says about a text.
+enum Prefix {
+    /// The text cannot match: it differs from the pattern before any wildcard, or ends before it.
+    Differs,
+    /// The pattern has no wildcard and the text is the same literal.
+    Whole,
+    /// The text starts with the pattern's literal prefix, and a wildcard follows: match the rest.
+    Wildcard,
+}
+
+/// Compares the pattern's literal prefix (up to its first `*` or `?`) with the text byte by byte
+/// and stops at the first difference, so a literal pattern that is not the text (most of a rule's
+/// `sources` and `events` for any one event) costs the bytes up to the difference, not a scan of the
+/// whole pattern for wildcards and then a comparison. Before the first wildcard, matching is a
+/// literal comparison, so this answers as the full matching would; `eq` compares bytes exactly
+/// or ignoring ASCII case, which leaves every non-ASCII byte (of a UTF-8 sequence) to compare
+/// exactly, as comparing the characters would.
+#[inline]
+fn literal_prefix(pattern: &str, text: &str, eq: impl Fn(u8, u8) -> bool) -> Prefix {
+    let text = text.as_bytes();
+    for (i, &pc) in pattern.as_bytes().iter().enumerate() {
+        if pc == b'*' || pc == b'?' {
+            return Prefix::Wildcard;
+        }
+        match text.get(i) {
+            Some(&tc) if eq(pc, tc) => {}
+            _ => return Prefix::Differs,
+        }
+    }
+    if pattern.len() == text.len() {
+        Prefix::Whole
+    } else {
+        Prefix::Differs
+    }
 }
 
 /// Whether `pattern` contains a wildcard character.
@@ -282,6 +322,20 @@ mod tests {
         #[test]
         fn ignoring_case_agrees_with_regex_oracle(pattern in "[aAbB*?/é]{0,8}", text in "[aAbB/é]{0,10}") {
             let folded = oracle(&pattern.to_ascii_lowercase(), &text.to_ascii_lowercase());
+            prop_assert_eq!(matches_ignore_ascii_case(&pattern, &text), folded);
+        }
+
+        // INVARIANT (prefix-shortcut): stopping at the first byte the literal prefix differs
+        // answers as scanning the whole pattern for wildcards first (the earlier definition).
+        #[test]
+        fn literal_prefix_shortcut_agrees_with_the_full_match(pattern in "[abAé]{0,4}[*?]?[abAé]{0,3}", text in "[abAé]{0,7}") {
+            let exact = if has_wildcard(&pattern) { match_impl(&pattern, &text, |a, b| a == b) } else { pattern == text };
+            prop_assert_eq!(matches(&pattern, &text), exact);
+            let folded = if has_wildcard(&pattern) {
+                match_impl(&pattern, &text, |a, b| a.eq_ignore_ascii_case(&b))
+            } else {
+                pattern.eq_ignore_ascii_case(&text)
+            };
             prop_assert_eq!(matches_ignore_ascii_case(&pattern, &text), folded);
         }
 
