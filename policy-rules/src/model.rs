@@ -845,8 +845,8 @@ pub fn next_state(event: &Event<'_>, key: &EntryKey, before: Option<&State>) -> 
     Some(next)
 }
 
-/// The entries of a sweep's snapshot (users, roles, groups, customer-managed policies), read at
-/// `at`.
+/// The entries of a sweep's snapshot (users, roles, groups, managed policies: the customer's and
+/// the AWS-managed ones attached to someone), read at `at`.
 pub fn entries_of(snapshot: &Snapshot, at: i64) -> Vec<Entry> {
     let docs = |m: &BTreeMap<String, PolicyDocument>| -> BTreeMap<String, Value> {
         m.iter()
@@ -897,10 +897,10 @@ pub fn entries_of(snapshot: &Snapshot, at: i64) -> Vec<Entry> {
             Source::Sweep,
         ));
     }
+    // AWS-managed policies too (GAAD lists those attached to someone, with their default
+    // document): without them a sweep from the model would not count what `AdministratorAccess`
+    // or `ReadOnlyAccess` grant.
     for (arn, versions) in &snapshot.policy_versions {
-        if arn.starts_with("arn:aws:iam::aws:") {
-            continue;
-        }
         let default = versions.iter().find(|(_, d)| *d).map(|(id, _)| id.clone());
         let mut docs: BTreeMap<String, Value> = versions
             .iter()

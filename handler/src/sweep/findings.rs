@@ -464,3 +464,28 @@ pub fn counts(report: &SweepReport) -> Vec<(String, usize)> {
         .filter(|(_, n)| *n > 0)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A live sweep judges from the model: an AWS-managed policy attached to a user (GAAD lists it
+    // with its document) must come back out of the model, or what it grants is not counted.
+    #[test]
+    fn an_aws_managed_policy_survives_the_model_with_its_document() {
+        let admin = "arn:aws:iam::aws:policy/AdministratorAccess";
+        let gaad = serde_json::json!({
+            "UserDetailList": [{"UserName": "frank", "Arn": "arn:aws:iam::111122223333:user/frank",
+                "AttachedManagedPolicies": [{"PolicyName": "AdministratorAccess", "PolicyArn": admin}]}],
+            "Policies": [{"PolicyName": "AdministratorAccess", "Arn": admin, "DefaultVersionId": "v1",
+                "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": true,
+                    "Document": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}}]}]
+        });
+        let snap = Snapshot::parse(&gaad.to_string()).unwrap();
+        assert!(snap.managed.contains_key(admin));
+        let entries = policy_rules::model::entries_of(&snap, 0);
+        let (back, _) = input_of(&entries);
+        assert_eq!(back.managed.get(admin), snap.managed.get(admin));
+        assert_eq!(back.users["frank"].attached, [admin]);
+    }
+}
