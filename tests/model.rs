@@ -599,6 +599,24 @@ async fn a_live_sweep_finds_each_kind_puts_drift_back_and_stays_within_its_reque
     ] {
         assert!(!summary.contains(t), "{t}: {summary}");
     }
+    // Every finding is in the evidence trail, as a decision of this sweep, and the chain holds.
+    let records = flow.evidence.list().await.unwrap();
+    let head = flow.evidence.head().await.unwrap();
+    policy_rules::evidence::verify(&records, head.as_ref().map(|(s, h)| (*s, h.as_str()))).unwrap();
+    let of_sweep: Vec<_> = records
+        .iter()
+        .filter(|r| r.body["sweep"] == c.id.as_str())
+        .collect();
+    let total: usize = c.findings.iter().map(|(_, n)| n).sum();
+    assert_eq!(of_sweep.len(), total, "{c:?}");
+    assert!(
+        of_sweep
+            .iter()
+            .any(|r| r.kind == policy_rules::evidence::RecordKind::Decision
+                && r.body["finding"]["type"] == "WardenRuleDisabled"
+                && r.target.as_deref().is_some_and(|t| t.ends_with(&iam_rule))),
+        "{of_sweep:#?}"
+    );
 }
 
 /// Issue 9 §4: an EC2 call names an instance profile, not a role. The sweep reads which role each

@@ -1,8 +1,8 @@
 //! A sweep's findings over the account model: the model's newest states turned into the pure
 //! sweep's input (the snapshot, the buckets, the trails; the credential report read live; Warden's
 //! record of what it holds), [`policy_rules::sweep::sweep`] run over it, the drift it finds put
-//! back through the flow (Warden's own changes are restored whatever the sweep's mode), and one
-//! alert summarising the findings, worst first.
+//! back through the flow (Warden's own changes are restored whatever the sweep's mode), every
+//! finding recorded in the evidence trail, and one alert summarising the findings, worst first.
 //!
 //! Not here: reading the account into the model (`run.rs`), or judging (policy-rules).
 
@@ -33,6 +33,58 @@ pub struct Found {
     pub account_requests: usize,
     /// What could not be read (the credential report), said in the report's notes too.
     pub notes: Vec<String>,
+    /// Findings recorded in the evidence trail.
+    pub recorded: usize,
+}
+
+/// Evidence records per append: one DynamoDB transaction's worth (`stores::dynamo`'s limit).
+const RECORDS_PER_APPEND: usize = 32;
+
+/// Every finding into the evidence trail as a `decision` record of the sweep (`body.sweep`,
+/// `body.finding`: the rule, the principal or resource, the evidence, the data's age and what
+/// Warden did or would do), so a sweep's judgement is as tamper-evident as an event's. Ids come
+/// from the sweep and the finding, so a findings step run again writes nothing twice.
+async fn record_findings(
+    flow: &Flow,
+    sweep_id: &str,
+    report: &SweepReport,
+) -> Result<usize, FlowError> {
+    use policy_rules::evidence::{deterministic_id, Draft, RecordKind};
+    let now = crate::enforce::flow::iso((flow.clock)());
+    let drafts: Vec<Draft> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let subject = f
+                .principal
+                .as_deref()
+                .or(f.resource.as_deref())
+                .unwrap_or("");
+            Draft {
+                id: deterministic_id(&[
+                    "sweep-finding",
+                    sweep_id,
+                    f.kind.as_str(),
+                    &f.finding_type,
+                    f.rule.as_deref().unwrap_or(""),
+                    subject,
+                    &f.actions.join(","),
+                ]),
+                time: now.clone(),
+                kind: Some(RecordKind::Decision),
+                principal: f.principal.clone(),
+                target: f.resource.clone(),
+                actions: f.actions.clone(),
+                rule: f.rule.clone(),
+                event_id: None,
+                body: json!({"sweep": sweep_id, "finding": f}),
+            }
+        })
+        .collect();
+    for chunk in drafts.chunks(RECORDS_PER_APPEND) {
+        flow.evidence.append_all(chunk.to_vec()).await?;
+    }
+    Ok(drafts.len())
 }
 
 fn documents(inline: &BTreeMap<String, Value>) -> BTreeMap<String, PolicyDocument> {
@@ -360,6 +412,7 @@ pub async fn find(
             put_back.push((principal, records.len()));
         }
     }
+    let recorded = record_findings(flow, sweep_id, &report).await?;
     if !report.findings.is_empty() {
         let summary = summary(&report, &flow.account_id, &put_back);
         flow.notifier
@@ -395,6 +448,7 @@ pub async fn find(
         store_requests,
         account_requests,
         notes,
+        recorded,
     })
 }
 
