@@ -509,6 +509,7 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
         }
         Command::Access {
             account,
+            from_model,
             principals,
             since,
             until,
@@ -531,10 +532,27 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
                 .as_deref()
                 .map(|s| access::parse_instant("--until", s))
                 .transpose()?;
-            let snapshot = account
-                .as_deref()
-                .map(|p| load_account(p).map(|a| a.snapshot))
-                .transpose()?;
+            if plan && account.is_none() && !from_model {
+                eprintln!("error: --plan needs the principals' policies: give --account FILE or --from-model");
+                return Ok(ExitCode::from(2));
+            }
+            let snapshot = if from_model {
+                let (snapshot, entries, newest) = block_on(commands::model_snapshot())?;
+                if entries == 0 {
+                    eprintln!("error: the account model is empty: run `warden sweep` first (or give --account FILE)");
+                    return Ok(ExitCode::from(2));
+                }
+                eprintln!(
+                    "judging against the account model: {entries} entries, the newest read or changed at {}",
+                    newest.map_or_else(|| "an unknown time".to_owned(), warden_handler::enforce::flow::iso)
+                );
+                Some(snapshot)
+            } else {
+                account
+                    .as_deref()
+                    .map(|p| load_account(p).map(|a| a.snapshot))
+                    .transpose()?
+            };
             let credential_report = credential_report
                 .as_deref()
                 .map(sweep::credential_report)

@@ -777,3 +777,74 @@ async fn an_operator_sweeps_the_deployed_account_live_and_drift_is_put_back() {
         .await
         .is_ok());
 }
+
+// Issue 12 §2: findings judged against the deployed Warden's account model, not only a file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_judges_against_the_deployed_account_model() {
+    let home = tempfile::tempdir().unwrap();
+    let (_aws, _s, env) = enforced_on_the_stack(home.path()).await;
+    // mallory (allowed iam:*, s3:*, sts:*) used only s3:ListAllMyBuckets, every 3 hours for 2 days.
+    let logs = home.path().join("logs.json");
+    let record = |id: &str, time: &str| {
+        serde_json::json!({"eventVersion": "1.09", "eventSource": "s3.amazonaws.com", "eventName": "ListBuckets",
+            "eventTime": time, "eventID": id, "awsRegion": "us-east-1", "recipientAccountId": "123456789012",
+            "userIdentity": {"type": "IAMUser", "arn": MALLORY, "accountId": "123456789012", "userName": "mallory"},
+            "requestParameters": null, "responseElements": null})
+    };
+    std::fs::write(
+        &logs,
+        serde_json::json!({"Records": (0..17)
+            .map(|i| record(&format!("a-{i}"), &format!("2026-11-{:02}T{:02}:00:00Z", 28 + i * 3 / 24, i * 3 % 24)))
+            .collect::<Vec<_>>()})
+            .to_string(),
+    )
+    .unwrap();
+    let out = warden(home.path(), &env)
+        .args([
+            "access",
+            "--from-model",
+            "--format",
+            "json",
+            "--window",
+            "1d",
+            "--recent-days",
+            "0",
+            "--principal",
+            MALLORY,
+        ])
+        .arg(&logs)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("judging against the account model: "), "{err}");
+    let reports = json_lines(&stdout(&out));
+    let mallory = reports
+        .iter()
+        .find(|r| r["principal"] == MALLORY)
+        .unwrap_or_else(|| panic!("{reports:?}"));
+    let findings = mallory["findings"].as_array().unwrap();
+    // What the model says mallory may do (iam, sts) and did not: unused services.
+    for service in ["iam", "sts"] {
+        assert!(
+            findings
+                .iter()
+                .any(|f| f["type"] == "UnusedPermission" && f["service"] == service),
+            "{service}: {findings:?}"
+        );
+    }
+    // --plan needs a source of policies; an account file and the model exclude each other.
+    let out = warden(home.path(), &env)
+        .args(["access", "--plan"])
+        .arg(&logs)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--plan needs"), "{}", stderr(&out));
+    let out = warden(home.path(), &env)
+        .args(["access", "--from-model", "--account", "x.json"])
+        .arg(&logs)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

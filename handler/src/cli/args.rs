@@ -236,8 +236,13 @@ pub enum Command {
     Access {
         /// The account as `aws iam get-account-authorization-details` prints it: the principals'
         /// policies, for findings.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "from_model")]
         account: Option<PathBuf>,
+        /// Judge against the configured Warden's account model instead of an account file (its
+        /// state table, as the last sweep and every event since left it; the `WARDEN_*` variables
+        /// and AWS credentials as for `warden sweep`).
+        #[arg(long)]
+        from_model: bool,
         /// Only this principal (a user or role ARN; without a path it matches the name at any
         /// path). Repeatable.
         #[arg(long = "principal", value_name = "ARN")]
@@ -268,10 +273,10 @@ pub enum Command {
         /// `text`: for people; `json`: one JSON object per principal (JSON Lines).
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
-        /// With --account: also turn the findings into Warden plans (a Deny of the unused
-        /// permissions, or the replacement of the principal's own inline policies with the
-        /// generated one), each with its undo; printed (`monitor`), not applied.
-        #[arg(long, requires = "account")]
+        /// With --account or --from-model: also turn the findings into Warden plans (a Deny of
+        /// the unused permissions, or the replacement of the principal's own inline policies with
+        /// the generated one), each with its undo; printed (`monitor`), not applied.
+        #[arg(long)]
         plan: bool,
         /// CloudTrail log files, JSON Lines files, single records, or directories of them.
         #[arg(required = true, value_name = "PATH")]

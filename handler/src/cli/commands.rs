@@ -30,6 +30,32 @@ async fn configured() -> Result<(Config, Clients)> {
     Ok((config, clients))
 }
 
+/// The account as the configured Warden's model holds it (its state table: the last sweep and
+/// every event since), as a snapshot for `warden access --from-model`; with how many entries, and
+/// when the newest of them was last read or changed.
+pub async fn model_snapshot() -> Result<(policy_rules::snapshot::Snapshot, usize, Option<i64>)> {
+    use crate::enforce::ports::AccountModel;
+    let (config, clients) = configured().await?;
+    let account = guarded_account(&config, &clients).await?;
+    let model = crate::stores::dynamo::DynamoModel::new(
+        clients.clone(),
+        config.state_table.clone(),
+        account.clone(),
+    );
+    let (entries, _) = model.all().await.with_context(|| {
+        format!(
+            "reading the account model of {account} from `{}`",
+            config.state_table
+        )
+    })?;
+    let newest = entries
+        .iter()
+        .filter_map(|e| e.latest().map(|v| v.since))
+        .max();
+    let (snapshot, _) = crate::sweep::findings::input_of(&entries);
+    Ok((snapshot, entries.len(), newest))
+}
+
 /// `warden init`: prints the configuration as `export` lines. The EventBridge rules route what the
 /// configured rules (`WARDEN_RULES`, else the default pack) can match.
 pub async fn init(prefix: &str, evidence_bucket: bool, out: &mut dyn Write) -> Result<()> {
