@@ -136,3 +136,61 @@ async fn warden_config_reads_the_deployed_stack_as_the_demo_configures_it() {
     let map = vars.into_iter().collect();
     warden_handler::enforce::config::Config::from_vars(&map).unwrap();
 }
+
+/// Issue 10 §1 "Regions": S3 and CloudTrail events arrive in the bucket's or trail's own region.
+/// The regional stack (`cloudformation/warden-region.yaml`), deployed in eu-west-1, forwards such
+/// an event to the main region's default bus, where the main stack's rules route it to Warden's
+/// intake queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_region_stack_forwards_an_s3_event_to_the_main_regions_warden() {
+    let aws = LocalAws::start().unwrap();
+    let s = Scenario::setup(&aws).await.unwrap();
+    let conf = aws
+        .sdk_config_as(&s.admin.access_key_id, &s.admin.secret_access_key)
+        .await
+        .into_builder()
+        .region(aws_config::Region::new("eu-west-1"))
+        .build();
+    let eu = warden_handler::aws::Clients::from_conf(
+        &conf,
+        &warden_handler::aws::RateLimits::default(),
+        warden_handler::aws::RetryPolicy::default(),
+    );
+    let settled = warden_handler::deploy::stack::deploy(
+        &eu,
+        "warden-eu",
+        warden_handler::deploy::stack::REGION_TEMPLATE,
+        &[("MainRegion", "us-east-1")],
+        std::time::Duration::from_secs(120),
+    )
+    .await
+    .unwrap();
+    assert!(settled.status.ends_with("COMPLETE"), "{}", settled.status);
+    let put = |detail: serde_json::Value| {
+        let eu = eu.clone();
+        async move {
+            let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                .source("aws.s3")
+                .detail_type("AWS API Call via CloudTrail")
+                .detail(detail.to_string())
+                .build();
+            let out = eu.events.put_events().entries(entry).send().await.unwrap();
+            assert_eq!(out.failed_entry_count(), 0);
+        }
+    };
+    // A bucket in eu-west-1 made public by mallory: forwarded, routed, queued for Warden.
+    let mut public = warden_handler::local::demo::user_call(
+        "mallory",
+        "s3.amazonaws.com",
+        "PutBucketPolicy",
+        serde_json::json!({"bucketName": "eu-reports", "bucketPolicy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::eu-reports/*"}]}}),
+        "eu-forwarded-1",
+    );
+    public["awsRegion"] = serde_json::json!("eu-west-1");
+    put(public).await;
+    let (_, body, _) = s.take_message().await.unwrap();
+    let got: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(got["detail"]["eventID"], "eu-forwarded-1", "{body}");
+    assert_eq!(got["detail"]["awsRegion"], "eu-west-1", "{body}");
+    assert_eq!(got["source"], "aws.s3", "{body}");
+}
