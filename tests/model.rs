@@ -35,6 +35,20 @@ fn doc(text: &str) -> Value {
     policy_rules::model::compact(&Value::String(text.to_owned())).unwrap()
 }
 
+/// A customer-managed policy holding `HARMLESS`, made by the admin: its ARN.
+async fn create_policy(iam: &aws_sdk_iam::Client, name: &str) -> String {
+    iam.create_policy()
+        .policy_name(name)
+        .policy_document(HARMLESS)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .arn
+        .unwrap()
+}
+
 fn now() -> i64 {
     (warden_handler::enforce::flow::system_clock())()
 }
@@ -123,17 +137,7 @@ async fn an_overwritten_inline_policy_and_trust_policy_get_their_earlier_documen
 async fn a_policy_version_escalation_over_several_versions_restores_the_default_the_model_held() {
     let (aws, s) = start().await;
     let iam = &s.admin.clients.iam;
-    let arn = iam
-        .create_policy()
-        .policy_name("dev-tools")
-        .policy_document(HARMLESS)
-        .send()
-        .await
-        .unwrap()
-        .policy
-        .unwrap()
-        .arn
-        .unwrap();
+    let arn = create_policy(iam, "dev-tools").await;
     iam.attach_user_policy()
         .user_name("mallory")
         .policy_arn(&arn)
@@ -733,17 +737,7 @@ async fn an_instance_run_with_a_profile_holding_a_privileged_role_denies_passing
 async fn a_removed_role_permissions_boundary_comes_back_from_the_model() {
     let (aws, s) = start().await;
     let iam = &s.admin.clients.iam;
-    let boundary = iam
-        .create_policy()
-        .policy_name("deploy-boundary")
-        .policy_document(HARMLESS)
-        .send()
-        .await
-        .unwrap()
-        .policy
-        .unwrap()
-        .arn
-        .unwrap();
+    let boundary = create_policy(iam, "deploy-boundary").await;
     iam.put_role_permissions_boundary()
         .role_name("app-deploy")
         .permissions_boundary(&boundary)
