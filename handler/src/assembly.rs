@@ -136,6 +136,63 @@ pub fn build_flow(
     })
 }
 
+/// What the scheduled watch over the pipeline needs besides the flow: the event history and the
+/// routed events for its catch-up, and the queue it sends to (the intake, else the work queue).
+pub struct WatchTick<'a> {
+    pub flow: &'a Flow,
+    pub clients: &'a Clients,
+    pub history: &'a dyn crate::enforce::history::EventHistory,
+    pub catch_up_queue: Option<&'a str>,
+    pub routes: Option<&'a Routes>,
+}
+
+impl WatchTick<'_> {
+    /// One tick of the watch (the heartbeat, the blind alert, the catch-up), stopping the
+    /// catch-up at `deadline`. A failure is logged and said in the answer, never raised: the
+    /// alerts and the work go on.
+    pub async fn run(&self, deadline: Option<tokio::time::Instant>) -> serde_json::Value {
+        use crate::enforce::catch_up::CatchUp;
+        use crate::enforce::heartbeat::Heartbeat;
+        use crate::enforce::watch::WatchLimits;
+        let Some(Watch { store, canary_arn }) = &self.flow.watch else {
+            return serde_json::Value::Null;
+        };
+        let catch_up = match (self.catch_up_queue, self.routes) {
+            (Some(queue), Some(routes)) => Some(CatchUp {
+                history: self.history,
+                clients: self.clients,
+                intake_url: queue,
+                group_id: crate::stores::init::MESSAGE_GROUP_ID,
+                routes,
+                watch: Some(store.as_ref()),
+                now: (self.flow.clock)(),
+                deadline,
+            }),
+            _ => None,
+        };
+        let heartbeat = Heartbeat {
+            clients: self.clients,
+            store: store.as_ref(),
+            outbox: self.flow.outbox.as_ref(),
+            canary_arn: canary_arn.as_deref(),
+            account: &self.flow.account_id,
+            limits: WatchLimits::default(),
+            catch_up,
+        };
+        match heartbeat.tick((self.flow.clock)()).await {
+            Ok(r) => serde_json::json!({
+                "beat_sent": r.beat_sent,
+                "blind": r.blind,
+                "caught_up": r.catch_up.as_ref().map(|c| serde_json::json!({"sent": c.sent(), "requests": c.requests, "complete": c.complete})),
+            }),
+            Err(e) => {
+                tracing::error!(error = %e, "the watch over the pipeline failed; the next tick retries");
+                serde_json::json!({"error": e.to_string()})
+            }
+        }
+    }
+}
+
 /// The EventBridge rules Warden expects under `WARDEN_RULE_PREFIX`: the patterns the rules and
 /// the catalog derive (as `warden init` and the template create them), each sending to the intake
 /// queue (or the work queue, without an intake lane).

@@ -848,3 +848,50 @@ async fn access_judges_against_the_deployed_account_model() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+// Issue 11 §4: the long-running `warden worker` sends the heartbeat the Lambda's schedule sends
+// (and flushes due alerts) on a minute tick of its own, the first at start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_long_running_worker_sends_the_heartbeat() {
+    let home = tempfile::tempdir().unwrap();
+    let (_aws, s, env) = enforced_on_the_stack(home.path()).await;
+    let canary = env
+        .iter()
+        .find(|(k, _)| k == "WARDEN_CANARY_POLICY_ARN")
+        .map(|(_, v)| v.clone())
+        .expect("the stack's outputs name its canary");
+    let mut worker = std::process::Command::new(assert_cmd::cargo::cargo_bin("warden"));
+    worker
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("TMPDIR", home.path())
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .arg("worker")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = worker.spawn().unwrap();
+    let started = Instant::now();
+    let mut beat = None;
+    while beat.is_none() && started.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let tags = s
+            .admin
+            .clients
+            .iam
+            .list_policy_tags()
+            .policy_arn(&canary)
+            .send()
+            .await
+            .unwrap();
+        beat = tags
+            .tags()
+            .iter()
+            .find(|t| t.key() == "warden-heartbeat")
+            .map(|t| t.value().to_owned());
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let beat: i64 = beat.expect("no heartbeat within 30 s").parse().unwrap();
+    assert!(beat > 1_700_000_000, "{beat}");
+}

@@ -19,19 +19,16 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use std::time::Duration;
-use warden_handler::assembly::{build_flow, guarded_account, init_logging, routes};
+use warden_handler::assembly::{build_flow, guarded_account, init_logging, routes, WatchTick};
 use warden_handler::aws::Clients;
-use warden_handler::enforce::catch_up::{CatchUp, Routes};
+use warden_handler::enforce::catch_up::Routes;
 use warden_handler::enforce::config::Config;
 use warden_handler::enforce::flow::Flow;
-use warden_handler::enforce::heartbeat::Heartbeat;
 use warden_handler::enforce::queue::{
     forward_batch, is_queue, process_batch, BatchOutcome, QueueMessage, SqsDeadLetters,
 };
-use warden_handler::enforce::watch::{Watch, WatchLimits};
 use warden_handler::stores::dynamo::DynamoCheckpoints;
 use warden_handler::stores::event_history::CloudTrailHistory;
-use warden_handler::stores::init::MESSAGE_GROUP_ID;
 use warden_handler::sweep::run::Sweeper;
 
 struct App {
@@ -65,42 +62,15 @@ fn batch_deadline(deadline_ms: u64, lease_seconds: i64) -> tokio::time::Instant 
 /// The tick's watch: one read of the pipeline's state when nothing is wrong. A failure is logged
 /// and said in the answer; the alerts are sent all the same.
 async fn watch_tick(app: &App, deadline_ms: u64) -> Value {
-    let Some(Watch { store, canary_arn }) = &app.flow.watch else {
-        return Value::Null;
-    };
-    let catch_up = match (&app.catch_up_queue, &app.routes) {
-        (Some(queue), Some(routes)) => Some(CatchUp {
-            history: &app.history,
-            clients: &app.clients,
-            intake_url: queue,
-            group_id: MESSAGE_GROUP_ID,
-            routes,
-            watch: Some(store.as_ref()),
-            now: (app.flow.clock)(),
-            deadline: Some(batch_deadline(deadline_ms, app.flow.lease_seconds)),
-        }),
-        _ => None,
-    };
-    let heartbeat = Heartbeat {
+    WatchTick {
+        flow: &app.flow,
         clients: &app.clients,
-        store: store.as_ref(),
-        outbox: app.flow.outbox.as_ref(),
-        canary_arn: canary_arn.as_deref(),
-        account: &app.flow.account_id,
-        limits: WatchLimits::default(),
-        catch_up,
-    };
-    match heartbeat.tick((app.flow.clock)()).await {
-        Ok(r) => serde_json::json!({
-            "beat_sent": r.beat_sent,
-            "blind": r.blind,
-            "caught_up": r.catch_up.as_ref().map(|c| serde_json::json!({"sent": c.sent(), "requests": c.requests, "complete": c.complete})),
-        }),
-        Err(e) => {
-            tracing::error!(error = %e, "the watch over the pipeline failed; the next tick retries");
-            serde_json::json!({"error": e.to_string()})
-        }
+        history: &app.history,
+        catch_up_queue: app.catch_up_queue.as_deref(),
+        routes: app.routes.as_ref(),
     }
+    .run(Some(batch_deadline(deadline_ms, app.flow.lease_seconds)))
+    .await
 }
 
 async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error> {

@@ -82,15 +82,24 @@ pub async fn worker(once: bool, out: &mut dyn Write) -> Result<()> {
         url: Config::required(&config.dlq_url, "WARDEN_DLQ_URL")?.to_owned(),
     };
     tracing::info!(rules = %config.rules_source, queue = queues.work, intake = queues.intake.unwrap_or(""), once, "worker started");
-    let stats = run_worker(
+    let work = run_worker(
         &flow,
         &clients,
         queues,
         &dlq,
         once,
         config.alert_window_seconds,
-    )
-    .await?;
+    );
+    let stats = if once {
+        work.await?
+    } else {
+        // Besides the queues, what the Lambda's minute schedule does: the watch over the pipeline
+        // (heartbeat, blind alert, catch-up) and the alerts whose window has passed.
+        tokio::select! {
+            stats = work => stats?,
+            never = ticks(&flow, &clients, &config) => match never {},
+        }
+    };
     writeln!(
         out,
         "forwarded {}, messages {}, changes {}, alerts {}, dead-lettered {}, left for retry {}",
@@ -102,6 +111,46 @@ pub async fn worker(once: bool, out: &mut dyn Write) -> Result<()> {
         stats.left_for_retry
     )?;
     Ok(())
+}
+
+/// The long-running worker's minute tick, forever: the watch over the pipeline, then the alerts
+/// whose window has passed. Failures are logged; the next tick tries again.
+async fn ticks(
+    flow: &crate::enforce::flow::Flow,
+    clients: &Clients,
+    config: &Config,
+) -> std::convert::Infallible {
+    let history = crate::stores::event_history::CloudTrailHistory::new(clients.clone());
+    let routes = match crate::assembly::routes(config) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::error!(error = %e, "no catch-up: the routes do not derive");
+            None
+        }
+    };
+    let queue = config
+        .intake_queue_url
+        .clone()
+        .or_else(|| config.queue_url.clone());
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        every.tick().await;
+        let watch = crate::assembly::WatchTick {
+            flow,
+            clients,
+            history: &history,
+            catch_up_queue: queue.as_deref(),
+            routes: routes.as_ref(),
+        }
+        .run(Some(
+            tokio::time::Instant::now() + std::time::Duration::from_secs(50),
+        ))
+        .await;
+        tracing::info!(watch = %watch, "tick");
+        if let Err(e) = flow.flush_alerts(config.alert_window_seconds).await {
+            tracing::warn!(error = %e, "sending alerts failed; the next tick retries");
+        }
+    }
 }
 
 /// Every record of the local file (which must exist), or of the configured store, and the store's
