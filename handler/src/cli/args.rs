@@ -399,11 +399,11 @@ pub enum Command {
         stack: String,
     },
     /// Poll the queues and enforce: the Lambda's forwarder (intake to work queue, in lanes) and
-    /// flow, run here. Configuration from WARDEN_* variables (see the README) and the standard AWS
-    /// ones (AWS_ENDPOINT_URL, …).
+    /// flow, run here, with its minute tick (heartbeat, catch-up, due alerts). Configuration from
+    /// WARDEN_* variables (see the README) and the standard AWS ones (AWS_ENDPOINT_URL, …).
     #[command(after_help = AWS_EXIT_CODES)]
     Worker {
-        /// Process what is on the queues, send pending alerts, and exit.
+        /// Process what is on the queues, send pending alerts, and exit (no tick).
         #[arg(long)]
         once: bool,
     },
