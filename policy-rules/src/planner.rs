@@ -1316,6 +1316,18 @@ fn account_block_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
     }
 }
 
+/// The IAM principal kind an operation's name acts on (`DeleteRolePolicy` → role): its word, its
+/// request parameter and its step parameter (`("role", "roleName", "RoleName")`).
+fn holder_of(name: &str) -> (&'static str, &'static str, &'static str) {
+    if name.contains("Role") {
+        ("role", "roleName", "RoleName")
+    } else if name.contains("Group") {
+        ("group", "groupName", "GroupName")
+    } else {
+        ("user", "userName", "UserName")
+    }
+}
+
 /// The undo of an inline policy's deletion. A guard (a document that denies) the model vouches for
 /// is put back, only while no policy of that name exists again. A document that only allows is
 /// told to a person with the command: putting back an Allow someone may have meant to remove is
@@ -1323,11 +1335,7 @@ fn account_block_undo(input: &Input<'_>) -> (Vec<Step>, Option<String>) {
 fn deleted_inline_undo(input: &Input<'_>, name: &str) -> (Vec<Step>, Option<String>) {
     let e = input.event;
     let p = |k: &str| param(e, k);
-    let (kind, who, key_name) = match name {
-        "DeleteUserPolicy" => ("user", "userName", "UserName"),
-        "DeleteRolePolicy" => ("role", "roleName", "RoleName"),
-        _ => ("group", "groupName", "GroupName"),
-    };
+    let (kind, who, key_name) = holder_of(name);
     let (Some(owner), Some(policy)) = (p(who), p("policyName")) else {
         return (Vec::new(), Some(by_hand(e, &p)));
     };
@@ -1391,11 +1399,8 @@ fn denies(doc: &Value) -> bool {
 /// is still the one the event left. Without the model's word, a person gets how to find it.
 fn boundary_undo(input: &Input<'_>, name: &str) -> (Vec<Step>, Option<String>) {
     let e = input.event;
-    let (kind, title, who) = if name.contains("User") {
-        ("user", "User", "userName")
-    } else {
-        ("role", "Role", "roleName")
-    };
+    let (kind, who, _) = holder_of(name);
+    let title = cap(kind);
     let Some(owner) = param(e, who) else {
         return (
             Vec::new(),
@@ -1770,23 +1775,21 @@ fn by_hand(e: &Event<'_>, p: &dyn Fn(&str) -> Option<String>) -> String {
             v("roleName")
         ),
         ("iam.amazonaws.com", "DetachRolePolicy" | "DetachUserPolicy" | "DetachGroupPolicy") => {
-            let (kind, who) = match name {
-                "DetachRolePolicy" => ("role", "roleName"),
-                "DetachUserPolicy" => ("user", "userName"),
-                _ => ("group", "groupName"),
-            };
+            let (kind, who, _) = holder_of(name);
             format!(
                 "`{1}` was detached from {kind} `{0}`: if it was a guard (a Deny someone relies on), attach it again with `aws iam attach-{kind}-policy --{kind}-name {0} --policy-arn {1}` (Warden attaches only its own policies)",
                 v(who),
                 v("policyArn")
             )
         }
-        ("iam.amazonaws.com", "DeleteRolePolicy" | "DeleteUserPolicy" | "DeleteGroupPolicy") => format!(
-            "inline policy `{0}` was deleted: if it was a guard (a Deny someone relies on), put it back from its last known document with `aws iam put-{1}-policy --{1}-name {2} --policy-name {0} --policy-document file://earlier.json`",
-            v("policyName"),
-            if name == "DeleteRolePolicy" { "role" } else if name == "DeleteUserPolicy" { "user" } else { "group" },
-            p("roleName").or_else(|| p("userName")).or_else(|| p("groupName")).unwrap_or_else(|| "<principal>".to_owned())
-        ),
+        ("iam.amazonaws.com", "DeleteRolePolicy" | "DeleteUserPolicy" | "DeleteGroupPolicy") => {
+            let (kind, who, _) = holder_of(name);
+            format!(
+                "inline policy `{0}` was deleted: if it was a guard (a Deny someone relies on), put it back from its last known document with `aws iam put-{kind}-policy --{kind}-name {1} --policy-name {0} --policy-document file://earlier.json`",
+                v("policyName"),
+                v(who)
+            )
+        }
         ("s3.amazonaws.com", "PutObjectAcl") => format!(
             "the ACL of version `{2}` of object `{1}` in bucket `{0}` grants to everyone or to every AWS account: put the private ACL back with `aws s3api put-object-acl --bucket {0} --key {1} --version-id {2} --acl private` (or the grants it had, from `aws s3api get-object-acl`)",
             v("bucketName"),
