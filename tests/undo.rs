@@ -1,6 +1,7 @@
 //! End to end on the local AWS: the undos of S3 access-control changes that are about live state
 //! (issue 9 §4): an object made public, a bucket's public access block deleted or weakened, ACLs
-//! re-enabled by ownership controls. Each event goes through the real stack's EventBridge rules and
+//! re-enabled by ownership controls, a stopped trail, a deleted trail (told with the commands from
+//! the model). Each event goes through the real stack's EventBridge rules and
 //! queues to the worker, which runs as the stack's function role with the emulator's policy
 //! enforcement on (`demo::Scenario`); where the undo needs the before-state, a sweep has read the
 //! bucket into the account model first. Each change is recorded, and rolled back from its record.
@@ -501,4 +502,48 @@ async fn a_trail_an_admin_stopped_is_started_again_and_a_person_is_told() {
         .iter()
         .all(|r| !(r.kind == RecordKind::Change && r.body["role"] == "deny")));
     change(&records, "trail_logging");
+}
+
+/// Issue 9 §4: Warden may not change trails (only start one), so after a `DeleteTrail` the alert
+/// gives the commands that re-create the trail exactly as the sweep read it into the model: its
+/// bucket, its settings, its event selectors, then logging on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_trail_is_told_with_the_commands_that_re_create_it_as_it_was() {
+    let (aws, s) = start().await;
+    let ct = &s.admin.clients.cloudtrail;
+    ct.create_trail()
+        .name("org-trail")
+        .s3_bucket_name("payments-data")
+        .s3_key_prefix("ct")
+        .is_multi_region_trail(true)
+        .send()
+        .await
+        .unwrap();
+    ct.start_logging().name("org-trail").send().await.unwrap();
+    sweep_buckets(&s).await;
+    ct.delete_trail().name("org-trail").send().await.unwrap();
+    s.emit(&user_call(
+        "admin",
+        "cloudtrail.amazonaws.com",
+        "DeleteTrail",
+        json!({"name": "org-trail"}),
+        "admin-trail-deleted-1",
+    ))
+    .await
+    .unwrap();
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    let stats = demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    assert_eq!(stats.messages, 1);
+    let alerts = s.alerts().await.unwrap();
+    let told = alerts
+        .iter()
+        .find(|a| a.contains("aws cloudtrail create-trail --name org-trail"))
+        .unwrap_or_else(|| panic!("{alerts:#?}"));
+    assert!(
+        told.contains("--s3-bucket-name payments-data --s3-key-prefix ct")
+            && told.contains("--is-multi-region-trail")
+            && told.contains("aws cloudtrail put-event-selectors --trail-name org-trail")
+            && told.contains("aws cloudtrail start-logging --name org-trail"),
+        "{told}"
+    );
 }
