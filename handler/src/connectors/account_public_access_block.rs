@@ -10,7 +10,9 @@
 //! API calls: `snapshot` 1 (GetPublicAccessBlock); `apply` 1 (0 when skipped); `verify` 1;
 //! `restore` at most 2.
 
-use super::public_access_block::{flags_of, flags_param, skip_reason, to_state, Flags};
+use super::public_access_block::{
+    flags_param, restore_block, skip_reason, to_state, verify_block, BlockCalls, Flags,
+};
 use super::{param, Applied, Connector, ConnectorError, State, Step, Target, Verification};
 use crate::aws::{AwsError, Clients};
 use async_trait::async_trait;
@@ -118,6 +120,19 @@ fn account_of(step: &Step) -> Result<&str, ConnectorError> {
 }
 
 #[async_trait]
+impl BlockCalls for AccountPublicAccessBlock {
+    async fn read_block(&self, name: &str) -> Result<Option<Flags>, AwsError> {
+        self.read(name).await
+    }
+    async fn put_block(&self, name: &str, flags: Flags) -> Result<Option<String>, AwsError> {
+        self.put(name, flags).await
+    }
+    async fn delete_block(&self, name: &str) -> Result<Option<String>, AwsError> {
+        self.delete(name).await
+    }
+}
+
+#[async_trait]
 impl Connector for AccountPublicAccessBlock {
     fn kind(&self) -> &'static str {
         Self::KIND
@@ -156,30 +171,10 @@ impl Connector for AccountPublicAccessBlock {
     }
 
     async fn verify(&self, target: &Target, step: &Step) -> Result<Verification, ConnectorError> {
-        let want = wanted(step)?;
-        let live = self.read(&target.name).await?;
-        let holds = live == Some(want);
-        Ok(Verification {
-            holds,
-            detail: if holds {
-                "the account has the step's public access block".to_owned()
-            } else {
-                "not so: the account's public access block differs from the step's".to_owned()
-            },
-            after: to_state(live),
-        })
+        verify_block(self, "account", target, wanted(step)?).await
     }
 
     async fn restore(&self, target: &Target, state: &State) -> Result<Vec<String>, ConnectorError> {
-        let want = flags_of(target, state)?;
-        let live = self.read(&target.name).await?;
-        if live == want {
-            return Ok(Vec::new());
-        }
-        let id = match want {
-            Some(flags) => self.put(&target.name, flags).await?,
-            None => self.delete(&target.name).await?,
-        };
-        Ok(id.into_iter().collect())
+        restore_block(self, target, state).await
     }
 }

@@ -214,6 +214,66 @@ pub(crate) fn flags_param(step: &Step) -> Result<Flags, ConnectorError> {
     })
 }
 
+/// The calls behind a public access block, a bucket's or the account's: what `verify` and
+/// `restore` of both connectors share.
+#[async_trait]
+pub(super) trait BlockCalls: Send + Sync {
+    async fn read_block(&self, name: &str) -> Result<Option<Flags>, AwsError>;
+    async fn put_block(&self, name: &str, flags: Flags) -> Result<Option<String>, AwsError>;
+    async fn delete_block(&self, name: &str) -> Result<Option<String>, AwsError>;
+}
+
+/// Reads back whether `target` has the block `want`; `whose` names it (`bucket`, `account`).
+pub(super) async fn verify_block(
+    calls: &dyn BlockCalls,
+    whose: &str,
+    target: &Target,
+    want: Flags,
+) -> Result<Verification, ConnectorError> {
+    let live = calls.read_block(&target.name).await?;
+    let holds = live == Some(want);
+    Ok(Verification {
+        holds,
+        detail: if holds {
+            format!("the {whose} has the step's public access block")
+        } else {
+            format!("not so: the {whose}'s public access block differs from the step's")
+        },
+        after: to_state(live),
+    })
+}
+
+/// Makes `target`'s block the snapshot `state` (none: the block deleted).
+pub(super) async fn restore_block(
+    calls: &dyn BlockCalls,
+    target: &Target,
+    state: &State,
+) -> Result<Vec<String>, ConnectorError> {
+    let want = flags_of(target, state)?;
+    let live = calls.read_block(&target.name).await?;
+    if live == want {
+        return Ok(Vec::new());
+    }
+    let id = match want {
+        Some(flags) => calls.put_block(&target.name, flags).await?,
+        None => calls.delete_block(&target.name).await?,
+    };
+    Ok(id.into_iter().collect())
+}
+
+#[async_trait]
+impl BlockCalls for PublicAccessBlock {
+    async fn read_block(&self, name: &str) -> Result<Option<Flags>, AwsError> {
+        self.read(name).await
+    }
+    async fn put_block(&self, name: &str, flags: Flags) -> Result<Option<String>, AwsError> {
+        self.put(name, flags).await
+    }
+    async fn delete_block(&self, name: &str) -> Result<Option<String>, AwsError> {
+        self.delete(name).await
+    }
+}
+
 #[async_trait]
 impl Connector for PublicAccessBlock {
     fn kind(&self) -> &'static str {
@@ -263,30 +323,10 @@ impl Connector for PublicAccessBlock {
     }
 
     async fn verify(&self, target: &Target, step: &Step) -> Result<Verification, ConnectorError> {
-        let want = wanted(step)?;
-        let live = self.read(&target.name).await?;
-        let holds = live == Some(want);
-        Ok(Verification {
-            holds,
-            detail: if holds {
-                "the bucket has the step's public access block".to_owned()
-            } else {
-                "not so: the bucket's public access block differs from the step's".to_owned()
-            },
-            after: to_state(live),
-        })
+        verify_block(self, "bucket", target, wanted(step)?).await
     }
 
     async fn restore(&self, target: &Target, state: &State) -> Result<Vec<String>, ConnectorError> {
-        let want = flags_of(target, state)?;
-        let live = self.read(&target.name).await?;
-        if live == want {
-            return Ok(Vec::new());
-        }
-        let id = match want {
-            Some(flags) => self.put(&target.name, flags).await?,
-            None => self.delete(&target.name).await?,
-        };
-        Ok(id.into_iter().collect())
+        restore_block(self, target, state).await
     }
 }
