@@ -631,9 +631,19 @@ async fn init_is_idempotent_and_routes_cloudtrail_events_to_the_queue() {
         let policy = attrs
             .get(&aws_sdk_sqs::types::QueueAttributeName::Policy)
             .filter(|p| !p.is_empty());
+        let policy: Value = serde_json::from_str(policy.unwrap()).unwrap();
+        let statements = policy["Statement"].as_array().unwrap();
+        let deny = statements.last().unwrap();
+        assert_eq!(deny["Effect"], "Deny", "{name}");
+        assert_eq!(deny["Principal"], "*", "{name}");
+        assert_eq!(
+            deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"],
+            json!(first.admitted),
+            "{name}: only init's caller (Warden) sends and takes"
+        );
+        assert!(!first.admitted.is_empty());
         if name == "WARDEN_INTAKE_QUEUE_URL" {
-            let policy: Value = serde_json::from_str(policy.unwrap()).unwrap();
-            let statement = &policy["Statement"][0];
+            let statement = &statements[0];
             assert_eq!(statement["Principal"]["Service"], "events.amazonaws.com");
             assert!(statement["Resource"]
                 .as_str()
@@ -645,10 +655,16 @@ async fn init_is_idempotent_and_routes_cloudtrail_events_to_the_queue() {
             assert!(sources
                 .iter()
                 .any(|a| a.as_str().unwrap().ends_with(":rule/wt-watchdog")));
+            assert_eq!(
+                deny["Condition"]["ArnNotEquals"]["aws:SourceArn"],
+                statement["Condition"]["ArnEquals"]["aws:SourceArn"],
+                "the intake admits exactly the rules it allows"
+            );
         } else {
             assert_eq!(
-                policy, None,
-                "the work queue admits no one but Warden's role"
+                statements.len(),
+                1,
+                "the work queue admits no one but Warden (an earlier grant to EventBridge is gone)"
             );
         }
     }

@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use warden_handler::stores::dynamo::{table_definitions, KeyType};
-use warden_handler::stores::init::{rule_patterns, MESSAGE_GROUP_ID};
+use warden_handler::stores::init::{rule_patterns, GUARDED_QUEUE_ACTIONS, MESSAGE_GROUP_ID};
 
 const BEGIN: &str = "  # BEGIN generated event rules";
 const END: &str = "  # END generated event rules";
@@ -26,6 +26,10 @@ const PREFIX: &str = "PREFIX";
 const ACCOUNT: &str = "123456789012";
 const REGION: &str = "us-east-1";
 const STACK: &str = "warden";
+
+/// The principals Warden's queues admit, in the template: the function's role and the
+/// break-glass principals (`stores::init::admitted_principals` in a `warden init` setup).
+const ADMITTED: &str = r#"!If [HasBreakGlass, !Split [",", !Sub ["${Role},${Glass}", {Role: !GetAtt FunctionRole.Arn, Glass: !Join [",", !Ref BreakGlassPrincipals]}]], [!GetAtt FunctionRole.Arn]]"#;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -99,15 +103,16 @@ fn generated_block(target: Target) -> String {
         ));
     }
     if let Target::Intake = target {
-        out.push_str(
-            "  IntakeQueuePolicy:\n    Type: AWS::SQS::QueuePolicy\n    Properties:\n      Queues: [!Ref IntakeQueue]\n      PolicyDocument:\n        Version: \"2012-10-17\"\n        Statement:\n          - Sid: WardenRulesSend\n            Effect: Allow\n            Principal: {Service: events.amazonaws.com}\n            Action: sqs:SendMessage\n            Resource: !GetAtt IntakeQueue.Arn\n            Condition:\n              ArnEquals:\n                aws:SourceArn:\n",
-        );
-        for (name, _) in &patterns {
-            out.push_str(&format!(
-                "                  - !GetAtt {}.Arn\n",
-                logical_id(name)
-            ));
-        }
+        // The queue policy of `stores::init::queue_policy_document`: the rules may send; no one
+        // but the function's role, the break-glass principals and the rules sends or takes.
+        let rule_arns: String = patterns
+            .iter()
+            .map(|(name, _)| format!("                  - !GetAtt {}.Arn\n", logical_id(name)))
+            .collect();
+        out.push_str(&format!(
+            "  IntakeQueuePolicy:\n    Type: AWS::SQS::QueuePolicy\n    Properties:\n      Queues: [!Ref IntakeQueue]\n      PolicyDocument:\n        Version: \"2012-10-17\"\n        Statement:\n          - Sid: WardenRulesSend\n            Effect: Allow\n            Principal: {{Service: events.amazonaws.com}}\n            Action: sqs:SendMessage\n            Resource: !GetAtt IntakeQueue.Arn\n            Condition:\n              ArnEquals:\n                aws:SourceArn:\n{rule_arns}          - Sid: NoOneElseSendsOrTakes\n            Effect: Deny\n            Principal: \"*\"\n            Action: [{}]\n            Resource: !GetAtt IntakeQueue.Arn\n            Condition:\n              ArnNotLike:\n                aws:PrincipalArn: {ADMITTED}\n              ArnNotEquals:\n                aws:SourceArn:\n{rule_arns}",
+            GUARDED_QUEUE_ACTIONS.join(", ")
+        ));
     }
     out
 }
@@ -329,7 +334,23 @@ impl Stack {
                     "Fn::GetAtt" => {
                         self.attribute(arg[0].as_str().unwrap(), arg[1].as_str().unwrap())
                     }
-                    "Fn::Sub" => json!(self.sub(arg.as_str().unwrap())),
+                    "Fn::Sub" => match arg {
+                        Value::String(text) => json!(self.sub(text)),
+                        // `[text, {NAME: value}]`: the names stand for the values first.
+                        _ => {
+                            let mut text = arg[0].as_str().unwrap().to_owned();
+                            for (name, v) in arg[1].as_object().unwrap() {
+                                let v = self.resolve(v);
+                                text = text.replace(&format!("${{{name}}}"), v.as_str().unwrap());
+                            }
+                            json!(self.sub(&text))
+                        }
+                    },
+                    "Fn::Split" => {
+                        let sep = arg[0].as_str().unwrap();
+                        let text = self.resolve(&arg[1]);
+                        json!(text.as_str().unwrap().split(sep).collect::<Vec<_>>())
+                    }
                     "Fn::Join" => {
                         let items = self.resolve(&arg[1]);
                         let parts: Vec<String> = items
@@ -931,4 +952,117 @@ fn the_heartbeats_canary_is_attached_to_nothing_named_to_the_function_and_its_ev
         &rule_patterns(PREFIX, &rules, &catalog).unwrap(),
     );
     assert!(routes.delivers("iam.amazonaws.com", "TagPolicy"));
+}
+
+/// What the queue policy `policy_id` answers for `who` (with `identity`, if any) asking `action`
+/// on `queue`, with the request's `aws:SourceArn`, if any.
+fn queue_answer(
+    stack: &Stack,
+    policy_id: &str,
+    who: &str,
+    identity: Option<&PolicyDocument>,
+    action: &str,
+    queue: &str,
+    source: Option<&str>,
+) -> Answer {
+    let doc = PolicyDocument::parse(&stack.prop(policy_id, "PolicyDocument").to_string()).unwrap();
+    let mut ctx = RequestContext::complete();
+    if who.starts_with("arn:") {
+        ctx = ctx.with("aws:PrincipalArn", &[who]);
+    }
+    if let Some(s) = source {
+        ctx = ctx.with("aws:SourceArn", &[s]);
+    }
+    let identity: Vec<(&str, &PolicyDocument)> =
+        identity.map(|d| ("identity", d)).into_iter().collect();
+    evaluate(
+        &Request {
+            principal_arn: who,
+            principal_account: ACCOUNT,
+            action,
+            resource: queue,
+            context: &ctx,
+            ..Default::default()
+        },
+        &Policies {
+            identity: &identity,
+            resource: Some((policy_id, &doc)),
+            ..Default::default()
+        },
+    )
+    .answer
+}
+
+// Issue 10 §2: within one account an identity policy alone grants a queue; the queue policies
+// keep everyone but the function, its rules and the break-glass principals from forging an event
+// into Warden's queues or taking one out of them.
+#[test]
+fn the_queues_admit_only_the_function_its_rules_and_the_break_glass_principals() {
+    let glass = format!("arn:aws:iam::{ACCOUNT}:role/oncall/break-glass");
+    let sqs_all = PolicyDocument::parse(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:*","Resource":"*"}]}"#,
+    )
+    .unwrap();
+    let mallory = format!("arn:aws:iam::{ACCOUNT}:user/mallory");
+    for break_glass in [json!([]), json!([glass.clone()])] {
+        let stack = load(
+            "warden.yaml",
+            &[("BreakGlassPrincipals", break_glass.clone())],
+        );
+        let role = stack.attribute("FunctionRole", "Arn");
+        let role = role.as_str().unwrap();
+        let intake = stack.attribute("IntakeQueue", "Arn");
+        let work = stack.attribute("EventQueue", "Arn");
+        let rule = stack.attribute("RuleIam1", "Arn");
+        let rule = rule.as_str().unwrap();
+        let other_rule = format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/mallorys-rule");
+        for (policy, queue) in [
+            ("IntakeQueuePolicy", intake.as_str().unwrap()),
+            ("EventQueuePolicy", work.as_str().unwrap()),
+        ] {
+            for action in GUARDED_QUEUE_ACTIONS {
+                let answer = |who: &str| {
+                    queue_answer(&stack, policy, who, Some(&sqs_all), action, queue, None)
+                };
+                assert_eq!(answer(&mallory), Answer::ExplicitDeny, "{policy} {action}");
+                assert_eq!(
+                    answer(role),
+                    Answer::Allow,
+                    "{policy} {action} by the function"
+                );
+                let glass_answer = if break_glass == json!([]) {
+                    Answer::ExplicitDeny
+                } else {
+                    Answer::Allow
+                };
+                assert_eq!(
+                    answer(&glass),
+                    glass_answer,
+                    "{policy} {action} {break_glass}"
+                );
+            }
+            let from = |source: &str| {
+                queue_answer(
+                    &stack,
+                    policy,
+                    "events.amazonaws.com",
+                    None,
+                    "sqs:SendMessage",
+                    queue,
+                    Some(source),
+                )
+            };
+            let by_rule = if policy == "IntakeQueuePolicy" {
+                Answer::Allow
+            } else {
+                Answer::ExplicitDeny
+            };
+            assert_eq!(from(rule), by_rule, "{policy}: Warden's own rule");
+            assert_eq!(
+                from(&other_rule),
+                Answer::ExplicitDeny,
+                "{policy}: another rule"
+            );
+        }
+    }
 }

@@ -377,6 +377,10 @@ pub enum Command {
     /// CloudFormation stack instead (cloudformation/warden.yaml; the demo deploys it), which also
     /// holds the function, its least-privilege role, the alarms and the alert schedule:
     /// `warden config --stack NAME` prints the same lines from it.
+    ///
+    /// The intake and work queues admit only the principal running init (a role's session: that
+    /// role) and the rules' exact break-glass ARNs; run `warden worker` as that principal. The
+    /// first line printed, a shell comment, names them.
     #[command(after_help = AWS_EXIT_CODES)]
     Init {
         /// Prefix of every resource name.

@@ -63,6 +63,12 @@ pub async fn init(prefix: &str, evidence_bucket: bool, out: &mut dyn Write) -> R
     let clients = clients(&RateLimits::default(), RetryPolicy::default()).await?;
     let made =
         crate::stores::init::init_for(&clients, prefix, evidence_bucket, &config.rules).await?;
+    // A shell comment, so that `eval "$(warden init)"` still works.
+    writeln!(
+        out,
+        "# The intake and work queues admit only these principals; run Warden as one of them: {}",
+        made.admitted.join(", ")
+    )?;
     write!(out, "{}", made.to_exports())?;
     Ok(())
 }

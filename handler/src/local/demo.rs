@@ -157,7 +157,13 @@ async fn deploy_stack(setup: &Clients) -> Result<(InitOutput, String)> {
         .get("FunctionRoleArn")
         .context("the stack has no FunctionRoleArn output")?
         .clone();
-    Ok((InitOutput { vars }, role))
+    Ok((
+        InitOutput {
+            vars,
+            admitted: Vec::new(),
+        },
+        role,
+    ))
 }
 
 /// The one place the local deploy differs from AWS, and why. The emulator checks a request's

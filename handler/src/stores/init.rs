@@ -5,9 +5,13 @@
 //!   180-second visibility timeout and content-based deduplication: the intake `<prefix>-intake.fifo`,
 //!   which the EventBridge rules deliver to in one message group, with a queue policy that lets
 //!   `events.amazonaws.com` send, from Warden's rules only; the work queue `<prefix>-events.fifo`,
-//!   which the forwarder fills in lanes (`policy_rules::lane`) and the flow reads, with no queue
-//!   policy (only Warden's own role sends to it); and the dead-letter queue
-//!   `<prefix>-events-dlq.fifo` both redrive to after 5 receives;
+//!   which the forwarder fills in lanes (`policy_rules::lane`) and the flow reads; and the
+//!   dead-letter queue `<prefix>-events-dlq.fifo` both redrive to after 5 receives. The intake
+//!   and work queues' policies deny sending, receiving, deleting, hiding and purging messages to
+//!   every principal but Warden's (init's caller) and the exact break-glass ARNs
+//!   (`queue_policy_document`): within one account an identity policy alone grants access to a
+//!   queue, so without the Deny anyone with `sqs:SendMessage` on `*` could forge events for Warden
+//!   to act on, and anyone with `sqs:ReceiveMessage` could hide or dead-letter real ones;
 //! - the SNS topic `<prefix>-alerts`;
 //! - the DynamoDB tables of `dynamo::table_definitions` (TTL on the state table);
 //! - optionally the evidence bucket `<prefix>-evidence-<account>-<region>`, with Object Lock (and
@@ -61,6 +65,18 @@ pub use policy_rules::routing::DETAIL_TYPE;
 /// The name suffix of the rule that watches Warden's own rules.
 pub const WATCHDOG: &str = "watchdog";
 
+/// What the intake and work queues deny to every principal but Warden's and the break-glass ones
+/// (and, on the intake queue, Warden's rules): forging an event, and taking one away (a receive
+/// hides a message and counts towards the dead-letter queue; a delete or purge loses it). The
+/// dead-letter queue is left open to read: it is where a person looks when its alarm fires.
+pub const GUARDED_QUEUE_ACTIONS: &[&str] = &[
+    "sqs:SendMessage",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:PurgeQueue",
+];
+
 /// Why init failed.
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
@@ -90,6 +106,9 @@ pub enum InitError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InitOutput {
     pub vars: Vec<(&'static str, String)>,
+    /// The principals the intake and work queues admit (`admitted_principals`): Warden must run
+    /// as one of them. Empty when the configuration came from elsewhere (a stack's outputs).
+    pub admitted: Vec<String>,
 }
 
 impl InitOutput {
@@ -173,6 +192,7 @@ pub async fn init_for(
             prefix: prefix.to_owned(),
         });
     }
+    let admitted = admitted_principals(&caller_arn(clients).await?, &rules.break_glass);
     let (dlq_url, dlq_arn) = fifo_queue(clients, &format!("{prefix}-events-dlq.fifo")).await?;
     let (queue_url, queue_arn) = fifo_queue(clients, &format!("{prefix}-events.fifo")).await?;
     let (intake_url, intake_arn) = fifo_queue(clients, &format!("{prefix}-intake.fifo")).await?;
@@ -225,11 +245,12 @@ pub async fn init_for(
         &intake_url,
         &intake_arn,
         &dlq_arn,
+        &admitted,
         Some(&rule_arns),
     )
     .await?;
-    // The work queue: only Warden's role sends to it (an earlier init's EventBridge grant goes).
-    queue_policy(clients, &queue_url, &queue_arn, &dlq_arn, None).await?;
+    // The work queue: only Warden sends to it (an earlier init's EventBridge grant goes).
+    queue_policy(clients, &queue_url, &queue_arn, &dlq_arn, &admitted, None).await?;
     for (name, _) in &rule_arns {
         // The same target id as when the rules delivered to the work queue: re-pointed in place.
         let target = aws_sdk_eventbridge::types::Target::builder()
@@ -270,7 +291,7 @@ pub async fn init_for(
         vars.push(("WARDEN_EVIDENCE_BUCKET", b));
     }
     vars.push(("WARDEN_RULE_PREFIX", prefix.to_owned()));
-    Ok(InitOutput { vars })
+    Ok(InitOutput { vars, admitted })
 }
 
 /// A FIFO queue with content-based deduplication: `(url, arn)`. `CreateQueue` returns the existing
@@ -329,34 +350,103 @@ async fn fifo_queue(clients: &Clients, name: &str) -> Result<(String, String), I
     Ok((url, arn))
 }
 
-/// The redrive policy, and the queue policy: with `rules`, one that lets those EventBridge rules
-/// (and only them) send; without, none (an empty `Policy` removes it).
+/// The ARN of the principal running init (STS `GetCallerIdentity`, which needs no permission).
+async fn caller_arn(clients: &Clients) -> Result<String, InitError> {
+    let sts = clients.sts.clone();
+    clients
+        .caller
+        .call("sts", "GetCallerIdentity", || {
+            sts.get_caller_identity().send()
+        })
+        .await?
+        .value
+        .arn
+        .ok_or(InitError::Missing {
+            what: "GetCallerIdentity".to_owned(),
+            field: "Arn",
+        })
+}
+
+/// The `aws:PrincipalArn` patterns the queues admit: Warden's own principal (init's caller) and
+/// the break-glass principals given as exact ARNs. A session of a role is its role at any path
+/// (`aws:PrincipalArn` is the role's ARN with its path, which the session's ARN does not carry;
+/// a role name is unique in its account whatever the path, so `role/*/NAME` names that one
+/// role). A break-glass pattern with a wildcard is left out: IAM's `ArnLike` lets `*` cross a
+/// `/`, which Warden's own patterns never do, so it would admit look-alikes at other paths.
+pub fn admitted_principals(caller_arn: &str, break_glass: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    match policy_rules::arn::Arn::parse(caller_arn) {
+        Some(a) if a.service == "sts" && a.resource.starts_with("assumed-role/") => {
+            let role = a
+                .resource
+                .trim_start_matches("assumed-role/")
+                .split('/')
+                .next()
+                .unwrap_or("");
+            let base = format!("arn:{}:iam::{}:role", a.partition, a.account);
+            out.push(format!("{base}/{role}"));
+            out.push(format!("{base}/*/{role}"));
+        }
+        _ => out.push(caller_arn.to_owned()),
+    }
+    out.extend(
+        break_glass
+            .iter()
+            .filter(|p| !p.contains(['*', '?']))
+            .cloned(),
+    );
+    out
+}
+
+/// The queue policy of the intake (`rules`: the EventBridge rules' ARNs) or the work queue
+/// (`None`): an Allow for those rules to send, and a Deny of `GUARDED_QUEUE_ACTIONS` to every
+/// principal whose ARN is not `admitted`, unless (on the intake queue) the request comes from one
+/// of the rules (`aws:SourceArn`, which EventBridge sets and no caller can).
+pub fn queue_policy_document(
+    queue_arn: &str,
+    admitted: &[String],
+    rules: Option<&[String]>,
+) -> serde_json::Value {
+    let mut statements = Vec::new();
+    let mut unless = serde_json::Map::new();
+    unless.insert(
+        "ArnNotLike".to_owned(),
+        json!({ "aws:PrincipalArn": admitted }),
+    );
+    if let Some(arns) = rules {
+        statements.push(json!({
+            "Sid": "WardenRulesSend",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": arns}},
+        }));
+        unless.insert("ArnNotEquals".to_owned(), json!({ "aws:SourceArn": arns }));
+    }
+    statements.push(json!({
+        "Sid": "NoOneElseSendsOrTakes",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": GUARDED_QUEUE_ACTIONS,
+        "Resource": queue_arn,
+        "Condition": unless,
+    }));
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// The redrive policy and the queue policy (`queue_policy_document`).
 async fn queue_policy(
     clients: &Clients,
     queue_url: &str,
     queue_arn: &str,
     dlq_arn: &str,
+    admitted: &[String],
     rules: Option<&[(String, String)]>,
 ) -> Result<(), InitError> {
     let redrive = json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT});
-    let policy = match rules {
-        Some(rules) => {
-            let arns: Vec<&str> = rules.iter().map(|(_, a)| a.as_str()).collect();
-            json!({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Sid": "WardenRulesSend",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "events.amazonaws.com"},
-                    "Action": "sqs:SendMessage",
-                    "Resource": queue_arn,
-                    "Condition": {"ArnEquals": {"aws:SourceArn": arns}},
-                }],
-            })
-            .to_string()
-        }
-        None => String::new(),
-    };
+    let arns: Option<Vec<String>> = rules.map(|r| r.iter().map(|(_, a)| a.clone()).collect());
+    let policy = queue_policy_document(queue_arn, admitted, arns.as_deref()).to_string();
     let req = clients
         .sqs
         .set_queue_attributes()
@@ -595,6 +685,7 @@ mod tests {
                 ("X", "it's a b".into()),
                 ("Y", String::new()),
             ],
+            admitted: Vec::new(),
         };
         assert_eq!(
             out.to_exports(),
@@ -631,5 +722,130 @@ mod tests {
         assert!(patterns
             .iter()
             .all(|(_, p)| p["detail-type"][0] == DETAIL_TYPE));
+    }
+
+    /// The queue policy Warden's evaluator answers for: `who` asking `action` on `queue`, with
+    /// identity policy `identity` (if any) and the request's `aws:SourceArn` (if any).
+    fn queue_answer(
+        policy: &serde_json::Value,
+        who: &str,
+        identity: Option<&str>,
+        action: &str,
+        queue: &str,
+        source: Option<&str>,
+    ) -> policy_rules::evaluate::Answer {
+        use policy_rules::evaluate::{evaluate, Policies, Request, RequestContext};
+        use policy_rules::policy::PolicyDocument;
+        let mut ctx = RequestContext::complete();
+        if who.starts_with("arn:") {
+            ctx = ctx.with("aws:PrincipalArn", &[who]);
+        }
+        if let Some(s) = source {
+            ctx = ctx.with("aws:SourceArn", &[s]);
+        }
+        let resource = PolicyDocument::parse(&policy.to_string()).unwrap();
+        let identity: Vec<PolicyDocument> = identity
+            .map(|d| PolicyDocument::parse(d).unwrap())
+            .into_iter()
+            .collect();
+        let named: Vec<(&str, &PolicyDocument)> = identity.iter().map(|d| ("id", d)).collect();
+        evaluate(
+            &Request {
+                principal_arn: who,
+                principal_account: "111122223333",
+                action,
+                resource: queue,
+                context: &ctx,
+                ..Default::default()
+            },
+            &Policies {
+                identity: &named,
+                resource: Some(("queue", &resource)),
+                ..Default::default()
+            },
+        )
+        .answer
+    }
+
+    #[test]
+    fn the_queues_admit_warden_its_rules_and_break_glass_and_deny_everyone_else() {
+        use policy_rules::evaluate::Answer;
+        let admitted = admitted_principals(
+            "arn:aws:sts::111122223333:assumed-role/warden-fn/worker",
+            &[
+                "arn:aws:iam::111122223333:role/oncall/break-glass".to_owned(),
+                "arn:aws:iam::111122223333:role/oncall-*".to_owned(),
+            ],
+        );
+        assert_eq!(
+            admitted,
+            [
+                "arn:aws:iam::111122223333:role/warden-fn",
+                "arn:aws:iam::111122223333:role/*/warden-fn",
+                "arn:aws:iam::111122223333:role/oncall/break-glass",
+            ],
+            "a session is its role at any path; a wildcard break-glass pattern is left out"
+        );
+        let intake = "arn:aws:sqs:us-east-1:111122223333:w-intake.fifo";
+        let work = "arn:aws:sqs:us-east-1:111122223333:w-events.fifo";
+        let rule = "arn:aws:events:us-east-1:111122223333:rule/w-iam-1";
+        let other_rule = "arn:aws:events:us-east-1:111122223333:rule/mallorys-rule";
+        let intake_policy = queue_policy_document(intake, &admitted, Some(&[rule.to_owned()]));
+        let work_policy = queue_policy_document(work, &admitted, None);
+        let sqs_all = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:*","Resource":"*"}]}"#;
+        let mallory = "arn:aws:iam::111122223333:user/mallory";
+        let warden = "arn:aws:iam::111122223333:role/warden/warden-fn";
+        let glass = "arn:aws:iam::111122223333:role/oncall/break-glass";
+        let look_alike = "arn:aws:iam::111122223333:role/oncall-x";
+        for (policy, queue) in [(&intake_policy, intake), (&work_policy, work)] {
+            for action in GUARDED_QUEUE_ACTIONS {
+                assert_eq!(
+                    queue_answer(policy, mallory, Some(sqs_all), action, queue, None),
+                    Answer::ExplicitDeny,
+                    "{action} on {queue} by a principal allowed sqs:* on *"
+                );
+                assert_eq!(
+                    queue_answer(policy, look_alike, Some(sqs_all), action, queue, None),
+                    Answer::ExplicitDeny,
+                    "{action} on {queue} by a look-alike of a break-glass pattern"
+                );
+                for who in [warden, glass] {
+                    assert_eq!(
+                        queue_answer(policy, who, Some(sqs_all), action, queue, None),
+                        Answer::Allow,
+                        "{action} on {queue} by {who}"
+                    );
+                }
+            }
+            // Reading the queue's attributes is not guarded (the alarms and operators read them).
+            assert_eq!(
+                queue_answer(
+                    policy,
+                    mallory,
+                    Some(sqs_all),
+                    "sqs:GetQueueAttributes",
+                    queue,
+                    None
+                ),
+                Answer::Allow
+            );
+        }
+        let events = "events.amazonaws.com";
+        let send = "sqs:SendMessage";
+        assert_eq!(
+            queue_answer(&intake_policy, events, None, send, intake, Some(rule)),
+            Answer::Allow,
+            "Warden's rule delivers to the intake queue"
+        );
+        assert_eq!(
+            queue_answer(&intake_policy, events, None, send, intake, Some(other_rule)),
+            Answer::ExplicitDeny,
+            "another rule (one that matches events anyone can put) does not"
+        );
+        assert_eq!(
+            queue_answer(&work_policy, events, None, send, work, Some(rule)),
+            Answer::ExplicitDeny,
+            "no rule delivers to the work queue"
+        );
     }
 }
