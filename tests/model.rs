@@ -345,9 +345,13 @@ async fn a_sweep_resumes_across_invocations_and_counts_its_requests() {
     // The demo's 2 buckets, the 12 here, and the stack's own.
     assert!(c.buckets_read >= 14, "{c:?}");
     assert!(c.buckets_unread.is_empty(), "{c:?}");
-    assert_eq!(
-        c.account_requests,
-        c.gaad_pages + 1 + 1 + 4 * c.buckets_read + 1 + 2 * c.trails_read
+    // 4 reads a bucket, and a `GetBucketLocation` for each bucket whose region the process had
+    // not learnt (the emulator's `ListBuckets` gives no `BucketRegion`).
+    let fixed = c.gaad_pages + 1 + 1 + 1 + 2 * c.trails_read;
+    assert!(
+        c.account_requests >= fixed + 4 * c.buckets_read
+            && c.account_requests <= fixed + 5 * c.buckets_read,
+        "{c:?}"
     );
     assert!(
         c.notes
@@ -563,13 +567,13 @@ async fn a_live_sweep_finds_each_kind_puts_drift_back_and_stays_within_its_reque
         .send()
         .await
         .is_ok());
-    // GAAD pages + 1 bucket list + 1 account block + 4 per bucket + 1 trail list + 2 per trail +
-    // 1 rule list + 1 per Warden rule (its targets) + the credential report (generate, polls,
-    // get): nothing per principal.
+    // GAAD pages + 1 bucket list + 1 account block + 4 per bucket (and its location, when not
+    // yet known) + 1 trail list + 2 per trail + 1 rule list + 1 per Warden rule (its targets) +
+    // the credential report (generate, polls, get): nothing per principal.
     let reads =
         c.gaad_pages + 1 + 1 + 4 * c.buckets_read + 1 + 2 * c.trails_read + 1 + wardens_rules;
     assert!(
-        c.account_requests >= reads + 2 && c.account_requests <= reads + 2 + 8,
+        c.account_requests >= reads + 2 && c.account_requests <= reads + 2 + 8 + c.buckets_read,
         "{c:?}"
     );
     // The deleted user is gone from the model, not judged.

@@ -598,6 +598,57 @@ async fn bucket_policy_put_delete_and_restore() {
     refused_then_forced(&conns, &target, &before, &left).await;
 }
 
+// Issue 10/11: a bucket in another region is called in its own region (S3 refuses a request
+// signed for another; the Rust SDK does not follow the redirect).
+#[tokio::test]
+async fn a_bucket_in_another_region_is_changed_through_its_regions_client() {
+    let (_aws, c, conns) = start().await;
+    c.s3.create_bucket()
+        .bucket("eu-data")
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    create_bucket(&c, "home-data").await;
+    assert_eq!(c.s3_regions.known("eu-data"), None);
+    let eu = c.s3_for("eu-data").await;
+    assert_eq!(eu.config().region().map(|r| r.as_ref()), Some("eu-west-1"));
+    assert_eq!(c.s3_regions.known("eu-data").as_deref(), Some("eu-west-1"));
+    let home = c.s3_for("home-data").await;
+    assert_eq!(
+        home.config().region().map(|r| r.as_ref()),
+        Some("us-east-1")
+    );
+    // A bucket that does not exist: the configured region's client, and nothing learnt.
+    let missing = c.s3_for("no-such-bucket").await;
+    assert_eq!(
+        missing.config().region().map(|r| r.as_ref()),
+        Some("us-east-1")
+    );
+    assert_eq!(c.s3_regions.known("no-such-bucket"), None);
+
+    // The connector's whole round trip on the other region's bucket.
+    let written = bucket_policy("eu-data", "arn:aws:iam::999999999999:root");
+    eu.put_bucket_policy()
+        .bucket("eu-data")
+        .policy(written.to_string())
+        .send()
+        .await
+        .unwrap();
+    let delete = step(
+        "s3:DeleteBucketPolicy",
+        json!({"Bucket": "eu-data"}),
+        Some(written),
+    );
+    let (target, before, left) = round_trip(&conns, &delete).await;
+    assert_eq!(left, Value::Null);
+    rollback_ok(&conns, &target, &before, &left).await;
+}
+
 #[tokio::test]
 async fn public_access_block_put_back() {
     let (_aws, c, conns) = start().await;

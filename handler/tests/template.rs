@@ -605,8 +605,8 @@ fn needs(op: &str, names: &Names) -> Vec<Ask> {
         }
         (
             "s3",
-            n @ ("GetBucketAcl" | "GetBucketPolicy" | "PutBucketAcl" | "PutBucketPolicy"
-            | "DeleteBucketPolicy"),
+            n @ ("GetBucketAcl" | "GetBucketLocation" | "GetBucketPolicy" | "PutBucketAcl"
+            | "PutBucketPolicy" | "DeleteBucketPolicy"),
         ) => {
             vec![(format!("s3:{n}"), bucket, s3ctx)]
         }

@@ -8,6 +8,7 @@
 //! default limits here stay well under what AWS documents for the other services.
 
 pub mod form;
+pub mod s3_regions;
 mod s3control;
 
 use aws_sdk_iam::operation::RequestId;
@@ -463,7 +464,10 @@ pub struct Called<T> {
 #[derive(Clone)]
 pub struct Clients {
     pub iam: aws_sdk_iam::Client,
+    /// S3 in the configured region: for calls on no bucket (`ListBuckets`); a bucket's calls go
+    /// through [`Clients::s3_for`].
     pub s3: aws_sdk_s3::Client,
+    pub s3_regions: Arc<s3_regions::BucketRegions>,
     pub sqs: aws_sdk_sqs::Client,
     pub sns: aws_sdk_sns::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
@@ -514,6 +518,7 @@ impl Clients {
         Self {
             iam: aws_sdk_iam::Client::from_conf(iam),
             s3: aws_sdk_s3::Client::from_conf(s3),
+            s3_regions: Arc::default(),
             sqs: aws_sdk_sqs::Client::new(conf),
             sns: aws_sdk_sns::Client::from_conf(sns),
             dynamodb: aws_sdk_dynamodb::Client::new(conf),
@@ -523,6 +528,34 @@ impl Clients {
             s3control: aws_sdk_s3control::Client::from_conf(s3control),
             cloudformation: aws_sdk_cloudformation::Client::from_conf(cloudformation),
             caller: Arc::new(Caller::new(limits, retry)),
+        }
+    }
+
+    /// The S3 client of `bucket`'s own region (`s3_regions`). The region is asked once with
+    /// `GetBucketLocation` when no `ListBuckets` told it; when that fails (no such bucket, no
+    /// permission), the configured region's client is returned and the bucket call itself reports
+    /// what is wrong.
+    pub async fn s3_for(&self, bucket: &str) -> aws_sdk_s3::Client {
+        if let Some(region) = self.s3_regions.known(bucket) {
+            return self.s3_regions.client_for(&self.s3, &region);
+        }
+        let req = self.s3.get_bucket_location().bucket(bucket);
+        match self
+            .caller
+            .call("s3", "GetBucketLocation", || req.clone().send())
+            .await
+        {
+            Ok(out) => {
+                let region = s3_regions::region_of_location(
+                    out.value.location_constraint().map(|c| c.as_str()),
+                );
+                self.s3_regions.learn(bucket, &region);
+                self.s3_regions.client_for(&self.s3, &region)
+            }
+            Err(e) => {
+                tracing::warn!(bucket, error = %e, "the bucket's region is unknown; calling it in the configured region");
+                self.s3.clone()
+            }
         }
     }
 }

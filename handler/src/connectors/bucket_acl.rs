@@ -157,10 +157,11 @@ impl BucketAcl {
 
     async fn read(&self, bucket: &str) -> Result<Acl, AwsError> {
         let c = &self.clients;
+        let s3 = c.s3_for(bucket).await;
         let out = c
             .caller
             .call("s3", "GetBucketAcl", || {
-                c.s3.get_bucket_acl().bucket(bucket).send()
+                s3.get_bucket_acl().bucket(bucket).send()
             })
             .await?
             .value;
@@ -170,10 +171,11 @@ impl BucketAcl {
     async fn put(&self, bucket: &str, acl: &Acl) -> Result<Vec<String>, ConnectorError> {
         let policy = acl.to_sdk()?;
         let c = &self.clients;
+        let s3 = c.s3_for(bucket).await;
         let id = c
             .caller
             .call("s3", "PutBucketAcl", || {
-                c.s3.put_bucket_acl()
+                s3.put_bucket_acl()
                     .bucket(bucket)
                     .access_control_policy(policy.clone())
                     .send()

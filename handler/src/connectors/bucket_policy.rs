@@ -29,10 +29,11 @@ impl BucketPolicy {
     async fn read(&self, target: &Target) -> Result<Value, ConnectorError> {
         let c = &self.clients;
         let bucket = target.name.as_str();
+        let s3 = c.s3_for(bucket).await;
         match c
             .caller
             .call("s3", "GetBucketPolicy", || {
-                c.s3.get_bucket_policy().bucket(bucket).send()
+                s3.get_bucket_policy().bucket(bucket).send()
             })
             .await
         {
@@ -52,10 +53,11 @@ impl BucketPolicy {
 
     async fn put(&self, bucket: &str, policy: &Value) -> Result<Option<String>, AwsError> {
         let c = &self.clients;
+        let s3 = c.s3_for(bucket).await;
         let text = policy.to_string();
         Ok(c.caller
             .call("s3", "PutBucketPolicy", || {
-                c.s3.put_bucket_policy().bucket(bucket).policy(&text).send()
+                s3.put_bucket_policy().bucket(bucket).policy(&text).send()
             })
             .await?
             .request_id)
@@ -63,9 +65,10 @@ impl BucketPolicy {
 
     async fn delete(&self, bucket: &str) -> Result<Option<String>, AwsError> {
         let c = &self.clients;
+        let s3 = c.s3_for(bucket).await;
         Ok(c.caller
             .call("s3", "DeleteBucketPolicy", || {
-                c.s3.delete_bucket_policy().bucket(bucket).send()
+                s3.delete_bucket_policy().bucket(bucket).send()
             })
             .await?
             .request_id)

@@ -40,10 +40,11 @@ impl ObjectAcl {
     async fn read(&self, target: &Target) -> Result<Acl, ConnectorError> {
         let (bucket, key) = object_of(target)?;
         let c = &self.clients;
+        let s3 = c.s3_for(bucket).await;
         let out = c
             .caller
             .call("s3", "GetObjectAcl", || {
-                c.s3.get_object_acl().bucket(bucket).key(key).send()
+                s3.get_object_acl().bucket(bucket).key(key).send()
             })
             .await?
             .value;
@@ -58,10 +59,11 @@ impl ObjectAcl {
         let headers = acl.grant_headers();
         let header = |p: &str| headers.get(p).cloned();
         let c = &self.clients;
+        let s3 = c.s3_for(bucket).await;
         let id = c
             .caller
             .call("s3", "PutObjectAcl", || {
-                let req = c.s3.put_object_acl().bucket(bucket).key(key);
+                let req = s3.put_object_acl().bucket(bucket).key(key);
                 let req = if headers.is_empty() {
                     req.acl(ObjectCannedAcl::Private)
                 } else {

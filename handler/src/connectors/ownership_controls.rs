@@ -46,10 +46,11 @@ impl OwnershipControls {
 
     async fn read(&self, bucket: &str) -> Result<Option<String>, AwsError> {
         let c = &self.clients;
+        let s3 = c.s3_for(bucket).await;
         match c
             .caller
             .call("s3", "GetBucketOwnershipControls", || {
-                c.s3.get_bucket_ownership_controls().bucket(bucket).send()
+                s3.get_bucket_ownership_controls().bucket(bucket).send()
             })
             .await
         {
@@ -77,10 +78,11 @@ impl OwnershipControls {
             .build()
             .map_err(|e| fail(e.to_string()))?;
         let c = &self.clients;
+        let s3 = c.s3_for(bucket).await;
         let id = c
             .caller
             .call("s3", "PutBucketOwnershipControls", || {
-                c.s3.put_bucket_ownership_controls()
+                s3.put_bucket_ownership_controls()
                     .bucket(bucket)
                     .ownership_controls(controls.clone())
                     .send()
@@ -92,12 +94,11 @@ impl OwnershipControls {
 
     async fn delete(&self, bucket: &str) -> Result<Vec<String>, ConnectorError> {
         let c = &self.clients;
+        let s3 = c.s3_for(bucket).await;
         let id = c
             .caller
             .call("s3", "DeleteBucketOwnershipControls", || {
-                c.s3.delete_bucket_ownership_controls()
-                    .bucket(bucket)
-                    .send()
+                s3.delete_bucket_ownership_controls().bucket(bucket).send()
             })
             .await?
             .request_id;

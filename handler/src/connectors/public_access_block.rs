@@ -69,10 +69,11 @@ impl PublicAccessBlock {
 
     async fn read(&self, bucket: &str) -> Result<Option<Flags>, AwsError> {
         let c = &self.clients;
+        let s3 = c.s3_for(bucket).await;
         match c
             .caller
             .call("s3", "GetPublicAccessBlock", || {
-                c.s3.get_public_access_block().bucket(bucket).send()
+                s3.get_public_access_block().bucket(bucket).send()
             })
             .await
         {
@@ -90,9 +91,10 @@ impl PublicAccessBlock {
 
     async fn put(&self, bucket: &str, flags: Flags) -> Result<Option<String>, AwsError> {
         let c = &self.clients;
+        let s3 = c.s3_for(bucket).await;
         Ok(c.caller
             .call("s3", "PutPublicAccessBlock", || {
-                c.s3.put_public_access_block()
+                s3.put_public_access_block()
                     .bucket(bucket)
                     .public_access_block_configuration(flags.to_sdk())
                     .send()
@@ -146,9 +148,10 @@ impl PublicAccessBlock {
 
     async fn delete(&self, bucket: &str) -> Result<Option<String>, AwsError> {
         let c = &self.clients;
+        let s3 = c.s3_for(bucket).await;
         Ok(c.caller
             .call("s3", "DeletePublicAccessBlock", || {
-                c.s3.delete_public_access_block().bucket(bucket).send()
+                s3.delete_public_access_block().bucket(bucket).send()
             })
             .await?
             .request_id)

@@ -47,9 +47,9 @@ pub async fn download(
         requests: 0,
     };
     let mut token: Option<String> = None;
+    let s3 = clients.s3_for(bucket).await;
     loop {
-        let req = clients
-            .s3
+        let req = s3
             .list_objects_v2()
             .bucket(bucket)
             .prefix(prefix)
@@ -74,7 +74,7 @@ pub async fn download(
                     ),
                 ));
             };
-            let get = clients.s3.get_object().bucket(bucket).key(key);
+            let get = s3.get_object().bucket(bucket).key(key);
             let got = clients
                 .caller
                 .call("s3", "GetObject", || get.clone().send())

@@ -25,7 +25,8 @@ use serde_json::Value;
 
 /// Buckets read per unit.
 pub const BUCKETS_PER_UNIT: usize = 10;
-/// Requests a bucket's read takes: policy, ACL, public access block, ownership controls.
+/// Requests a bucket's read takes: policy, ACL, public access block, ownership controls (and a
+/// `GetBucketLocation` when `ListBuckets` did not give its region).
 pub const REQUESTS_PER_BUCKET: usize = 4;
 /// A sweep older than this that has not finished is abandoned and a new one starts.
 pub const ABANDON_AFTER_SECONDS: i64 = 24 * 3600;
@@ -251,6 +252,12 @@ impl Sweeper<'_> {
                         "the account's public access block was not read ({why}): its undo stays a person's"
                     )),
                 }
+                // `BucketRegion` spares each bucket its `GetBucketLocation` (`Clients::s3_for`).
+                for b in out.buckets() {
+                    if let (Some(name), Some(region)) = (b.name(), b.bucket_region()) {
+                        self.clients.s3_regions.learn(name, region);
+                    }
+                }
                 let names: Vec<String> = out
                     .buckets()
                     .iter()
@@ -368,10 +375,13 @@ impl Sweeper<'_> {
     /// One bucket's policy, ACL and public access block (the connectors' own reads) and its
     /// ownership controls, with the requests made.
     async fn bucket(&self, name: &str) -> (Result<State, String>, usize) {
+        // The bucket's region, unless `ListBuckets` gave it: one `GetBucketLocation`.
+        let located = usize::from(self.clients.s3_regions.known(name).is_none());
+        let s3 = self.clients.s3_for(name).await;
         let policy = self.read_via("bucket_policy", name).await;
         let acl = self.read_via("bucket_acl", name).await;
         let pab = self.read_via("public_access_block", name).await;
-        let req = self.clients.s3.get_bucket_ownership_controls().bucket(name);
+        let req = s3.get_bucket_ownership_controls().bucket(name);
         let ownership = match self
             .clients
             .caller
@@ -404,7 +414,7 @@ impl Sweeper<'_> {
                 ownership: ownership?,
             })
         })();
-        (state, REQUESTS_PER_BUCKET)
+        (state, REQUESTS_PER_BUCKET + located)
     }
 
     /// The thing `name` as the connector `kind` reads it (its `snapshot`: one request for the
