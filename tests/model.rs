@@ -483,6 +483,13 @@ async fn a_live_sweep_finds_each_kind_puts_drift_back_and_stays_within_its_reque
         .send()
         .await
         .unwrap();
+    // A console password, which only the credential report tells the sweep.
+    iam.create_login_profile()
+        .user_name("eve")
+        .password("correct-Horse-battery-9")
+        .send()
+        .await
+        .unwrap();
     // A user the model knows, deleted with no event Warden saw.
     iam.create_user()
         .user_name("old-contractor")
@@ -586,6 +593,22 @@ async fn a_live_sweep_finds_each_kind_puts_drift_back_and_stays_within_its_reque
         gone[0].0.latest().unwrap().state,
         policy_rules::model::State::Absent
     );
+    // The credential report filled in what GAAD does not carry: eve's password, and no keys.
+    let eve = model
+        .get(&[policy_rules::model::EntryKey::user("eve")])
+        .await
+        .unwrap();
+    match &eve[0].0.latest().unwrap().state {
+        policy_rules::model::State::User {
+            login_profile,
+            keys,
+            ..
+        } => {
+            assert_eq!(*login_profile, Some(true));
+            assert_eq!(keys.as_ref().map(|k| k.len()), Some(0));
+        }
+        other => panic!("{other:?}"),
+    }
     // One alert summarises the sweep; it names the disabled rule, and no rule of the stack as
     // deployed is taken for changed.
     let alerts = s.alerts().await.unwrap();

@@ -297,6 +297,35 @@ fn iso(t: i64) -> String {
         .unwrap_or_else(|| t.to_string())
 }
 
+impl State {
+    /// A sweep's read of a user from `GetAccountAuthorizationDetails`, which does not carry its
+    /// access keys or console password, keeps what the entry knew of them (`earlier`); the
+    /// sweep's credential report then confirms or corrects them
+    /// (`sweep::credentials_in_model`). Other states are left as they are.
+    pub fn keep_credentials_of(&mut self, earlier: &State) {
+        if let (
+            State::User {
+                keys,
+                login_profile,
+                ..
+            },
+            State::User {
+                keys: k,
+                login_profile: l,
+                ..
+            },
+        ) = (self, earlier)
+        {
+            if keys.is_none() {
+                keys.clone_from(k);
+            }
+            if login_profile.is_none() {
+                *login_profile = *l;
+            }
+        }
+    }
+}
+
 impl Entry {
     /// A new entry holding one read state. `at` is when the read *ended*: a change made while it
     /// ran may be in it, so only events after `at` are judged by it.

@@ -349,6 +349,13 @@ pub async fn find(
             None
         }
     };
+    // The users' passwords and keys, which GAAD does not carry, from the report.
+    if let Some(report) = &report_text {
+        let updated = policy_rules::sweep::credentials_in_model(&entries, report, now);
+        if !updated.is_empty() {
+            store_requests += flow.model.put_many(&updated).await?;
+        }
+    }
     let held: Vec<Held> = flow
         .holdings
         .list()

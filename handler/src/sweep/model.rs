@@ -60,6 +60,10 @@ pub async fn refresh_states(
                 versions: Vec::new(),
             },
         };
+        let mut state = state;
+        if let Some(v) = entry.latest() {
+            state.keep_credentials_of(&v.state);
+        }
         if entry.latest().map(|v| &v.state) != Some(&state) {
             changed += 1;
         }

@@ -14,6 +14,7 @@
 
 pub mod access;
 mod admin;
+mod credentials;
 mod drift;
 mod exposure;
 pub mod input;
@@ -30,6 +31,7 @@ use input::{AccessKey, Buckets, CredentialReport, Trail};
 use serde::Serialize;
 
 pub use admin::{ESCALATION_ACTIONS, FULL_ACCESS_PROBES};
+pub use credentials::credentials_in_model;
 
 /// What a sweep reads. Everything but the snapshot is optional: what is missing is said in the
 /// findings (`INSUFFICIENT_DATA`) or the report's notes, never guessed.
