@@ -8,6 +8,7 @@
 //! default limits here stay well under what AWS documents for the other services.
 
 pub mod form;
+pub mod https;
 mod s3control;
 
 use aws_sdk_iam::operation::RequestId;
@@ -482,6 +483,7 @@ impl Clients {
     /// the SDK's retries off (Warden retries in [`Caller::call`]).
     pub async fn from_env(limits: &RateLimits, retry: RetryPolicy) -> Self {
         let conf = aws_config::from_env()
+            .http_client(https::client())
             .retry_config(aws_config::retry::RetryConfig::disabled())
             .load()
             .await;
