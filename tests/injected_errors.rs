@@ -9,7 +9,6 @@
     clippy::panic
 )]
 
-use aws_smithy_http_client::tls;
 use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
@@ -157,12 +156,8 @@ async fn faulty_clients(aws: &LocalAws, s: &Scenario, faults: &Faults) -> Client
     let http = SharedHttpClient::new(MockOrReal {
         hang_on: faults.hang_on,
         mock: create_mock_http_client(),
-        // The SDK's default client (hyper, rustls with aws-lc).
-        real: aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::AwsLc,
-            ))
-            .build_https(),
+        // The client Warden's own clients send through.
+        real: warden_handler::aws::https::client(),
     });
     clients.iam = aws_sdk_iam::Client::from_conf(
         aws_sdk_iam::config::Builder::from(&conf)

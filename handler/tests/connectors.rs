@@ -1393,6 +1393,7 @@ async fn warden_deny_holds_with_enforcement_on() {
     let session_conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(&aws.endpoint)
+        .http_client(warden_handler::aws::https::client())
         .credentials_provider(session)
         .retry_config(aws_config::retry::RetryConfig::disabled())
         .load()

@@ -8,6 +8,7 @@
 //! default limits here stay well under what AWS documents for the other services.
 
 pub mod form;
+pub mod https;
 pub mod s3_regions;
 mod s3control;
 
@@ -486,6 +487,7 @@ impl Clients {
     /// the SDK's retries off (Warden retries in [`Caller::call`]).
     pub async fn from_env(limits: &RateLimits, retry: RetryPolicy) -> Self {
         let conf = aws_config::from_env()
+            .http_client(https::client())
             .retry_config(aws_config::retry::RetryConfig::disabled())
             .load()
             .await;

@@ -70,12 +70,20 @@ pub async fn sdk_config() -> Result<aws_config::SdkConfig, SetupError> {
     )
     .or_else(aws_config::profile::ProfileFileRegionProvider::new());
     let region = region.region().await.ok_or(SetupError::NoRegion)?;
+    // One HTTPS client for the credential sources (SSO, STS for web identity and assume-role, the
+    // container and instance metadata endpoints) and every SDK client: with the SDK's default
+    // features off, a source given no client has none (`aws::https`).
+    let http = crate::aws::https::client();
+    let providers =
+        aws_config::provider_config::ProviderConfig::default().with_http_client(http.clone());
     let imds = aws_config::imds::Client::builder()
+        .configure(&providers)
         .max_attempts(1)
         .connect_timeout(Duration::from_secs(1))
         .operation_timeout(Duration::from_secs(2))
         .build();
     let credentials = aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+        .configure(providers)
         .region(region.clone())
         .imds_client(imds)
         .build()
@@ -91,6 +99,7 @@ pub async fn sdk_config() -> Result<aws_config::SdkConfig, SetupError> {
         return Err(SetupError::NoCredentials { reason });
     }
     Ok(aws_config::from_env()
+        .http_client(http)
         .region(region)
         .credentials_provider(credentials)
         .retry_config(aws_config::retry::RetryConfig::disabled())

@@ -216,6 +216,7 @@ impl LocalAws {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
+            .http_client(crate::aws::https::client())
             .credentials_provider(aws_sdk_iam::config::Credentials::new(
                 access_key,
                 secret,
