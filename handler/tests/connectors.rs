@@ -549,6 +549,20 @@ fn bucket_policy(bucket: &str, principal: &str) -> Value {
     json!({"Version": "2012-10-17", "Statement": [{"Sid": "Read", "Effect": "Allow", "Principal": {"AWS": principal}, "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{bucket}/*")}]})
 }
 
+/// Deletes `bucket`'s policy (the event's `written`) through the connector, checks it is gone and
+/// rolls the deletion back; returns the step.
+async fn policy_deleted_and_put_back(conns: &Connectors, bucket: &str, written: Value) -> Step {
+    let delete = step(
+        "s3:DeleteBucketPolicy",
+        json!({"Bucket": bucket}),
+        Some(written),
+    );
+    let (target, before, left) = round_trip(conns, &delete).await;
+    assert_eq!(left, Value::Null);
+    rollback_ok(conns, &target, &before, &left).await;
+    delete
+}
+
 #[tokio::test]
 async fn bucket_policy_put_delete_and_restore() {
     let (_aws, c, conns) = start().await;
@@ -580,14 +594,7 @@ async fn bucket_policy_put_delete_and_restore() {
     assert_eq!(target.connector, "bucket_policy");
     rollback_ok(&conns, &target, &before, &left).await;
 
-    let delete = step(
-        "s3:DeleteBucketPolicy",
-        json!({"Bucket": "data"}),
-        Some(written),
-    );
-    let (target, before, left) = round_trip(&conns, &delete).await;
-    assert_eq!(left, Value::Null);
-    rollback_ok(&conns, &target, &before, &left).await;
+    let delete = policy_deleted_and_put_back(&conns, "data", written).await;
     let (target, before, left) = round_trip(&conns, &delete).await;
     c.s3.put_bucket_policy()
         .bucket("data")
@@ -639,14 +646,7 @@ async fn a_bucket_in_another_region_is_changed_through_its_regions_client() {
         .send()
         .await
         .unwrap();
-    let delete = step(
-        "s3:DeleteBucketPolicy",
-        json!({"Bucket": "eu-data"}),
-        Some(written),
-    );
-    let (target, before, left) = round_trip(&conns, &delete).await;
-    assert_eq!(left, Value::Null);
-    rollback_ok(&conns, &target, &before, &left).await;
+    policy_deleted_and_put_back(&conns, "eu-data", written).await;
 }
 
 #[tokio::test]

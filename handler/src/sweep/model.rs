@@ -52,7 +52,7 @@ pub async fn refresh_states(
     let mut store_requests = keys.len().div_ceil(100);
     let mut changed = 0;
     let mut out: Vec<Entry> = Vec::with_capacity(states.len());
-    for (key, state) in states {
+    for (key, mut state) in states {
         let mut entry = match held.iter().find(|(e, _)| e.key == key) {
             Some((e, _)) => e.clone(),
             None => Entry {
@@ -60,7 +60,6 @@ pub async fn refresh_states(
                 versions: Vec::new(),
             },
         };
-        let mut state = state;
         if let Some(v) = entry.latest() {
             state.keep_credentials_of(&v.state);
         }
