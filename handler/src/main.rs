@@ -17,7 +17,7 @@ use std::sync::Arc;
 use warden_handler::assembly::{init_logging_with, LogSetup};
 use warden_handler::cli::account_scope::{AccountFile, GroupsFile, ScopedMemberships};
 use warden_handler::cli::args::{
-    CheckCommand, Cli, Command, EvidenceCommand, Format, RulesCommand,
+    ApplyPlan, CheckCommand, Cli, Command, EvidenceCommand, Format, RulesCommand,
 };
 use warden_handler::cli::commands;
 use warden_handler::cli::output::{is_closed_output, DataOutput, SharedOutput};
@@ -520,9 +520,14 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
             jobs,
             format,
             plan,
+            apply,
             paths,
         } => {
             use warden_handler::cli::access;
+            if apply.is_some() && principals.is_empty() {
+                eprintln!("error: --apply changes the account: name each principal to change with --principal ARN");
+                return Ok(ExitCode::from(2));
+            }
             let windows = access::parse_windows(&window)?;
             let since = since
                 .as_deref()
@@ -599,15 +604,25 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
                 max_quiet_hours,
                 plan,
             };
-            let (indexed, reports) = access::run(&request)?;
+            let (indexed, mut reports) = access::run(&request)?;
             drop(downloads);
+            let applied_all = match apply {
+                Some(a) => block_on(commands::apply_access_plans(
+                    &mut reports,
+                    a == ApplyPlan::ReplaceInline,
+                ))?,
+                None => true,
+            };
             match format {
                 Format::Json => access::render_json(&reports, out)?,
                 Format::Text => access::render_text(&reports, out)?,
             }
             out.flush()?;
             eprint!("{}", access::summary(&indexed, &reports, max_quiet_hours));
-            Ok(if indexed.problems > 0 {
+            if !applied_all {
+                eprintln!("some plan asked for was not applied, or does not hold: see `applied`");
+            }
+            Ok(if indexed.problems > 0 || !applied_all {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS

@@ -243,8 +243,10 @@ fn plan_turns_the_findings_into_a_deny_or_an_inline_replacement_each_with_its_un
         denied.contains(&"s3:PutObject arn:aws:s3:::reports/*".to_owned()),
         "{denied:?}"
     );
+    // DynamoDB, none of whose 79 actions carol used: denied whole, on what the grant names.
+    assert!(denied.contains(&"dynamodb:* *".to_owned()), "{denied:?}");
     assert!(
-        denied.contains(&"dynamodb:DeleteTable *".to_owned()),
+        !denied.iter().any(|d| d.starts_with("dynamodb:Delete")),
         "{denied:?}"
     );
     assert!(
@@ -253,19 +255,22 @@ fn plan_turns_the_findings_into_a_deny_or_an_inline_replacement_each_with_its_un
             .any(|d| d.starts_with("s3:GetObject") || d.starts_with("kms:")),
         "{denied:?}"
     );
-    // 79 DynamoDB actions do not fit a user's 2,048-character inline policy: the managed fallback.
-    assert_eq!(plans["deny_unused"]["placement"], "managed");
+    // So it fits a user's 2,048-character inline policy.
+    assert_eq!(plans["deny_unused"]["placement"], "inline");
     assert_eq!(
         plans["deny_unused"]["steps"][0]["call"],
-        "warden:PutManagedDeny"
+        "iam:PutUserPolicy"
     );
+    // The generated policy in first, then the old one out (on its precondition).
     let replace = &plans["replace_inline"];
-    assert_eq!(replace["steps"][0]["call"], "iam:DeleteUserPolicy");
-    assert_eq!(replace["steps"][0]["params"]["PolicyName"], "analyst");
+    assert_eq!(replace["steps"][0]["call"], "iam:PutUserPolicy");
     assert_eq!(
-        replace["steps"][1]["params"]["PolicyName"],
+        replace["steps"][0]["params"]["PolicyName"],
         "WardenLeastPrivilege"
     );
+    assert_eq!(replace["steps"][1]["call"], "iam:DeleteUserPolicy");
+    assert_eq!(replace["steps"][1]["params"]["PolicyName"], "analyst");
+    assert_eq!(replace["undo"][0]["call"], "iam:DeleteUserPolicy");
     assert_eq!(replace["undo"][1]["call"], "iam:PutUserPolicy");
     assert!(replace["undo"][1]["params"]["PolicyDocument"]
         .to_string()

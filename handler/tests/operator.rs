@@ -778,11 +778,17 @@ async fn an_operator_sweeps_the_deployed_account_live_and_drift_is_put_back() {
         .is_ok());
 }
 
+async fn mallory_inline(s: &Scenario) -> Vec<String> {
+    let mut names = s.user_policies("mallory").await.unwrap();
+    names.sort();
+    names
+}
+
 // Issue 12 §2: findings judged against the deployed Warden's account model, not only a file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_judges_against_the_deployed_account_model() {
     let home = tempfile::tempdir().unwrap();
-    let (_aws, _s, env) = enforced_on_the_stack(home.path()).await;
+    let (_aws, s, env) = enforced_on_the_stack(home.path()).await;
     // mallory (allowed iam:*, s3:*, sts:*) used only s3:ListAllMyBuckets, every 3 hours for 2 days.
     let logs = home.path().join("logs.json");
     let record = |id: &str, time: &str| {
@@ -847,6 +853,165 @@ async fn access_judges_against_the_deployed_account_model() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+
+    // Issue 12 §2, `--plan --apply`: a plan applied through the connectors, held record and
+    // evidence, and undone by `warden rollback`.
+    let apply = |plan: &str| {
+        let out = warden(home.path(), &env)
+            .args([
+                "access",
+                "--from-model",
+                "--format",
+                "json",
+                "--window",
+                "1d",
+                "--recent-days",
+                "0",
+                "--plan",
+                "--apply",
+                plan,
+                "--principal",
+                MALLORY,
+            ])
+            .arg(&logs)
+            .output()
+            .unwrap();
+        let applied = json_lines(&stdout(&out))
+            .into_iter()
+            .find(|r| r["principal"] == MALLORY)
+            .map(|r| r["applied"].clone())
+            .unwrap_or_else(|| panic!("{}", stderr(&out)));
+        (out.status.code(), applied)
+    };
+    // Never to every principal at once: --principal is required.
+    let out = warden(home.path(), &env)
+        .args(["access", "--from-model", "--plan", "--apply", "deny-unused"])
+        .arg(&logs)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--principal"), "{}", stderr(&out));
+    // Mallory's Deny is inline and the unused iam and sts actions do not fit there: refused,
+    // nothing changed, exit 1.
+    let (code, applied) = apply("deny-unused");
+    assert_eq!(code, Some(1), "{applied}");
+    assert_eq!(applied["result"], "failed", "{applied}");
+    assert!(
+        applied["why"].as_str().unwrap().contains("inline budget"),
+        "{applied}"
+    );
+    assert_eq!(mallory_inline(&s).await, ["WardenDeny", "mallory-access"]);
+    // The generated policy replaces mallory's own: mallory keeps what it used, loses the rest.
+    let (code, applied) = apply("replace-inline");
+    assert_eq!(code, Some(0), "{applied}");
+    assert_eq!(applied["result"], "changed", "{applied}");
+    assert_eq!(
+        mallory_inline(&s).await,
+        ["WardenDeny", "WardenLeastPrivilege"]
+    );
+    let m = &s.mallory.clients;
+    assert!(m.s3.list_buckets().send().await.is_ok());
+    assert!(m.iam.list_users().send().await.is_err());
+    let record = applied["record"].as_str().unwrap().to_owned();
+    let shown: Value = serde_json::from_str(&ok(warden(home.path(), &env)
+        .args(["evidence", "show", &record, "--format", "json"])
+        .output()
+        .unwrap()))
+    .unwrap();
+    assert_eq!(shown["kind"], "change", "{shown}");
+    assert!(
+        shown["body"]["before"]["inline"]["mallory-access"].is_object(),
+        "{shown}"
+    );
+    // One rollback puts every policy back.
+    ok(warden(home.path(), &env)
+        .args(["rollback", &record])
+        .output()
+        .unwrap());
+    assert_eq!(mallory_inline(&s).await, ["WardenDeny", "mallory-access"]);
+    assert!(m.iam.list_users().send().await.is_ok());
+    // With Warden's Deny lifted, the Deny of the unused goes to Warden's managed policy, is held
+    // in force (`status` lists it), and rolls back.
+    ok(warden(home.path(), &env)
+        .args(["release", MALLORY])
+        .output()
+        .unwrap());
+    let (code, applied) = apply("deny-unused");
+    assert_eq!(code, Some(0), "{applied}");
+    assert_eq!(applied["result"], "changed", "{applied}");
+    let attached = s
+        .admin
+        .clients
+        .iam
+        .list_attached_user_policies()
+        .user_name("mallory")
+        .send()
+        .await
+        .unwrap();
+    let managed: Vec<&str> = attached
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn())
+        .filter(|a| a.contains(":policy/warden/"))
+        .collect();
+    assert_eq!(managed.len(), 1, "{attached:?}");
+    // Services mallory used nothing of are denied whole, on what the grant names.
+    let record = applied["record"].as_str().unwrap().to_owned();
+    let shown: Value = serde_json::from_str(&ok(warden(home.path(), &env)
+        .args(["evidence", "show", &record, "--format", "json"])
+        .output()
+        .unwrap()))
+    .unwrap();
+    let denied = shown["body"]["denied"].as_array().unwrap();
+    assert!(
+        denied.contains(&serde_json::json!(["iam:*", "*"])),
+        "{denied:?}"
+    );
+    assert!(
+        denied.contains(&serde_json::json!(["sts:*", "*"])),
+        "{denied:?}"
+    );
+    // s3 was used: its unused actions one by one, never what mallory used.
+    assert!(
+        denied.contains(&serde_json::json!(["s3:PutObject", "*"])),
+        "{denied:?}"
+    );
+    assert!(
+        !denied
+            .iter()
+            .any(|p| p[0] == "s3:ListAllMyBuckets" || p[0] == "s3:*"),
+        "{denied:?}"
+    );
+    assert!(m.iam.list_users().send().await.is_err());
+    assert!(m.s3.list_buckets().send().await.is_ok());
+    let status = ok(warden(home.path(), &env).args(["status"]).output().unwrap());
+    assert!(status.contains("mallory"), "{status}");
+    // The same plan again: already in force, nothing changed.
+    let (code, again) = apply("deny-unused");
+    assert_eq!(code, Some(0), "{again}");
+    assert_eq!(again["result"], "unchanged", "{again}");
+    ok(warden(home.path(), &env)
+        .args(["rollback", &record])
+        .output()
+        .unwrap());
+    let attached = s
+        .admin
+        .clients
+        .iam
+        .list_attached_user_policies()
+        .user_name("mallory")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !attached.attached_policies().iter().any(|p| p
+            .policy_arn()
+            .is_some_and(|a| a.contains(":policy/warden/"))),
+        "{attached:?}"
+    );
+    assert!(m.iam.list_users().send().await.is_ok());
+    let status = ok(warden(home.path(), &env).args(["status"]).output().unwrap());
+    assert!(!status.contains("user/mallory"), "{status}");
 }
 
 // Issue 11 §4: the long-running `warden worker` sends the heartbeat the Lambda's schedule sends

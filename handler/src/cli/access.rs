@@ -273,6 +273,30 @@ pub fn render_text(reports: &[PrincipalReport], out: &mut dyn Write) -> Result<(
         if let Some(p) = &r.plans {
             render_plans(p, out)?;
         }
+        if let Some(a) = &r.applied {
+            let field = |k: &str| a.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
+            match field("result") {
+                "changed" => writeln!(
+                    out,
+                    "  applied ({}): {}; recorded as `{}` (undo: `warden rollback {}`){}",
+                    field("strategy"),
+                    field("what"),
+                    field("record"),
+                    field("record"),
+                    if a.get("holds") == Some(&serde_json::Value::Bool(false)) {
+                        "; BUT it does not hold when read back"
+                    } else {
+                        ""
+                    }
+                )?,
+                result => writeln!(
+                    out,
+                    "  applied ({}): {result}: {}",
+                    field("strategy"),
+                    field("why")
+                )?,
+            }
+        }
     }
     Ok(())
 }

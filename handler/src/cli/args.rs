@@ -21,6 +21,7 @@ pub const ALL_EXIT_CODES: &str = concat!(
     "Exit codes: 0 when the command did its work; 2 for a usage error, or when what it needs cannot
 be used (a file, the rules, the configuration, AWS: the message names what and where). Besides:
   replay, plan        1  some input record could not be read (the others were processed)
+  access              1  the same, or a plan --apply asked for was not applied (it says why)
   evidence verify     1  the trail is broken (the first bad record is named)
   sweep               1  some of the account could not be judged (a note names it)
                       3  findings above the change limit: their changes were not planned
@@ -37,6 +38,17 @@ pub const EXIT_CODES: &str = concat!(
   0  done; every input record was read
   1  done, but some input (a file, line or record) could not be read: see the errors
   2  usage error, or the rules, groups or input paths could not be used
+
+",
+    closed_output!()
+);
+
+pub const ACCESS_EXIT_CODES: &str = concat!(
+    "Exit codes:
+  0  done; every input record was read (and, with --apply, every plan applied or in force already)
+  1  done, but some input (a file, line or record) could not be read: see the errors; or, with
+     --apply, a plan was not applied or does not hold once applied (its `applied` says why)
+  2  usage error, or the input paths, account file, model or AWS configuration could not be used
 
 ",
     closed_output!()
@@ -180,6 +192,15 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Which of `warden access --plan`'s plans to apply.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+pub enum ApplyPlan {
+    /// Deny the unused permissions (Warden's own Deny, held in force).
+    DenyUnused,
+    /// Replace the principal's own inline policies with the generated one.
+    ReplaceInline,
+}
+
 /// How a command prints its data.
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
 pub enum Format {
@@ -232,7 +253,7 @@ pub enum Command {
     /// PATH: what `replay` reads (log files, JSON Lines, envelopes, directories, gzip), or a
     /// trail's S3 location `s3://BUCKET/PREFIX` (every object under it, read with the configured
     /// AWS credentials).
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = ACCESS_EXIT_CODES)]
     Access {
         /// The account as `aws iam get-account-authorization-details` prints it: the principals'
         /// policies, for findings.
@@ -275,9 +296,18 @@ pub enum Command {
         format: Format,
         /// With --account or --from-model: also turn the findings into Warden plans (a Deny of
         /// the unused permissions, or the replacement of the principal's own inline policies with
-        /// the generated one), each with its undo; printed (`monitor`), not applied.
+        /// the generated one), each with its undo; printed (`monitor`); --apply applies one.
         #[arg(long)]
         plan: bool,
+        /// Apply one of the plans, on the configured account (the `WARDEN_*` variables and AWS
+        /// credentials, as for `warden rollback`), to each principal named by --principal (at
+        /// least one; never to every principal of the history at once): `deny-unused` adds the
+        /// unused pairs to Warden's Deny on it (kept in force like every Deny Warden holds);
+        /// `replace-inline` puts the generated policy and deletes the principal's own inline
+        /// ones (refused, changing nothing, when a live policy is not the one the plan was made
+        /// from). Each is recorded as one `change` record: `warden rollback ID` undoes it.
+        #[arg(long, value_enum, value_name = "PLAN", requires = "plan")]
+        apply: Option<ApplyPlan>,
         /// CloudTrail log files, JSON Lines files, single records, or directories of them.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,

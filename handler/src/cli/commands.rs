@@ -354,3 +354,61 @@ pub async fn download_trail_logs(
     }
     Ok((files, bytes, requests))
 }
+
+/// `warden access --plan --apply PLAN`: the chosen plan of each report, applied on the configured
+/// account through the flow (`enforce::apply_plan`); each report's `applied` says what happened.
+/// Returns whether every plan asked for was applied or found already in force.
+pub async fn apply_access_plans(
+    reports: &mut [policy_rules::access::PrincipalReport],
+    replace_inline: bool,
+) -> Result<bool> {
+    use crate::enforce::apply_plan::PlanApplied;
+    use serde_json::json;
+    let (config, clients) = configured().await?;
+    let account = guarded_account(&config, &clients).await?;
+    let flow = build_flow(&config, &clients, account)?;
+    let strategy = if replace_inline {
+        "replace-inline"
+    } else {
+        "deny-unused"
+    };
+    let mut all = true;
+    for r in reports.iter_mut() {
+        let plans = r.plans.as_ref();
+        let done = match (replace_inline, plans) {
+            (false, Some(p)) => match &p.deny_unused {
+                Some(d) => {
+                    flow.apply_unused_deny(&r.principal, &d.denied, d.window_days)
+                        .await
+                }
+                None => Ok(PlanApplied::Unchanged("nothing unused to deny".to_owned())),
+            },
+            (true, Some(p)) => match &p.replace_inline {
+                Some(rep) => {
+                    flow.apply_inline_replacement(&r.principal, &rep.steps)
+                        .await
+                }
+                None => Ok(PlanApplied::Unchanged(
+                    "the principal has no inline policies of its own".to_owned(),
+                )),
+            },
+            (_, None) => Ok(PlanApplied::Unchanged(
+                "no plan: the principal is not in the account file or model".to_owned(),
+            )),
+        };
+        r.applied = Some(match done {
+            Ok(PlanApplied::Changed { record, holds }) => {
+                all &= holds;
+                json!({"strategy": strategy, "result": "changed", "record": record.id, "holds": holds, "what": record.body.get("what")})
+            }
+            Ok(PlanApplied::Unchanged(why)) => {
+                json!({"strategy": strategy, "result": "unchanged", "why": why})
+            }
+            Err(e) => {
+                all = false;
+                json!({"strategy": strategy, "result": "failed", "why": e.to_string()})
+            }
+        });
+    }
+    Ok(all)
+}

@@ -320,7 +320,7 @@ pub fn iso(t: i64) -> String {
 }
 
 impl Flow {
-    fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         (self.clock)()
     }
 
@@ -1173,7 +1173,7 @@ impl Flow {
     }
 
     /// Read, change, conditional write; again when another writer moved first.
-    async fn update_held(
+    pub(crate) async fn update_held(
         &self,
         key: &str,
         principal: &str,
@@ -1700,6 +1700,24 @@ impl Flow {
         };
         let key = held::key_of(&self.account_id, is_role, &name);
         match (role, step.call.as_str()) {
+            // A change that says what Warden held before it (`warden access --apply`): set back
+            // to exactly that, whatever the placement.
+            ("deny", _) if change.get("held_before").is_some_and(Value::is_object) => {
+                let was: Held = change
+                    .get("held_before")
+                    .cloned()
+                    .and_then(|v| serde_json::from_value(v).ok())
+                    .ok_or_else(|| {
+                        FlowError::Corrupt("a change's `held_before` does not read".to_owned())
+                    })?;
+                self.update_held(&key, "", |h| {
+                    h.denies.clone_from(&was.denies);
+                    h.placement = was.placement;
+                    h.policy_name.clone_from(&was.policy_name);
+                    h.revoke_before.clone_from(&was.revoke_before);
+                })
+                .await
+            }
             ("deny" | "restore", _) => {
                 let policy = param("PolicyName").unwrap_or_default();
                 let earlier = before

@@ -4,6 +4,7 @@
 //! history).
 
 pub mod alerts;
+pub mod apply_plan;
 pub mod catch_up;
 pub mod config;
 pub mod flow;

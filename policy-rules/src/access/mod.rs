@@ -109,6 +109,11 @@ pub struct PrincipalReport {
     /// With `--plan`: the findings as Warden plans (`monitor`: printed, not applied).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plans: Option<plan::Plans>,
+    /// With `--apply`: what applying the chosen plan did (the handler fills it in): `strategy`,
+    /// `result` (`changed`, `unchanged` or `failed`), the `record` id `warden rollback` takes, or
+    /// why nothing changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applied: Option<Value>,
 }
 
 /// An error of the report: a generated policy that does not allow the history (a bug, never
@@ -271,6 +276,7 @@ pub fn report(
             policy_notes: generated.notes,
             coverage: coverage.clone(),
             plans,
+            applied: None,
         });
     }
     Ok(out)

@@ -5,17 +5,22 @@
 //!   its allowing statements name; an unused resource pattern of a used action on that pattern),
 //!   merged into the principal's `WardenDeny` with the statements that keep the principal from
 //!   lifting it (`planner::merge_deny`, `planner::protect`), inline when it fits IAM's inline limit,
-//!   else Warden's managed fallback. No shared or AWS-managed policy is touched. A Deny is never
-//!   wider than what the principal's own policies grant and it did not use: a pattern the grant
-//!   names with `*` is denied with that `*` for that action only.
+//!   else Warden's managed fallback. No shared or AWS-managed policy is touched. A Deny never
+//!   takes away anything the principal used: a pattern the grant names with `*` is denied with
+//!   that `*` for that action only, and a service none of whose actions it used (none of its
+//!   grants exempt) is denied as `service:*` on the resources its grants name, which denies
+//!   nothing it could do and used.
 //! - **Replace the principal's own inline policies** with the generated policy: each own inline
-//!   policy deleted (precondition: its live document is still the one in the account file) and
-//!   the generated document put as `WardenLeastPrivilege`; the undo puts every earlier document
-//!   back and deletes the generated one. Group and managed policies are left as they are (they are
+//!   the generated document put as `WardenLeastPrivilege` first (precondition: no policy of that
+//!   name), then each own inline policy deleted (precondition: its live document is still the one
+//!   in the account file), so the principal never lacks what it used between two steps; the undo
+//!   deletes the generated one and puts every earlier document back. Group and managed policies are left as they are (they are
 //!   shared), and the plan says so.
 //!
-//! Both are `monitor` plans: printed with their steps and undo, applied by nobody until a person
-//! acts (the plans use the same step shape as the live path, `planner::Step`).
+//! Both are `monitor` plans: printed with their steps and undo, applied only when a person asks
+//! (`warden access --plan --apply deny-unused|replace-inline`, through the same connectors,
+//! evidence and held record as the live path: the handler's `enforce::apply_plan`). They use the
+//! live path's step shape, `planner::Step`.
 
 use super::findings::{Finding, UNUSED_PERMISSION};
 use crate::planner::{
@@ -107,6 +112,8 @@ fn deny_unused(
         .map(|f| f.window_days)
         .max()?;
     let mut pairs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // Services none of whose actions were used: one `service:*` per service, not every action.
+    let mut whole: BTreeSet<String> = BTreeSet::new();
     for f in findings
         .iter()
         .filter(|f| f.finding_type == UNUSED_PERMISSION && f.window_days == window)
@@ -114,6 +121,13 @@ fn deny_unused(
         match (&f.service, &f.action, &f.resource) {
             (Some(service), _, _) => {
                 let prefix = format!("{}:", service.to_ascii_lowercase());
+                // Only where no grant of the service is exempt (recent, `WardenKeep`).
+                if !allowed
+                    .iter()
+                    .any(|(a, al)| a.to_ascii_lowercase().starts_with(&prefix) && al.exempt)
+                {
+                    whole.insert(prefix.clone());
+                }
                 for (a, al) in allowed
                     .iter()
                     .filter(|(a, al)| a.to_ascii_lowercase().starts_with(&prefix) && !al.exempt)
@@ -141,6 +155,19 @@ fn deny_unused(
             _ => {}
         }
     }
+    let mut services = 0;
+    for prefix in &whole {
+        let (of, rest): (BTreeMap<_, _>, BTreeMap<_, _>) = std::mem::take(&mut pairs)
+            .into_iter()
+            .partition(|(a, _)| a.to_ascii_lowercase().starts_with(prefix.as_str()));
+        pairs = rest;
+        if of.is_empty() {
+            continue;
+        }
+        let resources: BTreeSet<String> = of.into_values().flatten().collect();
+        pairs.insert(format!("{prefix}*"), resources);
+        services += 1;
+    }
     let pairs: Vec<(String, Vec<String>)> = pairs
         .into_iter()
         .map(|(a, r)| (a, r.into_iter().collect()))
@@ -156,6 +183,11 @@ fn deny_unused(
         USER_INLINE_LIMIT
     };
     let mut notes = Vec::new();
+    if services > 0 {
+        notes.push(format!(
+            "{services} service(s) had no action used: each is denied as `service:*` on the resources its grants name (what the principal could do there is all unused; denying what it could not do changes nothing it can do)"
+        ));
+    }
     let mut doc = merge_deny(None, &pairs, None);
     protect(&mut doc, &p.arn, Placement::Inline, None);
     let (placement, policy_name, arn) = if doc.size() <= inline_limit {
@@ -277,10 +309,52 @@ fn replace_inline(p: &PrincipalRecord, generated: &[PolicyDocument]) -> Option<I
         ));
         return Some(InlineReplacement { steps, undo, notes });
     }
+    // The generated policy goes in first, then the earlier ones go: at no point between the steps
+    // does the principal lack a permission it used.
+    if generated.is_empty() {
+        notes.push("the principal used nothing in the history: replacing its inline policies leaves it none".to_owned());
+    } else {
+        let value = doc_value(&merged);
+        steps.push(step(
+            &format!("iam:Put{kind}Policy"),
+            vec![
+                (key, name.clone()),
+                (
+                    "PolicyName",
+                    Value::String(LEAST_PRIVILEGE_POLICY_NAME.to_owned()),
+                ),
+                ("PolicyDocument", value.clone()),
+            ],
+            "the principal has no inline policy of this name",
+            Some(crate::planner::expect_absent()),
+        ));
+        undo.push(step(
+            &format!("iam:Delete{kind}Policy"),
+            vec![
+                (key, name.clone()),
+                (
+                    "PolicyName",
+                    Value::String(LEAST_PRIVILEGE_POLICY_NAME.to_owned()),
+                ),
+            ],
+            "the live document is still the generated one",
+            Some(value),
+        ));
+    }
     for (policy, doc) in &p.inline {
         if policy == DENY_POLICY_NAME || policy == crate::planner::QUARANTINE_POLICY_NAME {
             notes.push(format!("`{policy}` is Warden's own and is kept"));
             continue;
+        }
+        if policy == LEAST_PRIVILEGE_POLICY_NAME {
+            notes.push(format!(
+                "`{policy}` is already there (an earlier replacement): roll that back or delete it first"
+            ));
+            return Some(InlineReplacement {
+                steps: Vec::new(),
+                undo: Vec::new(),
+                notes,
+            });
         }
         let value = doc_value(doc);
         steps.push(step(
@@ -302,39 +376,6 @@ fn replace_inline(p: &PrincipalRecord, generated: &[PolicyDocument]) -> Option<I
             "none: the earlier document, from the account file",
             None,
         ));
-    }
-    if generated.is_empty() {
-        notes.push("the principal used nothing in the history: replacing its inline policies leaves it none".to_owned());
-    } else {
-        let value = doc_value(&merged);
-        steps.push(step(
-            &format!("iam:Put{kind}Policy"),
-            vec![
-                (key, name.clone()),
-                (
-                    "PolicyName",
-                    Value::String(LEAST_PRIVILEGE_POLICY_NAME.to_owned()),
-                ),
-                ("PolicyDocument", value.clone()),
-            ],
-            "the principal has no inline policy of this name",
-            None,
-        ));
-        undo.insert(
-            0,
-            step(
-                &format!("iam:Delete{kind}Policy"),
-                vec![
-                    (key, name),
-                    (
-                        "PolicyName",
-                        Value::String(LEAST_PRIVILEGE_POLICY_NAME.to_owned()),
-                    ),
-                ],
-                "the live document is still the generated one",
-                Some(value),
-            ),
-        );
     }
     if !p.attached.is_empty() || !p.groups.is_empty() {
         notes.push("managed and group policies are shared and left as they are: the principal keeps what they grant".to_owned());

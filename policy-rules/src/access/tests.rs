@@ -250,8 +250,14 @@ fn a_covered_history_gives_used_denied_unused_and_a_checked_policy() {
     assert!(!deny.undo.is_empty());
     let replace = plans.replace_inline.as_ref().unwrap();
     assert_eq!(replace.steps.len(), 2, "{:?}", replace.steps);
-    assert_eq!(replace.steps[0].call, "iam:DeleteUserPolicy");
-    assert!(replace.steps[0].expect.is_some());
+    // The generated policy first (only where none of its name is), then the old one goes.
+    assert_eq!(replace.steps[0].call, "iam:PutUserPolicy");
+    assert_eq!(
+        replace.steps[0].expect,
+        Some(crate::planner::expect_absent())
+    );
+    assert_eq!(replace.steps[1].call, "iam:DeleteUserPolicy");
+    assert!(replace.steps[1].expect.is_some());
     assert_eq!(replace.undo.len(), 2);
     // Roles: `idle` never used; `app` used by its path-less session name.
     let idle = reports
