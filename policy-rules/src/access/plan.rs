@@ -382,3 +382,86 @@ fn replace_inline(p: &PrincipalRecord, generated: &[PolicyDocument]) -> Option<I
     }
     Some(InlineReplacement { steps, undo, notes })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::super::findings::Allowed;
+    use super::*;
+
+    fn alice() -> PrincipalRecord {
+        PrincipalRecord {
+            arn: "arn:aws:iam::111122223333:user/alice".to_owned(),
+            name: "alice".to_owned(),
+            ..PrincipalRecord::default()
+        }
+    }
+
+    fn unused_service(service: &str) -> Finding {
+        Finding {
+            finding_type: UNUSED_PERMISSION.to_owned(),
+            service: Some(service.to_owned()),
+            action: None,
+            resource: None,
+            window_days: 90,
+            detail: String::new(),
+        }
+    }
+
+    fn allowed(actions: &[(&str, &str, bool)]) -> BTreeMap<String, Allowed> {
+        actions
+            .iter()
+            .map(|(a, r, exempt)| {
+                (
+                    (*a).to_owned(),
+                    Allowed {
+                        resources: BTreeSet::from([(*r).to_owned()]),
+                        exempt: *exempt,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn denied(allowed: &BTreeMap<String, Allowed>) -> Vec<(String, String)> {
+        plans(&alice(), &[unused_service("dynamodb")], allowed, &[])
+            .deny_unused
+            .expect("a Deny")
+            .denied
+    }
+
+    #[test]
+    fn a_service_with_nothing_used_is_denied_whole_on_what_its_grants_name() {
+        let a = allowed(&[
+            ("dynamodb:DeleteTable", "*", false),
+            (
+                "dynamodb:GetItem",
+                "arn:aws:dynamodb:us-east-1:111122223333:table/t",
+                false,
+            ),
+            ("s3:GetObject", "arn:aws:s3:::data/*", false),
+        ]);
+        assert_eq!(
+            denied(&a),
+            [
+                ("dynamodb:*".to_owned(), "*".to_owned()),
+                (
+                    "dynamodb:*".to_owned(),
+                    "arn:aws:dynamodb:us-east-1:111122223333:table/t".to_owned()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_service_with_an_exempt_grant_is_denied_action_by_action_without_it() {
+        let a = allowed(&[
+            ("dynamodb:DeleteTable", "*", false),
+            ("dynamodb:GetItem", "*", true),
+        ]);
+        assert_eq!(
+            denied(&a),
+            [("dynamodb:DeleteTable".to_owned(), "*".to_owned())]
+        );
+    }
+}
