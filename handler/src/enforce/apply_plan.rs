@@ -20,7 +20,7 @@ use crate::connectors::{compact, Applied, Target};
 use crate::enforce::flow::{iso, Flow, FlowError};
 use policy_rules::evidence::{deterministic_id, Draft, Record, RecordKind};
 use policy_rules::evidence_target::{describe_change, resource_arn, Place, Purpose};
-use policy_rules::held::{self, Held};
+use policy_rules::held::Held;
 use policy_rules::planner::{
     deny_steps, expect_absent, managed_policy_name, Placement, Plan, Step, DENY_POLICY_NAME,
     MANAGED_POLICY_LIMIT, ROLE_INLINE_LIMIT, USER_INLINE_LIMIT,
@@ -217,15 +217,7 @@ impl Flow {
         &self,
         principal: &str,
     ) -> Result<(String, PrincipalRecord), FlowError> {
-        let key = held::key(principal).ok_or_else(|| {
-            FlowError::Unreadable(format!("`{principal}` is not a user or role ARN"))
-        })?;
-        if !key.starts_with(&format!("{}:", self.account_id)) {
-            return Err(FlowError::Unreadable(format!(
-                "`{principal}` is not in account `{}`, which Warden guards",
-                self.account_id
-            )));
-        }
+        let key = self.guarded_key(principal)?;
         let is_role = key.contains(":role/");
         let name = principal.rsplit('/').next().unwrap_or_default();
         let snap = self.account.principal(is_role, name, false).await?;

@@ -1745,11 +1745,8 @@ impl Flow {
         }
     }
 
-    /// `warden release PRINCIPAL`: lifts what Warden holds in force on a principal of the guarded
-    /// account — deletes its Deny (inline, or detaches the managed one) and its quarantine, each
-    /// as a recorded change — and clears Warden's record. Keys Warden deactivated stay
-    /// `Inactive` (re-activating a key is a person's call, with `aws iam update-access-key`).
-    pub async fn release(&self, principal: &str) -> Result<Vec<Record>, FlowError> {
+    /// The held-record key of a user or role ARN of the guarded account; refused for any other.
+    pub(crate) fn guarded_key(&self, principal: &str) -> Result<String, FlowError> {
         let key = held::key(principal).ok_or_else(|| {
             FlowError::Unreadable(format!("`{principal}` is not a user or role ARN"))
         })?;
@@ -1759,6 +1756,15 @@ impl Flow {
                 self.account_id
             )));
         }
+        Ok(key)
+    }
+
+    /// `warden release PRINCIPAL`: lifts what Warden holds in force on a principal of the guarded
+    /// account — deletes its Deny (inline, or detaches the managed one) and its quarantine, each
+    /// as a recorded change — and clears Warden's record. Keys Warden deactivated stay
+    /// `Inactive` (re-activating a key is a person's call, with `aws iam update-access-key`).
+    pub async fn release(&self, principal: &str) -> Result<Vec<Record>, FlowError> {
+        let key = self.guarded_key(principal)?;
         let held = self.holdings.get(&key).await?.ok_or_else(|| {
             FlowError::Unreadable(format!("Warden holds nothing in force on `{principal}`"))
         })?;
