@@ -113,8 +113,9 @@ enum Applies {
     Unmapped(String),
 }
 
-/// The decision for an event that no rule can apply to, judged by its source, name and service
-/// alone — without classifying the caller or deriving resources — or `None` when a rule may apply and
+/// The decision for an event that no rule can apply to, judged by its source, name, and the
+/// actions and access levels the catalog gives that name — without classifying the caller or
+/// reading the request — or `None` when a rule may apply and
 /// the full `decide` is needed. When it answers, it answers exactly what `decide` would (tested over
 /// every fixture), so a replay may skip the analysis of the events no rule is about.
 pub fn triage(event: &Event<'_>, catalog: &Catalog, rules: &RuleSet) -> Option<Decision> {
@@ -122,6 +123,21 @@ pub fn triage(event: &Event<'_>, catalog: &Catalog, rules: &RuleSet) -> Option<D
         return Some(insight());
     }
     let service = catalog.service_for_source(event.source());
+    // Every action the mapping could give the event: the catalog's for its name, and each extra
+    // action it may authorise (`lambda:CreateFunction` also authorises `iam:PassRole`), whether or
+    // not the request carries what the extra needs. S3's `DeleteObjects` may also gain actions from
+    // its body (`mapping::delete_objects`): for it every rule of the service may apply.
+    let candidates: Option<Vec<&crate::catalog::ActionInfo>> = service.map(|s| {
+        let mut all = catalog.actions_for_event(s, event.name());
+        all.extend(
+            catalog
+                .extras_for_event(s, event.name())
+                .iter()
+                .filter_map(|x| catalog.action(&x.action)),
+        );
+        all
+    });
+    let body_actions = service == Some("s3") && event.name().eq_ignore_ascii_case("DeleteObjects");
     let may_apply = rules.rules.iter().any(|rule| {
         let m = &rule.matches;
         if !m.sources.is_empty() && !any_match(&m.sources, event.source()) {
@@ -135,19 +151,17 @@ pub fn triage(event: &Event<'_>, catalog: &Catalog, rules: &RuleSet) -> Option<D
         if !needs_mapping {
             return true;
         }
-        let Some(service) = service else { return false };
-        // The services of the event's actions: its own, and those of extra actions it authorises
-        // (`lambda:CreateFunction` also authorises `iam:PassRole`).
-        let extras = catalog.extras_for_event(service, event.name());
-        m.actions.is_empty()
-            || m.actions.iter().any(|p| {
-                let p_service = p.split_once(':').map_or(p.as_str(), |(s, _)| s);
-                wildcard::matches_ignore_ascii_case(p_service, service)
-                    || extras.iter().any(|x| {
-                        x.action
-                            .split_once(':')
-                            .is_some_and(|(s, _)| wildcard::matches_ignore_ascii_case(p_service, s))
-                    })
+        let Some(candidates) = &candidates else {
+            return false;
+        };
+        // `applies` keeps only mapped actions that match the rule's actions and access levels.
+        body_actions
+            || candidates.iter().any(|info| {
+                (m.actions.is_empty()
+                    || m.actions
+                        .iter()
+                        .any(|p| wildcard::matches_ignore_ascii_case(p, &info.name)))
+                    && (m.access.is_empty() || info.access.intersects(m.access))
             })
     });
     if may_apply {
@@ -817,6 +831,73 @@ mod tests {
         assert!(
             answered > 250 && deferred > 20,
             "answered {answered}, deferred {deferred}"
+        );
+    }
+
+    // INVARIANT (triage-agrees), for rule shapes the default pack lacks: every action at one access
+    // level, a service's actions on one resource, actions of another service than the event's, an extra action's service.
+    #[test]
+    fn triage_agrees_with_decide_for_other_rule_shapes() {
+        let catalog = Catalog::builtin().unwrap();
+        let pack = r#"
+version = 1
+[allow_sets.admins]
+groups = ["Administrators"]
+[[rule]]
+id = "reads"
+allow = ["admins"]
+[rule.match]
+actions = ["secretsmanager:*", "ec2:*", "iam:*"]
+access = ["read"]
+[[rule]]
+id = "a-bucket"
+allow = ["admins"]
+[rule.match]
+actions = ["s3:*"]
+resources = ["arn:*:s3:::some-bucket"]
+[[rule]]
+id = "secrets-gets"
+allow = ["admins"]
+[rule.match]
+actions = ["secretsmanager:Get*"]
+[[rule]]
+id = "passes"
+allow = ["admins"]
+[rule.match]
+actions = ["iam:PassRole"]
+[[rule]]
+id = "s3-deletes"
+allow = ["admins"]
+[rule.match]
+actions = ["s3:DeleteObjectVersion"]
+"#;
+        let rules = RuleSet::parse("pack.toml", pack).unwrap();
+        let files = [
+            include_str!("../../fixtures/cloudtrail/stratus_red_team_detonation_logs.jsonl"),
+            include_str!("../../fixtures/cloudtrail/awsdocs_example_events.jsonl"),
+            include_str!("../../fixtures/cloudtrail/custodian_eventbridge_envelopes.jsonl"),
+            include_str!("../../fixtures/cloudtrail/eventbridge_fixtures_consoleme_iambic.jsonl"),
+            r#"{"eventSource":"s3.amazonaws.com","eventName":"DeleteObjects","awsRegion":"us-east-1","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/u","accountId":"111122223333"},"requestParameters":{"bucketName":"b","delete":{"Object":[{"Key":"k","VersionId":"v"}]}}}"#,
+        ];
+        let mut answered = std::collections::BTreeMap::<Verdict, u32>::new();
+        let mut deferred = 0;
+        for line in files.iter().flat_map(|f| f.lines()) {
+            parse_document(line.as_bytes(), |_, e| {
+                let e = e.unwrap();
+                let full = decide(&e, &analyse(&e, &catalog), &rules, CallerFacts::default());
+                match triage(&e, &catalog, &rules) {
+                    Some(t) => {
+                        *answered.entry(t.verdict).or_default() += 1;
+                        assert_eq!(t, full, "{}:{}", e.source(), e.name());
+                    }
+                    None => deferred += 1,
+                }
+            });
+        }
+        // Writes of the rules' services are answered without the analysis; their reads are not.
+        assert!(
+            answered.get(&Verdict::Ignore).is_some_and(|n| *n > 40) && deferred >= 5,
+            "answered {answered:?}, deferred {deferred}"
         );
     }
 }
