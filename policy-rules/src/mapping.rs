@@ -215,14 +215,15 @@ pub fn unmapped_reason(event: &Event<'_>, catalog: &Catalog) -> Option<String> {
 
 /// Maps an event to its actions and resources.
 pub fn map_event(event: &Event<'_>, caller: &Caller, catalog: &Catalog) -> Mapping {
-    if let Some(why) = unmapped_reason(event, catalog) {
-        return Mapping::Unmapped(why);
-    }
+    // What `unmapped_reason` checks, with the catalog asked once.
     let name = event.name();
     let Some(prefix) = catalog.service_for_source(event.source()) else {
-        return Mapping::Unmapped(String::new());
+        return Mapping::Unmapped(unmapped_reason(event, catalog).unwrap_or_default());
     };
     let infos = catalog.actions_for_event(prefix, name);
+    if infos.is_empty() {
+        return Mapping::Unmapped(unmapped_reason(event, catalog).unwrap_or_default());
+    }
     let region = event.record.aws_region.as_deref().unwrap_or("");
     let partition = caller
         .arn
