@@ -126,7 +126,7 @@ pub fn triage(event: &Event<'_>, catalog: &Catalog, rules: &RuleSet) -> Option<D
     // Every action the mapping could give the event: the catalog's for its name, and each extra
     // action it may authorise (`lambda:CreateFunction` also authorises `iam:PassRole`), whether or
     // not the request carries what the extra needs. S3's `DeleteObjects` may also gain actions from
-    // its body (`mapping::delete_objects`): for it every rule of the service may apply.
+    // its body (`mapping::delete_objects`): it always gets the full analysis.
     let candidates: Option<Vec<&crate::catalog::ActionInfo>> = service.map(|s| {
         let mut all = catalog.actions_for_event(s, event.name());
         all.extend(
@@ -835,7 +835,8 @@ mod tests {
     }
 
     // INVARIANT (triage-agrees), for rule shapes the default pack lacks: every action at one access
-    // level, a service's actions on one resource, actions of another service than the event's, an extra action's service.
+    // level, a service's actions on one resource, actions of another service than the event's, an
+    // extra action's service, and actions only a `DeleteObjects` body gives.
     #[test]
     fn triage_agrees_with_decide_for_other_rule_shapes() {
         let catalog = Catalog::builtin().unwrap();
