@@ -802,32 +802,43 @@ mod tests {
     use super::*;
     use crate::event::parse_document;
     use crate::mapping::analyse;
+    use std::collections::BTreeMap;
 
-    // INVARIANT (triage-agrees): whenever `triage` answers, `decide` gives the same decision.
-    #[test]
-    fn triage_agrees_with_decide_on_every_fixture() {
+    /// The fixture event files the triage tests read.
+    const FIXTURES: [&str; 4] = [
+        include_str!("../../fixtures/cloudtrail/stratus_red_team_detonation_logs.jsonl"),
+        include_str!("../../fixtures/cloudtrail/awsdocs_example_events.jsonl"),
+        include_str!("../../fixtures/cloudtrail/custodian_eventbridge_envelopes.jsonl"),
+        include_str!("../../fixtures/cloudtrail/eventbridge_fixtures_consoleme_iambic.jsonl"),
+    ];
+
+    /// Asserts that `triage` answers what `decide` does on every fixture event and on `more`
+    /// (one record per line); returns the answered events by verdict and how many were deferred.
+    fn triage_against_decide(rules: &RuleSet, more: &[&str]) -> (BTreeMap<Verdict, u32>, u32) {
         let catalog = Catalog::builtin().unwrap();
-        let rules = RuleSet::default_pack().unwrap();
-        let files = [
-            include_str!("../../fixtures/cloudtrail/stratus_red_team_detonation_logs.jsonl"),
-            include_str!("../../fixtures/cloudtrail/awsdocs_example_events.jsonl"),
-            include_str!("../../fixtures/cloudtrail/custodian_eventbridge_envelopes.jsonl"),
-            include_str!("../../fixtures/cloudtrail/eventbridge_fixtures_consoleme_iambic.jsonl"),
-        ];
-        let (mut answered, mut deferred) = (0, 0);
-        for line in files.iter().flat_map(|f| f.lines()) {
+        let mut answered = BTreeMap::<Verdict, u32>::new();
+        let mut deferred = 0;
+        for line in FIXTURES.iter().chain(more).flat_map(|f| f.lines()) {
             parse_document(line.as_bytes(), |_, e| {
                 let e = e.unwrap();
-                let full = decide(&e, &analyse(&e, &catalog), &rules, CallerFacts::default());
-                match triage(&e, &catalog, &rules) {
+                let full = decide(&e, &analyse(&e, &catalog), rules, CallerFacts::default());
+                match triage(&e, &catalog, rules) {
                     Some(t) => {
-                        answered += 1;
+                        *answered.entry(t.verdict).or_default() += 1;
                         assert_eq!(t, full, "{}:{}", e.source(), e.name());
                     }
                     None => deferred += 1,
                 }
             });
         }
+        (answered, deferred)
+    }
+
+    // INVARIANT (triage-agrees): whenever `triage` answers, `decide` gives the same decision.
+    #[test]
+    fn triage_agrees_with_decide_on_every_fixture() {
+        let (by_verdict, deferred) = triage_against_decide(&RuleSet::default_pack().unwrap(), &[]);
+        let answered: u32 = by_verdict.values().sum();
         assert!(
             answered > 250 && deferred > 20,
             "answered {answered}, deferred {deferred}"
@@ -839,7 +850,6 @@ mod tests {
     // extra action's service, and actions only a `DeleteObjects` body gives.
     #[test]
     fn triage_agrees_with_decide_for_other_rule_shapes() {
-        let catalog = Catalog::builtin().unwrap();
         let pack = r#"
 version = 1
 [allow_sets.admins]
@@ -873,28 +883,8 @@ allow = ["admins"]
 actions = ["s3:DeleteObjectVersion"]
 "#;
         let rules = RuleSet::parse("pack.toml", pack).unwrap();
-        let files = [
-            include_str!("../../fixtures/cloudtrail/stratus_red_team_detonation_logs.jsonl"),
-            include_str!("../../fixtures/cloudtrail/awsdocs_example_events.jsonl"),
-            include_str!("../../fixtures/cloudtrail/custodian_eventbridge_envelopes.jsonl"),
-            include_str!("../../fixtures/cloudtrail/eventbridge_fixtures_consoleme_iambic.jsonl"),
-            r#"{"eventSource":"s3.amazonaws.com","eventName":"DeleteObjects","awsRegion":"us-east-1","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/u","accountId":"111122223333"},"requestParameters":{"bucketName":"b","delete":{"Object":[{"Key":"k","VersionId":"v"}]}}}"#,
-        ];
-        let mut answered = std::collections::BTreeMap::<Verdict, u32>::new();
-        let mut deferred = 0;
-        for line in files.iter().flat_map(|f| f.lines()) {
-            parse_document(line.as_bytes(), |_, e| {
-                let e = e.unwrap();
-                let full = decide(&e, &analyse(&e, &catalog), &rules, CallerFacts::default());
-                match triage(&e, &catalog, &rules) {
-                    Some(t) => {
-                        *answered.entry(t.verdict).or_default() += 1;
-                        assert_eq!(t, full, "{}:{}", e.source(), e.name());
-                    }
-                    None => deferred += 1,
-                }
-            });
-        }
+        let delete_objects = r#"{"eventSource":"s3.amazonaws.com","eventName":"DeleteObjects","awsRegion":"us-east-1","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/u","accountId":"111122223333"},"requestParameters":{"bucketName":"b","delete":{"Object":[{"Key":"k","VersionId":"v"}]}}}"#;
+        let (answered, deferred) = triage_against_decide(&rules, &[delete_objects]);
         // Writes of the rules' services are answered without the analysis; their reads are not.
         assert!(
             answered.get(&Verdict::Ignore).is_some_and(|n| *n > 40) && deferred >= 5,
