@@ -41,6 +41,7 @@ fuzz_target!(|data: &[u8]| {
             rules: common::default_rules(),
             catalog: common::catalog(),
             own_rules: None,
+            org_policies: None,
         },
         &SweepOptions::new(now),
     );

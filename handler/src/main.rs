@@ -195,6 +195,7 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
             trails,
             held,
             access_keys,
+            scps,
             rules,
             allow_groups,
             format,
@@ -248,6 +249,7 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
                 trails.as_deref(),
                 held.as_deref(),
                 access_keys.as_deref(),
+                scps.as_deref(),
             )?;
             let options = policy_rules::sweep::SweepOptions {
                 unused_days,
@@ -266,6 +268,7 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
                     rules: &rules,
                     catalog: &catalog,
                     own_rules: None,
+                    org_policies: files.org_policies.as_ref(),
                 },
                 &options,
             );

@@ -1002,6 +1002,62 @@ fn sweep_errors_name_the_file_and_exit_2() {
 }
 
 #[test]
+fn sweep_with_scps_caps_admins_and_a_bad_scps_file_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = r#"{"name":"FullAWSAccess","policy":{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}}"#;
+    let good = dir.path().join("scps.json");
+    std::fs::write(
+        &good,
+        format!(
+            r#"{{"scps":[[{full}],[{full},{{"name":"DenyAll","policy":"{{\"Statement\":{{\"Effect\":\"Deny\",\"Action\":\"*\",\"Resource\":\"*\"}}}}"}}]]}}"#
+        ),
+    )
+    .unwrap();
+    let admins = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["--format", "json"];
+        args.extend_from_slice(extra);
+        let out = sweep_seeded(&args).get_output().clone();
+        json_lines(&out.stdout)
+            .into_iter()
+            .filter(|l| l["kind"] == "effective-admin")
+            .map(|l| l["principal"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    assert!(admins(&[]).iter().any(|p| p.ends_with("user/ops-bot")));
+    assert_eq!(
+        admins(&["--scps", good.to_str().unwrap()]),
+        Vec::<String>::new()
+    );
+
+    let bad = dir.path().join("bad-scps.json");
+    std::fs::write(&bad, format!(r#"{{"scps":[[{full}],{full}]}}"#)).unwrap();
+    warden()
+        .args([
+            "sweep",
+            "--account",
+            "fixtures/sweep/account.json",
+            "--scps",
+        ])
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "organization policies `{}`",
+            bad.display()
+        )))
+        .stderr(predicate::str::contains(
+            "`scps` level 1: not a list of policies",
+        ));
+    // Offline only: the live sweep does not read organization policies.
+    warden()
+        .args(["sweep", "--scps"])
+        .arg(&good)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--account"));
+}
+
+#[test]
 fn sweep_reads_the_credential_report_as_aws_prints_it() {
     let dir = tempfile::tempdir().unwrap();
     let csv = std::fs::read(root().join("fixtures/sweep/credential-report.csv")).unwrap();

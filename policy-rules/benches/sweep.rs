@@ -369,6 +369,7 @@ fn main() {
                 rules: &rules,
                 catalog: &catalog,
                 own_rules: None,
+                org_policies: None,
             },
             &options,
         );

@@ -71,8 +71,9 @@ pub const SWEEP_EXIT_CODES: &str = concat!(
      the account file): the notes on stderr name it
   3  swept, and some findings' changes are over --max-changes: they were not planned (the
      findings say so); takes precedence over 1
-  2  usage error, or the account, buckets, credential report, trails, held or rules file could
-     not be used (the message names the file and what is wrong)
+  2  usage error, or the account, buckets, credential report, trails, held, access keys,
+     organization policies (--scps) or rules file could not be used (the message names the file
+     and what is wrong)
 
 ",
     closed_output!()
@@ -378,6 +379,15 @@ pub enum Command {
         /// them): tells a key Warden set Inactive that is Active again.
         #[arg(long, value_name = "FILE")]
         access_keys: Option<PathBuf>,
+        /// The organization policies on the path to the account, JSON: {"management_account":
+        /// "999988887777", "scps": [[root's policies], [each OU's], …, [the account's]], "rcps":
+        /// [the same]}, each policy {"name": "FullAWSAccess", "policy": {…} or the string
+        /// `aws organizations describe-policy` prints as Content}. Every evaluation then passes
+        /// them: SCPs cap the account's principals, RCPs requests to its resources (neither
+        /// applies to the management account or service-linked roles). Offline only: the live
+        /// sweep does not read AWS Organizations.
+        #[arg(long, value_name = "FILE", requires = "account")]
+        scps: Option<PathBuf>,
         /// Rule file (TOML); the default rule pack when absent.
         #[arg(long)]
         rules: Option<PathBuf>,

@@ -1,5 +1,6 @@
 //! `warden sweep`: the offline sweep of one account from files — the GAAD dump (`--account`), the
-//! buckets file, the credential report, the trails, Warden's record — through
+//! buckets file, the credential report, the trails, Warden's record, the organization policies
+//! (`--scps`) — through
 //! `policy_rules::sweep`, printed as one finding a line (`--format json`) or for people, with a
 //! summary for people. Reading and checking the files is here, every error naming the file;
 //! judging is the pure core's.
@@ -11,6 +12,7 @@ use policy_rules::snapshot::Snapshot;
 use policy_rules::sweep::input::{
     parse_access_keys, parse_time, parse_trails, AccessKey, Buckets, CredentialReport, Trail,
 };
+use policy_rules::sweep::org_policies::OrgPolicySet;
 use policy_rules::sweep::{Kind, SweepReport};
 use serde_json::Value;
 use std::io::Write;
@@ -27,6 +29,8 @@ pub struct SweepFiles {
     pub trails: Option<Vec<Trail>>,
     pub held: Vec<Held>,
     pub access_keys: Option<Vec<AccessKey>>,
+    /// The SCPs and RCPs on the path to the account (`--scps`).
+    pub org_policies: Option<OrgPolicySet>,
 }
 
 fn read(path: &Path, what: &str) -> Result<String> {
@@ -131,6 +135,7 @@ pub fn load(
     trails: Option<&Path>,
     held_file: Option<&Path>,
     access_keys: Option<&Path>,
+    org_policies: Option<&Path>,
 ) -> Result<SweepFiles> {
     let text = read(account, "account")?;
     let snapshot =
@@ -161,6 +166,12 @@ pub fn load(
             .map(|p| {
                 parse_access_keys(&read(p, "access keys")?)
                     .with_context(|| format!("access keys `{}`", p.display()))
+            })
+            .transpose()?,
+        org_policies: org_policies
+            .map(|p| {
+                OrgPolicySet::parse(&read(p, "organization policies")?)
+                    .with_context(|| format!("organization policies `{}`", p.display()))
             })
             .transpose()?,
     })

@@ -399,6 +399,8 @@ pub async fn find(
             own_rules: flow.own_rules.as_ref().zip(live_rules.as_deref()).map(
                 |(expected, live)| policy_rules::sweep::own_rules::OwnRulesRead { expected, live },
             ),
+            // The live sweep does not read AWS Organizations (yet): no SCPs or RCPs.
+            org_policies: None,
         };
     let mut report = sweep(&input, options);
     report.notes.extend(notes.iter().cloned());

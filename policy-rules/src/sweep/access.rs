@@ -10,7 +10,12 @@
 //! "some bucket named `logs-…`", which a Deny matches only when it covers every such bucket (a
 //! Deny of `arn:aws:s3:::logs-*` or `*` does; a Deny of `arn:aws:s3:::logs-prod` does not: the
 //! principal may still act on `logs-dev`).
+//!
+//! The swept account's organization policies (`org_policies`), when given, are passed to every
+//! evaluation here: they only take away (an SCP or RCP never grants), so the index's "no `Allow`
+//! covers it" shortcut stays exact.
 
+use super::org_policies::OrgGates;
 use crate::evaluate::{evaluate, Answer, Evaluation, Policies, Request, RequestContext};
 use crate::policy::{Effect, PolicyDocument, Scope, Statement};
 use crate::snapshot::{PrincipalRecord, Snapshot};
@@ -218,10 +223,16 @@ pub(crate) struct View<'s> {
     /// Actions of interest some `Allow` statement of its policies covers.
     pub(crate) allow_bits: Bits,
     /// The documents (and boundary) that decide what it may: principals with the same signature
-    /// are allowed the same (unless a document uses policy variables: `personal`).
+    /// are allowed the same (unless a document uses policy variables, or an organization policy
+    /// may answer by principal: `personal`).
     pub(crate) signature: Vec<usize>,
     pub(crate) personal: bool,
     pub(crate) context: RequestContext,
+    /// The account's SCPs and RCPs, passed to every evaluation.
+    pub(crate) org: OrgGates<'s>,
+    /// Whether the organization policies leave this principal room for full access (a policy
+    /// it wrote on itself allowing everything would give it everything). True without them.
+    pub(crate) ceiling_full: bool,
 }
 
 /// The names identity policies are given in reasons, kept for the sweep's length.
@@ -259,6 +270,7 @@ impl<'s> View<'s> {
         account: &'s str,
         labels: &'s [String],
         index: &DocIndex,
+        org: OrgGates<'s>,
     ) -> Self {
         let (named, missing) = snap.identity_policies(rec);
         let policies: Vec<(&'s str, &'s PolicyDocument)> = labels
@@ -269,7 +281,7 @@ impl<'s> View<'s> {
         let boundary = rec.boundary.as_ref().and_then(|b| snap.managed.get(b));
         let mut allow_bits = Bits::with_len(index.interest.actions.len());
         let mut signature: Vec<usize> = Vec::with_capacity(policies.len() + 1);
-        let mut personal = false;
+        let mut personal = org.principal_specific;
         for (_, d) in &policies {
             if let Some((bits, _, vars)) = index.docs.get(&doc_key(d)) {
                 allow_bits.union(bits);
@@ -296,6 +308,8 @@ impl<'s> View<'s> {
             signature,
             personal,
             context,
+            org,
+            ceiling_full: true,
         }
     }
 
@@ -335,6 +349,17 @@ impl<'s> View<'s> {
         resource: &str,
         resource_policy: Option<(&str, &PolicyDocument)>,
     ) -> Evaluation {
+        self.ask_with(action, resource, resource_policy, self.org)
+    }
+
+    /// `ask` with other organization policies (`OrgGates::default()`: none).
+    pub(crate) fn ask_with(
+        &self,
+        action: &str,
+        resource: &str,
+        resource_policy: Option<(&str, &PolicyDocument)>,
+        org: OrgGates<'_>,
+    ) -> Evaluation {
         evaluate(
             &Request {
                 principal_arn: &self.rec.arn,
@@ -348,6 +373,8 @@ impl<'s> View<'s> {
                 identity: &self.policies,
                 boundary: self.boundary,
                 resource: resource_policy,
+                scps: org.scps,
+                rcps: org.rcps,
                 ..Default::default()
             },
         )
@@ -440,6 +467,8 @@ impl<'s> View<'s> {
                     identity: &relevant,
                     boundary: self.boundary,
                     resource: None,
+                    scps: self.org.scps,
+                    rcps: self.org.rcps,
                     ..Default::default()
                 },
             );

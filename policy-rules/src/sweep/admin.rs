@@ -13,11 +13,21 @@
 //! caps what a policy written on oneself gives: such methods count only when the boundary allows
 //! full access or the principal can also remove it. Also here: the principals a sweep judges, once
 //! (`Principals`): their views, what is skipped and why, and allow-set membership.
+//!
+//! The account's SCPs and RCPs, when the sweep has them, cap everything the same way
+//! (`org_policies`; every evaluation passes them): a principal whose policies allow everything is
+//! `FullAccess` only where the organization policies allow (or may allow: then the evidence says
+//! "maybe") every probe on `*`; and where they deny a probe, no method that writes policies on
+//! oneself (put, attach, a version, a boundary removed) can give full access, so none counts.
+//! Assuming or taking over an effective admin counts only where the organization policies do not
+//! deny the step itself. The management account's principals are not capped (the evaluator's
+//! rule, "Service control policies", AWS Organizations user guide).
 
 use super::access::{labels, DocIndex, Interest, View};
+use super::org_policies::OrgGates;
 use super::{Action, Change, Ctx, Finding, Kind, Response};
 use crate::evaluate::{evaluate, Answer, Policies, Request, RequestContext};
-use crate::policy::PolicyDocument;
+use crate::policy::{Effect, PolicyDocument, Scope, Statement};
 use crate::principal_pattern;
 use crate::rules::{AllowSet, DenyScope, Rule};
 use crate::snapshot::PrincipalRecord;
@@ -109,6 +119,9 @@ pub(crate) struct Principals<'p> {
     trust_admits: Vec<bool>,
     /// Per rule (in the rule set's order): the actions it guards.
     pub(crate) rule_actions: &'p [Vec<String>],
+    /// An identity policy allowing everything: asked with the organization policies alone, it
+    /// tells what they deny.
+    everything: PolicyDocument,
 }
 
 /// The actions a rule guards: its `match.actions` expanded over the catalog at its access
@@ -233,7 +246,15 @@ impl<'p> Principals<'p> {
         let mut standing = Vec::with_capacity(prepared.records.len());
         let mut missing = BTreeSet::new();
         for ((rec, is_role), labels) in prepared.records.iter().zip(&prepared.labels) {
-            let v = View::new(snap, rec, *is_role, &ctx.account, labels, &prepared.index);
+            let v = View::new(
+                snap,
+                rec,
+                *is_role,
+                &ctx.account,
+                labels,
+                &prepared.index,
+                ctx.org,
+            );
             missing.extend(v.missing.iter().cloned());
             let matches =
                 |ps: &[String]| ps.iter().any(|p| principal_pattern::matches(p, &rec.arn));
@@ -259,8 +280,34 @@ impl<'p> Principals<'p> {
             .group_members
             .iter()
             .zip(&prepared.group_labels)
-            .map(|(m, l)| View::new(snap, m, false, &ctx.account, l, &prepared.index))
+            .map(|(m, l)| View::new(snap, m, false, &ctx.account, l, &prepared.index, ctx.org))
             .collect();
+        let everything = PolicyDocument {
+            version: None,
+            id: None,
+            statements: vec![Statement {
+                sid: None,
+                effect: Effect::Allow,
+                principal: None,
+                action: Scope::Only(vec!["*".to_owned()]),
+                resource: Some(Scope::Only(vec!["*".to_owned()])),
+                condition: Default::default(),
+            }],
+        };
+        if ctx.org.is_some() {
+            // The same for every principal, unless an organization policy answers by principal.
+            let mut same: Option<bool> = None;
+            for v in &mut views {
+                let full = match same {
+                    Some(f) if !ctx.org.principal_specific => f,
+                    _ => !FULL_ACCESS_PROBES
+                        .iter()
+                        .any(|a| org_denies(v, &everything, a, "*")),
+                };
+                same = Some(full);
+                v.ceiling_full = full;
+            }
+        }
         let root = format!("arn:{}:iam::{}:root", ctx.partition, ctx.account);
         let trust_admits = views
             .iter()
@@ -285,6 +332,7 @@ impl<'p> Principals<'p> {
             groups,
             trust_admits,
             rule_actions,
+            everything,
         }
     }
 
@@ -355,20 +403,61 @@ fn docs_full(
     })
 }
 
-/// The principal's policies allow every probe on `*`: the first probe's reason.
+/// Whether the organization policies alone deny `action` on `resource` to the principal: asked
+/// with an identity policy allowing everything, so only the SCPs and RCPs can say no. False
+/// without organization policies.
+fn org_denies(v: &View<'_>, everything: &PolicyDocument, action: &str, resource: &str) -> bool {
+    if !v.org.is_some() {
+        return false;
+    }
+    let answer = evaluate(
+        &Request {
+            principal_arn: &v.rec.arn,
+            principal_account: v.account,
+            action,
+            resource,
+            context: &v.context,
+            ..Default::default()
+        },
+        &Policies {
+            identity: &[("an identity policy allowing everything", everything)],
+            scps: v.org.scps,
+            rcps: v.org.rcps,
+            ..Default::default()
+        },
+    )
+    .answer;
+    matches!(answer, Answer::ExplicitDeny | Answer::ImplicitDeny)
+}
+
+/// The principal's policies allow every probe on `*`: the first probe's reason. Where only the
+/// organization policies leave a probe uncertain (a condition the sweep cannot tell, such as the
+/// requested region) while the principal's own policies allow it, it counts, and the reason says
+/// "maybe".
 fn full(v: &View<'_>, index: &DocIndex) -> Option<String> {
     let mut reason = None;
+    let mut maybe = None;
     for a in FULL_ACCESS_PROBES {
         if !v.may(index, a) {
             return None;
         }
         let e = v.ask(a, "*", None);
-        if e.answer != Answer::Allow {
-            return None;
+        match e.answer {
+            Answer::Allow => {}
+            Answer::Unknown
+                if v.org.is_some()
+                    && v.ask_with(a, "*", None, OrgGates::default()).answer == Answer::Allow =>
+            {
+                maybe.get_or_insert_with(|| e.reasons.first().cloned().unwrap_or_default());
+            }
+            _ => return None,
         }
         reason.get_or_insert_with(|| e.reasons.into_iter().next().unwrap_or_default());
     }
-    reason
+    match maybe {
+        Some(why) => Some(format!("maybe: {why}")),
+        None => reason,
+    }
 }
 
 /// One way to full access.
@@ -399,6 +488,10 @@ fn own_methods(ctx: &Ctx<'_>, p: &Principals<'_>, i: usize) -> Vec<Method> {
     let (Some(v), index) = (p.views.get(i), &p.prepared.index) else {
         return Vec::new();
     };
+    if !v.ceiling_full {
+        // The organization policies deny a probe: what it writes on itself cannot give it all.
+        return Vec::new();
+    }
     let snap = ctx.input.snapshot;
     let me = v.rec.arn.as_str();
     let mut out = Vec::new();
@@ -597,7 +690,9 @@ fn target_methods(
         let Some(trust) = &t.rec.trust else { continue };
         let admits = p.trust_admits.get(j).copied().unwrap_or(false);
         let names_it = trust_names(trust, &v.rec.arn);
-        if names_it || (admits && v.may(index, "sts:AssumeRole")) {
+        if (names_it || (admits && v.may(index, "sts:AssumeRole")))
+            && !org_denies(v, &p.everything, "sts:AssumeRole", ta)
+        {
             let trusted = v.ask("sts:AssumeRole", ta, Some(("trust policy", trust)));
             let by_trust_alone = evaluate(
                 &Request {

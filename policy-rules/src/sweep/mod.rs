@@ -10,7 +10,8 @@
 //! the per-bucket calls) and resuming a sweep are the handler's.
 //!
 //! One file per kind of finding: `standing`, `admin`, `exposure`, `unused`, `drift`; `access` is
-//! the fast "what may this principal do" the first two share; `input` parses the inputs.
+//! the fast "what may this principal do" the first two share; `input` parses the inputs;
+//! `org_policies` the SCPs and RCPs every evaluation of the sweep passes, when given.
 
 pub mod access;
 mod admin;
@@ -18,6 +19,7 @@ mod credentials;
 mod drift;
 mod exposure;
 pub mod input;
+pub mod org_policies;
 pub mod own_rules;
 mod standing;
 mod unused;
@@ -28,6 +30,7 @@ use crate::rules::{Mode, Rule, RuleSet};
 use crate::snapshot::Snapshot;
 use chrono::{DateTime, Utc};
 use input::{AccessKey, Buckets, CredentialReport, Trail};
+use org_policies::{OrgGates, OrgPolicySet};
 use serde::Serialize;
 
 pub use admin::{ESCALATION_ACTIONS, FULL_ACCESS_PROBES};
@@ -51,6 +54,10 @@ pub struct SweepInput<'a> {
     pub catalog: &'a Catalog,
     /// Warden's own EventBridge rules as read, against those it expects (`None`: not read).
     pub own_rules: Option<own_rules::OwnRulesRead<'a>>,
+    /// The SCPs and RCPs on the path to the swept account (`None`: not given; every evaluation is
+    /// then as if the account were in no organization). Given, every evaluation passes them: the
+    /// SCPs cap the account's principals, the RCPs requests to its resources.
+    pub org_policies: Option<&'a OrgPolicySet>,
 }
 
 /// How to sweep.
@@ -232,6 +239,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) options: &'a SweepOptions,
     pub(crate) account: String,
     pub(crate) partition: String,
+    /// The organization policies every evaluation passes (none: `OrgGates::default()`).
+    pub(crate) org: OrgGates<'a>,
 }
 
 impl Ctx<'_> {
@@ -284,11 +293,24 @@ pub fn sweep(input: &SweepInput<'_>, options: &SweepOptions) -> SweepReport {
             crate::arn::Arn::parse(&p.arn).map(|a| (a.partition.to_owned(), a.account.to_owned()))
         });
     let (partition, account) = arn.unwrap_or_else(|| ("aws".to_owned(), String::new()));
+    let scps = input
+        .org_policies
+        .map(|o| org_policies::named(&o.scps))
+        .unwrap_or_default();
+    let rcps = input
+        .org_policies
+        .map(|o| org_policies::named(&o.rcps))
+        .unwrap_or_default();
+    let scp_levels: Vec<&[crate::evaluate::NamedPolicy<'_>]> =
+        scps.iter().map(Vec::as_slice).collect();
+    let rcp_levels: Vec<&[crate::evaluate::NamedPolicy<'_>]> =
+        rcps.iter().map(Vec::as_slice).collect();
     let ctx = Ctx {
         input,
         options,
         account,
         partition,
+        org: OrgGates::new(input.org_policies, &scp_levels, &rcp_levels),
     };
     let mut report = SweepReport::default();
     let mut findings = Vec::new();

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::sweep::input::{parse_time, parse_trails};
+use crate::sweep::org_policies::OrgPolicySet;
 
 struct Seeded {
     snapshot: Snapshot,
@@ -42,6 +43,7 @@ fn run(s: &Seeded, options: &SweepOptions) -> SweepReport {
             rules: &s.rules,
             catalog: &s.catalog,
             own_rules: None,
+            org_policies: None,
         },
         options,
     )
@@ -249,6 +251,7 @@ fn without_a_credential_report_the_data_cannot_tell() {
             rules: &s.rules,
             catalog: &s.catalog,
             own_rules: None,
+            org_policies: None,
         },
         &SweepOptions::new(now()),
     );
@@ -279,6 +282,7 @@ fn the_real_account_dump_sweeps() {
             rules: &rules,
             catalog: &catalog,
             own_rules: None,
+            org_policies: None,
         },
         &SweepOptions::new(now()),
     );
@@ -342,6 +346,7 @@ fn drift_of_every_kind_warden_holds() {
             rules: &s.rules,
             catalog: &s.catalog,
             own_rules: None,
+            org_policies: None,
         },
         &SweepOptions::new(now()),
     );
@@ -393,7 +398,15 @@ fn the_relevant_documents_decide_as_all_the_documents_do() {
         for rec in snap.users.values().chain(snap.roles.values()) {
             let is_role = rec.arn.contains(":role/");
             let names = labels(&snap, rec);
-            let v = View::new(&snap, rec, is_role, &account, &names, &index);
+            let v = View::new(
+                &snap,
+                rec,
+                is_role,
+                &account,
+                &names,
+                &index,
+                Default::default(),
+            );
             for (ai, action) in index.interest.actions.iter().enumerate() {
                 let relevant = v.relevant(&index, ai);
                 for resource in [
@@ -476,6 +489,7 @@ fn wardens_own_rules_missing_disabled_changed_or_untargeted_are_drift_with_what_
                 expected: &own,
                 live: &rules,
             }),
+            org_policies: None,
         },
         &SweepOptions::new(now()),
     );
@@ -514,4 +528,182 @@ fn wardens_own_rules_missing_disabled_changed_or_untargeted_are_drift_with_what_
         .contains("aws events enable-rule --name warden-s3-1"));
     // A rule in force as derived is no finding.
     assert!(!own_findings.iter().any(|(_, r)| r.contains("warden-iam-1")));
+}
+
+fn run_with_org(s: &Seeded, org: Option<&OrgPolicySet>) -> SweepReport {
+    sweep(
+        &SweepInput {
+            snapshot: &s.snapshot,
+            snapshot_read_at: parse_time("2026-11-30T23:30:00Z"),
+            credential_report: Some(&s.report),
+            buckets: Some(&s.buckets),
+            trails: Some(&s.trails),
+            access_keys: None,
+            held: &s.held,
+            rules: &s.rules,
+            catalog: &s.catalog,
+            own_rules: None,
+            org_policies: org,
+        },
+        &SweepOptions::new(now()),
+    )
+}
+
+const FULL_AWS_ACCESS: &str = r#"{"name":"FullAWSAccess","policy":{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}}"#;
+
+/// Root and account levels with `FullAWSAccess`, and `extra` attached at the account.
+fn scps(management: Option<&str>, extra: &str) -> OrgPolicySet {
+    let m = management.map_or("null".to_owned(), |m| format!("\"{m}\""));
+    OrgPolicySet::parse(&format!(
+        r#"{{"management_account":{m},"scps":[[{FULL_AWS_ACCESS}],[{FULL_AWS_ACCESS}{extra}]]}}"#
+    ))
+    .unwrap()
+}
+
+fn admins(r: &SweepReport) -> Vec<(String, String)> {
+    r.findings
+        .iter()
+        .filter(|f| f.kind == Kind::EffectiveAdmin)
+        .map(|f| (f.subject().to_owned(), f.finding_type.clone()))
+        .collect()
+}
+
+#[test]
+fn scps_cap_effective_admins_except_in_the_management_account() {
+    let s = seeded();
+    let without = run_with_org(&s, None);
+    assert!(has(
+        &without,
+        Kind::EffectiveAdmin,
+        "FullAccess",
+        "user/ops-bot"
+    ));
+    assert!(has(
+        &without,
+        Kind::EffectiveAdmin,
+        "PutOrAttachOwnPolicy",
+        "user/mallory"
+    ));
+    assert!(has(
+        &without,
+        Kind::EffectiveAdmin,
+        "FullAccess",
+        "role/deployer"
+    ));
+
+    // `FullAWSAccess` at every level takes nothing away: the same admins, the evidence says the
+    // SCPs were passed.
+    let open = scps(None, "");
+    let r = run_with_org(&s, Some(&open));
+    assert_eq!(admins(&r), admins(&without));
+    let ops = r
+        .findings
+        .iter()
+        .find(|f| f.kind == Kind::EffectiveAdmin && f.subject().ends_with("user/ops-bot"))
+        .unwrap();
+    assert!(
+        ops.evidence[0].contains("within the SCPs at every level"),
+        "{:?}",
+        ops.evidence
+    );
+
+    // A Deny of everything at the account's level: AdministratorAccess is not full access, and no
+    // method of writing one's own policies (or taking over another principal) gives it: no
+    // effective admin at all.
+    let deny_all = scps(
+        None,
+        r#",{"name":"DenyAll","policy":{"Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}}"#,
+    );
+    let r = run_with_org(&s, Some(&deny_all));
+    assert_eq!(admins(&r), Vec::<(String, String)>::new());
+    // ... and no standing violation either: nothing is allowed.
+    assert!(!r.findings.iter().any(|f| f.kind == Kind::StandingViolation));
+
+    // A level whose policies allow S3 only (no Allow for the other probes): not full access.
+    let s3_only = OrgPolicySet::parse(&format!(
+        r#"{{"scps":[[{FULL_AWS_ACCESS}],[{{"name":"S3Only","policy":{{"Statement":{{"Effect":"Allow","Action":"s3:*","Resource":"*"}}}}}}]]}}"#
+    ))
+    .unwrap();
+    let r = run_with_org(&s, Some(&s3_only));
+    assert!(!has(&r, Kind::EffectiveAdmin, "FullAccess", "user/ops-bot"));
+    assert!(!has(
+        &r,
+        Kind::EffectiveAdmin,
+        "PutOrAttachOwnPolicy",
+        "user/mallory"
+    ));
+
+    // The management account's principals are not capped by SCPs: exactly the findings without.
+    let managed = scps(
+        Some("111122223333"),
+        r#",{"name":"DenyAll","policy":{"Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}}"#,
+    );
+    let r = run_with_org(&s, Some(&managed));
+    assert_eq!(r.findings, without.findings);
+}
+
+#[test]
+fn an_scp_the_sweep_cannot_decide_leaves_a_maybe_not_silence() {
+    // The common region guard: the sweep does not know the region a call will name, so the SCP
+    // may deny; AdministratorAccess is still reported, as "maybe".
+    let s = seeded();
+    let region = scps(
+        None,
+        r#",{"name":"DenyOutsideEU","policy":{"Statement":{"Effect":"Deny","NotAction":["iam:*","sts:*"],"Resource":"*","Condition":{"StringNotEquals":{"aws:RequestedRegion":["eu-west-1"]}}}}}"#,
+    );
+    let r = run_with_org(&s, Some(&region));
+    let ops = r
+        .findings
+        .iter()
+        .find(|f| f.kind == Kind::EffectiveAdmin && f.subject().ends_with("user/ops-bot"))
+        .unwrap();
+    assert_eq!(ops.finding_type, "FullAccess");
+    assert!(ops.evidence[0].contains("maybe: "), "{:?}", ops.evidence);
+}
+
+#[test]
+fn an_rcp_that_denies_a_buckets_access_removes_the_standing_violation() {
+    let mut s = seeded();
+    s.rules = RuleSet::parse(
+        "secret.toml",
+        r#"
+version = 1
+warden_principals = ["arn:*:iam::*:role/warden-*"]
+
+[allow_sets.admins]
+groups = ["Administrators"]
+
+[[rule]]
+id = "secret-reads"
+description = "reads of the secret bucket"
+allow = ["admins"]
+[rule.match]
+actions = ["s3:GetObject"]
+resources = ["arn:*:s3:::secret-data/*"]
+[rule.response]
+deny_scope = "observed"
+"#,
+    )
+    .unwrap();
+    let violation = |r: &SweepReport| {
+        r.findings
+            .iter()
+            .any(|f| f.kind == Kind::StandingViolation && f.subject().ends_with("user/ops-bot"))
+    };
+    let without = run_with_org(&s, None);
+    assert!(violation(&without), "{:?}", without.findings);
+    let rcp_full = r#"{"name":"RCPFullAWSAccess","policy":{"Statement":{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}}}"#;
+    let rcps = |management: &str| {
+        OrgPolicySet::parse(&format!(
+            r#"{{"management_account":{management},"rcps":[[{rcp_full}],[{rcp_full},{{"name":"SecretsStayIn","policy":{{"Statement":{{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::secret-data/*"}}}}}}]]}}"#
+        ))
+        .unwrap()
+    };
+    let denied = rcps("null");
+    let r = run_with_org(&s, Some(&denied));
+    assert!(!violation(&r), "{:?}", r.findings);
+    // RCPs do not apply to the management account's resources either.
+    let managed = rcps("\"111122223333\"");
+    let r = run_with_org(&s, Some(&managed));
+    assert!(violation(&r));
 }
