@@ -312,13 +312,29 @@ fn principal_match<'p>(
     principal_in(patterns, caller, event).0
 }
 
-/// Whether a principal pattern may admit the caller at all: a pattern with a wildcard account
-/// admits only principals of the account the call acted in.
-fn account_admits(pattern: &str, caller: &Caller, event: &Event<'_>) -> bool {
-    let local = event.account().is_some_and(|a| is_of_account(caller, a));
-    local
-        || crate::arn::Arn::parse(pattern)
-            .is_some_and(|a| !a.account.is_empty() && !a.account.contains(['*', '?']))
+/// Each of `patterns` that may admit the caller at all, with how it matches the caller's
+/// principal ARN (none when the caller has none). A pattern with a wildcard account admits only
+/// principals of the account the call acted in. The caller's ARN is parsed once, each pattern once.
+fn principal_matches<'p, 'c>(
+    patterns: &'p [String],
+    c: &'c Caller,
+    event: &Event<'_>,
+) -> impl Iterator<Item = (&'p String, PrincipalMatch)> + use<'p, 'c> {
+    let caller = c.principal_arn.as_deref().and_then(crate::arn::Arn::parse);
+    let local = event.account().is_some_and(|a| is_of_account(c, a));
+    let path_known = c.path_known;
+    patterns.iter().filter_map(move |p| {
+        let a = caller.as_ref()?;
+        let pattern = crate::arn::Arn::parse(p)?;
+        let admits =
+            local || (!pattern.account.is_empty() && !pattern.account.contains(['*', '?']));
+        admits.then(|| {
+            (
+                p,
+                principal_pattern::matches_parsed(&pattern, a, path_known),
+            )
+        })
+    })
 }
 
 fn applies(rule: &Rule, event: &Event<'_>, analysis: &Analysis, rules: &RuleSet) -> Applies {
@@ -502,8 +518,8 @@ fn check_allow(
                 | CallerKind::ServiceLinkedRole => &set.roles,
                 _ => &set.users,
             };
-            for p in patterns.iter().filter(|p| account_admits(p, c, event)) {
-                match principal_pattern::matches_caller(p, arn, c.path_known) {
+            for (p, matched) in principal_matches(patterns, c, event) {
+                match matched {
                     PrincipalMatch::Yes => {
                         return Allowed::Yes(format!(
                             "allow-set `{n}` holds: `{arn}` matches `{p}`"
@@ -732,12 +748,9 @@ fn principal_in<'p>(
     c: &crate::caller::Caller,
     event: &Event<'_>,
 ) -> (Option<&'p String>, Option<&'p String>) {
-    let Some(arn) = c.principal_arn.as_deref() else {
-        return (None, None);
-    };
     let mut unknown = None;
-    for p in patterns.iter().filter(|p| account_admits(p, c, event)) {
-        match principal_pattern::matches_caller(p, arn, c.path_known) {
+    for (p, matched) in principal_matches(patterns, c, event) {
+        match matched {
             PrincipalMatch::Yes => return (Some(p), None),
             PrincipalMatch::Unknown => {
                 unknown.get_or_insert(p);

@@ -189,7 +189,7 @@ pub fn analyse(event: &Event<'_>, catalog: &Catalog) -> Analysis {
 }
 
 struct Context<'e> {
-    partition: String,
+    partition: &'e str,
     region: &'e str,
     account: Option<&'e str>,
     params: Option<Json<'e>>,
@@ -229,8 +229,7 @@ pub fn map_event(event: &Event<'_>, caller: &Caller, catalog: &Catalog) -> Mappi
         .arn
         .as_deref()
         .and_then(Arn::parse)
-        .map(|a| a.partition.to_owned())
-        .unwrap_or_else(|| partition_for_region(region).to_owned());
+        .map_or_else(|| partition_for_region(region), |a| a.partition);
     // Read as `serde_json::Value` would read them, strings borrowed from the event.
     fn parse(raw: Option<crate::event::RawJson<'_>>) -> Option<Json<'_>> {
         raw.and_then(|r| Json::parse(r.get()))
@@ -431,7 +430,7 @@ fn resource_from_denial(
         match part {
             TemplatePart::Literal(l) => arn.push_str(l),
             TemplatePart::Variable(v) => match v.as_str() {
-                "Partition" => arn.push_str(&ctx.partition),
+                "Partition" => arn.push_str(ctx.partition),
                 "Region" => arn.push_str(ctx.region),
                 "Account" => arn.push_str(ctx.account?),
                 // One name only: a template with two variables of its own cannot be filled.
@@ -754,16 +753,16 @@ fn fill_template(
         match part {
             TemplatePart::Literal(l) => arn.push_str(l),
             TemplatePart::Variable(v) => match v.as_str() {
-                "Partition" => arn.push_str(&ctx.partition),
+                "Partition" => arn.push_str(ctx.partition),
                 "Region" => arn.push_str(ctx.region),
                 "Account" => arn.push_str(ctx.account?),
                 var => {
                     let with_path = var.ends_with("WithPath");
                     let base = var.strip_suffix("WithPath").unwrap_or(var);
                     let binding = catalog.binding(prefix, var);
-                    let param = binding
-                        .and_then(|b| b.param.clone())
-                        .unwrap_or_else(|| camel(base));
+                    let param: std::borrow::Cow<'_, str> = binding
+                        .and_then(|b| b.param.as_deref())
+                        .map_or_else(|| camel(base).into(), Into::into);
                     let value = param
                         .split('|')
                         .filter_map(|p| lookup(ctx.params.as_ref(), p).and_then(Json::as_str))

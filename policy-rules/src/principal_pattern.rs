@@ -45,22 +45,25 @@ pub fn matches(pattern: &str, arn: &str) -> bool {
 /// Whether `pattern` names the principal `arn`; when `path_known` is false, `arn` is the name at
 /// the root path (`…:role/NAME`) and stands for that name at any path.
 pub fn matches_caller(pattern: &str, arn: &str, path_known: bool) -> PrincipalMatch {
-    if path_known {
-        return if matches(pattern, arn) {
-            PrincipalMatch::Yes
-        } else {
-            PrincipalMatch::No
-        };
-    }
     let (Some(p), Some(a)) = (Arn::parse(pattern), Arn::parse(arn)) else {
         return PrincipalMatch::No;
     };
+    matches_parsed(&p, &a, path_known)
+}
+
+/// `matches_caller` on a pattern and an ARN already parsed, for a caller checked against many
+/// patterns (each decision checks the break-glass, Warden and allow-set patterns).
+pub fn matches_parsed(p: &Arn<'_>, a: &Arn<'_>, path_known: bool) -> PrincipalMatch {
+    let whole = || head_matches(p, a) && segments_match(p.resource, a.resource.split('/'));
+    if path_known {
+        return yes_if(whole());
+    }
     let Some((kind, name)) = a.resource.split_once('/') else {
         // `root` and other path-less principals: the ARN is the whole story.
-        return yes_if(matches(pattern, arn));
+        return yes_if(whole());
     };
     let mut p_segments = p.resource.split('/');
-    if !head_matches(&p, &a) || !p_segments.next().is_some_and(|k| segment(k, kind)) {
+    if !head_matches(p, a) || !p_segments.next().is_some_and(|k| segment(k, kind)) {
         return PrincipalMatch::No;
     }
     // The name at the root path, and below one, two and three path segments no real path spells
