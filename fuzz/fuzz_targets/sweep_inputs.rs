@@ -1,5 +1,5 @@
-//! The sweep's outside inputs on arbitrary UTF-8: the credential report CSV, the buckets file and
-//! the trails file. What parses is swept with the seeded fixture account (`fixtures/sweep/`); no
+//! The sweep's outside inputs on arbitrary UTF-8: the credential report CSV, the buckets file, the
+//! trails file and the organization policies file. What parses is swept with the seeded fixture account (`fixtures/sweep/`); no
 //! input may panic the parsers or the sweep.
 
 #![no_main]
@@ -7,6 +7,7 @@
 use libfuzzer_sys::fuzz_target;
 use policy_rules::snapshot::Snapshot;
 use policy_rules::sweep::input::{parse_time, parse_trails, Buckets, CredentialReport};
+use policy_rules::sweep::org_policies::OrgPolicySet;
 use policy_rules::sweep::{sweep, SweepInput, SweepOptions};
 use std::sync::OnceLock;
 
@@ -25,7 +26,8 @@ fuzz_target!(|data: &[u8]| {
     let report = CredentialReport::parse_csv(text, parse_time(text)).ok();
     let buckets = Buckets::parse(text).ok();
     let trails = parse_trails(text).ok();
-    if report.is_none() && buckets.is_none() && trails.is_none() {
+    let org = OrgPolicySet::parse(text).ok();
+    if report.is_none() && buckets.is_none() && trails.is_none() && org.is_none() {
         return;
     }
     let now = parse_time("2026-12-01T00:00:00Z").expect("a time");
@@ -41,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
             rules: common::default_rules(),
             catalog: common::catalog(),
             own_rules: None,
-            org_policies: None,
+            org_policies: org.as_ref(),
         },
         &SweepOptions::new(now),
     );

@@ -257,6 +257,24 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_example_reads() {
+        let readme = include_str!("../../../README.md");
+        let at = readme.find("**The organization policies file**").unwrap();
+        let block = readme[at..]
+            .split_once("```json\n")
+            .unwrap()
+            .1
+            .split_once("```")
+            .unwrap()
+            .0;
+        let set = OrgPolicySet::parse(block).unwrap();
+        assert_eq!(set.management_account.as_deref(), Some("999988887777"));
+        assert_eq!(set.scps.iter().map(Vec::len).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(set.scps[1][1].name, "DenyLeaving");
+        assert_eq!(set.rcps.len(), 1);
+    }
+
+    #[test]
     fn errors_name_the_list_the_level_and_the_policy() {
         let e = |text: &str| OrgPolicySet::parse(text).unwrap_err().to_string();
         assert!(
