@@ -1055,6 +1055,14 @@ fn sweep_with_scps_caps_admins_and_a_bad_scps_file_exits_2_naming_it() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("--account"));
+    // The help defines the file.
+    warden()
+        .args(["sweep", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--scps <FILE>"))
+        .stdout(predicate::str::contains("{\"management_account\":"))
+        .stdout(predicate::str::contains("organization policies (--scps)"));
 }
 
 #[test]

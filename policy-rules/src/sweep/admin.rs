@@ -296,8 +296,14 @@ impl<'p> Principals<'p> {
         };
         if ctx.org.is_some() {
             // The same for every principal, unless an organization policy answers by principal.
+            // Service-linked roles are not judged (and SCPs do not apply to them): not asked, so
+            // their exemption is never taken for the others'.
             let mut same: Option<bool> = None;
-            for v in &mut views {
+            for (v, _) in views
+                .iter_mut()
+                .zip(&standing)
+                .filter(|(_, s)| **s != Standing::ServiceLinked)
+            {
                 let full = match same {
                     Some(f) if !ctx.org.principal_specific => f,
                     _ => !FULL_ACCESS_PROBES

@@ -707,3 +707,73 @@ deny_scope = "observed"
     let r = run_with_org(&s, Some(&managed));
     assert!(violation(&r));
 }
+
+#[test]
+fn the_sweeps_requests_let_the_evaluator_exempt_service_linked_roles_from_scps() {
+    use crate::evaluate::{Answer, NamedPolicy};
+    use access::{labels, DocIndex, Interest, View};
+    use org_policies::{named, OrgGates};
+    let s = seeded();
+    let deny_all = scps(
+        None,
+        r#",{"name":"DenyAll","policy":{"Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}}"#,
+    );
+    let levels = named(&deny_all.scps);
+    let refs: Vec<&[NamedPolicy<'_>]> = levels.iter().map(Vec::as_slice).collect();
+    let gates = OrgGates::new(Some(&deny_all), &refs, &[]);
+    let index = DocIndex::new(
+        Interest::new(["iam:CreateUser".to_owned()]),
+        s.snapshot.managed.values(),
+    );
+    let account = s.snapshot.account().unwrap();
+    let ask = |rec: &crate::snapshot::PrincipalRecord, is_role: bool| {
+        let names = labels(&s.snapshot, rec);
+        let v = View::new(&s.snapshot, rec, is_role, &account, &names, &index, gates);
+        v.ask("iam:CreateUser", "*", None).answer
+    };
+    // Both hold AdministratorAccess: the SCP denies the user, not the service-linked role.
+    assert_eq!(
+        ask(&s.snapshot.users["ops-bot"], false),
+        Answer::ExplicitDeny
+    );
+    assert_eq!(
+        ask(&s.snapshot.roles["AWSServiceRoleForSupport"], true),
+        Answer::Allow
+    );
+}
+
+#[test]
+fn an_scp_denying_one_probe_leaves_no_way_to_full_access_whatever_the_order_of_principals() {
+    // Deny S3: no principal can have everything, so neither `AdministratorAccess` nor writing a
+    // policy on oneself (IAM is still allowed) makes an effective admin.
+    let deny_s3 = scps(
+        None,
+        r#",{"name":"DenyS3","policy":{"Statement":{"Effect":"Deny","Action":"s3:*","Resource":"*"}}}"#,
+    );
+    let mut s = seeded();
+    let without = run_with_org(&s, None);
+    assert!(has(
+        &without,
+        Kind::EffectiveAdmin,
+        "FullAccess",
+        "role/deployer"
+    ));
+    let r = run_with_org(&s, Some(&deny_s3));
+    assert_eq!(admins(&r), Vec::<(String, String)>::new());
+    // IAM writes are still allowed: the standing violations of `iam-writes` stay.
+    assert!(has(
+        &r,
+        Kind::StandingViolation,
+        "RuleViolation",
+        "user/mallory"
+    ));
+    // Roles only, the service-linked one first by name: SCPs do not apply to it, and that must
+    // not be taken for the others.
+    s.snapshot.users.clear();
+    assert_eq!(
+        s.snapshot.roles.keys().next().map(String::as_str),
+        Some("AWSServiceRoleForSupport")
+    );
+    let r = run_with_org(&s, Some(&deny_s3));
+    assert_eq!(admins(&r), Vec::<(String, String)>::new());
+}
