@@ -324,7 +324,8 @@ impl<'s> View<'s> {
     /// The principal's documents with a statement about the action of interest `ai`: the only
     /// ones that can decide it.
     // INVARIANT (relevant-decide): `evaluate` over these answers as over all the principal's
-    // documents, for every action of interest and resource (tested over the fixture accounts).
+    // documents, for every action of interest and resource, with the organization policies or
+    // without (they are passed whole; tested over the fixture accounts).
     pub(crate) fn relevant(
         &self,
         index: &DocIndex,

@@ -370,13 +370,44 @@ fn drift_of_every_kind_warden_holds() {
 
 #[test]
 fn the_relevant_documents_decide_as_all_the_documents_do() {
-    use crate::evaluate::{evaluate, Policies, Request};
+    use crate::evaluate::{evaluate, NamedPolicy, Policies, Request};
     use access::{labels, DocIndex, Interest, View};
+    use org_policies::{named, OrgGates};
     let rules = RuleSet::default_pack().unwrap();
     let catalog = Catalog::builtin().unwrap();
-    for text in [
-        include_str!("../../../fixtures/sweep/account.json"),
-        include_str!("../../../fixtures/policies/cloudsplaining_test_example-authz-details.json"),
+    // With organization policies too: they are passed whole, beside the relevant documents.
+    let org = OrgPolicySet::parse(&format!(
+        r#"{{"scps":[[{FULL_AWS_ACCESS}],[{FULL_AWS_ACCESS},{{"name":"DenyS3OutsideEU","policy":{{"Statement":{{"Effect":"Deny","Action":"s3:*","Resource":"*","Condition":{{"StringNotEquals":{{"aws:RequestedRegion":"eu-west-1"}}}}}}}}}},{{"name":"DenyKms","policy":{{"Statement":{{"Effect":"Deny","Action":"kms:*","Resource":"*"}}}}}}]],
+            "rcps":[[{{"name":"RCPFullAWSAccess","policy":{{"Statement":{{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}}}}}},{{"name":"NoMybucket","policy":{{"Statement":{{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::mybucket/*"}}}}}}]]}}"#
+    ))
+    .unwrap();
+    let (scps, rcps) = (named(&org.scps), named(&org.rcps));
+    let scp_refs: Vec<&[NamedPolicy<'_>]> = scps.iter().map(Vec::as_slice).collect();
+    let rcp_refs: Vec<&[NamedPolicy<'_>]> = rcps.iter().map(Vec::as_slice).collect();
+    let with_org = OrgGates::new(Some(&org), &scp_refs, &rcp_refs);
+    // The organization policies did decide some answers (the comparison is not vacuous).
+    let mut denied_by_org = 0;
+    for (text, gates) in [
+        (
+            include_str!("../../../fixtures/sweep/account.json"),
+            OrgGates::default(),
+        ),
+        (
+            include_str!("../../../fixtures/sweep/account.json"),
+            with_org,
+        ),
+        (
+            include_str!(
+                "../../../fixtures/policies/cloudsplaining_test_example-authz-details.json"
+            ),
+            OrgGates::default(),
+        ),
+        (
+            include_str!(
+                "../../../fixtures/policies/cloudsplaining_test_example-authz-details.json"
+            ),
+            with_org,
+        ),
     ] {
         let snap = Snapshot::parse(text).unwrap();
         let account = snap.account().unwrap();
@@ -398,15 +429,7 @@ fn the_relevant_documents_decide_as_all_the_documents_do() {
         for rec in snap.users.values().chain(snap.roles.values()) {
             let is_role = rec.arn.contains(":role/");
             let names = labels(&snap, rec);
-            let v = View::new(
-                &snap,
-                rec,
-                is_role,
-                &account,
-                &names,
-                &index,
-                Default::default(),
-            );
+            let v = View::new(&snap, rec, is_role, &account, &names, &index, gates);
             for (ai, action) in index.interest.actions.iter().enumerate() {
                 let relevant = v.relevant(&index, ai);
                 for resource in [
@@ -416,6 +439,12 @@ fn the_relevant_documents_decide_as_all_the_documents_do() {
                     "arn:aws:iam::012345678901:role/warden-x",
                 ] {
                     let all = v.ask(action, resource, None).answer;
+                    if gates.is_some()
+                        && action.starts_with("kms:")
+                        && all == crate::evaluate::Answer::ExplicitDeny
+                    {
+                        denied_by_org += 1;
+                    }
                     let some = evaluate(
                         &Request {
                             principal_arn: &rec.arn,
@@ -429,15 +458,24 @@ fn the_relevant_documents_decide_as_all_the_documents_do() {
                             identity: &relevant,
                             boundary: v.boundary,
                             resource: None,
+                            scps: gates.scps,
+                            rcps: gates.rcps,
                             ..Default::default()
                         },
                     )
                     .answer;
-                    assert_eq!(all, some, "{} {action} {resource}", rec.arn);
+                    assert_eq!(
+                        all,
+                        some,
+                        "{} {action} {resource} (organization policies: {})",
+                        rec.arn,
+                        gates.is_some()
+                    );
                 }
             }
         }
     }
+    assert!(denied_by_org > 0);
 }
 
 #[test]
