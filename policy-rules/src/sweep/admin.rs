@@ -295,9 +295,11 @@ impl<'p> Principals<'p> {
             }],
         };
         if ctx.org.is_some() {
-            // The same for every principal, unless an organization policy answers by principal.
-            // Service-linked roles are not judged (and SCPs do not apply to them): not asked, so
-            // their exemption is never taken for the others'.
+            // INVARIANT (org-ceiling-shared): unless an organization policy answers by principal,
+            // the ceiling is the same for every judged principal of the account, so it is asked
+            // once. Service-linked roles are not judged (and SCPs do not apply to them): not
+            // asked, so their exemption is never taken for the others' (tested: roles only, the
+            // service-linked role first).
             let mut same: Option<bool> = None;
             for (v, _) in views
                 .iter_mut()
@@ -380,7 +382,9 @@ fn member(ctx: &Ctx<'_>, set: &AllowSet, v: &View<'_>) -> Option<String> {
         .then(|| format!("allow-set `{n}`: account `{}`", ctx.account))
 }
 
-/// Whether the documents alone allow every probe on `*`.
+/// Whether the documents alone allow every probe on `*`. Without the organization policies, on
+/// purpose: it asks what a document would give, and the methods it serves count only where the
+/// organization policies leave room for full access (`View::ceiling_full`).
 fn docs_full(
     docs: &[(&str, &PolicyDocument)],
     boundary: Option<&PolicyDocument>,
@@ -700,6 +704,8 @@ fn target_methods(
             && !org_denies(v, &p.everything, "sts:AssumeRole", ta)
         {
             let trusted = v.ask("sts:AssumeRole", ta, Some(("trust policy", trust)));
+            // Whether the trust policy itself admits it: without the organization policies, which
+            // `org_denies` above has asked about the step.
             let by_trust_alone = evaluate(
                 &Request {
                     principal_arn: &v.rec.arn,
