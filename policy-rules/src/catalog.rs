@@ -104,23 +104,27 @@ pub struct Binding {
     pub arn_response: Option<String>,
 }
 
+/// The catalog's maps: read for every event, keyed by names from the catalog itself (a lookup
+/// cannot make a map of fixed keys slower), so hashed with foldhash rather than SipHash.
+type Map<V> = HashMap<String, V, foldhash::fast::RandomState>;
+
 #[derive(Debug)]
 struct Service {
-    actions: HashMap<String, ActionInfo>,
-    resource_types: HashMap<String, Vec<TemplatePart>>,
+    actions: Map<ActionInfo>,
+    resource_types: Map<Vec<TemplatePart>>,
 }
 
 /// The loaded, indexed catalog.
 #[derive(Debug)]
 pub struct Catalog {
-    services: HashMap<String, Service>,
-    by_source: HashMap<String, String>,
-    aliases: HashMap<String, Vec<String>>,
-    extras: HashMap<String, Vec<Extra>>,
-    bindings: HashMap<String, Binding>,
+    services: Map<Service>,
+    by_source: Map<String>,
+    aliases: Map<Vec<String>>,
+    extras: Map<Vec<Extra>>,
+    bindings: Map<Binding>,
     /// Per service, the event names the event map spells out (aliases and extras), as AWS spells
     /// them: CloudTrail and EventBridge match event names case-sensitively.
-    named_events: HashMap<String, Vec<String>>,
+    named_events: Map<Vec<String>>,
 }
 
 /// A catalog file that does not load.
@@ -279,7 +283,7 @@ impl Catalog {
         default_sources: &HashMap<String, String>,
     ) -> Result<Self, CatalogError> {
         let with_defaults = !default_sources.is_empty();
-        let mut loaded = HashMap::new();
+        let mut loaded = Map::default();
         for (prefix, service) in services {
             let RawService {
                 actions: raw,
@@ -318,7 +322,7 @@ impl Catalog {
         }
         let map: RawEventMap =
             toml::from_str(event_map).map_err(|e| invalid("event-map.toml", e))?;
-        let mut by_source = HashMap::new();
+        let mut by_source = Map::default();
         for (prefix, s) in &map.services {
             if !loaded.contains_key(prefix) {
                 return Err(invalid(
@@ -341,7 +345,7 @@ impl Catalog {
                 by_source.entry(source).or_insert_with(|| prefix.clone());
             }
         }
-        let mut named_events: HashMap<String, Vec<String>> = HashMap::new();
+        let mut named_events: Map<Vec<String>> = Map::default();
         for key in map.aliases.keys().chain(map.extra.iter().map(|e| &e.event)) {
             if let Some((prefix, name)) = key.split_once(':') {
                 named_events
@@ -355,7 +359,7 @@ impl Catalog {
             .into_iter()
             .map(|(k, v)| (k.to_ascii_lowercase(), v))
             .collect();
-        let mut extras: HashMap<String, Vec<Extra>> = HashMap::new();
+        let mut extras: Map<Vec<Extra>> = Map::default();
         for e in map.extra {
             extras
                 .entry(e.event.to_ascii_lowercase())
@@ -367,7 +371,7 @@ impl Catalog {
             by_source,
             aliases,
             extras,
-            bindings: map.bindings,
+            bindings: map.bindings.into_iter().collect(),
             named_events,
         };
         // Every alias and extra must name an action the catalog knows: a typo must not silently map

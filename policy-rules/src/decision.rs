@@ -97,6 +97,10 @@ pub struct Decision {
     pub also_broken: Vec<String>,
 }
 
+/// How the reason ends that says an allow-set could not be checked because the caller's groups
+/// are unknown (a replay counts those alerts, and tells how to give the groups).
+pub const GROUPS_UNKNOWN: &str = "are unknown (give them with --groups)";
+
 /// What is known about the caller beyond the event.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CallerFacts<'a> {
@@ -502,7 +506,7 @@ fn check_allow(
                 (true, None) => {
                     cannot_tell.get_or_insert_with(|| {
                         format!(
-                            "cannot tell whether allow-set `{n}` holds: the groups of `{}` are unknown (give them with --groups)",
+                            "cannot tell whether allow-set `{n}` holds: the groups of `{}` {GROUPS_UNKNOWN}",
                             c.name.as_deref().unwrap_or("?")
                         )
                     });

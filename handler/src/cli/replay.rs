@@ -7,12 +7,11 @@
 use crate::cli::account_scope::ScopedMemberships;
 use crate::cli::input::{DocLocation, DocumentReader};
 use policy_rules::catalog::Catalog;
-use policy_rules::decision::{decide, triage, CallerFacts, Decision, Verdict};
+use policy_rules::decision::{decide, triage, CallerFacts, Decision, Verdict, GROUPS_UNKNOWN};
 use policy_rules::event::{parse_document, Event};
 use policy_rules::mapping::{analyse, Analysis};
 use policy_rules::rules::RuleSet;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -164,30 +163,9 @@ struct TriageMemo {
     entries: usize,
 }
 
-type MemoMap<V> = HashMap<String, V, BuildHasherDefault<MemoHasher>>;
-
-/// A multiply-rotate hash (FxHash's) for the memo's short keys, several times cheaper than SipHash.
-/// It does not resist chosen collisions; the memo's size limit bounds what hostile input could cost.
-#[derive(Default)]
-struct MemoHasher(u64);
-
-impl Hasher for MemoHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let word = u64::from_le_bytes(<[u8; 8]>::try_from(c).unwrap_or_default());
-            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
+/// The memo's keys are short, so it hashes with foldhash, several times cheaper than SipHash. That
+/// hash does not resist chosen collisions; the memo's size limit bounds what hostile input could cost.
+type MemoMap<V> = HashMap<String, V, foldhash::fast::RandomState>;
 
 /// Kinds of event remembered at most, so hostile input cannot grow the memo without bound.
 const TRIAGE_MEMO_LIMIT: usize = 4096;
@@ -318,10 +296,7 @@ fn tally(summary: &mut Summary, analysis: &Analysis, decision: &Decision) {
             }
         }
         if decision.verdict == Verdict::Alert
-            && decision
-                .reasons
-                .iter()
-                .any(|r| r.contains("are unknown (give them with --groups)"))
+            && decision.reasons.iter().any(|r| r.ends_with(GROUPS_UNKNOWN))
         {
             summary.groups_unknown += 1;
         }
