@@ -11,6 +11,7 @@ use crate::connectors::Connectors;
 use crate::enforce::catch_up::Routes;
 use crate::enforce::config::Config;
 use crate::enforce::flow::{system_clock, AccountReader, Faults, Flow};
+use crate::enforce::history::Regions;
 use crate::enforce::watch::Watch;
 use crate::stores::dynamo::{
     DynamoEvidence, DynamoHoldings, DynamoLedger, DynamoModel, DynamoOutbox, EvidenceMirror,
@@ -136,12 +137,20 @@ pub fn build_flow(
     })
 }
 
-/// What the scheduled watch over the pipeline needs besides the flow: the event history and the
-/// routed events for its catch-up, and the queue it sends to (the intake, else the work queue).
+/// The regions whose event history the catch-up reads: the main one ([`Clients::main_region`])
+/// and `WARDEN_REGIONS`.
+pub fn covered_regions(config: &Config, clients: &Clients) -> Regions {
+    Regions::new(&clients.main_region(), &config.regions)
+}
+
+/// What the scheduled watch over the pipeline needs besides the flow: the event history (of every
+/// region in `regions`) and the routed events for its catch-up, and the queue it sends to (the
+/// intake, else the work queue).
 pub struct WatchTick<'a> {
     pub flow: &'a Flow,
     pub clients: &'a Clients,
     pub history: &'a dyn crate::enforce::history::EventHistory,
+    pub regions: &'a Regions,
     pub catch_up_queue: Option<&'a str>,
     pub routes: Option<&'a Routes>,
 }
@@ -164,6 +173,7 @@ impl WatchTick<'_> {
                 intake_url: queue,
                 group_id: crate::stores::init::MESSAGE_GROUP_ID,
                 routes,
+                regions: self.regions,
                 watch: Some(store.as_ref()),
                 now: (self.flow.clock)(),
                 deadline,

@@ -298,11 +298,13 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
         Command::CatchUp {
             since,
             until,
+            regions,
             format,
         } => {
             block_on(warden_handler::cli::catch_up::run(
                 &since,
                 until.as_deref(),
+                &regions,
                 format == Format::Json,
                 out,
             ))?;

@@ -1163,4 +1163,24 @@ fn catch_up_checks_its_window_before_it_asks_aws_and_documents_its_exit_codes() 
         .assert()
         .code(2)
         .stderr(predicate::str::contains("is not before `--until`"));
+    warden()
+        .args([
+            "catch-up",
+            "--since",
+            "1h",
+            "--region",
+            "eu-west-1",
+            "--region",
+            "Europe",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--region: `Europe` is not an AWS region name",
+        ));
+    warden()
+        .args(["catch-up", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--region <REGION>"));
 }

@@ -13,11 +13,17 @@
 use aws_sdk_cloudtrail::types::LookupAttributeKey;
 use aws_sdk_cloudtrail::Client;
 use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::DateTime;
 use serde_json::json;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use warden_handler::aws::{Clients, RateLimits, RetryPolicy};
 use warden_handler::enforce::history::EventHistory;
@@ -27,6 +33,33 @@ const START: i64 = 1_800_000_000;
 const END: i64 = START + 3600;
 
 fn clients(rules: &[&Rule]) -> Clients {
+    clients_with(rules, None)
+}
+
+/// The URI of every request sent (its host names the region's endpoint).
+#[derive(Debug, Clone, Default)]
+struct Sent(Arc<Mutex<Vec<String>>>);
+
+impl Intercept for Sent {
+    fn name(&self) -> &'static str {
+        "sent"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0
+            .lock()
+            .unwrap()
+            .push(context.request().uri().to_owned());
+        Ok(())
+    }
+}
+
+fn clients_with(rules: &[&Rule], sent: Option<Sent>) -> Clients {
     let conf = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
@@ -51,6 +84,7 @@ fn clients(rules: &[&Rule]) -> Clients {
             .retry_config(aws_sdk_cloudtrail::config::retry::RetryConfig::disabled())
             .http_client(create_mock_http_client())
             .interceptor(interceptor)
+            .interceptor(sent.unwrap_or_default())
             .build(),
     );
     clients
@@ -124,7 +158,7 @@ async fn pages_are_followed_by_next_token_for_one_source_and_window() {
     let history =
         CloudTrailHistory::with_interval(clients(&[&first, &second]), Duration::from_millis(1));
     let got = history
-        .lookup("iam.amazonaws.com", START, END)
+        .lookup("us-east-1", "iam.amazonaws.com", START, END)
         .await
         .unwrap();
     assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
@@ -162,7 +196,7 @@ async fn throttling_is_retried_and_every_attempt_is_paced() {
     let history = CloudTrailHistory::with_interval(clients(&[&rule]), interval);
     let started = Instant::now();
     let got = history
-        .lookup("iam.amazonaws.com", START, END)
+        .lookup("us-east-1", "iam.amazonaws.com", START, END)
         .await
         .unwrap();
     let took = started.elapsed();
@@ -192,10 +226,76 @@ async fn throttling_that_does_not_stop_is_an_error_that_can_be_retried() {
         .build();
     let history = CloudTrailHistory::with_interval(clients(&[&rule]), Duration::from_millis(1));
     let err = history
-        .lookup("iam.amazonaws.com", START, END)
+        .lookup("us-east-1", "iam.amazonaws.com", START, END)
         .await
         .unwrap_err();
     assert!(err.is_retryable(), "{err}");
     assert_eq!(err.code.as_deref(), Some("ThrottlingException"));
     assert_eq!(err.attempts, 4);
+}
+
+#[tokio::test]
+async fn each_region_is_asked_at_its_own_endpoint_and_paced_on_its_own() {
+    let rule = mock!(Client::lookup_events)
+        .match_requests(|r| r.next_token().is_none())
+        .sequence()
+        .http_response(|| answer(200, json!({"Events": []})))
+        .repeatedly()
+        .build();
+    let sent = Sent::default();
+    let interval = Duration::from_millis(300);
+    let history =
+        CloudTrailHistory::with_interval(clients_with(&[&rule], Some(sent.clone())), interval);
+    // The main region's client is the configured one; another region's is built with its region.
+    assert_eq!(
+        history
+            .client_for("eu-west-1")
+            .config()
+            .region()
+            .map(|r| r.as_ref()),
+        Some("eu-west-1")
+    );
+    assert_eq!(
+        history
+            .client_for("us-east-1")
+            .config()
+            .region()
+            .map(|r| r.as_ref()),
+        Some("us-east-1")
+    );
+    let started = Instant::now();
+    for region in ["us-east-1", "eu-west-1", "us-east-1", "eu-west-1"] {
+        let got = history
+            .lookup(region, "s3.amazonaws.com", START, END)
+            .await
+            .unwrap();
+        assert_eq!(got.requests, 1);
+    }
+    let took = started.elapsed();
+    assert_eq!(rule.num_calls(), 4);
+    let hosts: Vec<String> = sent
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|u| u.split('/').nth(2).unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        hosts,
+        [
+            "cloudtrail.us-east-1.amazonaws.com",
+            "cloudtrail.eu-west-1.amazonaws.com",
+            "cloudtrail.us-east-1.amazonaws.com",
+            "cloudtrail.eu-west-1.amazonaws.com",
+        ]
+    );
+    // Two requests in each region: each region's second waits one interval for its own limiter,
+    // not for the other region's (one limiter for both would take three intervals).
+    assert!(took >= interval, "{took:?}");
+    assert!(took < interval * 3, "{took:?}");
+    assert!(
+        history.pacing().contains("in each region"),
+        "{}",
+        history.pacing()
+    );
 }

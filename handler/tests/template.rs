@@ -1066,3 +1066,27 @@ fn the_queues_admit_only_the_function_its_rules_and_the_break_glass_principals()
         }
     }
 }
+
+#[test]
+fn the_regions_parameter_tells_the_function_which_regions_history_to_read() {
+    let env = |stack: &Stack| {
+        let v = stack.prop("Function", "Environment")["Variables"]["WARDEN_REGIONS"].clone();
+        let vars = BTreeMap::from([("WARDEN_REGIONS".to_owned(), v.as_str().unwrap().to_owned())]);
+        warden_handler::enforce::config::Config::from_vars(&vars)
+            .unwrap()
+            .regions
+    };
+    // By default the main region only (the function always reads its own region's).
+    let stack = load("warden.yaml", &[("CodeBucket", json!("code"))]);
+    assert!(env(&stack).is_empty());
+    assert!(!stack.condition("HasRegions"));
+    let stack = load(
+        "warden.yaml",
+        &[
+            ("CodeBucket", json!("code")),
+            ("Regions", json!(["eu-west-1", "ap-south-2"])),
+        ],
+    );
+    assert_eq!(env(&stack), ["eu-west-1", "ap-south-2"]);
+    assert!(stack.condition("HasRegions"));
+}

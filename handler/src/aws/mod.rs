@@ -533,6 +533,16 @@ impl Clients {
         }
     }
 
+    /// The main region: the configured one (`AWS_REGION`), where the main stack, its queues and
+    /// its state table are; `us-east-1` (where the main stack belongs) when none is configured, as
+    /// no call can be made then anyway.
+    pub fn main_region(&self) -> String {
+        self.dynamodb
+            .config()
+            .region()
+            .map_or_else(|| "us-east-1".to_owned(), ToString::to_string)
+    }
+
     /// The S3 client of `bucket`'s own region (`s3_regions`). The region is asked once with
     /// `GetBucketLocation` when no `ListBuckets` told it; when that fails (no such bucket, no
     /// permission), the configured region's client is returned and the bucket call itself reports

@@ -19,11 +19,14 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use std::time::Duration;
-use warden_handler::assembly::{build_flow, guarded_account, init_logging, routes, WatchTick};
+use warden_handler::assembly::{
+    build_flow, covered_regions, guarded_account, init_logging, routes, WatchTick,
+};
 use warden_handler::aws::Clients;
 use warden_handler::enforce::catch_up::Routes;
 use warden_handler::enforce::config::Config;
 use warden_handler::enforce::flow::Flow;
+use warden_handler::enforce::history::Regions;
 use warden_handler::enforce::queue::{
     forward_batch, is_queue, process_batch, BatchOutcome, QueueMessage, SqsDeadLetters,
 };
@@ -41,6 +44,8 @@ struct App {
     /// CloudTrail event history and the routed events, for the tick's catch-up, and the queue it
     /// sends to: the intake, else the work queue (where the rules deliver without one).
     history: CloudTrailHistory,
+    /// The regions whose history the catch-up reads (the main one and `WARDEN_REGIONS`).
+    regions: Regions,
     catch_up_queue: Option<String>,
     routes: Option<Routes>,
     checkpoints: DynamoCheckpoints,
@@ -66,6 +71,7 @@ async fn watch_tick(app: &App, deadline_ms: u64) -> Value {
         flow: &app.flow,
         clients: &app.clients,
         history: &app.history,
+        regions: &app.regions,
         catch_up_queue: app.catch_up_queue.as_deref(),
         routes: app.routes.as_ref(),
     }
@@ -168,6 +174,7 @@ async fn main() -> Result<(), Error> {
         },
         alert_window: config.alert_window_seconds,
         history: CloudTrailHistory::new(clients.clone()),
+        regions: covered_regions(&config, &clients),
         catch_up_queue: config
             .intake_queue_url
             .clone()

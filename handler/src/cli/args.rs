@@ -452,11 +452,12 @@ pub enum Command {
         once: bool,
     },
     /// Fill a gap from CloudTrail event history: look up the management events of every source
-    /// the rules route (and IAM, S3, STS, CloudTrail) from --since to --until, and send those the
-    /// EventBridge rules would have delivered to the intake queue, wrapped as EventBridge wraps
-    /// them. The ledger makes events Warden already handled free. Prints, per source, the events
-    /// looked up, sent and not routed, the first and last time sent, and the pacing (LookupEvents:
-    /// 2 requests/s per account and region). The history holds 90 days of management events
+    /// the rules route (and IAM, S3, STS, CloudTrail) from --since to --until in every covered
+    /// region's history, and send those the EventBridge rules would have delivered to the intake
+    /// queue, wrapped as EventBridge wraps them. The ledger makes events Warden already handled
+    /// free. Prints, per region and source, the events looked up, sent and not routed, the first
+    /// and last time sent, and the pacing (LookupEvents: 2 requests/s per account and region,
+    /// each region paced on its own). The history holds 90 days of management events
     /// only: S3 data events (object-level calls) are never in it.
     #[command(name = "catch-up", after_help = CATCH_UP_EXIT_CODES)]
     CatchUp {
@@ -466,6 +467,10 @@ pub enum Command {
         /// End (default: now), as --since.
         #[arg(long, value_name = "TIME")]
         until: Option<String>,
+        /// Read this region's event history (repeatable; default: every covered region, the
+        /// main one and WARDEN_REGIONS). IAM, a global service, is read in the main region only.
+        #[arg(long = "region", value_name = "REGION")]
+        regions: Vec<String>,
         /// `text`: a table for people; `json`: one JSON object.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,

@@ -1,14 +1,15 @@
-//! `warden catch-up --since TIME [--until TIME]`: the catch-up from CloudTrail event history
-//! (`enforce::catch_up`) run by hand, for a gap Warden may have missed. It sends the events the
-//! rules route to the intake queue (the work queue when there is none), moves the checkpoint, and
-//! prints what it sent: per source the events looked up, sent and not routed, the first and last
-//! time sent, then the requests and how they were paced.
+//! `warden catch-up --since TIME [--until TIME] [--region R]…`: the catch-up from CloudTrail event
+//! history (`enforce::catch_up`) run by hand, for a gap Warden may have missed, in every covered
+//! region (the main one and `WARDEN_REGIONS`) or the regions asked. It sends the events the rules
+//! route to the intake queue (the work queue when there is none), moves the checkpoints, and
+//! prints what it sent: per region and source the events looked up, sent and not routed, the
+//! first and last time sent, then the requests and how they were paced.
 
-use crate::assembly::routes;
+use crate::assembly::{covered_regions, routes};
 use crate::aws::Clients;
 use crate::cli::aws_setup::sdk_config;
-use crate::enforce::catch_up::{windows_between, CatchUp, CatchUpError, CatchUpReport};
-use crate::enforce::config::Config;
+use crate::enforce::catch_up::{lookups, windows_between, CatchUp, CatchUpError, CatchUpReport};
+use crate::enforce::config::{is_region_name, Config};
 use crate::enforce::flow::{iso, system_clock};
 use crate::enforce::history::HISTORY_DAYS;
 use crate::enforce::watch::epoch;
@@ -41,9 +42,18 @@ pub fn parse_time(text: &str, now: i64) -> Result<i64, String> {
     }
 }
 
-/// The catch-up by hand, from `since` to `until` (default now); the report is written to `out`
-/// (`json`: one object), notes to stderr.
-pub async fn run(since: &str, until: Option<&str>, json: bool, out: &mut dyn Write) -> Result<()> {
+/// The catch-up by hand, from `since` to `until` (default now), in `regions` (none: every covered
+/// region); the report is written to `out` (`json`: one object), notes to stderr.
+pub async fn run(
+    since: &str,
+    until: Option<&str>,
+    regions: &[String],
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    if let Some(bad) = regions.iter().find(|r| !is_region_name(r)) {
+        anyhow::bail!("--region: `{bad}` is not an AWS region name (such as `eu-west-1`)");
+    }
     let now = (system_clock())();
     let mut since = parse_time(since, now)
         .map_err(anyhow::Error::msg)
@@ -75,6 +85,12 @@ pub async fn run(since: &str, until: Option<&str>, json: bool, out: &mut dyn Wri
         .or(config.queue_url.as_deref())
         .context("`WARDEN_INTAKE_QUEUE_URL` (or `WARDEN_QUEUE_URL`): not set; the catch-up sends events there")?;
     let routes = routes(&config)?;
+    let covered = covered_regions(&config, &clients);
+    let covered = if regions.is_empty() {
+        covered
+    } else {
+        covered.only(regions)
+    };
     let history = CloudTrailHistory::new(clients.clone());
     let watch = DynamoWatch::new(clients.clone(), config.state_table.clone());
     let catch_up = CatchUp {
@@ -83,12 +99,13 @@ pub async fn run(since: &str, until: Option<&str>, json: bool, out: &mut dyn Wri
         intake_url: intake,
         group_id: MESSAGE_GROUP_ID,
         routes: &routes,
+        regions: &covered,
         watch: Some(&watch),
         now,
         deadline: None,
     };
-    let windows = windows_between(&routes.sources(), since, until);
-    tracing::info!(since = %iso(since), until = %iso(until), sources = windows.len(), intake, "catching up");
+    let windows = windows_between(&lookups(&routes, &covered), since, until);
+    tracing::info!(since = %iso(since), until = %iso(until), regions = %covered.covered.join(","), windows = windows.len(), intake, "catching up");
     let report = catch_up.run(&windows).await?;
     render(&report, since, until, intake, json, out)?;
     Ok(())
@@ -121,13 +138,14 @@ pub fn render(
     )?;
     writeln!(
         out,
-        "{:<28} {:>9} {:>6} {:>10}  {:<20}  {:<20}",
-        "source", "looked up", "sent", "not routed", "first sent", "last sent"
+        "{:<15} {:<28} {:>9} {:>6} {:>10}  {:<20}  {:<20}",
+        "region", "source", "looked up", "sent", "not routed", "first sent", "last sent"
     )?;
     for s in &report.sources {
         writeln!(
             out,
-            "{:<28} {:>9} {:>6} {:>10}  {:<20}  {:<20}",
+            "{:<15} {:<28} {:>9} {:>6} {:>10}  {:<20}  {:<20}",
+            s.region,
             s.source,
             s.looked_up,
             s.sent,

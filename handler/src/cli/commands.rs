@@ -127,6 +127,7 @@ async fn ticks(
     config: &Config,
 ) -> std::convert::Infallible {
     let history = crate::stores::event_history::CloudTrailHistory::new(clients.clone());
+    let regions = crate::assembly::covered_regions(config, clients);
     let routes = match crate::assembly::routes(config) {
         Ok(r) => Some(r),
         Err(e) => {
@@ -145,6 +146,7 @@ async fn ticks(
             flow,
             clients,
             history: &history,
+            regions: &regions,
             catch_up_queue: queue.as_deref(),
             routes: routes.as_ref(),
         }

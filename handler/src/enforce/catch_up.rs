@@ -1,23 +1,25 @@
 //! The catch-up: after an outage (the function throttled, the trail stopped, a rule disabled, the
 //! queue stuck), Warden fills the gap from the CloudTrail event history ([`EventHistory`]): per
-//! event source, from the checkpoint less an overlap (or from a time given by hand), it looks up
-//! the events, keeps those the EventBridge rules would have delivered ([`Routes`], read from the
+//! region and event source (every covered region's history, a global source's only in the main
+//! region: [`lookups`]), from that region's checkpoint of the source less an overlap (or from a
+//! time given by hand), it looks up the events, keeps those the EventBridge rules would have delivered ([`Routes`], read from the
 //! same patterns `warden init` and the template use), wraps each exactly as EventBridge wraps a
 //! CloudTrail event, and sends it to the intake queue the rules deliver to, in the rules' one
 //! message group and with the deduplication id the forwarder gives it (the CloudTrail `eventID`).
 //! From there it goes the way every event goes (forwarder, lane, flow), and the ledger's claim of
 //! the `eventID` makes the overlap, and any event the live path did deliver, free.
 //!
-//! Windows are looked up an hour at a time, oldest first and every source in step, and the
-//! checkpoint of a source is moved to the end of each hour once its events are on the queue, so a
-//! catch-up stopped by its deadline (the Lambda's) goes on from there next time.
+//! Windows are looked up an hour at a time, oldest first and every region and source in step, and
+//! the checkpoint of a source in a region is moved to the end of each hour once its events are on
+//! the queue, so a catch-up stopped by its deadline (the Lambda's) goes on from there next time,
+//! and a gap in one region is filled whatever another region's checkpoint says.
 //!
 //! Not here: deciding when to catch up (`watch.rs`), the SDK adapter of the history
 //! (`stores/event_history.rs`).
 
 use crate::aws::{AwsError, Clients};
 use crate::enforce::flow::iso;
-use crate::enforce::history::{EventHistory, HistoryEvent, HISTORY_DAYS};
+use crate::enforce::history::{EventHistory, HistoryEvent, RegionSource, Regions, HISTORY_DAYS};
 use crate::enforce::ports::StoreError;
 use crate::enforce::watch::{epoch, WatchState, WatchStore};
 use policy_rules::lane::lane_of;
@@ -33,7 +35,8 @@ pub const OVERLAP_SECONDS: i64 = 20 * 60;
 /// The window looked up at a time, per source.
 pub const CHUNK_SECONDS: i64 = 3600;
 
-/// The event sources always looked up, besides those the rules route.
+/// The event sources always looked up, besides those the rules route (in which regions:
+/// [`lookups`]).
 pub const BASE_SOURCES: [&str; 4] = [
     "iam.amazonaws.com",
     "s3.amazonaws.com",
@@ -44,8 +47,11 @@ pub const BASE_SOURCES: [&str; 4] = [
 /// Why a catch-up stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum CatchUpError {
-    #[error("while looking up `{source_name}` events from {start} to {end}: {error}")]
+    #[error(
+        "while looking up `{source_name}` events in `{region}` from {start} to {end}: {error}"
+    )]
     Lookup {
+        region: String,
         source_name: String,
         start: String,
         end: String,
@@ -111,30 +117,45 @@ impl Routes {
     }
 }
 
-/// One source's window, epoch seconds.
+/// One source's window in one region's history, epoch seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Window {
+    pub region: String,
     pub source: String,
     pub start: i64,
     pub end: i64,
 }
 
-/// The windows from the checkpoint to `now`: per source, from its checkpoint (a source with none
-/// starts at the oldest checkpoint of the others) less [`OVERLAP_SECONDS`], never before the
-/// history's 90 days. Empty when there is no checkpoint at all.
-pub fn windows_from_checkpoint(state: &WatchState, sources: &[String], now: i64) -> Vec<Window> {
-    let oldest = state.checkpoint.values().filter_map(|t| epoch(t)).min();
+/// The windows from the checkpoint to `now`, per region and source of `lookups`: from that
+/// region's checkpoint of the source (none: the oldest checkpoint of the region's other sources,
+/// else the oldest of every region, for a region newly covered) less [`OVERLAP_SECONDS`], never
+/// before the history's 90 days. Empty when there is no checkpoint at all.
+pub fn windows_from_checkpoint(
+    state: &WatchState,
+    lookups: &[RegionSource],
+    now: i64,
+) -> Vec<Window> {
+    let oldest = state.times().min();
+    let oldest_in = |region: &str| {
+        state
+            .checkpoint
+            .get(region)?
+            .values()
+            .filter_map(|t| epoch(t))
+            .min()
+    };
     let floor = now - HISTORY_DAYS * 86_400 + 60;
-    sources
+    lookups
         .iter()
-        .filter_map(|source| {
+        .filter_map(|l| {
             let from = state
-                .checkpoint
-                .get(source)
-                .and_then(|t| epoch(t))
+                .of(&l.region, &l.source)
+                .and_then(epoch)
+                .or_else(|| oldest_in(&l.region))
                 .or(oldest)?;
             Some(Window {
-                source: source.clone(),
+                region: l.region.clone(),
+                source: l.source.clone(),
                 start: (from - OVERLAP_SECONDS).max(floor),
                 end: now,
             })
@@ -143,16 +164,25 @@ pub fn windows_from_checkpoint(state: &WatchState, sources: &[String], now: i64)
         .collect()
 }
 
-/// The windows of a catch-up by hand: every source from `since` to `until`.
-pub fn windows_between(sources: &[String], since: i64, until: i64) -> Vec<Window> {
-    sources
+/// The windows of a catch-up by hand: every region and source of `lookups` from `since` to
+/// `until`.
+pub fn windows_between(lookups: &[RegionSource], since: i64, until: i64) -> Vec<Window> {
+    lookups
         .iter()
-        .map(|source| Window {
-            source: source.clone(),
+        .map(|l| Window {
+            region: l.region.clone(),
+            source: l.source.clone(),
             start: since,
             end: until,
         })
         .collect()
+}
+
+/// What to look up: the routes' sources in the regions' histories ([`history::lookups`]).
+///
+/// [`history::lookups`]: crate::enforce::history::lookups
+pub fn lookups(routes: &Routes, regions: &Regions) -> Vec<RegionSource> {
+    crate::enforce::history::lookups(&routes.sources(), regions)
 }
 
 /// The EventBridge event for a CloudTrail record, as EventBridge delivers it ("AWS service event
@@ -225,9 +255,11 @@ fn uuid_of(event_id: &str) -> String {
     )
 }
 
-/// What the catch-up did for one source.
+/// What the catch-up did for one source in one region.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SourceReport {
+    /// The region whose history was read.
+    pub region: String,
     pub source: String,
     /// Events the history returned.
     pub looked_up: usize,
@@ -242,7 +274,7 @@ pub struct SourceReport {
     pub last: Option<String>,
     /// `LookupEvents` requests, retries included.
     pub requests: u32,
-    /// The time up to which this source was looked up.
+    /// The time up to which this source was looked up in this region.
     pub covered_until: Option<String>,
 }
 
@@ -274,6 +306,9 @@ pub struct CatchUp<'a> {
     /// The message group the rules' FIFO target uses (`stores::init::MESSAGE_GROUP_ID`).
     pub group_id: &'a str,
     pub routes: &'a Routes,
+    /// The regions whose history is read (the tick's windows come from them; a catch-up by hand
+    /// gives its own windows).
+    pub regions: &'a Regions,
     /// Where the checkpoint is kept; `None` leaves it alone.
     pub watch: Option<&'a dyn WatchStore>,
     /// Epoch seconds.
@@ -283,14 +318,15 @@ pub struct CatchUp<'a> {
 }
 
 impl CatchUp<'_> {
-    /// Looks up every window, an hour at a time, oldest first, every source in step, and sends
-    /// what the rules route to the intake queue.
+    /// Looks up every window, an hour at a time, oldest first, every region and source in step,
+    /// and sends what the rules route to the intake queue.
     pub async fn run(&self, windows: &[Window]) -> Result<CatchUpReport, CatchUpError> {
         let started = std::time::Instant::now();
         let mut report = CatchUpReport {
             sources: windows
                 .iter()
                 .map(|w| SourceReport {
+                    region: w.region.clone(),
                     source: w.source.clone(),
                     ..SourceReport::default()
                 })
@@ -318,7 +354,7 @@ impl CatchUp<'_> {
                 // Both ends of a lookup are inclusive, and times are whole seconds: a chunk ends
                 // a second before the next one starts.
                 let end = (start + CHUNK_SECONDS - 1).min(w.end);
-                self.chunk(&w.source, start, end, r).await?;
+                self.chunk(w, start, end, r).await?;
             }
             if !any {
                 break;
@@ -332,17 +368,18 @@ impl CatchUp<'_> {
 
     async fn chunk(
         &self,
-        source: &str,
+        w: &Window,
         start: i64,
         end: i64,
         r: &mut SourceReport,
     ) -> Result<(), CatchUpError> {
         let lookup = self
             .history
-            .lookup(source, start, end)
+            .lookup(&w.region, &w.source, start, end)
             .await
             .map_err(|error| CatchUpError::Lookup {
-                source_name: source.to_owned(),
+                region: w.region.clone(),
+                source_name: w.source.clone(),
                 start: iso(start),
                 end: iso(end),
                 error,
@@ -373,7 +410,9 @@ impl CatchUp<'_> {
         }
         r.covered_until = Some(iso(end));
         if let Some(watch) = self.watch {
-            watch.advance(source, &iso(end), self.now).await?;
+            watch
+                .advance(&w.region, &w.source, &iso(end), self.now)
+                .await?;
         }
         Ok(())
     }
@@ -462,15 +501,14 @@ mod tests {
         );
 
         let now = 1_800_000_000;
+        let regions = Regions::main_only("us-east-1");
+        let looked = lookups(&routes, &regions);
         let mut state = WatchState::default();
-        assert!(windows_from_checkpoint(&state, &sources, now).is_empty());
-        state
-            .checkpoint
-            .insert("iam.amazonaws.com".into(), iso(now - 7200));
-        state
-            .checkpoint
-            .insert("s3.amazonaws.com".into(), iso(now - 600));
-        let w = windows_from_checkpoint(&state, &sources, now);
+        assert!(windows_from_checkpoint(&state, &looked, now).is_empty());
+        let main = state.checkpoint.entry("us-east-1".into()).or_default();
+        main.insert("iam.amazonaws.com".into(), iso(now - 7200));
+        main.insert("s3.amazonaws.com".into(), iso(now - 600));
+        let w = windows_from_checkpoint(&state, &looked, now);
         let of = |s: &str| w.iter().find(|w| w.source == s).unwrap().start;
         assert_eq!(of("iam.amazonaws.com"), now - 7200 - OVERLAP_SECONDS);
         assert_eq!(of("s3.amazonaws.com"), now - 600 - OVERLAP_SECONDS);
@@ -481,8 +519,66 @@ mod tests {
         );
         state
             .checkpoint
+            .entry("us-east-1".into())
+            .or_default()
             .insert("iam.amazonaws.com".into(), iso(now - 200 * 86_400));
-        assert!(of_start(&windows_from_checkpoint(&state, &sources, now)) >= now - 90 * 86_400);
+        assert!(of_start(&windows_from_checkpoint(&state, &looked, now)) >= now - 90 * 86_400);
+    }
+
+    #[test]
+    fn each_regions_window_starts_at_its_own_checkpoint() {
+        let routes = Routes::default();
+        let regions = Regions::new(
+            "us-east-1",
+            &["eu-west-1".to_owned(), "ap-south-2".to_owned()],
+        );
+        let looked = lookups(&routes, &regions);
+        let now = 1_800_000_000;
+        let mut state = WatchState::default();
+        // The main region saw S3 and IAM a minute ago; eu-west-1's S3 stopped three hours ago;
+        // ap-south-2 has no checkpoint yet.
+        let main = state.checkpoint.entry("us-east-1".into()).or_default();
+        main.insert("s3.amazonaws.com".into(), iso(now - 60));
+        main.insert("iam.amazonaws.com".into(), iso(now - 60));
+        state
+            .checkpoint
+            .entry("eu-west-1".into())
+            .or_default()
+            .insert("s3.amazonaws.com".into(), iso(now - 3 * 3600));
+        let w = windows_from_checkpoint(&state, &looked, now);
+        let start = |r: &str, s: &str| {
+            w.iter()
+                .find(|w| w.region == r && w.source == s)
+                .map(|w| w.start)
+        };
+        assert_eq!(
+            start("us-east-1", "s3.amazonaws.com"),
+            Some(now - 60 - OVERLAP_SECONDS)
+        );
+        assert_eq!(
+            start("eu-west-1", "s3.amazonaws.com"),
+            Some(now - 3 * 3600 - OVERLAP_SECONDS),
+            "eu-west-1's gap is not skipped for us-east-1's recent checkpoint"
+        );
+        assert_eq!(
+            start("eu-west-1", "cloudtrail.amazonaws.com"),
+            Some(now - 3 * 3600 - OVERLAP_SECONDS),
+            "a source without a checkpoint starts at its region's oldest"
+        );
+        assert_eq!(
+            start("ap-south-2", "s3.amazonaws.com"),
+            Some(now - 3 * 3600 - OVERLAP_SECONDS),
+            "a region without a checkpoint starts at the oldest of all"
+        );
+        assert_eq!(
+            w.iter().filter(|w| w.source == "iam.amazonaws.com").count(),
+            1,
+            "IAM in the main region only: {w:?}"
+        );
+        assert_eq!(
+            start("us-east-1", "iam.amazonaws.com"),
+            Some(now - 60 - OVERLAP_SECONDS)
+        );
     }
 
     fn of_start(w: &[Window]) -> i64 {

@@ -54,6 +54,10 @@ pub struct Config {
     /// `WARDEN_RULE_PREFIX`: the name prefix of Warden's EventBridge rules (the stack's name, or
     /// `warden init`'s prefix); the sweep checks the rules under it. Unset: not checked.
     pub rule_prefix: Option<String>,
+    /// `WARDEN_REGIONS`: the regions whose CloudTrail event history the catch-up reads besides
+    /// the main one (the clients' region, always read): the regional stacks' regions. Empty: the
+    /// main region only.
+    pub regions: Vec<String>,
 }
 
 /// The variables, with what each one means (for `--help` and the README).
@@ -135,7 +139,30 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "WARDEN_RULE_PREFIX",
         "the name prefix of Warden's EventBridge rules (the stack's name); the sweep reports each one gone, disabled, changed or no longer sending to Warden's queue. Unset: not checked",
     ),
+    (
+        "WARDEN_REGIONS",
+        "comma-separated regions whose CloudTrail event history the catch-up reads (the regional stacks'); the main region (`AWS_REGION`) is always read. Unset: the main region only",
+    ),
 ];
+
+/// Whether `name` is shaped like an AWS region name (`us-east-1`, `eu-central-2`,
+/// `us-gov-west-1`), as the regional template's `MainRegion` parameter checks it.
+pub fn is_region_name(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
+        return false;
+    };
+    parts.len() >= 3
+        && first.len() == 2
+        && first.bytes().all(|b| b.is_ascii_lowercase())
+        && !last.is_empty()
+        && last.bytes().all(|b| b.is_ascii_digit())
+        && parts
+            .iter()
+            .skip(1)
+            .take(parts.len() - 2)
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+}
 
 impl Config {
     /// Reads the configuration from the process environment.
@@ -293,6 +320,24 @@ impl Config {
                 }
                 None => None,
             },
+            regions: match get("WARDEN_REGIONS") {
+                None => Vec::new(),
+                Some(list) => {
+                    let mut regions: Vec<String> = Vec::new();
+                    for r in list.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+                        if !is_region_name(r) {
+                            return Err(ConfigError {
+                                name: "WARDEN_REGIONS",
+                                why: format!("`{r}` is not an AWS region name (such as `eu-west-1`)"),
+                            });
+                        }
+                        if !regions.iter().any(|known| known == r) {
+                            regions.push(r.to_owned());
+                        }
+                    }
+                    regions
+                }
+            },
         })
     }
 
@@ -394,6 +439,23 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.name, "WARDEN_BREAK_GLASS");
         assert!(e.to_string().contains("matches every"), "{e}");
+    }
+
+    #[test]
+    fn regions_are_a_checked_list_without_repeats() {
+        assert!(Config::from_vars(&vars(&[])).unwrap().regions.is_empty());
+        let c = Config::from_vars(&vars(&[(
+            "WARDEN_REGIONS",
+            "us-east-1, eu-west-1,,eu-west-1,us-gov-west-1",
+        )]))
+        .unwrap();
+        assert_eq!(c.regions, ["us-east-1", "eu-west-1", "us-gov-west-1"]);
+        let e = Config::from_vars(&vars(&[("WARDEN_REGIONS", "eu-west-1,Europe")])).unwrap_err();
+        assert_eq!(e.name, "WARDEN_REGIONS");
+        assert!(e.to_string().contains("`Europe`"), "{e}");
+        for bad in ["eu-west", "eu--1", "e-west-1", "eu-west-x", "EU-WEST-1"] {
+            assert!(!is_region_name(bad), "{bad}");
+        }
     }
 
     #[test]

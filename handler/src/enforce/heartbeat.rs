@@ -9,7 +9,9 @@
 
 use crate::aws::{AwsError, Clients};
 use crate::enforce::alerts::Notice;
-use crate::enforce::catch_up::{windows_from_checkpoint, CatchUp, CatchUpError, CatchUpReport};
+use crate::enforce::catch_up::{
+    lookups, windows_from_checkpoint, CatchUp, CatchUpError, CatchUpReport,
+};
 use crate::enforce::ports::{Outbox, StoreError};
 use crate::enforce::watch::{plan_tick, WatchLimits, WatchStore, HEARTBEAT_TAG};
 use aws_sdk_iam::types::Tag;
@@ -62,7 +64,7 @@ impl Heartbeat<'_> {
         }
         if plan.catch_up {
             if let Some(c) = &self.catch_up {
-                let windows = windows_from_checkpoint(&state, &c.routes.sources(), now);
+                let windows = windows_from_checkpoint(&state, &lookups(c.routes, c.regions), now);
                 tracing::warn!(windows = windows.len(), "catching up from the checkpoint");
                 self.store.caught_up(now).await?;
                 let done = c.run(&windows).await?;

@@ -1,5 +1,5 @@
-//! Whether Warden still sees events: the checkpoint (per event source, the time up to which
-//! Warden has seen its events) and the heartbeat (a harmless tag Warden puts on a canary managed
+//! Whether Warden still sees events: the checkpoint (per region and event source, the time up to
+//! which Warden has seen its events) and the heartbeat (a harmless tag Warden puts on a canary managed
 //! policy of its own, whose CloudTrail event must come back through EventBridge). Here: the state
 //! as the state table keeps it ([`WatchState`], behind the [`WatchStore`] port; the DynamoDB
 //! adapter is `stores/watch.rs`), how the flow recognises the canary's event ([`heartbeat_of`]),
@@ -25,9 +25,10 @@ pub const HEARTBEAT_TAG: &str = "warden-heartbeat";
 /// What the state table holds about the pipeline (one item, read once a tick).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct WatchState {
-    /// Per event source, the time (ISO-8601 UTC) up to which Warden has seen its events: the
-    /// newest event the work queue delivered, or the end of a window the catch-up looked up.
-    pub checkpoint: BTreeMap<String, String>,
+    /// Per region, then per event source, the time (ISO-8601 UTC) up to which Warden has seen its
+    /// events in that region: the newest event the work queue delivered (its `awsRegion`), or the
+    /// end of a window the catch-up looked up in that region's history.
+    pub checkpoint: BTreeMap<String, BTreeMap<String, String>>,
     /// When the checkpoint was last written (epoch seconds).
     pub written_at: Option<i64>,
     /// The last heartbeat sent (epoch seconds; also the tag's value).
@@ -42,9 +43,22 @@ pub struct WatchState {
 }
 
 impl WatchState {
-    /// The newest checkpoint of any source, as epoch seconds.
+    /// The newest checkpoint of any region and source, as epoch seconds.
     pub fn latest(&self) -> Option<i64> {
-        self.checkpoint.values().filter_map(|t| epoch(t)).max()
+        self.times().max()
+    }
+
+    /// The checkpoint of `source` in `region`.
+    pub fn of(&self, region: &str, source: &str) -> Option<&str> {
+        self.checkpoint.get(region)?.get(source).map(String::as_str)
+    }
+
+    /// Every checkpoint's time, as epoch seconds.
+    pub fn times(&self) -> impl Iterator<Item = i64> + '_ {
+        self.checkpoint
+            .values()
+            .flat_map(BTreeMap::values)
+            .filter_map(|t| epoch(t))
     }
 }
 
@@ -69,9 +83,15 @@ fn iso(t: i64) -> String {
 pub trait WatchStore: Send + Sync {
     /// The whole state (one read).
     async fn state(&self) -> Result<WatchState, StoreError>;
-    /// Moves `source`'s checkpoint to `time` (ISO-8601 UTC) unless it is there or later already,
-    /// stamping `written_at` with `now`.
-    async fn advance(&self, source: &str, time: &str, now: i64) -> Result<(), StoreError>;
+    /// Moves the checkpoint of `source` in `region` to `time` (ISO-8601 UTC) unless it is there
+    /// or later already, stamping `written_at` with `now`.
+    async fn advance(
+        &self,
+        region: &str,
+        source: &str,
+        time: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
     /// A heartbeat `beat` was sent.
     async fn beat_sent(&self, beat: i64) -> Result<(), StoreError>;
     /// The event of heartbeat `beat` came back at `now` (an older beat than the newest seen
@@ -123,34 +143,39 @@ pub fn heartbeat_of(event: &Event<'_>, canary_arn: &str, rules: &RuleSet) -> Opt
         .ok()
 }
 
-/// The newest event time (normalised ISO-8601 UTC) per event source among queue message bodies.
+/// The newest event time (normalised ISO-8601 UTC) per region (the record's `awsRegion`) and
+/// event source among queue message bodies. A record without a region or a source moves nothing.
 pub fn newest_per_source<'a>(
     bodies: impl IntoIterator<Item = &'a str>,
-) -> BTreeMap<String, String> {
-    let mut out: BTreeMap<String, i64> = BTreeMap::new();
+) -> BTreeMap<(String, String), String> {
+    let mut out: BTreeMap<(String, String), i64> = BTreeMap::new();
     for body in bodies {
         policy_rules::event::parse_document(body.as_bytes(), |_, parsed| {
             let Ok(e) = parsed else { return };
             let Some(t) = e.record.event_time.as_deref().and_then(epoch) else {
                 return;
             };
-            let newest = out.entry(e.source().to_owned()).or_insert(t);
+            let region = e.record.aws_region.as_deref().unwrap_or_default();
+            if region.is_empty() || e.source().is_empty() {
+                return;
+            }
+            let newest = out
+                .entry((region.to_owned(), e.source().to_owned()))
+                .or_insert(t);
             *newest = (*newest).max(t);
         });
     }
-    out.into_iter()
-        .filter(|(s, _)| !s.is_empty())
-        .map(|(s, t)| (s, iso(t)))
-        .collect()
+    out.into_iter().map(|(k, t)| (k, iso(t))).collect()
 }
 
-/// Moves the checkpoint to the newest event of each source among `bodies` (a work-queue batch):
-/// one conditional write per source in the batch. A failure is logged, not raised: the batch's
-/// events are handled whatever becomes of the checkpoint, and a later batch moves it.
+/// Moves the checkpoint to the newest event of each region and source among `bodies` (a
+/// work-queue batch): one conditional write per region and source in the batch. A failure is
+/// logged, not raised: the batch's events are handled whatever becomes of the checkpoint, and a
+/// later batch moves it.
 pub async fn note_seen<'a>(watch: &Watch, bodies: impl IntoIterator<Item = &'a str>, now: i64) {
-    for (source, time) in newest_per_source(bodies) {
-        if let Err(e) = watch.store.advance(&source, &time, now).await {
-            tracing::warn!(error = %e, source, "the checkpoint could not be moved");
+    for ((region, source), time) in newest_per_source(bodies) {
+        if let Err(e) = watch.store.advance(&region, &source, &time, now).await {
+            tracing::warn!(error = %e, region, source, "the checkpoint could not be moved");
         }
     }
 }
@@ -227,7 +252,7 @@ pub fn plan_tick(state: &WatchState, now: i64, limits: &WatchLimits, canary: boo
         _ => None,
     };
     let quiet = !canary && state.latest().is_some_and(|t| now - t > limits.quiet_after);
-    let catch_up = !state.checkpoint.is_empty()
+    let catch_up = state.checkpoint.values().any(|sources| !sources.is_empty())
         && (missing || quiet)
         && state
             .caught_up_at
@@ -248,7 +273,10 @@ mod tests {
 
     fn state(sent: Option<i64>, seen: Option<i64>) -> WatchState {
         WatchState {
-            checkpoint: BTreeMap::from([("iam.amazonaws.com".to_owned(), iso(NOW - 60))]),
+            checkpoint: BTreeMap::from([(
+                "us-east-1".to_owned(),
+                BTreeMap::from([("iam.amazonaws.com".to_owned(), iso(NOW - 60))]),
+            )]),
             written_at: Some(NOW - 60),
             beat_sent: sent,
             beat_seen: seen,
@@ -300,6 +328,55 @@ mod tests {
         s.checkpoint.clear();
         assert!(!plan_tick(&s, NOW + 3600, &l, false).catch_up);
         assert!(plan_tick(&s, NOW + 3600, &l, false).blind.is_none());
+    }
+
+    #[test]
+    fn the_live_path_moves_the_checkpoint_of_each_events_own_region() {
+        let body = |id: &str, source: &str, region: Option<&str>, time: &str| {
+            serde_json::json!({
+                "detail-type": "AWS API Call via CloudTrail",
+                "detail": {"eventID": id, "eventSource": source, "eventName": "PutBucketPolicy",
+                           "eventTime": time, "awsRegion": region},
+            })
+            .to_string()
+        };
+        let bodies = [
+            body(
+                "a",
+                "s3.amazonaws.com",
+                Some("eu-west-1"),
+                "2026-12-02T01:00:00Z",
+            ),
+            body(
+                "b",
+                "s3.amazonaws.com",
+                Some("eu-west-1"),
+                "2026-12-02T01:05:00Z",
+            ),
+            body(
+                "c",
+                "s3.amazonaws.com",
+                Some("us-east-1"),
+                "2026-12-02T00:10:00Z",
+            ),
+            body("d", "iam.amazonaws.com", None, "2026-12-02T02:00:00Z"),
+        ];
+        let got = newest_per_source(bodies.iter().map(String::as_str));
+        let key = |r: &str, s: &str| (r.to_owned(), s.to_owned());
+        assert_eq!(
+            got,
+            BTreeMap::from([
+                (
+                    key("eu-west-1", "s3.amazonaws.com"),
+                    "2026-12-02T01:05:00Z".to_owned()
+                ),
+                (
+                    key("us-east-1", "s3.amazonaws.com"),
+                    "2026-12-02T00:10:00Z".to_owned()
+                ),
+            ]),
+            "a record without a region moves no checkpoint"
+        );
     }
 
     fn tag_event(caller_arn: &str, policy: &str, value: &str, error: Option<&str>) -> String {

@@ -4,12 +4,18 @@
 //!
 //! | attribute                 | what                                                            |
 //! |---------------------------|-----------------------------------------------------------------|
-//! | `checkpoint#<source>` (S) | the time up to which Warden has seen the source's events (ISO)  |
+//! | `checkpoint#<source>` (S) | the time up to which Warden has seen the source's events in the main region (ISO) |
+//! | `checkpoint#<region>#<source>` (S) | the same in another region                             |
 //! | `written_at` (N)          | when a checkpoint was last moved                                |
 //! | `beat_sent` (N)           | the last heartbeat sent (its tag value)                         |
 //! | `beat_seen`, `beat_seen_at` (N) | the newest heartbeat that came back, and when             |
 //! | `blind_alerted_at` (N)    | the last "Warden is blind" alert                                |
 //! | `caught_up_at` (N)        | the tick's last catch-up                                        |
+//!
+//! The main region (the state table's own: the region of the clients, where the main stack runs)
+//! keeps its checkpoints under the names they had before Warden read other regions, so a
+//! checkpoint written then is the main region's now, and the other way round. Event sources and
+//! region names hold no `#`.
 //!
 //! Each write is one `UpdateItem`; the checkpoint's and the seen beat's are conditional on moving
 //! forward (a late or replayed event never moves them back), and a condition that fails is no error.
@@ -19,7 +25,7 @@ use crate::enforce::ports::StoreError;
 use crate::enforce::watch::{WatchState, WatchStore};
 use crate::stores::dynamo::{conditional, get_item, get_n, get_s, n, s, Item, PK};
 use async_trait::async_trait;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The item's key.
 pub const WATCH_KEY: &str = "watch#pipeline";
@@ -30,14 +36,36 @@ const CHECKPOINT: &str = "checkpoint#";
 pub struct DynamoWatch {
     clients: Clients,
     table: String,
+    /// The main region ([`Clients::main_region`]).
+    main_region: String,
 }
 
 impl DynamoWatch {
     pub fn new(clients: Clients, table: impl Into<String>) -> Self {
+        let main_region = clients.main_region();
         Self {
             clients,
             table: table.into(),
+            main_region,
         }
+    }
+
+    /// The attribute of the checkpoint of `source` in `region`.
+    fn checkpoint_attribute(&self, region: &str, source: &str) -> String {
+        if region == self.main_region {
+            format!("{CHECKPOINT}{source}")
+        } else {
+            format!("{CHECKPOINT}{region}#{source}")
+        }
+    }
+
+    /// The region and source of a checkpoint attribute (`None`: not a checkpoint).
+    fn checkpoint_of(&self, attribute: &str) -> Option<(String, String)> {
+        let rest = attribute.strip_prefix(CHECKPOINT)?;
+        Some(match rest.split_once('#') {
+            Some((region, source)) => (region.to_owned(), source.to_owned()),
+            None => (self.main_region.clone(), rest.to_owned()),
+        })
     }
 
     fn key() -> Item {
@@ -86,14 +114,19 @@ impl WatchStore for DynamoWatch {
         let Some(item) = get_item(&self.clients, &self.table, Self::key()).await? else {
             return Ok(WatchState::default());
         };
+        let mut checkpoint: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        for k in item.keys() {
+            let (Some((region, source)), Some(time)) = (self.checkpoint_of(k), get_s(&item, k))
+            else {
+                continue;
+            };
+            checkpoint
+                .entry(region)
+                .or_default()
+                .insert(source, time.to_owned());
+        }
         Ok(WatchState {
-            checkpoint: item
-                .keys()
-                .filter_map(|k| {
-                    let source = k.strip_prefix(CHECKPOINT)?;
-                    Some((source.to_owned(), get_s(&item, k)?.to_owned()))
-                })
-                .collect(),
+            checkpoint,
             written_at: get_n(&item, "written_at"),
             beat_sent: get_n(&item, "beat_sent"),
             beat_seen: get_n(&item, "beat_seen"),
@@ -103,10 +136,16 @@ impl WatchStore for DynamoWatch {
         })
     }
 
-    async fn advance(&self, source: &str, time: &str, now: i64) -> Result<(), StoreError> {
+    async fn advance(
+        &self,
+        region: &str,
+        source: &str,
+        time: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
         // ISO-8601 UTC times of one format order as strings do.
         self.set(
-            &format!("{CHECKPOINT}{source}"),
+            &self.checkpoint_attribute(region, source),
             s(time),
             Some("attribute_not_exists(#a) OR #a < :v"),
             Some(now),
