@@ -1,7 +1,8 @@
 //! The CloudTrail event history adapter (`stores::event_history`) against recorded `LookupEvents`
 //! answers (`aws-smithy-mocks`; the local AWS does not implement `LookupEvents`): one event source
 //! per request (`LookupAttributes` `EventSource`), the window as `StartTime`/`EndTime`, pages
-//! followed by `NextToken`, `ThrottlingException` retried, and every request paced.
+//! followed by `NextToken`, `ThrottlingException` retried, every request paced, and each region
+//! asked at its own endpoint under its own pace.
 
 #![allow(
     clippy::unwrap_used,
