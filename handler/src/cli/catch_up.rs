@@ -169,6 +169,46 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_report_names_each_rows_region() {
+        use crate::enforce::catch_up::SourceReport;
+        let report = CatchUpReport {
+            sources: vec![
+                SourceReport {
+                    region: "us-east-1".into(),
+                    source: "iam.amazonaws.com".into(),
+                    ..SourceReport::default()
+                },
+                SourceReport {
+                    region: "eu-west-1".into(),
+                    source: "s3.amazonaws.com".into(),
+                    looked_up: 2,
+                    sent: 1,
+                    not_routed: 1,
+                    ..SourceReport::default()
+                },
+            ],
+            requests: 2,
+            pacing: "in memory".into(),
+            complete: true,
+            ..CatchUpReport::default()
+        };
+        let mut text = Vec::new();
+        render(&report, 1_800_000_000, 1_800_003_600, "q", false, &mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        let eu = text
+            .lines()
+            .find(|l| l.starts_with("eu-west-1"))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(eu.contains("s3.amazonaws.com"), "{eu}");
+        assert!(text.lines().nth(1).unwrap().starts_with("region"), "{text}");
+        let mut json = Vec::new();
+        render(&report, 1_800_000_000, 1_800_003_600, "q", true, &mut json).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(v["sources"][1]["region"], "eu-west-1");
+        assert_eq!(v["sources"][1]["sent"], 1);
+    }
+
+    #[test]
     fn times_are_rfc3339_or_ago() {
         let now = 1_800_000_000;
         assert_eq!(parse_time("2027-01-15T08:00:00Z", now), Ok(1_800_000_000));
