@@ -13,7 +13,7 @@
 //! | state      | `sweep#current`     | –        | the running (or last) sweep's checkpoint: `checkpoint` (canonical JSON), `version` (N) |
 //! | state      | `open#<principal>`  | –        | outbox pointer: `incident` (the principal's open incident id)                          |
 //! | state      | `incident#<id>`     | –        | outbox incident: `principal`, `opened`, `status` (`open`/`sent`), `notices` (list of JSON), `event_ids` (string set), `open_gsi` while open, `expires_at` |
-//! | state      | `watch#pipeline`    | –        | the pipeline's checkpoint per event source and heartbeat (`stores/watch.rs`); no TTL     |
+//! | state      | `watch#pipeline`    | –        | the pipeline's checkpoint per region and event source and heartbeat (`stores/watch.rs`); no TTL |
 //! | evidence   | `chain`             | seq      | one record per item: `id`, `record` (its canonical JSON line)                          |
 //! | evidence   | `id#<record id>`    | 0        | id uniqueness: `seq` of the record with that id                                        |
 //! | evidence   | `head`              | 0        | the head: `head_seq`, `head_hash`, `record` (the head record's line, so an append reads once) |
