@@ -166,7 +166,9 @@ impl<'a> Scanner<'a> {
     }
 
     /// An object key and its colon. Keys with escapes are left to serde_json (it unescapes them
-    /// before matching field names).
+    /// before matching field names). Inlined, as is `key_skipped`: one runs for every key of a
+    /// document (3% fewer instructions per replay under callgrind).
+    #[inline(always)]
     fn key(&mut self) -> Scan<&'a [u8]> {
         self.eat(b'"')?;
         let (start, end, escaped) = self.string_body()?;
@@ -598,6 +600,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A key inside a skipped object, checked as serde_json checks one it ignores, and its colon.
+    #[inline(always)]
     fn key_skipped(&mut self) -> Scan<()> {
         self.eat(b'"')?;
         self.string_body()?;
