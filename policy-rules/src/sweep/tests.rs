@@ -31,6 +31,11 @@ fn seeded() -> Seeded {
 }
 
 fn run(s: &Seeded, options: &SweepOptions) -> SweepReport {
+    run_with(s, options, None)
+}
+
+/// The seeded account swept with `options` and, when given, its organization policies.
+fn run_with(s: &Seeded, options: &SweepOptions, org: Option<&OrgPolicySet>) -> SweepReport {
     sweep(
         &SweepInput {
             snapshot: &s.snapshot,
@@ -43,7 +48,7 @@ fn run(s: &Seeded, options: &SweepOptions) -> SweepReport {
             rules: &s.rules,
             catalog: &s.catalog,
             own_rules: None,
-            org_policies: None,
+            org_policies: org,
         },
         options,
     )
@@ -569,22 +574,7 @@ fn wardens_own_rules_missing_disabled_changed_or_untargeted_are_drift_with_what_
 }
 
 fn run_with_org(s: &Seeded, org: Option<&OrgPolicySet>) -> SweepReport {
-    sweep(
-        &SweepInput {
-            snapshot: &s.snapshot,
-            snapshot_read_at: parse_time("2026-11-30T23:30:00Z"),
-            credential_report: Some(&s.report),
-            buckets: Some(&s.buckets),
-            trails: Some(&s.trails),
-            access_keys: None,
-            held: &s.held,
-            rules: &s.rules,
-            catalog: &s.catalog,
-            own_rules: None,
-            org_policies: org,
-        },
-        &SweepOptions::new(now()),
-    )
+    run_with(s, &SweepOptions::new(now()), org)
 }
 
 const FULL_AWS_ACCESS: &str = r#"{"name":"FullAWSAccess","policy":{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}}"#;
