@@ -417,23 +417,7 @@ async fn mallory_puts_bucket_policy(
     region: &str,
     time: i64,
 ) -> Value {
-    let policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Mine","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/mallory"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::payments-data/*"}]}"#;
-    s.mallory
-        .clients
-        .s3
-        .put_bucket_policy()
-        .bucket("payments-data")
-        .policy(policy)
-        .send()
-        .await
-        .unwrap();
-    let mut record = user_call(
-        "mallory",
-        "s3.amazonaws.com",
-        "PutBucketPolicy",
-        json!({"bucketName": "payments-data", "bucketPolicy": serde_json::from_str::<Value>(policy).unwrap(), "policy": [""]}),
-        event_id,
-    );
+    let mut record = demo::mallory_puts_bucket_policy(s, event_id).await.unwrap();
     record["awsRegion"] = json!(region);
     record["eventTime"] = json!(iso(time));
     record

@@ -64,23 +64,11 @@ async fn a_non_admin_is_denied_narrowly_undone_alerted_recorded_and_rolled_back(
     s.emit(&escalation_event("e2e-role-1", "app-deploy"))
         .await
         .unwrap();
-    let policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Mine","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/mallory"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::payments-data/*"}]}"#;
-    s.mallory
-        .clients
-        .s3
-        .put_bucket_policy()
-        .bucket("payments-data")
-        .policy(policy)
-        .send()
-        .await
-        .unwrap();
-    s.emit(&user_call(
-        "mallory",
-        "s3.amazonaws.com",
-        "PutBucketPolicy",
-        json!({"bucketName": "payments-data", "bucketPolicy": serde_json::from_str::<Value>(policy).unwrap(), "policy": [""]}),
-        "e2e-bucket-1",
-    ))
+    s.emit(
+        &demo::mallory_puts_bucket_policy(&s, "e2e-bucket-1")
+            .await
+            .unwrap(),
+    )
     .await
     .unwrap();
 

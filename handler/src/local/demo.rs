@@ -792,6 +792,29 @@ pub async fn mallory_puts_role_policy(
     }
 }
 
+/// Mallory writes a bucket policy on `payments-data` granting herself reads of it, as Mallory, and
+/// returns the CloudTrail record of the call (`event_id`) for the tests to deliver.
+pub async fn mallory_puts_bucket_policy(scenario: &Scenario, event_id: &str) -> Result<Value> {
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Mine","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/mallory"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::payments-data/*"}]}"#;
+    scenario
+        .mallory
+        .clients
+        .s3
+        .put_bucket_policy()
+        .bucket("payments-data")
+        .policy(policy)
+        .send()
+        .await
+        .map_err(|e| crate::aws::classify("s3", "PutBucketPolicy", &e))?;
+    Ok(user_call(
+        "mallory",
+        "s3.amazonaws.com",
+        "PutBucketPolicy",
+        json!({"bucketName": "payments-data", "bucketPolicy": serde_json::from_str::<Value>(policy)?, "policy": [""]}),
+        event_id,
+    ))
+}
+
 /// `warden demo`: the whole flow on the local AWS, told step by step.
 pub async fn run(out: &mut dyn std::io::Write) -> Result<()> {
     let say = |out: &mut dyn std::io::Write, s: &str| writeln!(out, "{s}");
