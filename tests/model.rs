@@ -319,6 +319,7 @@ async fn a_sweep_resumes_across_invocations_and_counts_its_requests() {
         clock: clock.as_ref(),
         flow: None,
         max_changes: 20,
+        mode: policy_rules::rules::Mode::Monitor,
     };
     let started = sweeper.start().await.unwrap();
     // A second start while it runs is the same sweep.
@@ -538,6 +539,7 @@ async fn a_live_sweep_finds_each_kind_puts_drift_back_and_stays_within_its_reque
         clock: clock.as_ref(),
         flow: Some(&flow),
         max_changes: 20,
+        mode: policy_rules::rules::Mode::Monitor,
     };
     sweeper.start().await.unwrap();
     let mut c = None;
@@ -561,6 +563,15 @@ async fn a_live_sweep_finds_each_kind_puts_drift_back_and_stays_within_its_reque
     ] {
         assert!(kinds.contains(&kind), "no {kind} finding: {c:?}");
     }
+    // A monitoring sweep changes nothing but drift: eve keeps her access, the bucket its policy.
+    assert!(c.made.is_empty(), "{:?}", c.made);
+    assert!(iam
+        .get_user_policy()
+        .user_name("eve")
+        .policy_name("WardenDeny")
+        .send()
+        .await
+        .is_err());
     // The drift was put back: mallory's Deny is in force again.
     assert_eq!(
         c.put_back,
@@ -647,6 +658,141 @@ async fn a_live_sweep_finds_each_kind_puts_drift_back_and_stays_within_its_reque
                 && r.body["finding"]["type"] == "WardenRuleDisabled"
                 && r.target.as_deref().is_some_and(|t| t.ends_with(&iam_rule))),
         "{of_sweep:#?}"
+    );
+}
+
+/// Issue 11 §2 "What it does": a sweep in `enforce` mode makes the findings' planned changes
+/// through the live path's parts. A standing violation gets the narrow Deny, held in Warden's
+/// record; a public grant is cut from the bucket's live policy and nothing else of it; each
+/// change is a `change` evidence record, and `warden rollback` of the bucket's change puts the
+/// policy back as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enforcing_sweep_denies_a_standing_violation_and_cuts_a_public_grant_and_rolls_back() {
+    use warden_handler::stores::dynamo::{DynamoCheckpoints, DynamoModel};
+    use warden_handler::sweep::run::Sweeper;
+
+    let (_aws, s) = start().await;
+    let iam = &s.admin.clients.iam;
+    iam.create_user().user_name("eve").send().await.unwrap();
+    iam.put_user_policy()
+        .user_name("eve")
+        .policy_name("self-service")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:PutUserPolicy","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let public = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Everyone","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::public-site/*"},{"Sid":"Deployer","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/app-deploy"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::public-site/*"}]}"#;
+    let s3 = &s.admin.clients.s3;
+    s3.put_bucket_policy()
+        .bucket("public-site")
+        .policy(public)
+        .send()
+        .await
+        .unwrap();
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    let clients = &s.warden.clients;
+    let model = DynamoModel::new(clients.clone(), config.state_table.clone(), demo::ACCOUNT);
+    let checkpoints = DynamoCheckpoints::new(clients.clone(), config.state_table.clone());
+    let clock = warden_handler::enforce::flow::system_clock();
+    let sweeper = Sweeper {
+        clients,
+        account: demo::ACCOUNT,
+        connectors: &flow.connectors,
+        model: &model,
+        checkpoints: &checkpoints,
+        clock: clock.as_ref(),
+        flow: Some(&flow),
+        max_changes: 100,
+        mode: policy_rules::rules::Mode::Enforce,
+    };
+    sweeper.start().await.unwrap();
+    let c = loop {
+        let c = sweeper.advance(&|| true).await.unwrap().unwrap();
+        if c.is_done() {
+            break c;
+        }
+    };
+    let eve = "arn:aws:iam::123456789012:user/eve";
+    let made_on = |subject: &str, step: &str| {
+        c.made
+            .iter()
+            .find(|m| m.subject == subject && m.step == step)
+            .unwrap_or_else(|| panic!("nothing made on {subject} ({step}): {:#?}", c.made))
+            .clone()
+    };
+    // The narrow Deny: eve's own inline `WardenDeny`, denying what the rule guards.
+    let denied = made_on(eve, "deny");
+    assert!(denied.record.is_some(), "{denied:?}");
+    let deny = iam
+        .get_user_policy()
+        .user_name("eve")
+        .policy_name("WardenDeny")
+        .send()
+        .await
+        .unwrap();
+    let deny = doc(deny.policy_document());
+    assert!(deny.to_string().contains("iam:PutUserPolicy"), "{deny}");
+    assert!(!deny.to_string().contains("\"Action\":\"*\""), "{deny}");
+    // Held in Warden's record, so a later sweep puts it back if removed.
+    assert!(flow
+        .held_principals()
+        .await
+        .unwrap()
+        .iter()
+        .any(|p| p == eve));
+    // Eve's own policy is untouched.
+    assert!(iam
+        .get_user_policy()
+        .user_name("eve")
+        .policy_name("self-service")
+        .send()
+        .await
+        .is_ok());
+    // The public grant is cut; the deployer's grant stays.
+    let cut = made_on("arn:aws:s3:::public-site", "remove-outside-grants");
+    let id = cut.record.clone().unwrap_or_else(|| panic!("{cut:?}"));
+    let live = s3
+        .get_bucket_policy()
+        .bucket("public-site")
+        .send()
+        .await
+        .unwrap();
+    let live: Value = serde_json::from_str(live.policy().unwrap()).unwrap();
+    let sids: Vec<&str> = live["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|st| st["Sid"].as_str())
+        .collect();
+    assert_eq!(sids, ["Deployer"], "{live}");
+    // The change is in the evidence trail with its before-state, and rolls back.
+    let record = flow.evidence.get(&id).await.unwrap().unwrap();
+    assert_eq!(record.kind, policy_rules::evidence::RecordKind::Change);
+    assert!(
+        record.body["what"]
+            .as_str()
+            .is_some_and(|w| w.contains("finding `PublicBucketPolicy`")),
+        "{}",
+        record.body
+    );
+    flow.rollback(&id, false).await.unwrap();
+    let back = s3
+        .get_bucket_policy()
+        .bucket("public-site")
+        .send()
+        .await
+        .unwrap();
+    let back: Value = serde_json::from_str(back.policy().unwrap()).unwrap();
+    assert_eq!(back, serde_json::from_str::<Value>(public).unwrap());
+    // The summary alert says what was changed, with the record to roll back.
+    let alerts = s.alerts().await.unwrap();
+    let summary = alerts
+        .iter()
+        .find(|a| a.contains("Warden swept account"))
+        .unwrap_or_else(|| panic!("{alerts:?}"));
+    assert!(
+        summary.contains(&format!("change record {id}")),
+        "{summary}"
     );
 }
 

@@ -55,6 +55,7 @@ async fn sweep_buckets(s: &Scenario) {
         clock: clock.as_ref(),
         flow: None,
         max_changes: 20,
+        mode: policy_rules::rules::Mode::Monitor,
     };
     sweeper.start().await.unwrap();
     for _ in 0..20 {

@@ -201,6 +201,7 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
             format,
             unused_days,
             max_changes,
+            mode,
             now,
         } => {
             let rules = load_rules(rules.as_ref(), allow_groups)?;
@@ -215,6 +216,7 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
                 let options = policy_rules::sweep::SweepOptions {
                     unused_days,
                     max_changes,
+                    mode: mode.rules_mode(),
                     ..policy_rules::sweep::SweepOptions::new(now)
                 };
                 let (report, checkpoint, account) = block_on(commands::sweep_live(&options))?;
@@ -234,9 +236,26 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
                     checkpoint.store_requests,
                     checkpoint.put_back.len()
                 );
+                for m in &checkpoint.made {
+                    match (&m.record, &m.not_made) {
+                        (Some(id), _) => eprintln!(
+                            "changed: {} {} on {} (change record {id}; `warden rollback {id}` undoes it)",
+                            m.finding, m.step, m.subject
+                        ),
+                        (None, why) => eprintln!(
+                            "NOT changed: {} {} on {}: {}",
+                            m.finding,
+                            m.step,
+                            m.subject,
+                            why.as_deref().unwrap_or("?")
+                        ),
+                    }
+                }
                 return Ok(if report.over_limit > 0 {
                     ExitCode::from(3)
-                } else if !report.notes.is_empty() {
+                } else if !report.notes.is_empty()
+                    || checkpoint.made.iter().any(|m| m.record.is_none())
+                {
                     ExitCode::from(1)
                 } else {
                     ExitCode::SUCCESS
@@ -254,6 +273,7 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
             let options = policy_rules::sweep::SweepOptions {
                 unused_days,
                 max_changes,
+                mode: mode.rules_mode(),
                 ..policy_rules::sweep::SweepOptions::new(now)
             };
             let report = policy_rules::sweep::sweep(

@@ -91,6 +91,11 @@ pub enum Purpose<'a> {
     Restore,
     /// `warden release`: lifting what Warden held in force.
     Release,
+    /// An enforcing sweep's response to one of its findings (`type`, as the finding says).
+    Sweep {
+        sweep: &'a str,
+        finding_type: &'a str,
+    },
 }
 
 /// One sentence saying what a change did: for a Deny, what it denies; for an undo, which event it
@@ -145,6 +150,13 @@ pub fn describe_change(
             action(call, params, target)
         ),
         Purpose::Release => format!("released: {}", action(call, params, target)),
+        Purpose::Sweep {
+            sweep,
+            finding_type,
+        } => format!(
+            "sweep `{sweep}`, finding `{finding_type}`: {}",
+            action(call, params, target)
+        ),
     }
 }
 
@@ -218,7 +230,12 @@ fn action(call: &str, params: &BTreeMap<String, Value>, target: &str) -> String 
         "PutObjectAcl" => format!(
             "took the grants to everyone and to every AWS account out of the ACL of object `{target}`"
         ),
-        "PutPublicAccessBlock" => format!("put back the public access block of `{target}`"),
+        "PutPublicAccessBlock" => format!(
+            "set the public access block of `{target}` to {}",
+            params
+                .get("PublicAccessBlockConfiguration")
+                .map_or_else(|| "?".to_owned(), crate::evidence::canonical_json)
+        ),
         "PutBucketOwnershipControls" => format!(
             "set the object ownership of `{target}` back to `{}` (ACLs disabled)",
             text(params, "ObjectOwnership")

@@ -50,6 +50,7 @@ struct App {
     routes: Option<Routes>,
     checkpoints: DynamoCheckpoints,
     sweep_max_changes: usize,
+    sweep_mode: policy_rules::rules::Mode,
 }
 
 /// When a batch must stop: before the invocation's deadline (epoch milliseconds), with a margin of
@@ -97,6 +98,7 @@ async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error> {
             clock: app.flow.clock.as_ref(),
             flow: Some(&app.flow),
             max_changes: app.sweep_max_changes,
+            mode: app.sweep_mode,
         };
         if payload.get("warden").and_then(Value::as_str) == Some("sweep") {
             sweeper.start().await?;
@@ -195,6 +197,7 @@ async fn main() -> Result<(), Error> {
         },
         checkpoints: DynamoCheckpoints::new(clients.clone(), config.state_table.clone()),
         sweep_max_changes: config.sweep_max_changes,
+        sweep_mode: config.sweep_mode,
     };
     tracing::info!(rules = %config.rules_source, "cold start done");
     lambda_runtime::run(service_fn(|e| handle(&app, e))).await

@@ -202,6 +202,24 @@ pub enum ApplyPlan {
     ReplaceInline,
 }
 
+/// What a sweep may change.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+pub enum SweepMode {
+    /// Report; put back only Warden's own drift.
+    Monitor,
+    /// Make the planned changes too, where the rule enforces.
+    Enforce,
+}
+
+impl SweepMode {
+    pub fn rules_mode(self) -> policy_rules::rules::Mode {
+        match self {
+            SweepMode::Monitor => policy_rules::rules::Mode::Monitor,
+            SweepMode::Enforce => policy_rules::rules::Mode::Enforce,
+        }
+    }
+}
+
 /// How a command prints its data.
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
 pub enum Format {
@@ -343,8 +361,8 @@ pub enum Command {
     /// Sweep one account (offline from its files, or live): what no event reported. Standing violations of the rules,
     /// effective admins outside the admin allow-set (with the escalation method), exposed buckets
     /// and public access blocks off, unused access keys, passwords and roles, and drift of what
-    /// Warden holds in force (and trails not logging), each with what Warden would do (monitor
-    /// mode: it changes nothing).
+    /// Warden holds in force (and trails not logging), each with what Warden would do. Live, drift
+    /// is put back; with `--mode enforce` the other findings' planned changes are made too.
     ///
     /// The buckets file is JSON: {"read_at": "2026-12-01T00:00:00Z", "account_public_access_block":
     /// {"BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": true,
@@ -405,6 +423,12 @@ pub enum Command {
         /// changes were not planned, and the exit code is 3.
         #[arg(long, value_name = "N", default_value_t = 20)]
         max_changes: usize,
+        /// `monitor`: change nothing but Warden's own drift (live). `enforce`: where the rule
+        /// enforces too, make each planned change within `--max-changes` (a narrow Deny on the
+        /// principal, a bucket's outside grants, public ACL grants or block), each a `change`
+        /// evidence record `warden rollback` undoes. Offline, it only shows what would be made.
+        #[arg(long, value_enum, default_value = "monitor")]
+        mode: SweepMode,
         /// Sweep as of this time (ISO 8601) instead of now: reproducible ages.
         #[arg(long, value_name = "TIME")]
         now: Option<String>,

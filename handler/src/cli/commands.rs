@@ -309,6 +309,7 @@ pub async fn sweep_live(
         clock: flow.clock.as_ref(),
         flow: None,
         max_changes: options.max_changes,
+        mode: options.mode,
     };
     sweeper.start().await?;
     let read = loop {
@@ -328,6 +329,7 @@ pub async fn sweep_live(
     checkpoint.store_requests += found.store_requests;
     checkpoint.findings = crate::sweep::findings::counts(&found.report);
     checkpoint.put_back = found.put_back.iter().map(|(p, _)| p.clone()).collect();
+    checkpoint.made = found.made;
     Ok((found.report, checkpoint, flow.account_id.clone()))
 }
 

@@ -39,12 +39,32 @@ pub enum PlanApplied {
 }
 
 impl Flow {
-    /// Adds `denied` to Warden's Deny on `principal` (its full ARN, as the plan named it).
+    /// Adds `denied` to Warden's Deny on `principal` (its full ARN, as the plan named it), for a
+    /// least-privilege plan of unused access over `window_days`.
     pub async fn apply_unused_deny(
         &self,
         principal: &str,
         denied: &[(String, String)],
         window_days: u32,
+    ) -> Result<PlanApplied, FlowError> {
+        self.add_to_deny(
+            principal,
+            denied,
+            json!({"plan": "deny-unused", "window_days": window_days}),
+            None,
+        )
+        .await
+    }
+
+    /// Adds `denied` to Warden's Deny on `principal`, held in Warden's record like every Deny it
+    /// places; `why` (`plan` and what made it) goes into the change record's body, `sweep` names
+    /// the sweep and finding type when a sweep asked.
+    pub async fn add_to_deny(
+        &self,
+        principal: &str,
+        denied: &[(String, String)],
+        why: Value,
+        sweep: Option<(&str, &str)>,
     ) -> Result<PlanApplied, FlowError> {
         let (key, live) = self.plan_principal(principal).await?;
         let is_role = live.arn.contains(":role/");
@@ -139,16 +159,18 @@ impl Flow {
         })
         .await?;
         let steps = deny_steps(&plan);
-        let body = json!({
+        let mut body = json!({
             "role": "deny",
-            "plan": "deny-unused",
-            "window_days": window_days,
             "denied": denied_now,
             "held_before": held,
         });
+        if let (Value::Object(b), Value::Object(w)) = (&mut body, why) {
+            b.extend(w);
+        }
         match self
             .apply_plan_steps(
                 &live.arn,
+                Some(&live.arn),
                 &steps,
                 Purpose::Deny {
                     denied: &denied_now,
@@ -156,6 +178,7 @@ impl Flow {
                 },
                 body,
                 &[],
+                sweep,
             )
             .await
         {
@@ -206,8 +229,16 @@ impl Flow {
             }
         }
         let body = json!({"role": "least-privilege", "plan": "replace-inline"});
-        self.apply_plan_steps(&live.arn, steps, Purpose::Restore, body, steps)
-            .await
+        self.apply_plan_steps(
+            &live.arn,
+            Some(&live.arn),
+            steps,
+            Purpose::Restore,
+            body,
+            steps,
+            None,
+        )
+        .await
     }
 
     /// The key and live record of a principal a plan names; refused outside the guarded account,
@@ -238,16 +269,47 @@ impl Flow {
         Ok((key, live))
     }
 
-    /// Runs `steps` (all on one principal's policies) with their preconditions checked first on
-    /// one live read (`checked`: the steps whose `expect` must hold before anything changes),
-    /// and records one `change` record for them all.
+    /// An enforcing sweep's `undo` of one finding: `step` (made by
+    /// `policy_rules::sweep::steps::undo_step` from the live state just read) applied through
+    /// its connector, and one `change` record, which `warden rollback` undoes.
+    pub async fn apply_sweep_step(
+        &self,
+        subject: &str,
+        step: &Step,
+        sweep: &str,
+        finding_type: &str,
+    ) -> Result<PlanApplied, FlowError> {
+        let body =
+            json!({"role": "undo", "plan": "sweep", "sweep": sweep, "finding": finding_type});
+        self.apply_plan_steps(
+            subject,
+            None,
+            std::slice::from_ref(step),
+            Purpose::Sweep {
+                sweep,
+                finding_type,
+            },
+            body,
+            &[],
+            Some((sweep, finding_type)),
+        )
+        .await
+    }
+
+    /// Runs `steps` (all on one holder: a principal's policies, a bucket) with their
+    /// preconditions checked first on one live read (`checked`: the steps whose `expect` must
+    /// hold before anything changes), and records one `change` record for them all. `subject` is
+    /// the ARN the change is about, `principal` the principal it restricts (none for a bucket).
+    #[allow(clippy::too_many_arguments)]
     async fn apply_plan_steps(
         &self,
-        principal: &str,
+        subject: &str,
+        principal: Option<&str>,
         steps: &[Step],
         purpose: Purpose<'_>,
         mut body: Value,
         checked: &[Step],
+        sweep: Option<(&str, &str)>,
     ) -> Result<PlanApplied, FlowError> {
         let mut targets = Vec::new();
         for s in steps {
@@ -294,16 +356,22 @@ impl Flow {
             )));
         }
         let now = self.now();
-        let partition = policy_rules::arn::Arn::parse(principal).map_or("aws", |a| a.partition);
+        let partition = policy_rules::arn::Arn::parse(subject).map_or("aws", |a| a.partition);
         let place = Place {
             partition,
             account: &self.account_id,
             region: "",
         };
-        let target_arn = resource_arn(&target.connector, &target.name, &place, &[principal])
+        let target_arn = resource_arn(&target.connector, &target.name, &place, &[subject])
             .unwrap_or_else(|| target.to_string());
-        let what = match purpose {
-            Purpose::Deny { .. } => describe_change(purpose, &first.call, &first.params, &target_arn),
+        let what = match (purpose, sweep) {
+            (Purpose::Deny { denied, revoke_before }, Some((sweep, finding_type))) => format!(
+                "sweep `{sweep}`, finding `{finding_type}`: {}",
+                describe_change(Purpose::Deny { denied, revoke_before }, &first.call, &first.params, &target_arn)
+            ),
+            (Purpose::Deny { .. } | Purpose::Sweep { .. }, _) => {
+                describe_change(purpose, &first.call, &first.params, &target_arn)
+            }
             _ => format!(
                 "replaced the inline policies of `{target_arn}` with the generated least-privilege policy `{}` ({} steps)",
                 policy_rules::access::plan::LEAST_PRIVILEGE_POLICY_NAME,
@@ -330,10 +398,10 @@ impl Flow {
         let record = self
             .evidence
             .append(Draft {
-                id: deterministic_id(&["access-plan", principal, &now.to_string(), &what]),
+                id: deterministic_id(&["access-plan", subject, &now.to_string(), &what]),
                 time: iso(now),
                 kind: Some(RecordKind::Change),
-                principal: Some(principal.to_owned()),
+                principal: principal.map(str::to_owned),
                 target: Some(target_arn),
                 actions: steps.iter().map(|s| s.call.clone()).collect(),
                 rule: None,

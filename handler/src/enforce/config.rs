@@ -40,6 +40,10 @@ pub struct Config {
     /// `WARDEN_SWEEP_MAX_CHANGES`: the most changes one sweep may call for (over it: its findings
     /// say their changes were not planned, and the summary says so). Default 20.
     pub sweep_max_changes: usize,
+    /// `WARDEN_SWEEP_MODE`: `monitor` (the default: a sweep puts Warden's own drift back and
+    /// reports the rest) or `enforce` (it also makes the findings' changes where the rule
+    /// enforces, within `WARDEN_SWEEP_MAX_CHANGES`).
+    pub sweep_mode: Mode,
     /// `WARDEN_LEASE_SECONDS`: how long a worker holds an event before another may take it over.
     pub lease_seconds: i64,
     /// `WARDEN_MAX_RECEIVES`: after this many failed receives a message goes to the dead-letter
@@ -246,6 +250,16 @@ impl Config {
                 r.mode = mode;
             }
         }
+        let sweep_mode = match get("WARDEN_SWEEP_MODE") {
+            None | Some("monitor") => Mode::Monitor,
+            Some("enforce") => Mode::Enforce,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "WARDEN_SWEEP_MODE",
+                    why: format!("`{other}`: expected `enforce` or `monitor`"),
+                })
+            }
+        };
         let rate_limits = match get("WARDEN_RATE_LIMITS") {
             Some(spec) => RateLimits::parse(spec).map_err(|why| ConfigError {
                 name: "WARDEN_RATE_LIMITS",
@@ -290,6 +304,7 @@ impl Config {
             lease_seconds: number("WARDEN_LEASE_SECONDS", 120, 1)?,
             sweep_max_changes: usize::try_from(number("WARDEN_SWEEP_MAX_CHANGES", 20, 0)?)
                 .unwrap_or(20),
+            sweep_mode,
             max_receives: u32::try_from(number("WARDEN_MAX_RECEIVES", 4, 1)?).unwrap_or(4),
             account_id: match get("WARDEN_ACCOUNT_ID") {
                 Some(id) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => {
@@ -378,6 +393,23 @@ mod tests {
         assert!(c.rules.rules.iter().all(|r| r.mode == Mode::Monitor));
         assert_eq!(c.rules.allow_sets["admins"].groups, ["Ops", "Sec"]);
         assert_eq!(c.rate_limits.0["iam"], (3, 3));
+    }
+
+    #[test]
+    fn the_sweep_mode_is_monitor_unless_enforce_is_asked_and_nothing_else_reads() {
+        assert_eq!(
+            Config::from_vars(&vars(&[])).unwrap().sweep_mode,
+            Mode::Monitor
+        );
+        let c = Config::from_vars(&vars(&[("WARDEN_SWEEP_MODE", "enforce")])).unwrap();
+        assert_eq!(c.sweep_mode, Mode::Enforce);
+        let e = Config::from_vars(&vars(&[("WARDEN_SWEEP_MODE", "Enforce")])).unwrap_err();
+        assert_eq!(e.name, "WARDEN_SWEEP_MODE");
+        assert!(
+            e.why.contains("expected `enforce` or `monitor`"),
+            "{}",
+            e.why
+        );
     }
 
     /// A log line's bytes, shared with the test.

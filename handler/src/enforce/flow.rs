@@ -1418,7 +1418,7 @@ impl Flow {
                         json!({"event_id": event_id, "event_name": event.name(), "actions": actions}),
                     ),
                 ),
-                Purpose::Restore | Purpose::Release => (None, None),
+                Purpose::Restore | Purpose::Release | Purpose::Sweep { .. } => (None, None),
             };
             drafts.push(Draft {
                 id: change_id(event_id, i),

@@ -28,6 +28,8 @@ pub struct Found {
     pub report: SweepReport,
     /// Principals whose drifted state Warden put back, with the records written.
     pub put_back: Vec<(String, usize)>,
+    /// An enforcing sweep's changes for its other findings (`apply.rs`).
+    pub made: Vec<crate::sweep::apply::Made>,
     /// Requests: the model's scan, the credential report.
     pub store_requests: usize,
     pub account_requests: usize,
@@ -421,9 +423,11 @@ pub async fn find(
             put_back.push((principal, records.len()));
         }
     }
+    // The rest is made only where the sweep and the rule both enforce, within the change limit.
+    let made = crate::sweep::apply::apply(flow, sweep_id, &report).await?;
     let recorded = record_findings(flow, sweep_id, &report).await?;
     if !report.findings.is_empty() {
-        let summary = summary(&report, &flow.account_id, &put_back);
+        let summary = summary(&report, &flow.account_id, &put_back, &made);
         flow.notifier
             .publish(&Alert {
                 id: sweep_id.to_owned(),
@@ -434,13 +438,14 @@ pub async fn find(
                     "account": flow.account_id,
                     "counts": counts(&report),
                     "put_back": put_back,
+                    "made": made,
                     "notes": report.notes,
                 }),
                 attributes: BTreeMap::from([
                     ("kind".to_owned(), "sweep".to_owned()),
                     (
                         "severity".to_owned(),
-                        if put_back.is_empty() {
+                        if put_back.is_empty() && made.iter().all(|m| m.record.is_none()) {
                             "high"
                         } else {
                             "critical"
@@ -454,6 +459,7 @@ pub async fn find(
     Ok(Found {
         report,
         put_back,
+        made,
         store_requests,
         account_requests,
         notes,
@@ -462,11 +468,13 @@ pub async fn find(
 }
 
 /// The summary alert's subject (at most 99 ASCII characters: SNS's limit) and body: counts by
-/// kind, what was put back, and the 20 worst findings.
+/// kind, what was put back, what an enforcing sweep changed (and could not), and the 20 worst
+/// findings.
 pub fn summary(
     report: &SweepReport,
     account: &str,
     put_back: &[(String, usize)],
+    made: &[crate::sweep::apply::Made],
 ) -> (String, String) {
     let counts = counts(report);
     let by_kind: Vec<String> = counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
@@ -491,6 +499,24 @@ pub fn summary(
         body.push_str("\nPut back (Warden's own state, no longer in force):\n");
         for (p, n) in put_back {
             body.push_str(&format!("  {p}: {n} change(s), see the evidence trail\n"));
+        }
+    }
+    if !made.is_empty() {
+        body.push_str("\nChanged (the sweep enforces; `warden rollback ID` undoes one):\n");
+        for m in made {
+            match (&m.record, &m.not_made) {
+                (Some(id), _) => body.push_str(&format!(
+                    "  {} {} on {}: change record {id}\n",
+                    m.finding, m.step, m.subject
+                )),
+                (None, why) => body.push_str(&format!(
+                    "  {} {} on {}: NOT changed, a person must look: {}\n",
+                    m.finding,
+                    m.step,
+                    m.subject,
+                    why.as_deref().unwrap_or("?")
+                )),
+            }
         }
     }
     body.push_str("\nWorst first:\n");

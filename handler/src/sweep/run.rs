@@ -82,6 +82,9 @@ pub struct Checkpoint {
     /// Principals whose drifted state Warden put back.
     #[serde(default)]
     pub put_back: Vec<String>,
+    /// What an enforcing sweep changed, or could not change, for its findings (drift aside).
+    #[serde(default)]
+    pub made: Vec<crate::sweep::apply::Made>,
     /// Findings whose changes were not planned: more were called for than one sweep may make.
     #[serde(default)]
     pub over_limit: usize,
@@ -111,6 +114,7 @@ impl Checkpoint {
             changed: 0,
             findings: Vec::new(),
             put_back: Vec::new(),
+            made: Vec::new(),
             over_limit: 0,
             notes: Vec::new(),
             version: 0,
@@ -155,6 +159,9 @@ pub struct Sweeper<'a> {
     pub flow: Option<&'a crate::enforce::flow::Flow>,
     /// The most changes one sweep may call for (over it: the summary says so).
     pub max_changes: usize,
+    /// `monitor` (the default): drift is put back and everything else reported; `enforce`: the
+    /// findings' planned changes are made too, where the rule enforces (`sweep::apply`).
+    pub mode: policy_rules::rules::Mode,
 }
 
 impl Sweeper<'_> {
@@ -345,6 +352,7 @@ impl Sweeper<'_> {
                         chrono::DateTime::from_timestamp((self.clock)(), 0).unwrap_or_default(),
                     );
                     options.max_changes = self.max_changes;
+                    options.mode = self.mode;
                     let found = crate::sweep::findings::find(
                         flow,
                         self.clients,
@@ -362,6 +370,7 @@ impl Sweeper<'_> {
                     c.account_requests += found.account_requests;
                     c.findings = crate::sweep::findings::counts(&found.report);
                     c.put_back = found.put_back.iter().map(|(p, _)| p.clone()).collect();
+                    c.made = found.made;
                     c.over_limit = found.report.over_limit;
                     c.notes = found.report.notes;
                 }

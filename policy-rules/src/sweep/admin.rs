@@ -892,6 +892,7 @@ pub(crate) fn findings(ctx: &Ctx<'_>, p: &Principals<'_>) -> Vec<Finding> {
                         step: "deny",
                         target: v.rec.arn.clone(),
                         detail: pairs.iter().filter(|(_, r)| r != "*").map(|(a, r)| format!("{a} {r}")).collect(),
+                        pairs: pairs.iter().filter(|(_, r)| r != "*").cloned().collect(),
                     }]),
                     _ => Response::alert(mode, "no rule denies these methods: a person decides"),
                 };

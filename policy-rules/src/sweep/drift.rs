@@ -33,6 +33,7 @@ pub(crate) fn findings(ctx: &Ctx<'_>) -> Vec<Finding> {
                 step,
                 target: target.to_owned(),
                 detail: Vec::new(),
+                pairs: Vec::new(),
             }],
         ),
     };
@@ -144,6 +145,7 @@ pub(crate) fn findings(ctx: &Ctx<'_>) -> Vec<Finding> {
                     step: "start-logging",
                     target: arn,
                     detail: Vec::new(),
+                    pairs: Vec::new(),
                 }],
             ),
         });

@@ -11,7 +11,8 @@
 //!
 //! One file per kind of finding: `standing`, `admin`, `exposure`, `unused`, `drift`; `access` is
 //! the fast "what may this principal do" the first two share; `input` parses the inputs;
-//! `org_policies` the SCPs and RCPs every evaluation of the sweep passes, when given.
+//! `org_policies` the SCPs and RCPs every evaluation of the sweep passes, when given; `steps` what
+//! applying a planned change takes, for an enforcing live sweep.
 
 pub mod access;
 mod admin;
@@ -22,6 +23,7 @@ pub mod input;
 pub mod org_policies;
 pub mod own_rules;
 mod standing;
+pub mod steps;
 mod unused;
 
 use crate::catalog::Catalog;
@@ -150,9 +152,12 @@ pub struct Change {
     pub step: &'static str,
     /// The ARN changed.
     pub target: String,
-    /// For `deny`: `action resource` pairs; otherwise what exactly.
+    /// What exactly, for people: for `deny`, the Deny by resource; for a block, the settings.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub detail: Vec<String>,
+    /// For `deny`: the exact `(action, resource)` pairs (what `detail` words), for applying.
+    #[serde(skip)]
+    pub pairs: Vec<(String, String)>,
 }
 
 /// A finding's response.

@@ -119,6 +119,10 @@ fn finding(
     for (a, w, _, _) in hits.iter().filter(|(_, w, _, _)| w != "*") {
         by_resource.entry(w).or_default().push(a);
     }
+    let exact: Vec<(String, String)> = by_resource
+        .iter()
+        .flat_map(|(w, a)| a.iter().map(|a| ((*a).to_owned(), (*w).to_owned())))
+        .collect();
     let pairs: Vec<String> = by_resource
         .into_iter()
         .map(|(w, a)| format!("{w}: {}", a.join(", ")))
@@ -145,6 +149,7 @@ fn finding(
                 step: "deny",
                 target: v.rec.arn.clone(),
                 detail: pairs,
+                pairs: exact,
             }],
         ),
     };
