@@ -1048,6 +1048,35 @@ fn sweep_with_scps_caps_admins_and_a_bad_scps_file_exits_2_naming_it() {
         .stderr(predicate::str::contains(
             "`scps` level 1: not a list of policies",
         ));
+    // A file for another account is refused, naming both accounts; for this one it is taken.
+    let scps = std::fs::read_to_string(&good).unwrap();
+    for (account, code) in [("999999999999", 2), ("111122223333", 0)] {
+        let file = dir.path().join(format!("scps-{account}.json"));
+        std::fs::write(
+            &file,
+            scps.replacen('{', &format!(r#"{{"account":"{account}","#), 1),
+        )
+        .unwrap();
+        let run = warden()
+            .args([
+                "sweep",
+                "--account",
+                "fixtures/sweep/account.json",
+                "--scps",
+            ])
+            .arg(&file)
+            .assert()
+            .code(code);
+        if code == 2 {
+            run.stderr(predicate::str::contains(format!(
+                "organization policies `{}`",
+                file.display()
+            )))
+            .stderr(predicate::str::contains(
+                "the levels lead to `999999999999`, but the swept account is `111122223333`",
+            ));
+        }
+    }
     // Offline only: the live sweep does not read organization policies.
     warden()
         .args(["sweep", "--scps"])
@@ -1061,7 +1090,7 @@ fn sweep_with_scps_caps_admins_and_a_bad_scps_file_exits_2_naming_it() {
         .assert()
         .success()
         .stdout(predicate::str::contains("--scps <FILE>"))
-        .stdout(predicate::str::contains("{\"management_account\":"))
+        .stdout(predicate::str::contains("{\"account\":"))
         .stdout(predicate::str::contains("organization policies (--scps)"));
 }
 

@@ -397,12 +397,13 @@ pub enum Command {
         /// them): tells a key Warden set Inactive that is Active again.
         #[arg(long, value_name = "FILE")]
         access_keys: Option<PathBuf>,
-        /// The organization policies on the path to the account, JSON: {"management_account":
-        /// "999988887777", "scps": [[root's policies], [each OU's], …, [the account's]], "rcps":
+        /// The organization policies on the path to the account, JSON: {"account":
+        /// "111122223333", "management_account": "999988887777", "scps": [[root's policies], [each OU's], …, [the account's]], "rcps":
         /// [the same]}, each policy {"name": "FullAWSAccess", "policy": {…} or the string
         /// `aws organizations describe-policy` prints as Content}. Every evaluation then passes
         /// them: SCPs cap the account's principals, RCPs requests to its resources (neither
-        /// applies to the management account or service-linked roles). Offline only: the live
+        /// applies to the management account or service-linked roles); a file whose `account` is
+        /// not the swept account's is refused. Offline only: the live
         /// sweep does not read AWS Organizations.
         #[arg(long, value_name = "FILE", requires = "account")]
         scps: Option<PathBuf>,

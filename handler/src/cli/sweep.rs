@@ -156,7 +156,6 @@ pub fn load(
         })
         .transpose()?;
     Ok(SweepFiles {
-        snapshot,
         snapshot_read_at: modified(account),
         credential_report: report.map(credential_report).transpose()?,
         buckets,
@@ -169,11 +168,17 @@ pub fn load(
             })
             .transpose()?,
         org_policies: org_policies
-            .map(|p| {
-                OrgPolicySet::parse(&read(p, "organization policies")?)
-                    .with_context(|| format!("organization policies `{}`", p.display()))
+            .map(|p| -> Result<OrgPolicySet> {
+                let set = OrgPolicySet::parse(&read(p, "organization policies")?)
+                    .with_context(|| format!("organization policies `{}`", p.display()))?;
+                if let Some(swept) = snapshot.account() {
+                    set.check_account(&swept)
+                        .with_context(|| format!("organization policies `{}`", p.display()))?;
+                }
+                Ok(set)
             })
             .transpose()?,
+        snapshot,
     })
 }
 

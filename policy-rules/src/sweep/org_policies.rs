@@ -12,7 +12,7 @@
 //! The file (README, "warden sweep"):
 //!
 //! ```json
-//! {"management_account": "999988887777",
+//! {"account": "111122223333", "management_account": "999988887777",
 //!  "scps": [[{"name": "FullAWSAccess", "policy": {"Statement": [...]}}],
 //!           [{"name": "DenyLeavingOrg", "policy": "{\"Statement\": ...}"}],
 //!           [{"name": "FullAWSAccess", "policy": {...}}]],
@@ -47,6 +47,9 @@ pub struct OrgPolicy {
 pub struct OrgPolicySet {
     /// The organization's management account: neither SCPs nor RCPs apply to it.
     pub management_account: Option<String>,
+    /// The account these levels lead to, when the file says: a sweep of another account refuses
+    /// the file (`check_account`) rather than judge it by another account's policies.
+    pub account: Option<String>,
     /// Root → OUs → account: the SCPs attached at each level. Empty: none given (none apply).
     pub scps: Vec<Vec<OrgPolicy>>,
     /// Root → OUs → account: the RCPs attached at each level. Empty: none given (none apply).
@@ -65,12 +68,14 @@ impl OrgPolicySet {
                     .to_owned(),
             ));
         };
-        if let Some(k) = obj
-            .keys()
-            .find(|k| !matches!(k.as_str(), "management_account" | "scps" | "rcps"))
-        {
+        if let Some(k) = obj.keys().find(|k| {
+            !matches!(
+                k.as_str(),
+                "account" | "management_account" | "scps" | "rcps"
+            )
+        }) {
             return Err(InputError::Shape(format!(
-                "unknown field `{k}`: expected `management_account`, `scps` or `rcps`"
+                "unknown field `{k}`: expected `account`, `management_account`, `scps` or `rcps`"
             )));
         }
         if !obj.contains_key("scps") && !obj.contains_key("rcps") {
@@ -78,25 +83,40 @@ impl OrgPolicySet {
                 "neither `scps` nor `rcps`: no organization policies to apply".to_owned(),
             ));
         }
-        let management_account = match obj.get("management_account") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(a)) if is_account_id(a) => Some(a.clone()),
-            Some(Value::String(a)) => {
-                return Err(InputError::Shape(format!(
-                    "`management_account`: `{a}` is not a 12-digit account id"
-                )))
-            }
-            Some(other) => {
-                return Err(InputError::Shape(format!(
-                    "`management_account`: `{other}` is not a 12-digit account id"
-                )))
-            }
-        };
         Ok(OrgPolicySet {
-            management_account,
+            management_account: account_field(&obj, "management_account")?,
+            account: account_field(&obj, "account")?,
             scps: levels("scps", obj.get("scps"))?,
             rcps: levels("rcps", obj.get("rcps"))?,
         })
+    }
+
+    /// Refuses the file for a sweep of `swept` when it names another account (`account`). A file
+    /// that names none is taken as the swept account's (the README says so).
+    pub fn check_account(&self, swept: &str) -> Result<(), InputError> {
+        match &self.account {
+            Some(a) if a != swept => Err(InputError::Shape(format!(
+                "`account`: the levels lead to `{a}`, but the swept account is `{swept}`: another account's organization policies would judge it wrongly"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// An optional 12-digit account id field (`account`, `management_account`).
+fn account_field(
+    obj: &serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<Option<String>, InputError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(a)) if is_account_id(a) => Ok(Some(a.clone())),
+        Some(Value::String(a)) => Err(InputError::Shape(format!(
+            "`{key}`: `{a}` is not a 12-digit account id"
+        ))),
+        Some(other) => Err(InputError::Shape(format!(
+            "`{key}`: `{other}` is not a 12-digit account id"
+        ))),
     }
 }
 
@@ -269,6 +289,8 @@ mod tests {
             .0;
         let set = OrgPolicySet::parse(block).unwrap();
         assert_eq!(set.management_account.as_deref(), Some("999988887777"));
+        assert_eq!(set.account.as_deref(), Some("111122223333"));
+        assert_eq!(set.account.as_deref(), Some("111122223333"));
         assert_eq!(set.scps.iter().map(Vec::len).collect::<Vec<_>>(), [1, 2]);
         assert_eq!(set.scps[1][1].name, "DenyLeaving");
         assert_eq!(set.rcps.len(), 1);
@@ -293,7 +315,7 @@ mod tests {
         );
         assert_eq!(
             e(r#"{"scp":[]}"#),
-            "unknown field `scp`: expected `management_account`, `scps` or `rcps`"
+            "unknown field `scp`: expected `account`, `management_account`, `scps` or `rcps`"
         );
         assert!(e(r#"{"scps":{"name":"x"}}"#).starts_with("`scps`: not a list of levels"));
         let level = e(&format!(
@@ -337,6 +359,30 @@ mod tests {
             )),
             "`management_account`: `12` is not a 12-digit account id"
         );
+        assert_eq!(
+            e(&format!(
+                r#"{{"account":1111,"scps":[[{{"name":"F","policy":{FULL}}}]]}}"#
+            )),
+            "`account`: `1111` is not a 12-digit account id"
+        );
+    }
+
+    #[test]
+    fn a_file_for_another_account_is_refused_and_one_naming_none_is_taken() {
+        let file = |account: &str| {
+            OrgPolicySet::parse(&format!(
+                r#"{{{account}"scps":[[{{"name":"F","policy":{FULL}}}]]}}"#
+            ))
+            .unwrap()
+        };
+        let ours = file(r#""account":"111122223333","#);
+        assert_eq!(ours.account.as_deref(), Some("111122223333"));
+        assert!(ours.check_account("111122223333").is_ok());
+        assert_eq!(
+            ours.check_account("444455556666").unwrap_err().to_string(),
+            "`account`: the levels lead to `111122223333`, but the swept account is `444455556666`: another account's organization policies would judge it wrongly"
+        );
+        assert!(file("").check_account("444455556666").is_ok());
     }
 
     #[test]
