@@ -587,12 +587,19 @@ async fn a_live_sweep_finds_each_kind_puts_drift_back_and_stays_within_its_reque
         .is_ok());
     // GAAD pages + 1 bucket list + 1 account block + 4 per bucket (and its location, when not
     // yet known) + 1 trail list + 2 per trail + 1 rule list + 1 per Warden rule (its targets) +
-    // the credential report (generate, polls, get): nothing per principal.
+    // 1 `DescribeOrganization` (in no organization) + the credential report (generate, polls,
+    // get): nothing per principal.
     let reads =
-        c.gaad_pages + 1 + 1 + 4 * c.buckets_read + 1 + 2 * c.trails_read + 1 + wardens_rules;
+        c.gaad_pages + 1 + 1 + 4 * c.buckets_read + 1 + 2 * c.trails_read + 1 + wardens_rules + 1;
     assert!(
         c.account_requests >= reads + 2 && c.account_requests <= reads + 2 + 8 + c.buckets_read,
         "{c:?}"
+    );
+    // Everything was read, the organization's policies too (there are none here).
+    assert!(
+        c.notes.iter().all(|n| !n.contains("organization")),
+        "{:?}",
+        c.notes
     );
     // The deleted user is gone from the model, not judged.
     use warden_handler::enforce::ports::AccountModel;
@@ -1031,4 +1038,146 @@ async fn a_deleted_inline_guard_comes_back_from_the_model_and_an_allow_does_not(
             .any(|a| a.contains("Warden does not put back an Allow")),
         "{alerts:?}"
     );
+}
+
+/// The sweep's read of the organization's SCPs and RCPs, as Warden's role: in no organization
+/// none apply; the management account gets none (neither applies to it); a member account's path
+/// (the root, its OU, the account) comes back level by level, each policy with its document, and
+/// a policy type not enabled at the root is left out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_organization_policies_on_an_accounts_path_are_read_level_by_level() {
+    use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType};
+    use warden_handler::connectors::organizations::{read, OrgRead};
+    let (_aws, s) = start().await;
+    let warden = &s.warden.clients;
+    let account = "123456789012";
+    let mut requests = 0;
+    assert!(matches!(
+        read(warden, account, &mut requests).await.unwrap(),
+        OrgRead::NotInOrganization
+    ));
+    assert_eq!(requests, 1);
+
+    let org = &s.admin.clients.organizations;
+    org.create_organization()
+        .feature_set(OrganizationFeatureSet::All)
+        .send()
+        .await
+        .unwrap();
+    let root = org.list_roots().send().await.unwrap().roots()[0]
+        .id()
+        .unwrap()
+        .to_owned();
+    let member = org
+        .create_account()
+        .account_name("workloads")
+        .email("workloads@example.com")
+        .send()
+        .await
+        .unwrap()
+        .create_account_status
+        .unwrap()
+        .account_id
+        .unwrap();
+    let ou = org
+        .create_organizational_unit()
+        .parent_id(&root)
+        .name("Workloads")
+        .send()
+        .await
+        .unwrap()
+        .organizational_unit
+        .unwrap()
+        .id
+        .unwrap();
+    org.move_account()
+        .account_id(&member)
+        .source_parent_id(&root)
+        .destination_parent_id(&ou)
+        .send()
+        .await
+        .unwrap();
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:DeleteBucket","Resource":"*"}]}"#;
+    let scp = org
+        .create_policy()
+        .name("NoBucketDeletes")
+        .description("no bucket deletes in workloads")
+        .r#type(PolicyType::ServiceControlPolicy)
+        .content(deny)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .policy_summary
+        .unwrap()
+        .id
+        .unwrap();
+    org.attach_policy()
+        .policy_id(&scp)
+        .target_id(&ou)
+        .send()
+        .await
+        .unwrap();
+
+    // Neither type enabled at the root yet: nothing applies, though the org is read.
+    let mut requests = 0;
+    let OrgRead::Policies(set) = read(warden, &member, &mut requests).await.unwrap() else {
+        panic!("in an organization");
+    };
+    assert_eq!(set.management_account.as_deref(), Some(account));
+    assert!(set.scps.is_empty() && set.rcps.is_empty(), "{set:?}");
+    assert_eq!(requests, 2);
+
+    org.enable_policy_type()
+        .root_id(&root)
+        .policy_type(PolicyType::ServiceControlPolicy)
+        .send()
+        .await
+        .unwrap();
+    let mut requests = 0;
+    let OrgRead::Policies(set) = read(warden, &member, &mut requests).await.unwrap() else {
+        panic!("in an organization");
+    };
+    assert_eq!(set.account.as_deref(), Some(member.as_str()));
+    let names: Vec<Vec<&str>> = set
+        .scps
+        .iter()
+        .map(|level| level.iter().map(|p| p.name.as_str()).collect())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            vec!["FullAWSAccess"],
+            vec!["FullAWSAccess", "NoBucketDeletes"],
+            vec!["FullAWSAccess"]
+        ]
+    );
+    assert_eq!(
+        set.scps[1][1].document,
+        policy_rules::policy::PolicyDocument::parse(deny).unwrap()
+    );
+    assert!(set.rcps.is_empty(), "RCPs are not enabled: {set:?}");
+    // DescribeOrganization, ListRoots, ListParents ×2, ListPoliciesForTarget ×3, DescribePolicy
+    // ×2 (each distinct policy once).
+    assert_eq!(requests, 9);
+
+    // With RCPs on too, both lists; the management account itself gets none.
+    org.enable_policy_type()
+        .root_id(&root)
+        .policy_type(PolicyType::ResourceControlPolicy)
+        .send()
+        .await
+        .unwrap();
+    let OrgRead::Policies(set) = read(warden, &member, &mut 0).await.unwrap() else {
+        panic!("in an organization");
+    };
+    assert_eq!(set.rcps.len(), 3, "{set:?}");
+    assert_eq!(set.rcps[2][0].name, "RCPFullAWSAccess");
+    let mut requests = 0;
+    let OrgRead::Policies(own) = read(warden, account, &mut requests).await.unwrap() else {
+        panic!("in an organization");
+    };
+    assert!(own.scps.is_empty() && own.rcps.is_empty(), "{own:?}");
+    assert_eq!(requests, 1);
 }

@@ -1077,7 +1077,7 @@ fn sweep_with_scps_caps_admins_and_a_bad_scps_file_exits_2_naming_it() {
             ));
         }
     }
-    // Offline only: the live sweep does not read organization policies.
+    // Offline only: the live sweep reads them from AWS Organizations itself.
     warden()
         .args(["sweep", "--scps"])
         .arg(&good)

@@ -681,6 +681,8 @@ fn needs(op: &str, names: &Names) -> Vec<Ask> {
             | "GetCredentialReport"),
         ) => vec![(format!("iam:{n}"), "*".into(), none())],
         ("events", "ListRules") => vec![("events:ListRules".into(), "*".into(), none())],
+        // The sweep's read of the organization's SCPs and RCPs: its ids are not known to the stack.
+        ("organizations", n) => vec![(format!("organizations:{n}"), "*".into(), none())],
         ("events", "ListTargetsByRule") => vec![(
             "events:ListTargetsByRule".into(),
             format!("arn:aws:events:us-east-1:{ACCOUNT}:rule/{STACK}-iam-1"),

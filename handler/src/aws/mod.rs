@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// The services Warden calls, by the name used in rate-limit configuration.
-pub const SERVICES: [&str; 10] = [
+pub const SERVICES: [&str; 11] = [
     "iam",
     "s3",
     "s3control",
@@ -35,6 +35,7 @@ pub const SERVICES: [&str; 10] = [
     "sts",
     "cloudtrail",
     "cloudformation",
+    "organizations",
 ];
 
 /// Error codes AWS uses for throttling, across the services Warden calls.
@@ -282,6 +283,9 @@ impl Default for RateLimits {
         ] {
             m.insert(s.to_owned(), (50, 50));
         }
+        // Organizations' documented limits are low ("Throttling limits", AWS Organizations user
+        // guide); a sweep makes a few dozen calls at most.
+        m.insert("organizations".to_owned(), (5, 10));
         Self(m)
     }
 }
@@ -479,6 +483,8 @@ pub struct Clients {
     pub s3control: aws_sdk_s3control::Client,
     /// Only the CLI and the local deploy use it (a stack's outputs, the demo's stack).
     pub cloudformation: aws_sdk_cloudformation::Client,
+    /// Read only, by the sweep: the organization policies on the path to the account.
+    pub organizations: aws_sdk_organizations::Client,
     pub caller: Arc<Caller>,
 }
 
@@ -529,6 +535,7 @@ impl Clients {
             cloudtrail: aws_sdk_cloudtrail::Client::new(conf),
             s3control: aws_sdk_s3control::Client::from_conf(s3control),
             cloudformation: aws_sdk_cloudformation::Client::from_conf(cloudformation),
+            organizations: aws_sdk_organizations::Client::new(conf),
             caller: Arc::new(Caller::new(limits, retry)),
         }
     }

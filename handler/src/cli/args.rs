@@ -404,7 +404,7 @@ pub enum Command {
         /// them: SCPs cap the account's principals, RCPs requests to its resources (neither
         /// applies to the management account or service-linked roles); a file whose `account` is
         /// not the swept account's is refused. Offline only: the live
-        /// sweep does not read AWS Organizations.
+        /// sweep reads them from AWS Organizations.
         #[arg(long, value_name = "FILE", requires = "account")]
         scps: Option<PathBuf>,
         /// Rule file (TOML); the default rule pack when absent.

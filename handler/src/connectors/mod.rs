@@ -10,7 +10,8 @@
 //!
 //! The engine (`flow`) knows only this trait: adding a connector (an SQS queue policy, a KMS key
 //! policy) is a new file here and a line in [`Connectors::standard`]. The account sweeps use the same
-//! layer.
+//! layer, and its readers of what Warden never changes (the authorization details, the credential
+//! report, Warden's own rules, the organization's policies).
 
 use crate::aws::{AwsError, Clients};
 use async_trait::async_trait;
@@ -33,6 +34,7 @@ pub mod group_membership;
 pub mod iam_policies;
 pub mod login_profile;
 pub mod object_acl;
+pub mod organizations;
 pub mod ownership_controls;
 pub mod permissions_boundary;
 pub mod policy_version;

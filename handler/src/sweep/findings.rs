@@ -1,5 +1,6 @@
 //! A sweep's findings over the account model: the model's newest states turned into the pure
-//! sweep's input (the snapshot, the buckets, the trails; the credential report read live; Warden's
+//! sweep's input (the snapshot, the buckets, the trails; the credential report, Warden's own rules
+//! and the organization's SCPs and RCPs read live; Warden's
 //! record of what it holds), [`policy_rules::sweep::sweep`] run over it, the drift it finds put
 //! back through the flow (Warden's own changes are restored whatever the sweep's mode), every
 //! finding recorded in the evidence trail, and one alert summarising the findings, worst first.
@@ -8,6 +9,7 @@
 
 use crate::aws::Clients;
 use crate::connectors::credential_report;
+use crate::connectors::organizations::OrgRead;
 use crate::enforce::alerts::Alert;
 use crate::enforce::flow::{Flow, FlowError};
 use chrono::{DateTime, Utc};
@@ -387,6 +389,21 @@ pub async fn find(
             None
         }
     };
+    // The organization's SCPs and RCPs, when the account is in one and Warden may read them; when
+    // it may not, the sweep judges without them: it can only find more, never less.
+    let org_read =
+        crate::connectors::organizations::read(clients, &flow.account_id, &mut account_requests)
+            .await;
+    let org_policies = match org_read {
+        Ok(OrgRead::NotInOrganization) => None,
+        Ok(OrgRead::Policies(set)) => Some(set),
+        Err(e) => {
+            notes.push(format!(
+                "the organization's policies (SCPs, RCPs) could not be read, so the sweep judged without them (more findings, never fewer; only the management account or a delegated administrator may read them): {e}"
+            ));
+            None
+        }
+    };
     let input =
         SweepInput {
             snapshot: &snapshot,
@@ -401,8 +418,7 @@ pub async fn find(
             own_rules: flow.own_rules.as_ref().zip(live_rules.as_deref()).map(
                 |(expected, live)| policy_rules::sweep::own_rules::OwnRulesRead { expected, live },
             ),
-            // The live sweep does not read AWS Organizations (yet): no SCPs or RCPs.
-            org_policies: None,
+            org_policies: org_policies.as_ref(),
         };
     let mut report = sweep(&input, options);
     report.notes.extend(notes.iter().cloned());
