@@ -1048,6 +1048,17 @@ async fn a_deleted_inline_guard_comes_back_from_the_model_and_an_allow_does_not(
 async fn the_organization_policies_on_an_accounts_path_are_read_level_by_level() {
     use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType};
     use warden_handler::connectors::organizations::{read, OrgRead};
+    /// The set read for an account in the organization, and the requests it took.
+    async fn policies(
+        c: &warden_handler::aws::Clients,
+        account: &str,
+    ) -> (policy_rules::sweep::org_policies::OrgPolicySet, usize) {
+        let mut requests = 0;
+        let OrgRead::Policies(set) = read(c, account, &mut requests).await.unwrap() else {
+            panic!("`{account}` is in an organization");
+        };
+        (set, requests)
+    }
     let (_aws, s) = start().await;
     let warden = &s.warden.clients;
     let account = "123456789012";
@@ -1121,10 +1132,7 @@ async fn the_organization_policies_on_an_accounts_path_are_read_level_by_level()
         .unwrap();
 
     // Neither type enabled at the root yet: nothing applies, though the org is read.
-    let mut requests = 0;
-    let OrgRead::Policies(set) = read(warden, &member, &mut requests).await.unwrap() else {
-        panic!("in an organization");
-    };
+    let (set, requests) = policies(warden, &member).await;
     assert_eq!(set.management_account.as_deref(), Some(account));
     assert!(set.scps.is_empty() && set.rcps.is_empty(), "{set:?}");
     assert_eq!(requests, 2);
@@ -1135,10 +1143,7 @@ async fn the_organization_policies_on_an_accounts_path_are_read_level_by_level()
         .send()
         .await
         .unwrap();
-    let mut requests = 0;
-    let OrgRead::Policies(set) = read(warden, &member, &mut requests).await.unwrap() else {
-        panic!("in an organization");
-    };
+    let (set, requests) = policies(warden, &member).await;
     assert_eq!(set.account.as_deref(), Some(member.as_str()));
     let names: Vec<Vec<&str>> = set
         .scps
@@ -1169,15 +1174,10 @@ async fn the_organization_policies_on_an_accounts_path_are_read_level_by_level()
         .send()
         .await
         .unwrap();
-    let OrgRead::Policies(set) = read(warden, &member, &mut 0).await.unwrap() else {
-        panic!("in an organization");
-    };
+    let (set, _) = policies(warden, &member).await;
     assert_eq!(set.rcps.len(), 3, "{set:?}");
     assert_eq!(set.rcps[2][0].name, "RCPFullAWSAccess");
-    let mut requests = 0;
-    let OrgRead::Policies(own) = read(warden, account, &mut requests).await.unwrap() else {
-        panic!("in an organization");
-    };
+    let (own, requests) = policies(warden, account).await;
     assert!(own.scps.is_empty() && own.rcps.is_empty(), "{own:?}");
     assert_eq!(requests, 1);
 }
