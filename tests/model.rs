@@ -587,10 +587,19 @@ async fn a_live_sweep_finds_each_kind_puts_drift_back_and_stays_within_its_reque
         .is_ok());
     // GAAD pages + 1 bucket list + 1 account block + 4 per bucket (and its location, when not
     // yet known) + 1 trail list + 2 per trail + 1 rule list + 1 per Warden rule (its targets) +
-    // 1 `DescribeOrganization` (in no organization) + the credential report (generate, polls,
-    // get): nothing per principal.
-    let reads =
-        c.gaad_pages + 1 + 1 + 4 * c.buckets_read + 1 + 2 * c.trails_read + 1 + wardens_rules + 1;
+    // 1 `DescribeOrganization` (in no organization) + 1 per Warden queue (intake, work,
+    // dead-letter; a `warden init` deployment has no function) + the credential report
+    // (generate, polls, get): nothing per principal.
+    let reads = c.gaad_pages
+        + 1
+        + 1
+        + 4 * c.buckets_read
+        + 1
+        + 2 * c.trails_read
+        + 1
+        + wardens_rules
+        + 1
+        + 3;
     assert!(
         c.account_requests >= reads + 2 && c.account_requests <= reads + 2 + 8 + c.buckets_read,
         "{c:?}"

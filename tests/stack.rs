@@ -194,3 +194,156 @@ async fn the_region_stack_forwards_an_s3_event_to_the_main_regions_warden() {
     assert_eq!(got["detail"]["awsRegion"], "eu-west-1", "{body}");
     assert_eq!(got["source"], "aws.s3", "{body}");
 }
+
+/// Issue 11 §2 "Warden drift": the sweep reads Warden's own queues and function (a constant five
+/// requests) and reports what leaves events undecided: a work queue redriving elsewhere, events in
+/// the dead-letter queue (with the stack's role and the emulator's policy enforcement on), the
+/// function throttled to 0, and (where the function is meant to read the queues) disabled
+/// mappings. The emulator's Lambda refuses every signed request while enforcement is on
+/// (`SignatureDoesNotMatch`, boto3's too), so the function's part runs with it off; with it on,
+/// the sweep says it could not read the function and judges the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_reports_wardens_own_queues_and_function_leaving_events_undecided() {
+    let aws = LocalAws::start().unwrap();
+    let s = Scenario::setup_with(&aws, Deploy::Stack).await.unwrap();
+    let admin = &s.admin.clients;
+    let config = s.config(&[]).unwrap();
+    let function = config.function_name.clone().unwrap();
+    assert_eq!(
+        function,
+        format!("warden-{}", warden_handler::local::demo::STACK)
+    );
+    // The demo's worker polls the queues itself: its disabled mappings are as deployed.
+    assert!(!config.function_consumes_queues);
+    let sweep = |extra: &'static [(&'static str, &'static str)]| {
+        let s = &s;
+        async move {
+            let (flow, _) = warden_handler::local::demo::flow(s, extra).unwrap();
+            s.sweep().await.unwrap();
+            let now = warden_handler::enforce::flow::system_clock()();
+            let found = warden_handler::sweep::findings::find(
+                &flow,
+                &s.warden.clients,
+                &format!("own-pipeline-{now}"),
+                now,
+                &[],
+                &policy_rules::sweep::SweepOptions::new(
+                    chrono::DateTime::from_timestamp(now, 0).unwrap(),
+                ),
+            )
+            .await
+            .unwrap();
+            let own: Vec<(String, String)> = found
+                .report
+                .findings
+                .iter()
+                .filter(|f| {
+                    f.finding_type.starts_with("WardenQueue")
+                        || f.finding_type.starts_with("WardenFunction")
+                        || f.finding_type == "WardenDeadLetters"
+                })
+                .map(|f| {
+                    (
+                        f.finding_type.clone(),
+                        f.resource.clone().unwrap_or_default(),
+                    )
+                })
+                .collect();
+            (own, found.notes)
+        }
+    };
+    // As deployed: nothing; the queues were read, the function could not be (above).
+    let (own, notes) = sweep(&[]).await;
+    assert!(own.is_empty(), "{own:?}");
+    assert!(notes.iter().all(|n| !n.contains("queue")), "{notes:?}");
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with(&format!("Warden's function `{function}` could not be read"))),
+        "{notes:?}"
+    );
+
+    // An admin points the work queue's redrive elsewhere, an event waits in the dead-letter
+    // queue, and the function is throttled to 0.
+    let sqs = &admin.sqs;
+    let elsewhere = sqs
+        .create_queue()
+        .queue_name("elsewhere.fifo")
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .unwrap();
+    let elsewhere_arn = sqs
+        .get_queue_attributes()
+        .queue_url(elsewhere.queue_url().unwrap())
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    let work = config.queue_url.clone().unwrap();
+    sqs.set_queue_attributes()
+        .queue_url(&work)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+            serde_json::json!({"deadLetterTargetArn": elsewhere_arn, "maxReceiveCount": "5"})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    sqs.send_message()
+        .queue_url(config.dlq_url.clone().unwrap())
+        .message_body("{}")
+        .message_group_id("warden")
+        .send()
+        .await
+        .unwrap();
+    let (own, _) = sweep(&[]).await;
+    let mut types: Vec<&str> = own.iter().map(|(t, _)| t.as_str()).collect();
+    types.sort_unstable();
+    assert_eq!(
+        types,
+        ["WardenDeadLetters", "WardenQueueRedriveChanged"],
+        "{own:?}"
+    );
+    assert!(own
+        .iter()
+        .any(|(t, r)| t == "WardenQueueRedriveChanged" && r.ends_with(":warden-events.fifo")));
+
+    // The function, with the emulator's enforcement off: throttled to 0 by an admin.
+    aws.enforce_policies(false).unwrap();
+    admin
+        .lambda
+        .put_function_concurrency()
+        .function_name(&function)
+        .reserved_concurrent_executions(0)
+        .send()
+        .await
+        .unwrap();
+    let (own, notes) = sweep(&[]).await;
+    assert!(notes.iter().all(|n| !n.contains("function")), "{notes:?}");
+    let mut types: Vec<&str> = own.iter().map(|(t, _)| t.as_str()).collect();
+    types.sort_unstable();
+    assert_eq!(
+        types,
+        [
+            "WardenDeadLetters",
+            "WardenFunctionThrottled",
+            "WardenQueueRedriveChanged"
+        ],
+        "{own:?}"
+    );
+    // Where the function is meant to read the queues, the demo's disabled mappings are drift too.
+    let (own, _) = sweep(&[("WARDEN_FUNCTION_CONSUMES_QUEUES", "true")]).await;
+    let disabled: Vec<&str> = own
+        .iter()
+        .filter(|(t, _)| t == "WardenQueueMappingDisabled")
+        .map(|(_, r)| r.as_str())
+        .collect();
+    assert_eq!(disabled.len(), 2, "{own:?}");
+    assert!(disabled.iter().any(|r| r.ends_with(":warden-intake.fifo")));
+    assert!(disabled.iter().any(|r| r.ends_with(":warden-events.fifo")));
+}

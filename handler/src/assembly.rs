@@ -134,6 +134,7 @@ pub fn build_flow(
             canary_arn: config.canary_policy_arn.clone(),
         }),
         own_rules: own_rules(config, clients, &account_id)?,
+        own_pipeline: own_pipeline(config),
     })
 }
 
@@ -240,6 +241,24 @@ fn own_rules(
         expected,
         queue_arn: format!("arn:{partition}:sqs:{region}:{account_id}:{name}"),
     }))
+}
+
+/// Warden's own queues and function as configured.
+fn own_pipeline(config: &Config) -> crate::enforce::flow::OwnPipelineConfig {
+    use policy_rules::sweep::own_pipeline::QueueRole;
+    let queues = [
+        (QueueRole::Intake, &config.intake_queue_url),
+        (QueueRole::Work, &config.queue_url),
+        (QueueRole::DeadLetter, &config.dlq_url),
+    ]
+    .into_iter()
+    .filter_map(|(role, url)| url.clone().map(|u| (role, u)))
+    .collect();
+    crate::enforce::flow::OwnPipelineConfig {
+        queues,
+        function: config.function_name.clone(),
+        function_consumes_queues: config.function_consumes_queues,
+    }
 }
 
 /// The event names the EventBridge rules deliver for the configured rules, per source: what a

@@ -289,6 +289,7 @@ fn run(cli: Cli, out: &mut DataOutput<std::io::Stdout>) -> Result<ExitCode> {
                     catalog: &catalog,
                     own_rules: None,
                     org_policies: files.org_policies.as_ref(),
+                    own_pipeline: None,
                 },
                 &options,
             );

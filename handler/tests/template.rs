@@ -681,6 +681,16 @@ fn needs(op: &str, names: &Names) -> Vec<Ask> {
             | "GetCredentialReport"),
         ) => vec![(format!("iam:{n}"), "*".into(), none())],
         ("events", "ListRules") => vec![("events:ListRules".into(), "*".into(), none())],
+        // The sweep's read of Warden's own function: its concurrency, and its queue mappings
+        // (`ListEventSourceMappings` has no resource type).
+        ("lambda", "GetFunctionConcurrency") => vec![(
+            "lambda:GetFunctionConcurrency".into(),
+            names.function.clone(),
+            none(),
+        )],
+        ("lambda", "ListEventSourceMappings") => {
+            vec![("lambda:ListEventSourceMappings".into(), "*".into(), none())]
+        }
         // The sweep's read of the organization's SCPs and RCPs: its ids are not known to the stack.
         ("organizations", n) => vec![(format!("organizations:{n}"), "*".into(), none())],
         ("events", "ListTargetsByRule") => vec![(
@@ -718,6 +728,7 @@ fn own_policy_for_tags() -> String {
 struct Names {
     tables: Vec<String>,
     queues: Vec<String>,
+    function: String,
     topic: String,
     evidence_bucket_arn: String,
 }
@@ -780,6 +791,7 @@ fn the_function_role_allows_what_the_live_path_calls_and_nothing_it_must_never_d
             arn("EventQueue"),
             arn("DeadLetterQueue"),
         ],
+        function: arn("Function"),
         topic: stack.reference("AlertTopic").as_str().unwrap().to_owned(),
         evidence_bucket_arn: format!(
             "arn:aws:s3:::{}",
@@ -894,6 +906,9 @@ fn the_function_role_allows_what_the_live_path_calls_and_nothing_it_must_never_d
         ("events:DisableRule", arn("RuleWatchdog"), vec![]),
         ("events:DeleteRule", arn("RuleIam1"), vec![]),
         ("lambda:UpdateFunctionCode", arn("Function"), vec![]),
+        ("lambda:PutFunctionConcurrency", arn("Function"), vec![]),
+        ("lambda:DeleteFunction", arn("Function"), vec![]),
+        ("lambda:UpdateEventSourceMapping", "*".to_owned(), vec![]),
         (
             "lambda:UpdateFunctionConfiguration",
             arn("Function"),

@@ -370,6 +370,7 @@ fn main() {
                 catalog: &catalog,
                 own_rules: None,
                 org_policies: None,
+                own_pipeline: None,
             },
             &options,
         );

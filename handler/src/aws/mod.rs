@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// The services Warden calls, by the name used in rate-limit configuration.
-pub const SERVICES: [&str; 11] = [
+pub const SERVICES: [&str; 12] = [
     "iam",
     "s3",
     "s3control",
@@ -36,6 +36,7 @@ pub const SERVICES: [&str; 11] = [
     "cloudtrail",
     "cloudformation",
     "organizations",
+    "lambda",
 ];
 
 /// Error codes AWS uses for throttling, across the services Warden calls.
@@ -280,6 +281,7 @@ impl Default for RateLimits {
             "sts",
             "cloudtrail",
             "cloudformation",
+            "lambda",
         ] {
             m.insert(s.to_owned(), (50, 50));
         }
@@ -485,6 +487,8 @@ pub struct Clients {
     pub cloudformation: aws_sdk_cloudformation::Client,
     /// Read only, by the sweep: the organization policies on the path to the account.
     pub organizations: aws_sdk_organizations::Client,
+    /// Read only, by the sweep: Warden's own function's concurrency and queue mappings.
+    pub lambda: aws_sdk_lambda::Client,
     pub caller: Arc<Caller>,
 }
 
@@ -536,6 +540,7 @@ impl Clients {
             s3control: aws_sdk_s3control::Client::from_conf(s3control),
             cloudformation: aws_sdk_cloudformation::Client::from_conf(cloudformation),
             organizations: aws_sdk_organizations::Client::new(conf),
+            lambda: aws_sdk_lambda::Client::new(conf),
             caller: Arc::new(Caller::new(limits, retry)),
         }
     }

@@ -11,7 +11,7 @@
 //! The engine (`flow`) knows only this trait: adding a connector (an SQS queue policy, a KMS key
 //! policy) is a new file here and a line in [`Connectors::standard`]. The account sweeps use the same
 //! layer, and its readers of what Warden never changes (the authorization details, the credential
-//! report, Warden's own rules, the organization's policies).
+//! report, Warden's own rules, queues and function, the organization's policies).
 
 use crate::aws::{AwsError, Clients};
 use async_trait::async_trait;
@@ -35,6 +35,7 @@ pub mod iam_policies;
 pub mod login_profile;
 pub mod object_acl;
 pub mod organizations;
+pub mod own_pipeline;
 pub mod ownership_controls;
 pub mod permissions_boundary;
 pub mod policy_version;

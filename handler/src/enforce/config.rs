@@ -62,6 +62,13 @@ pub struct Config {
     /// the main one (the clients' region, always read): the regional stacks' regions. Empty: the
     /// main region only.
     pub regions: Vec<String>,
+    /// `WARDEN_FUNCTION_NAME` (in the Lambda, its own name, `AWS_LAMBDA_FUNCTION_NAME`): Warden's
+    /// function, whose concurrency and queue mappings the sweep checks. Unset: not checked.
+    pub function_name: Option<String>,
+    /// `WARDEN_FUNCTION_CONSUMES_QUEUES`: whether the function is meant to read the queues (the
+    /// template's `LambdaConsumesQueues`; default `true`). `false`: a `warden worker` polls them,
+    /// and the mappings are disabled on purpose.
+    pub function_consumes_queues: bool,
 }
 
 /// The variables, with what each one means (for `--help` and the README).
@@ -147,6 +154,14 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "WARDEN_REGIONS",
         "comma-separated regions whose CloudTrail event history the catch-up reads (the regional stacks'); the main region (`AWS_REGION`) is always read. Unset: the main region only",
     ),
+    (
+        "WARDEN_FUNCTION_NAME",
+        "Warden's function (in the Lambda, its own name); the sweep reports it gone or throttled to 0, and a queue no longer feeding it. Unset: not checked",
+    ),
+    (
+        "WARDEN_FUNCTION_CONSUMES_QUEUES",
+        "`true` (default) or `false`: whether the function reads the queues (the stack's `LambdaConsumesQueues`); `false` for a `warden worker`, whose disabled mappings are then no finding",
+    ),
 ];
 
 /// Whether `name` is shaped like an AWS region name (`us-east-1`, `eu-central-2`,
@@ -171,9 +186,14 @@ pub fn is_region_name(name: &str) -> bool {
 impl Config {
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let vars: BTreeMap<String, String> = std::env::vars()
+        let mut vars: BTreeMap<String, String> = std::env::vars()
             .filter(|(k, _)| k.starts_with("WARDEN_"))
             .collect();
+        // The Lambda runtime names the function it runs.
+        if let Ok(name) = std::env::var("AWS_LAMBDA_FUNCTION_NAME") {
+            vars.entry("WARDEN_FUNCTION_NAME".to_owned())
+                .or_insert(name);
+        }
         Self::from_vars(&vars)
     }
 
@@ -351,6 +371,17 @@ impl Config {
                         }
                     }
                     regions
+                }
+            },
+            function_name: get("WARDEN_FUNCTION_NAME").map(str::to_owned),
+            function_consumes_queues: match get("WARDEN_FUNCTION_CONSUMES_QUEUES") {
+                None | Some("true") => true,
+                Some("false") => false,
+                Some(other) => {
+                    return Err(ConfigError {
+                        name: "WARDEN_FUNCTION_CONSUMES_QUEUES",
+                        why: format!("`{other}` is neither `true` nor `false`"),
+                    })
                 }
             },
         })

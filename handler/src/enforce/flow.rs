@@ -301,6 +301,18 @@ pub struct Flow {
     /// Warden's own EventBridge rules, as the rules derive them, for the sweep's drift check
     /// (`None`: not checked, the sweep's notes say so).
     pub own_rules: Option<policy_rules::sweep::own_rules::OwnRules>,
+    /// Warden's own queues and function, for the sweep's drift check.
+    pub own_pipeline: OwnPipelineConfig,
+}
+
+/// Where Warden's own queues and function are, for the sweep's drift check.
+#[derive(Debug, Clone, Default)]
+pub struct OwnPipelineConfig {
+    /// Each configured queue's role and URL.
+    pub queues: Vec<(policy_rules::sweep::own_pipeline::QueueRole, String)>,
+    /// The function's name (`None`: not checked).
+    pub function: Option<String>,
+    pub function_consumes_queues: bool,
 }
 
 /// The current time as epoch seconds.

@@ -20,6 +20,7 @@ use policy_rules::snapshot::{GroupRecord, PrincipalRecord, Snapshot};
 use policy_rules::sweep::input::{
     AclGrant, Bucket, Buckets, CredentialReport, PublicAccessBlock, Trail,
 };
+use policy_rules::sweep::own_pipeline::OwnPipeline;
 use policy_rules::sweep::{sweep, Kind, SweepInput, SweepOptions, SweepReport};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -389,6 +390,14 @@ pub async fn find(
             None
         }
     };
+    // Warden's own queues and function: read here, judged with the rest.
+    let own_pipeline = read_own_pipeline(
+        clients,
+        &flow.own_pipeline,
+        &mut account_requests,
+        &mut notes,
+    )
+    .await;
     // The organization's SCPs and RCPs, when the account is in one and Warden may read them; when
     // it may not, the sweep judges without them: it can only find more, never less.
     let org_read =
@@ -419,6 +428,7 @@ pub async fn find(
                 |(expected, live)| policy_rules::sweep::own_rules::OwnRulesRead { expected, live },
             ),
             org_policies: org_policies.as_ref(),
+            own_pipeline: own_pipeline.as_ref(),
         };
     let mut report = sweep(&input, options);
     report.notes.extend(notes.iter().cloned());
@@ -568,6 +578,44 @@ pub fn counts(report: &SweepReport) -> Vec<(String, usize)> {
         })
         .filter(|(_, n)| *n > 0)
         .collect()
+}
+
+/// Warden's queues and function as configured, read for the drift check; what cannot be read
+/// is said in `notes`.
+async fn read_own_pipeline(
+    clients: &Clients,
+    config: &crate::enforce::flow::OwnPipelineConfig,
+    requests: &mut usize,
+    notes: &mut Vec<String>,
+) -> Option<OwnPipeline> {
+    let queues =
+        match crate::connectors::own_pipeline::read_queues(clients, &config.queues, requests).await
+        {
+            Ok(queues) => queues,
+            Err(e) => {
+                notes.push(format!("Warden's own queues could not be read: {e}"));
+                return None;
+            }
+        };
+    let function = match &config.function {
+        Some(name) => {
+            match crate::connectors::own_pipeline::read_function(clients, name, requests).await {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    notes.push(format!("Warden's function `{name}` could not be read: {e}"));
+                    None
+                }
+            }
+        }
+        // A `warden init` deployment has no function; a stack's names itself
+        // (`AWS_LAMBDA_FUNCTION_NAME`, or `warden config --stack`'s `WARDEN_FUNCTION_NAME`).
+        None => None,
+    };
+    Some(OwnPipeline {
+        queues,
+        function,
+        function_consumes_queues: config.function_consumes_queues,
+    })
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@
 //! `now` is an argument: nothing here reads a clock. Reading the account (GAAD pages, the report,
 //! the per-bucket calls) and resuming a sweep are the handler's.
 //!
-//! One file per kind of finding: `standing`, `admin`, `exposure`, `unused`, `drift`; `access` is
+//! One file per kind of finding: `standing`, `admin`, `exposure`, `unused`, `drift` (and for
+//! drift of Warden's own event path, `own_rules` and `own_pipeline`); `access` is
 //! the fast "what may this principal do" the first two share; `input` parses the inputs;
 //! `org_policies` the SCPs and RCPs every evaluation of the sweep passes, when given; `steps` what
 //! applying a planned change takes, for an enforcing live sweep.
@@ -21,6 +22,7 @@ mod drift;
 mod exposure;
 pub mod input;
 pub mod org_policies;
+pub mod own_pipeline;
 pub mod own_rules;
 mod standing;
 pub mod steps;
@@ -56,6 +58,8 @@ pub struct SweepInput<'a> {
     pub catalog: &'a Catalog,
     /// Warden's own EventBridge rules as read, against those it expects (`None`: not read).
     pub own_rules: Option<own_rules::OwnRulesRead<'a>>,
+    /// Warden's own queues and function as read (`None`: not read).
+    pub own_pipeline: Option<&'a own_pipeline::OwnPipeline>,
     /// The SCPs and RCPs on the path to the swept account (`None`: not given; every evaluation is
     /// then as if the account were in no organization). Given, every evaluation passes them: the
     /// SCPs cap the account's principals, the RCPs requests to its resources.
@@ -333,6 +337,7 @@ pub fn sweep(input: &SweepInput<'_>, options: &SweepOptions) -> SweepReport {
     findings.extend(unused::findings(&ctx));
     findings.extend(drift::findings(&ctx));
     findings.extend(own_rules::findings(&ctx));
+    findings.extend(own_pipeline::findings(&ctx));
     findings.sort_by(|a, b| {
         (
             a.kind,

@@ -49,6 +49,7 @@ fn run_with(s: &Seeded, options: &SweepOptions, org: Option<&OrgPolicySet>) -> S
             catalog: &s.catalog,
             own_rules: None,
             org_policies: org,
+            own_pipeline: None,
         },
         options,
     )
@@ -257,6 +258,7 @@ fn without_a_credential_report_the_data_cannot_tell() {
             catalog: &s.catalog,
             own_rules: None,
             org_policies: None,
+            own_pipeline: None,
         },
         &SweepOptions::new(now()),
     );
@@ -288,6 +290,7 @@ fn the_real_account_dump_sweeps() {
             catalog: &catalog,
             own_rules: None,
             org_policies: None,
+            own_pipeline: None,
         },
         &SweepOptions::new(now()),
     );
@@ -352,6 +355,7 @@ fn drift_of_every_kind_warden_holds() {
             catalog: &s.catalog,
             own_rules: None,
             org_policies: None,
+            own_pipeline: None,
         },
         &SweepOptions::new(now()),
     );
@@ -533,6 +537,7 @@ fn wardens_own_rules_missing_disabled_changed_or_untargeted_are_drift_with_what_
                 live: &rules,
             }),
             org_policies: None,
+            own_pipeline: None,
         },
         &SweepOptions::new(now()),
     );
@@ -571,6 +576,156 @@ fn wardens_own_rules_missing_disabled_changed_or_untargeted_are_drift_with_what_
         .contains("aws events enable-rule --name warden-s3-1"));
     // A rule in force as derived is no finding.
     assert!(!own_findings.iter().any(|(_, r)| r.contains("warden-iam-1")));
+}
+
+#[test]
+fn wardens_own_queues_and_function_that_leave_events_undecided_are_drift_with_what_a_person_runs() {
+    use own_pipeline::{
+        FunctionRead, FunctionState, Mapping, OwnPipeline, QueueRead, QueueRole, QueueState,
+    };
+    let s = seeded();
+    let arn = |n: &str| format!("arn:aws:sqs:us-east-1:111122223333:{n}");
+    let url = |n: &str| format!("https://sqs.us-east-1.amazonaws.com/111122223333/{n}");
+    let queue = |role, n: &str, target: Option<&str>, messages| QueueRead {
+        role,
+        url: url(n),
+        state: Some(QueueState {
+            arn: arn(n),
+            dead_letter_target: target.map(arn),
+            messages,
+        }),
+    };
+    let mapping = |n: &str, state: &str| Mapping {
+        source_arn: arn(n),
+        uuid: format!("uuid-{n}"),
+        state: state.to_owned(),
+    };
+    let run = |pipeline: &OwnPipeline| {
+        sweep(
+            &SweepInput {
+                snapshot: &s.snapshot,
+                snapshot_read_at: parse_time("2026-11-30T23:30:00Z"),
+                credential_report: None,
+                buckets: None,
+                trails: None,
+                access_keys: None,
+                held: &[],
+                rules: &s.rules,
+                catalog: &s.catalog,
+                own_rules: None,
+                own_pipeline: Some(pipeline),
+                org_policies: None,
+            },
+            &SweepOptions::new(now()),
+        )
+        .findings
+        .into_iter()
+        .filter(|f| f.finding_type.starts_with("Warden"))
+        .map(|f| {
+            assert_eq!(f.kind, Kind::Drift);
+            assert_eq!(f.response.action, Action::Alert);
+            (
+                f.finding_type,
+                f.resource.unwrap_or_default(),
+                f.response.note.unwrap_or_default(),
+            )
+        })
+        .collect::<Vec<_>>()
+    };
+    // The pipeline as deployed: nothing to find.
+    let healthy = OwnPipeline {
+        queues: vec![
+            queue(QueueRole::Intake, "w-intake.fifo", Some("w-dlq.fifo"), 3),
+            queue(QueueRole::Work, "w-events.fifo", Some("w-dlq.fifo"), 0),
+            queue(QueueRole::DeadLetter, "w-dlq.fifo", None, 0),
+        ],
+        function: Some(FunctionRead {
+            name: "warden-w".to_owned(),
+            state: Some(FunctionState {
+                reserved_concurrency: Some(5),
+                mappings: vec![
+                    mapping("w-intake.fifo", "Enabled"),
+                    mapping("w-events.fifo", "Enabled"),
+                ],
+            }),
+        }),
+        function_consumes_queues: true,
+    };
+    assert_eq!(run(&healthy), []);
+    // Everything that can go wrong at once.
+    let broken = OwnPipeline {
+        queues: vec![
+            QueueRead {
+                role: QueueRole::Intake,
+                url: url("w-intake.fifo"),
+                state: None,
+            },
+            queue(QueueRole::Work, "w-events.fifo", None, 0),
+            queue(QueueRole::DeadLetter, "w-dlq.fifo", None, 2),
+        ],
+        function: Some(FunctionRead {
+            name: "warden-w".to_owned(),
+            state: Some(FunctionState {
+                reserved_concurrency: Some(0),
+                mappings: vec![mapping("w-events.fifo", "Disabled")],
+            }),
+        }),
+        function_consumes_queues: true,
+    };
+    let found = run(&broken);
+    let types: Vec<(&str, &str)> = found
+        .iter()
+        .map(|(t, r, _)| (t.as_str(), r.as_str()))
+        .collect();
+    let mut expected = vec![
+        ("WardenQueueMissing", url("w-intake.fifo")),
+        ("WardenQueueRedriveChanged", arn("w-events.fifo")),
+        ("WardenDeadLetters", arn("w-dlq.fifo")),
+        ("WardenFunctionThrottled", "warden-w".to_owned()),
+        ("WardenQueueMappingDisabled", arn("w-events.fifo")),
+    ];
+    expected.sort();
+    let mut got: Vec<(&str, String)> = types.iter().map(|(t, r)| (*t, (*r).to_owned())).collect();
+    got.sort();
+    assert_eq!(got, expected);
+    let note = |t: &str| &found.iter().find(|(ft, _, _)| ft == t).unwrap().2;
+    assert!(note("WardenQueueRedriveChanged").contains("aws sqs set-queue-attributes --queue-url https://sqs.us-east-1.amazonaws.com/111122223333/w-events.fifo"));
+    assert!(note("WardenQueueRedriveChanged").contains(r#"\"maxReceiveCount\":\"5\""#));
+    assert!(note("WardenFunctionThrottled")
+        .contains("--function-name warden-w --reserved-concurrent-executions 5"));
+    assert!(note("WardenQueueMappingDisabled").contains("--uuid uuid-w-events.fifo --enabled"));
+    // A mapping gone is missing; for a worker that polls the queues itself, disabled mappings are
+    // as deployed.
+    let mut unmapped = healthy.clone();
+    if let Some(FunctionRead { state: Some(f), .. }) = &mut unmapped.function {
+        f.mappings
+            .retain(|m| !m.source_arn.ends_with("w-intake.fifo"));
+    }
+    assert_eq!(
+        run(&unmapped)
+            .iter()
+            .map(|(t, r, _)| (t.as_str(), r.clone()))
+            .collect::<Vec<_>>(),
+        [("WardenQueueMappingMissing", arn("w-intake.fifo"))]
+    );
+    let mut worker = broken.clone();
+    worker.function_consumes_queues = false;
+    assert!(!run(&worker)
+        .iter()
+        .any(|(t, _, _)| t.starts_with("WardenQueueMapping")));
+    // The function gone.
+    let mut gone = healthy;
+    gone.function = Some(FunctionRead {
+        name: "warden-w".to_owned(),
+        state: None,
+    });
+    assert_eq!(
+        run(&gone)
+            .iter()
+            .map(|(t, _, _)| t.as_str())
+            .collect::<Vec<_>>(),
+        ["WardenFunctionMissing"]
+    );
 }
 
 fn run_with_org(s: &Seeded, org: Option<&OrgPolicySet>) -> SweepReport {
