@@ -665,3 +665,43 @@ async fn one_regions_gap_is_filled_while_anothers_checkpoint_is_recent_and_an_ol
     );
     assert!(!item.contains_key("checkpoint#us-east-1#s3.amazonaws.com"));
 }
+
+/// Issue 11 §4: an event of another region that arrives live (a regional stack forwarded it)
+/// moves that region's checkpoint and no other, so the next catch-up of that region starts from
+/// it less the overlap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_event_of_another_region_moves_that_regions_checkpoint_only() {
+    let (aws, s) = start().await;
+    let (flow, config) = demo::flow(&s, &[]).unwrap();
+    let store = flow.watch.as_ref().unwrap().store.clone();
+    let t = now();
+    let event = mallory_puts_bucket_policy(&s, "eu-live-1", "eu-west-1", t - 120).await;
+    s.emit(&event).await.unwrap();
+    let stats = demo::work_once(&aws, &s, &flow, &config).await.unwrap();
+    assert_eq!(stats.forwarded, 1, "{stats:?}");
+    let records = flow.evidence.list().await.unwrap();
+    assert_eq!(decisions_for(&records, "eu-live-1"), 1);
+    let state = store.state().await.unwrap();
+    assert_eq!(
+        state.of("eu-west-1", "s3.amazonaws.com"),
+        Some(iso(t - 120).as_str()),
+        "{state:?}"
+    );
+    assert_eq!(state.of("us-east-1", "s3.amazonaws.com"), None, "{state:?}");
+    // The next catch-up starts eu-west-1 at its checkpoint less the overlap.
+    let routes = routes(&config).unwrap();
+    let regions = Regions::new("us-east-1", &["eu-west-1".to_owned()]);
+    let windows = windows_from_checkpoint(&state, &lookups(&routes, &regions), t);
+    let eu = windows
+        .iter()
+        .find(|w| w.region == "eu-west-1" && w.source == "s3.amazonaws.com")
+        .unwrap();
+    assert_eq!(eu.start, t - 120 - OVERLAP_SECONDS);
+    let us = windows
+        .iter()
+        .find(|w| w.region == "us-east-1" && w.source == "s3.amazonaws.com")
+        .unwrap();
+    // The main region has no checkpoint of its own yet: it starts at the oldest known, never
+    // later (nothing of its own was seen, so nothing of it is skipped).
+    assert_eq!(us.start, eu.start, "{windows:?}");
+}
