@@ -892,6 +892,73 @@ deny_scope = "observed"
 }
 
 #[test]
+fn an_rcp_that_certainly_closes_a_bucket_grant_removes_the_exposure_and_one_that_may_is_named() {
+    let s = seeded();
+    let exposure = |r: &SweepReport, bucket: &str| {
+        r.findings
+            .iter()
+            .find(|f| {
+                f.kind == Kind::Exposure
+                    && f.finding_type.ends_with("BucketPolicy")
+                    && f.subject() == format!("arn:aws:s3:::{bucket}")
+            })
+            .map(|f| f.evidence.join("; "))
+    };
+    let without = run_with_org(&s, None);
+    assert!(exposure(&without, "public-site").is_some());
+    assert!(exposure(&without, "shared-reports").is_some());
+    let rcp_full = r#"{"name":"RCPFullAWSAccess","policy":{"Statement":{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}}}"#;
+    let org = |management: &str, extra: &str| {
+        OrgPolicySet::parse(&format!(
+            r#"{{"management_account":{management},"rcps":[[{rcp_full}],[{rcp_full}{extra}]]}}"#
+        ))
+        .unwrap()
+    };
+    // An unconditional Deny of every object read of `public-site`, and a data-perimeter Deny
+    // conditioned on the caller's organization.
+    let both = org(
+        "null",
+        r#",{"name":"SiteClosed","policy":{"Statement":{"Sid":"NoReads","Effect":"Deny","Principal":"*","Action":"s3:Get*","Resource":"arn:aws:s3:::public-site/*"}}},{"name":"Perimeter","policy":{"Statement":{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*","Condition":{"StringNotEqualsIfExists":{"aws:PrincipalOrgID":"o-1"}}}}}"#,
+    );
+    let r = run_with_org(&s, Some(&both));
+    assert_eq!(exposure(&r, "public-site"), None);
+    assert!(
+        r.notes.iter().any(|n| n.contains("bucket `public-site`")
+            && n.contains("RCP `SiteClosed` statement `NoReads` denies every request it allows")),
+        "{:?}",
+        r.notes
+    );
+    let shared = exposure(&r, "shared-reports").unwrap();
+    assert!(
+        shared.contains("RCP `Perimeter` statement `#0` may deny it"),
+        "{shared}"
+    );
+    assert!(!shared.contains("SiteClosed"), "{shared}");
+    // A Deny of part of the grant (one prefix of the objects) may close it, never certainly.
+    let partial = org(
+        "null",
+        r#",{"name":"Part","policy":{"Statement":{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::public-site/private/*"}}}"#,
+    );
+    let r = run_with_org(&s, Some(&partial));
+    assert!(
+        exposure(&r, "public-site")
+            .unwrap()
+            .contains("RCP `Part` statement `#0` may deny it"),
+        "{:?}",
+        exposure(&r, "public-site")
+    );
+    // RCPs do not apply to the management account's buckets.
+    let managed = org("\"111122223333\"", &both_extra());
+    let r = run_with_org(&s, Some(&managed));
+    assert!(exposure(&r, "public-site").is_some());
+    assert!(!exposure(&r, "shared-reports").unwrap().contains("RCP"));
+}
+
+fn both_extra() -> String {
+    r#",{"name":"SiteClosed","policy":{"Statement":{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::public-site/*"}}},{"name":"Perimeter","policy":{"Statement":{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*","Condition":{"StringNotEqualsIfExists":{"aws:PrincipalOrgID":"o-1"}}}}}"#.to_owned()
+}
+
+#[test]
 fn the_sweeps_requests_let_the_evaluator_exempt_service_linked_roles_from_scps() {
     use crate::evaluate::{Answer, NamedPolicy};
     use access::{labels, DocIndex, Interest, View};
