@@ -891,16 +891,55 @@ async fn access_judges_against_the_deployed_account_model() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--principal"), "{}", stderr(&out));
-    // Mallory's Deny is inline and the unused iam and sts actions do not fit there: refused,
-    // nothing changed, exit 1.
+    let warden_managed = || async {
+        let attached = s
+            .admin
+            .clients
+            .iam
+            .list_attached_user_policies()
+            .user_name("mallory")
+            .send()
+            .await
+            .unwrap();
+        attached
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn())
+            .filter(|a| a.contains(":policy/warden/"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let placement = || {
+        json_lines(&ok(warden(home.path(), &env)
+            .args(["status", "--format", "json"])
+            .output()
+            .unwrap()))
+        .into_iter()
+        .find(|h| h["principal"] == MALLORY)
+        .map(|h| h["deny"]["placement"].clone())
+        .unwrap()
+    };
+    assert_eq!(placement(), serde_json::json!("inline"));
+    // Mallory's Deny is inline and the unused iam and sts actions do not fit there: the whole
+    // Deny moves to Warden's managed policy (on first, then the inline one off), one change.
     let (code, applied) = apply("deny-unused");
-    assert_eq!(code, Some(1), "{applied}");
-    assert_eq!(applied["result"], "failed", "{applied}");
-    assert!(
-        applied["why"].as_str().unwrap().contains("inline budget"),
-        "{applied}"
-    );
+    assert_eq!(code, Some(0), "{applied}");
+    assert_eq!(applied["result"], "changed", "{applied}");
+    assert_eq!(mallory_inline(&s).await, ["mallory-access"]);
+    assert_eq!(warden_managed().await.len(), 1);
+    assert_eq!(placement(), serde_json::json!("managed"));
+    let m = &s.mallory.clients;
+    assert!(m.iam.list_users().send().await.is_err());
+    // Its rollback puts the inline Deny back, takes the managed one off, and Warden's record
+    // says inline again (a sweep would otherwise put the managed one back).
+    let moved = applied["record"].as_str().unwrap().to_owned();
+    ok(warden(home.path(), &env)
+        .args(["rollback", &moved])
+        .output()
+        .unwrap());
     assert_eq!(mallory_inline(&s).await, ["WardenDeny", "mallory-access"]);
+    assert!(warden_managed().await.is_empty());
+    assert_eq!(placement(), serde_json::json!("inline"));
     // The generated policy replaces mallory's own: mallory keeps what it used, loses the rest.
     let (code, applied) = apply("replace-inline");
     assert_eq!(code, Some(0), "{applied}");
@@ -909,7 +948,6 @@ async fn access_judges_against_the_deployed_account_model() {
         mallory_inline(&s).await,
         ["WardenDeny", "WardenLeastPrivilege"]
     );
-    let m = &s.mallory.clients;
     assert!(m.s3.list_buckets().send().await.is_ok());
     assert!(m.iam.list_users().send().await.is_err());
     let record = applied["record"].as_str().unwrap().to_owned();

@@ -5,7 +5,8 @@
 //!   principal, and its Deny is rendered from that record (never from the live `WardenDeny`), so
 //!   it keeps every earlier Deny and is put back by a sweep when someone removes it. Inline while
 //!   it fits the principal's inline budget, else (or where it already is) Warden's managed
-//!   fallback.
+//!   fallback; an inline Deny the new pairs push over the budget moves whole to the managed one
+//!   (managed on first, then the inline one off, in one change record).
 //! - **Replace the inline policies** (`replace-inline`): the plan's steps, on the principal's
 //!   policies, all or nothing: each step's precondition is checked on one live read before the
 //!   first change, so a stale account file changes nothing.
@@ -104,14 +105,14 @@ impl Flow {
             h.policy_name = Some(DENY_POLICY_NAME.to_owned());
             h.document().map_or(0, |d| d.size())
         };
+        // Warden's inline Deny that no longer fits with the new pairs moves whole to its managed
+        // policy: the managed Deny (every pair) goes on first, then the inline one comes off, so
+        // no moment holds less than before.
+        let mut lift_inline = false;
         let placement = match held.placement {
             Some(Placement::Inline) if others + inline_size(&next) > limit => {
-                return Err(FlowError::Unreadable(format!(
-                    "the Deny with these pairs would be {} characters, over `{}`'s inline budget ({others} of {limit} used by its other policies), and Warden's Deny there is inline: lift it first (`warden release {}`) so the whole Deny moves to Warden's managed policy, or deny fewer pairs",
-                    inline_size(&next),
-                    live.arn,
-                    live.arn
-                )));
+                lift_inline = true;
+                Placement::Managed
             }
             Some(p) => p,
             None if others + inline_size(&next) <= limit => Placement::Inline,
@@ -120,6 +121,7 @@ impl Flow {
         next.placement = Some(placement);
         next.policy_name = Some(match placement {
             Placement::Inline => DENY_POLICY_NAME.to_owned(),
+            Placement::Managed if lift_inline => managed_policy_name(&live.arn),
             Placement::Managed => held
                 .policy_name
                 .clone()
@@ -158,12 +160,45 @@ impl Flow {
             h.policy_name.clone_from(&name);
         })
         .await?;
-        let steps = deny_steps(&plan);
+        let mut steps = deny_steps(&plan);
         let mut body = json!({
             "role": "deny",
             "denied": denied_now,
             "held_before": held,
         });
+        if lift_inline {
+            let (holder, title) = if is_role {
+                ("RoleName", "Role")
+            } else {
+                ("UserName", "User")
+            };
+            // The rollback sets Warden's record back from the first step (the managed Deny's).
+            if let (Value::Object(b), Some(first)) = (&mut body, steps.first()) {
+                b.insert("step".into(), json!(first));
+                b.insert(
+                    "moved".into(),
+                    json!(format!(
+                        "Warden's inline Deny with the new pairs would be {} characters, over the inline budget ({others} of {limit} used by the other inline policies): the whole Deny moved to Warden's managed policy `{}`",
+                        inline_size(&next),
+                        plan.policy_name
+                    )),
+                );
+            }
+            steps.push(Step {
+                call: format!("iam:Delete{title}Policy"),
+                params: [
+                    (holder.to_owned(), Value::String(live.name.clone())),
+                    (
+                        "PolicyName".to_owned(),
+                        Value::String(DENY_POLICY_NAME.to_owned()),
+                    ),
+                ]
+                .into_iter()
+                .collect(),
+                precondition: "none: the policy is Warden's own, and its pairs are in the managed Deny put on before".to_owned(),
+                expect: None,
+            });
+        }
         if let (Value::Object(b), Value::Object(w)) = (&mut body, why) {
             b.extend(w);
         }
