@@ -355,6 +355,9 @@ fn main() {
     let (mut cpu, mut wall, mut peaks) = (Vec::new(), Vec::new(), Vec::new());
     let mut last = None;
     for _ in 0..runs {
+        // The previous sweep's report is not kept while the next one runs: each peak is one
+        // sweep's.
+        last = None;
         reset_peak();
         let (c0, w0) = (thread_cpu_seconds(), Instant::now());
         let r = sweep(
@@ -406,11 +409,17 @@ fn main() {
         options.max_changes
     );
     let (u, ro, g, p) = account.items;
-    let requests = live_request_count(u, ro, g, p, BUCKETS, 1);
+    // Warden's rules for the default pack: one per routed source group, and the watchdog.
+    let warden_rules = policy_rules::routing::routing(&rules, &catalog)
+        .routes
+        .len()
+        + 1;
+    let requests = live_request_count(u, ro, g, p, BUCKETS, 1, warden_rules);
     println!(
-        "requests a live sweep of this account needs (computed, not measured): {requests} = {} GAAD pages (MaxItems 1,000, {} items) + 2 credential report + {} bucket reads (4 per bucket) + 3 constant (ListBuckets, account public access block, DescribeTrails) + 1 per trail (1)",
+        "requests a live sweep of this account needs (computed, not measured): {requests} = {} GAAD pages (MaxItems 1,000, {} items) + 2 credential report + {} bucket reads (4 per bucket) + 2 per trail (1) + {} constant (ListBuckets, account public access block, DescribeTrails; ListRules and {warden_rules} ListTargetsByRule; DescribeOrganization; 3 queues; function concurrency and mappings)",
         (u + ro + g + p).div_ceil(1000),
         u + ro + g + p,
-        4 * BUCKETS
+        4 * BUCKETS,
+        policy_rules::sweep::live_request_constant(warden_rules)
     );
 }

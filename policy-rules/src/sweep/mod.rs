@@ -376,9 +376,11 @@ pub fn sweep(input: &SweepInput<'_>, options: &SweepOptions) -> SweepReport {
 
 /// The requests a live sweep of an account of this size needs: the GAAD pages (`MaxItems` 1,000;
 /// every user, group, role and policy counts as an item), the credential report (generate, get),
-/// four per bucket (policy, ACL, public access block, ownership controls), and the constant ones
-/// (`ListBuckets`, the account's public access block, `DescribeTrails`) plus one status per trail.
-/// A computed figure, not a measured one.
+/// four per bucket (policy, ACL, public access block, ownership controls), two per trail (status,
+/// selectors), and the constant ones: `ListBuckets`, the account's public access block,
+/// `DescribeTrails`, Warden's own rules (`ListRules`, one `ListTargetsByRule` per rule), the
+/// organization (`DescribeOrganization`, outside an organization), Warden's three queues and its
+/// function (concurrency, mappings). A computed figure, not a measured one.
 pub fn live_request_count(
     users: usize,
     roles: usize,
@@ -386,9 +388,17 @@ pub fn live_request_count(
     policies: usize,
     buckets: usize,
     trails: usize,
+    warden_rules: usize,
 ) -> usize {
     let items = users + roles + groups + policies;
-    items.div_ceil(1000).max(1) + 2 + 4 * buckets + 3 + trails
+    items.div_ceil(1000).max(1) + 2 + 4 * buckets + 2 * trails + live_request_constant(warden_rules)
+}
+
+/// The constant part of [`live_request_count`]: `ListBuckets`, the account's block,
+/// `DescribeTrails`, 1 + `warden_rules` for Warden's rules, 1 for the organization, 3 queues and 2
+/// for the function.
+pub fn live_request_constant(warden_rules: usize) -> usize {
+    3 + 1 + warden_rules + 1 + 3 + 2
 }
 
 #[cfg(test)]

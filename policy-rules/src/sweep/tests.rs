@@ -300,10 +300,11 @@ fn the_real_account_dump_sweeps() {
 
 #[test]
 fn the_live_request_count_is_computed_from_the_sizes() {
-    // 11,800 items: 12 GAAD pages; 2 for the report; 4,000 for the buckets; 3 + 1 trail.
+    // 11,800 items: 12 GAAD pages; 2 for the report; 4,000 for the buckets; 2 for the trail; the
+    // constant: 3, Warden's 20 rules (1 + 20), the organization (1), queues and function (5).
     assert_eq!(
-        live_request_count(5_000, 5_000, 300, 1_500, 1_000, 1),
-        12 + 2 + 4_000 + 3 + 1
+        live_request_count(5_000, 5_000, 300, 1_500, 1_000, 1, 20),
+        12 + 2 + 4_000 + 2 + 3 + 21 + 1 + 5
     );
 }
 
