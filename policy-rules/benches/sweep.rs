@@ -357,7 +357,7 @@ fn main() {
     for _ in 0..runs {
         // The previous sweep's report is not kept while the next one runs: each peak is one
         // sweep's.
-        last = None;
+        drop(last.take());
         reset_peak();
         let (c0, w0) = (thread_cpu_seconds(), Instant::now());
         let r = sweep(
