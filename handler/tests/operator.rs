@@ -977,22 +977,8 @@ async fn access_judges_against_the_deployed_account_model() {
     let (code, applied) = apply("deny-unused");
     assert_eq!(code, Some(0), "{applied}");
     assert_eq!(applied["result"], "changed", "{applied}");
-    let attached = s
-        .admin
-        .clients
-        .iam
-        .list_attached_user_policies()
-        .user_name("mallory")
-        .send()
-        .await
-        .unwrap();
-    let managed: Vec<&str> = attached
-        .attached_policies()
-        .iter()
-        .filter_map(|p| p.policy_arn())
-        .filter(|a| a.contains(":policy/warden/"))
-        .collect();
-    assert_eq!(managed.len(), 1, "{attached:?}");
+    let managed = warden_managed().await;
+    assert_eq!(managed.len(), 1, "{managed:?}");
     // Services mallory used nothing of are denied whole, on what the grant names.
     let record = applied["record"].as_str().unwrap().to_owned();
     let shown: Value = serde_json::from_str(&ok(warden(home.path(), &env)

@@ -488,6 +488,31 @@ fn the_relevant_documents_decide_as_all_the_documents_do() {
     assert!(denied_by_org > 0);
 }
 
+/// A sweep of the seeded snapshot alone, with what was read of Warden's own rules and pipeline.
+fn run_own(
+    s: &Seeded,
+    own_rules: Option<own_rules::OwnRulesRead<'_>>,
+    own_pipeline: Option<&own_pipeline::OwnPipeline>,
+) -> SweepReport {
+    sweep(
+        &SweepInput {
+            snapshot: &s.snapshot,
+            snapshot_read_at: parse_time("2026-11-30T23:30:00Z"),
+            credential_report: None,
+            buckets: None,
+            trails: None,
+            access_keys: None,
+            held: &[],
+            rules: &s.rules,
+            catalog: &s.catalog,
+            own_rules,
+            own_pipeline,
+            org_policies: None,
+        },
+        &SweepOptions::new(now()),
+    )
+}
+
 #[test]
 fn wardens_own_rules_missing_disabled_changed_or_untargeted_are_drift_with_what_a_person_runs() {
     use own_rules::{LiveRule, OwnRules, OwnRulesRead};
@@ -522,25 +547,13 @@ fn wardens_own_rules_missing_disabled_changed_or_untargeted_are_drift_with_what_
             &["arn:aws:sqs:us-east-1:444455556666:elsewhere"],
         ),
     ];
-    let report = sweep(
-        &SweepInput {
-            snapshot: &s.snapshot,
-            snapshot_read_at: parse_time("2026-11-30T23:30:00Z"),
-            credential_report: None,
-            buckets: None,
-            trails: None,
-            access_keys: None,
-            held: &[],
-            rules: &s.rules,
-            catalog: &s.catalog,
-            own_rules: Some(OwnRulesRead {
-                expected: &own,
-                live: &rules,
-            }),
-            org_policies: None,
-            own_pipeline: None,
-        },
-        &SweepOptions::new(now()),
+    let report = run_own(
+        &s,
+        Some(OwnRulesRead {
+            expected: &own,
+            live: &rules,
+        }),
+        None,
     );
     let own_findings: Vec<(&str, &str)> = report
         .findings
@@ -602,36 +615,20 @@ fn wardens_own_queues_and_function_that_leave_events_undecided_are_drift_with_wh
         state: state.to_owned(),
     };
     let run = |pipeline: &OwnPipeline| {
-        sweep(
-            &SweepInput {
-                snapshot: &s.snapshot,
-                snapshot_read_at: parse_time("2026-11-30T23:30:00Z"),
-                credential_report: None,
-                buckets: None,
-                trails: None,
-                access_keys: None,
-                held: &[],
-                rules: &s.rules,
-                catalog: &s.catalog,
-                own_rules: None,
-                own_pipeline: Some(pipeline),
-                org_policies: None,
-            },
-            &SweepOptions::new(now()),
-        )
-        .findings
-        .into_iter()
-        .filter(|f| f.finding_type.starts_with("Warden"))
-        .map(|f| {
-            assert_eq!(f.kind, Kind::Drift);
-            assert_eq!(f.response.action, Action::Alert);
-            (
-                f.finding_type,
-                f.resource.unwrap_or_default(),
-                f.response.note.unwrap_or_default(),
-            )
-        })
-        .collect::<Vec<_>>()
+        run_own(&s, None, Some(pipeline))
+            .findings
+            .into_iter()
+            .filter(|f| f.finding_type.starts_with("Warden"))
+            .map(|f| {
+                assert_eq!(f.kind, Kind::Drift);
+                assert_eq!(f.response.action, Action::Alert);
+                (
+                    f.finding_type,
+                    f.resource.unwrap_or_default(),
+                    f.response.note.unwrap_or_default(),
+                )
+            })
+            .collect::<Vec<_>>()
     };
     // The pipeline as deployed: nothing to find.
     let healthy = OwnPipeline {
