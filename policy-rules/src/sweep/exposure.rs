@@ -148,7 +148,8 @@ fn rcp_verdict(ctx: &Ctx<'_>, st: &Statement) -> RcpVerdict {
     }
 }
 
-/// The statement a grant names (its `Sid`, or `#index`).
+/// The statement a grant names (its `Sid`, or `#index`); `None` when the name is not one
+/// statement's (two statements with one `Sid`): the grant is then judged open.
 fn statement_of<'p>(policy: &'p PolicyDocument, g: &OutsideGrant) -> Option<&'p Statement> {
     match g
         .statement
@@ -158,10 +159,16 @@ fn statement_of<'p>(policy: &'p PolicyDocument, g: &OutsideGrant) -> Option<&'p 
         Some(i) if policy.statements.get(i).is_some_and(|s| s.sid.is_none()) => {
             policy.statements.get(i)
         }
-        _ => policy
-            .statements
-            .iter()
-            .find(|s| s.sid.as_deref() == Some(g.statement.as_str())),
+        _ => {
+            let mut named = policy
+                .statements
+                .iter()
+                .filter(|s| s.sid.as_deref() == Some(g.statement.as_str()));
+            match (named.next(), named.next()) {
+                (Some(st), None) => Some(st),
+                _ => None,
+            }
+        }
     }
 }
 
@@ -417,6 +424,26 @@ mod tests {
         assert!(overlaps("a*b", "*ab", false), "both match `ab`");
         assert!(!overlaps("a*", "b*", false));
         assert!(overlaps("S3:Get*", "s3:?etObject", true));
+    }
+
+    #[test]
+    fn a_sid_two_statements_share_names_neither() {
+        let doc = PolicyDocument::from_value(&serde_json::json!({"Statement":[
+            {"Sid":"S","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"},
+            {"Sid":"S","Effect":"Allow","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*"},
+            {"Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::b"}
+        ]}))
+        .unwrap();
+        let grant = |statement: &str| OutsideGrant {
+            statement: statement.to_owned(),
+            principal: "*".to_owned(),
+            conditional: false,
+        };
+        assert!(statement_of(&doc, &grant("S")).is_none());
+        assert_eq!(
+            statement_of(&doc, &grant("#2")).map(|s| s.action.clone()),
+            Some(Scope::Only(vec!["s3:ListBucket".to_owned()]))
+        );
     }
 
     proptest! {
