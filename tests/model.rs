@@ -604,11 +604,32 @@ async fn a_live_sweep_finds_each_kind_puts_drift_back_and_stays_within_its_reque
         c.account_requests >= reads + 2 && c.account_requests <= reads + 2 + 8 + c.buckets_read,
         "{c:?}"
     );
-    // Everything was read, the organization's policies too (there are none here).
+    // Everything was read, the organization's policies and Warden's queues too (there are no
+    // organization policies here, and `warden init`'s queues are as it made them).
     assert!(
-        c.notes.iter().all(|n| !n.contains("organization")),
+        c.notes
+            .iter()
+            .all(|n| !n.contains("organization") && !n.contains("queues")),
         "{:?}",
         c.notes
+    );
+    let recorded: Vec<String> = flow
+        .evidence
+        .list()
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.body["finding"]["type"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        recorded.iter().any(|t| t == "WardenRuleDisabled"),
+        "{recorded:?}"
+    );
+    assert!(
+        !recorded
+            .iter()
+            .any(|t| t.starts_with("WardenQueue") || t == "WardenDeadLetters"),
+        "{recorded:?}"
     );
     // The deleted user is gone from the model, not judged.
     use warden_handler::enforce::ports::AccountModel;
