@@ -191,9 +191,14 @@ pub fn run(req: &AccessRequest) -> Result<(Indexed, Vec<PrincipalReport>)> {
 
 /// One JSON object a line per principal.
 pub fn render_json(reports: &[PrincipalReport], out: &mut dyn Write) -> Result<()> {
+    // Each line is serialized whole, then written at once: serde_json's many small writes would
+    // each go through stdout's lock and line buffer.
+    let mut line = Vec::new();
     for r in reports {
-        serde_json::to_writer(&mut *out, r)?;
-        out.write_all(b"\n")?;
+        line.clear();
+        serde_json::to_writer(&mut line, r)?;
+        line.push(b'\n');
+        out.write_all(&line)?;
     }
     Ok(())
 }

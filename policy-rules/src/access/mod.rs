@@ -153,23 +153,33 @@ pub fn report(
     };
     // The account file's principals, and the history's that it does not hold.
     let mut keys: Vec<(String, Option<&crate::snapshot::PrincipalRecord>)> = Vec::new();
+    let mut listed: std::collections::HashSet<String> = std::collections::HashSet::new();
     if let Some(snap) = input.snapshot {
         for p in snap.users.values().chain(snap.roles.values()) {
             if wanted(&p.arn) {
                 keys.push((p.arn.clone(), Some(p)));
+                listed.insert(p.arn.clone());
             }
         }
     }
     for arn in index.principals.keys() {
         let known = input.snapshot.and_then(|s| s.principal(arn));
-        let already = keys
-            .iter()
-            .any(|(k, _)| k == arn || known.is_some_and(|p| &p.arn == k));
+        let already = listed.contains(arn) || known.is_some_and(|p| listed.contains(&p.arn));
         if !already && wanted(arn) {
             keys.push((arn.clone(), known));
+            listed.insert(arn.clone());
         }
     }
     keys.sort_by(|a, b| a.0.cmp(&b.0));
+    // The history's principals by who they are (partition, account, kind, name: the path left
+    // out), so each report finds its entries without comparing every pair.
+    let mut by_identity: std::collections::HashMap<usage::Identity<'_>, Vec<&String>> =
+        std::collections::HashMap::new();
+    for k in index.principals.keys() {
+        if let Some(id) = usage::identity(k) {
+            by_identity.entry(id).or_default().push(k);
+        }
+    }
     let window_coverage = findings::window_coverage(&index.coverage, &input.options);
     let mut expansions = Expansions::default();
     let mut out = Vec::new();
@@ -178,10 +188,21 @@ pub fn report(
         // named it without its path.
         let mut usage = usage::PrincipalUsage::default();
         let mut seen = false;
-        for (k, u) in &index.principals {
+        let candidates: Vec<&String> = match usage::identity(&arn) {
+            Some(id) => by_identity.get(&id).cloned().unwrap_or_default(),
+            None => index
+                .principals
+                .get_key_value(&arn)
+                .map(|(k, _)| k)
+                .into_iter()
+                .collect(),
+        };
+        for k in candidates {
             if k == &arn || (record.is_some() && same_principal(k, &arn)) {
-                usage.merge_from(u);
-                seen = true;
+                if let Some(u) = index.principals.get(k) {
+                    usage.merge_from(u);
+                    seen = true;
+                }
             }
         }
         let usage_ref = seen.then_some(&usage);

@@ -261,6 +261,19 @@ impl Filter {
     }
 }
 
+/// Who a user or role ARN names, its path left out: partition, account, kind (`user`, `role`) and
+/// name. Two ARNs [`same_principal`] calls the same have the same identity (not the other way:
+/// two paths, both given, differ).
+pub type Identity<'a> = (&'a str, &'a str, &'a str, &'a str);
+
+/// The [`Identity`] of an ARN with a `kind/…/name` resource; `None` for any other string.
+pub fn identity(arn: &str) -> Option<Identity<'_>> {
+    let a = crate::arn::Arn::parse(arn)?;
+    let (kind, rest) = a.resource.split_once('/')?;
+    let name = rest.rsplit_once('/').map_or(rest, |(_, n)| n);
+    Some((a.partition, a.account, kind, name))
+}
+
 /// Whether two principal ARNs name the same user or role: equal, or equal but for a path that one
 /// of them does not carry (events often name a user or role without its path).
 pub fn same_principal(a: &str, b: &str) -> bool {
@@ -466,6 +479,22 @@ fn grant_of(event: &Event<'_>) -> Option<Grant> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        // The report looks a principal's entries up by identity: every pair `same_principal`
+        // joins has one identity.
+        #[test]
+        fn principals_the_same_have_one_identity(
+            a in "arn:aws:iam::(1|2):(user|role)(/p|/q|/p/q)?/(x|y)",
+            b in "arn:aws:iam::(1|2):(user|role)(/p|/q|/p/q)?/(x|y)",
+        ) {
+            if same_principal(&a, &b) {
+                prop_assert_eq!(identity(&a), identity(&b));
+                prop_assert!(identity(&a).is_some());
+            }
+        }
+    }
 
     #[test]
     fn principals_without_a_path_match_the_same_name_at_any_path() {
