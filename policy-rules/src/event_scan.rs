@@ -215,26 +215,36 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Moves to the next `"`, `\` or control character inside a string, eight bytes at a time (the
-    /// same word-at-a-time test serde_json uses).
+    /// Moves to the next `"`, `\` or control character inside a string, sixteen bytes at a time
+    /// while they last, then eight (the same word-at-a-time test serde_json uses, on two words per
+    /// step: half the branches for the usual 20 to 60 bytes of an ARN, a time or an id).
     #[inline(always)]
     fn skip_plain_string_bytes(&mut self) {
-        const ONES: u64 = u64::MAX / 255;
-        const HIGH: u64 = ONES << 7;
+        while let Some(Ok(chunk)) = self
+            .bytes
+            .get(self.pos..self.pos + 16)
+            .map(<[u8; 16]>::try_from)
+        {
+            let [a0, a1, a2, a3, a4, a5, a6, a7, b0, b1, b2, b3, b4, b5, b6, b7] = chunk;
+            let low = stops_in(u64::from_le_bytes([a0, a1, a2, a3, a4, a5, a6, a7]));
+            let high = stops_in(u64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7]));
+            if low != 0 {
+                self.pos += (low.trailing_zeros() / 8) as usize;
+                return;
+            }
+            if high != 0 {
+                self.pos += 8 + (high.trailing_zeros() / 8) as usize;
+                return;
+            }
+            self.pos += 16;
+        }
         while let Some(Ok(chunk)) = self
             .bytes
             .get(self.pos..self.pos + 8)
             .map(<[u8; 8]>::try_from)
         {
-            let v = u64::from_le_bytes(chunk);
-            let control = v.wrapping_sub(ONES * 0x20) & !v;
-            let q = v ^ (ONES * u64::from(b'"'));
-            let quote = q.wrapping_sub(ONES) & !q;
-            let b = v ^ (ONES * u64::from(b'\\'));
-            let backslash = b.wrapping_sub(ONES) & !b;
-            let hits = (control | quote | backslash) & HIGH;
+            let hits = stops_in(u64::from_le_bytes(chunk));
             if hits != 0 {
-                // The lowest flagged byte is always a true hit (borrows only run upwards).
                 self.pos += (hits.trailing_zeros() / 8) as usize;
                 return;
             }
@@ -651,6 +661,21 @@ impl<'a> Scanner<'a> {
         }
         self.pos - start
     }
+}
+
+/// The high bit of each byte of `v` (eight string bytes, the first lowest) that may be a `"`, a `\`
+/// or a control character: none when there is none, and the lowest flagged byte is always a true
+/// one (borrows only run upwards), which is all a caller reads.
+#[inline(always)]
+fn stops_in(v: u64) -> u64 {
+    const ONES: u64 = u64::MAX / 255;
+    const HIGH: u64 = ONES << 7;
+    let control = v.wrapping_sub(ONES * 0x20) & !v;
+    let q = v ^ (ONES * u64::from(b'"'));
+    let quote = q.wrapping_sub(ONES) & !q;
+    let b = v ^ (ONES * u64::from(b'\\'));
+    let backslash = b.wrapping_sub(ONES) & !b;
+    (control | quote | backslash) & HIGH
 }
 
 /// Four hex digits of a `\u` escape.
