@@ -355,6 +355,25 @@ fn applies(rule: &Rule, event: &Event<'_>, analysis: &Analysis, rules: &RuleSet)
         Mapping::Unmapped(why) if needs_mapping => return Applies::Unmapped(why.clone()),
         Mapping::Unmapped(_) => &[],
     };
+    // The request parameters, parsed once, only for rules that look into them. A request that
+    // does not match decides before the actions are matched and their resources written out.
+    let params: Option<serde_json::Value> = (!m.request.is_empty() || m.grants_outside_account)
+        .then(|| {
+            event
+                .record
+                .request_parameters
+                .and_then(|r| serde_json::from_str(r.get()).ok())
+        })
+        .flatten();
+    for (key, pattern) in &m.request {
+        let value = params
+            .as_ref()
+            .and_then(|p| p.get(key))
+            .and_then(|v| v.as_str());
+        if !value.is_some_and(|v| wildcard::matches(pattern, v)) {
+            return Applies::No;
+        }
+    }
     let mut matched = Vec::new();
     let mut unknown: Option<String> = None;
     for a in actions {
@@ -412,24 +431,6 @@ fn applies(rule: &Rule, event: &Event<'_>, analysis: &Analysis, rules: &RuleSet)
             ),
             Vec::new(),
         ));
-    }
-    // The request parameters, parsed once, only for rules that look into them.
-    let params: Option<serde_json::Value> = (!m.request.is_empty() || m.grants_outside_account)
-        .then(|| {
-            event
-                .record
-                .request_parameters
-                .and_then(|r| serde_json::from_str(r.get()).ok())
-        })
-        .flatten();
-    for (key, pattern) in &m.request {
-        let value = params
-            .as_ref()
-            .and_then(|p| p.get(key))
-            .and_then(|v| v.as_str());
-        if !value.is_some_and(|v| wildcard::matches(pattern, v)) {
-            return Applies::No;
-        }
     }
     let mut notes = Vec::new();
     if m.grants_outside_account {

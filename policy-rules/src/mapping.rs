@@ -57,10 +57,13 @@ impl Resource {
             .any_path_at
             .and_then(|at| Some((self.arn.get(..at)?, self.arn.get(at..)?)))
         {
-            Some((prefix, name)) => vec![
-                escape(&self.arn),
-                format!("{}*/{}", escape(prefix), escape(name)),
-            ],
+            Some((prefix, name)) => {
+                let mut any_path = String::with_capacity(self.arn.len() + 2);
+                wildcard::push_escaped(&mut any_path, prefix);
+                any_path.push_str("*/");
+                wildcard::push_escaped(&mut any_path, name);
+                vec![escape(&self.arn), any_path]
+            }
             None => vec![escape(&self.arn)],
         }
     }

@@ -141,9 +141,14 @@ pub fn has_wildcard(pattern: &str) -> bool {
 /// object only ("IAM JSON policy elements: Variables and tags", special characters).
 pub fn escape_literal(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 3);
+    push_escaped(&mut out, s);
+    out
+}
+
+/// Appends `s` to `out` as [`escape_literal`] writes it. The runs between `*`, `?` and `$` (ASCII,
+/// so each falls between characters) are copied whole, not a character at a time.
+pub fn push_escaped(out: &mut String, s: &str) {
     let mut rest = s;
-    // The runs between the three (ASCII, so each falls between characters) are copied whole, not a
-    // character at a time.
     while let Some(i) = rest.bytes().position(|b| matches!(b, b'*' | b'?' | b'$')) {
         out.push_str(rest.get(..i).unwrap_or_default());
         out.push_str("${");
@@ -152,7 +157,6 @@ pub fn escape_literal(s: &str) -> String {
         rest = rest.get(i + 1..).unwrap_or_default();
     }
     out.push_str(rest);
-    out
 }
 
 /// The literal a policy value spells, its `${*}`, `${?}`, `${$}` escapes read back (for operators
