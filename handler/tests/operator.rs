@@ -365,7 +365,7 @@ async fn config_prints_the_export_lines_of_a_stacks_warden_outputs() {
     );
     for (name, body) in [("warden", STACK_TEMPLATE), ("other", OTHER_TEMPLATE)] {
         clients
-            .cloudformation
+            .cloudformation()
             .create_stack()
             .stack_name(name)
             .template_body(body)
@@ -429,7 +429,7 @@ export WARDEN_ACCOUNT_ID=123456789012
     );
     // A deleted stack, asked for by its id, is `DELETE_COMPLETE`: not read.
     let id = clients
-        .cloudformation
+        .cloudformation()
         .describe_stacks()
         .stack_name("other")
         .send()
@@ -440,7 +440,7 @@ export WARDEN_ACCOUNT_ID=123456789012
         .unwrap()
         .to_owned();
     clients
-        .cloudformation
+        .cloudformation()
         .delete_stack()
         .stack_name("other")
         .send()

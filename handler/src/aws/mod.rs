@@ -483,8 +483,10 @@ pub struct Clients {
     pub cloudtrail: aws_sdk_cloudtrail::Client,
     /// The account's public access block (S3 Control).
     pub s3control: aws_sdk_s3control::Client,
-    /// Only the CLI and the local deploy use it (a stack's outputs, the demo's stack).
-    pub cloudformation: aws_sdk_cloudformation::Client,
+    /// The configuration the clients were built from: the CloudFormation client, which only the
+    /// CLI and the local deploy use, is built from it when asked ([`Clients::cloudformation`]), so
+    /// the Lambda links none of it.
+    conf: aws_config::SdkConfig,
     /// Read only, by the sweep: the organization policies on the path to the account.
     pub organizations: aws_sdk_organizations::Client,
     /// Read only, by the sweep: Warden's own function's concurrency and queue mappings.
@@ -523,9 +525,6 @@ impl Clients {
         let sts = aws_sdk_sts::config::Builder::from(conf)
             .interceptor(form::FormEncoding)
             .build();
-        let cloudformation = aws_sdk_cloudformation::config::Builder::from(conf)
-            .interceptor(form::FormEncoding)
-            .build();
         let s3control = s3control::config(conf);
         Self {
             iam: aws_sdk_iam::Client::from_conf(iam),
@@ -538,11 +537,20 @@ impl Clients {
             sts: aws_sdk_sts::Client::from_conf(sts),
             cloudtrail: aws_sdk_cloudtrail::Client::new(conf),
             s3control: aws_sdk_s3control::Client::from_conf(s3control),
-            cloudformation: aws_sdk_cloudformation::Client::from_conf(cloudformation),
+            conf: conf.clone(),
             organizations: aws_sdk_organizations::Client::new(conf),
             lambda: aws_sdk_lambda::Client::new(conf),
             caller: Arc::new(Caller::new(limits, retry)),
         }
+    }
+
+    /// A CloudFormation client (a stack's outputs, the demo's stack), built on each call: only the
+    /// CLI and the local deploy ask for one.
+    pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
+        let conf = aws_sdk_cloudformation::config::Builder::from(&self.conf)
+            .interceptor(form::FormEncoding)
+            .build();
+        aws_sdk_cloudformation::Client::from_conf(conf)
     }
 
     /// The main region: the configured one (`AWS_REGION`), where the main stack, its queues and

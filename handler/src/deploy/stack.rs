@@ -85,7 +85,7 @@ pub async fn deploy(
         Err(StackError::Missing { .. }) => false,
         Err(e) => return Err(e),
     };
-    let c = &clients.cloudformation;
+    let c = &clients.cloudformation();
     if exists {
         let req = c
             .update_stack()
@@ -150,7 +150,7 @@ pub async fn settle(clients: &Clients, stack: &str, wait: Duration) -> Result<Se
 
 /// The stack's status and outputs.
 pub async fn describe(clients: &Clients, stack: &str) -> Result<Settled, StackError> {
-    let c = &clients.cloudformation;
+    let c = &clients.cloudformation();
     let out = clients
         .caller
         .call("cloudformation", "DescribeStacks", || {
@@ -187,7 +187,7 @@ pub async fn describe(clients: &Clients, stack: &str) -> Result<Settled, StackEr
 
 /// The first failed resource's reason, for the error.
 async fn reason(clients: &Clients, stack: &str) -> String {
-    let c = &clients.cloudformation;
+    let c = &clients.cloudformation();
     let events = clients
         .caller
         .call("cloudformation", "DescribeStackEvents", || {
