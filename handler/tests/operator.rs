@@ -1018,21 +1018,8 @@ async fn access_judges_against_the_deployed_account_model() {
         .args(["rollback", &record])
         .output()
         .unwrap());
-    let attached = s
-        .admin
-        .clients
-        .iam
-        .list_attached_user_policies()
-        .user_name("mallory")
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        !attached.attached_policies().iter().any(|p| p
-            .policy_arn()
-            .is_some_and(|a| a.contains(":policy/warden/"))),
-        "{attached:?}"
-    );
+    let managed = warden_managed().await;
+    assert!(managed.is_empty(), "{managed:?}");
     assert!(m.iam.list_users().send().await.is_ok());
     let status = ok(warden(home.path(), &env).args(["status"]).output().unwrap());
     assert!(!status.contains("user/mallory"), "{status}");
