@@ -298,8 +298,32 @@ pub struct LogSetup {
 pub fn init_logging_with(setup: &LogSetup) {
     use std::io::IsTerminal;
     use tracing_subscriber::fmt::writer::BoxMakeWriter;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(setup.default_filter));
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    // `RUST_LOG` as a list of `target=level` (or a bare level), as `Targets` reads it: the
+    // `EnvFilter` syntax's span and field directives are left out, and with them the regex engine
+    // it links (about a tenth of the Lambda package). A value that does not read is said once,
+    // and the default applies.
+    let default = || {
+        setup
+            .default_filter
+            .parse::<tracing_subscriber::filter::Targets>()
+            .unwrap_or_default()
+    };
+    let mut unread = None;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() => match v.parse::<tracing_subscriber::filter::Targets>() {
+            Ok(t) => t,
+            Err(e) => {
+                unread = Some(format!(
+                    "RUST_LOG `{v}` does not read ({e}); logging at `{}`",
+                    setup.default_filter
+                ));
+                default()
+            }
+        },
+        _ => default(),
+    };
     let (writer, terminal) = match setup.file.as_ref().and_then(|f| f.try_clone().ok()) {
         Some(f) => (BoxMakeWriter::new(std::sync::Mutex::new(f)), false),
         None => (
@@ -308,17 +332,18 @@ pub fn init_logging_with(setup: &LogSetup) {
         ),
     };
     let colour = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_ansi(colour);
+    let registry = tracing_subscriber::registry().with(filter);
     let _ = if setup.json {
-        builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
+        registry
+            .with(fmt.json().with_current_span(true).with_span_list(false))
             .try_init()
     } else {
-        builder.compact().try_init()
+        registry.with(fmt.compact()).try_init()
     };
+    if let Some(why) = unread {
+        tracing::warn!("{why}");
+    }
 }
