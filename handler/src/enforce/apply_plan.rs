@@ -167,11 +167,6 @@ impl Flow {
             "held_before": held,
         });
         if lift_inline {
-            let (holder, title) = if is_role {
-                ("RoleName", "Role")
-            } else {
-                ("UserName", "User")
-            };
             // The rollback sets Warden's record back from the first step (the managed Deny's).
             if let (Value::Object(b), Some(first)) = (&mut body, steps.first()) {
                 b.insert("step".into(), json!(first));
@@ -184,20 +179,12 @@ impl Flow {
                     )),
                 );
             }
-            steps.push(Step {
-                call: format!("iam:Delete{title}Policy"),
-                params: [
-                    (holder.to_owned(), Value::String(live.name.clone())),
-                    (
-                        "PolicyName".to_owned(),
-                        Value::String(DENY_POLICY_NAME.to_owned()),
-                    ),
-                ]
-                .into_iter()
-                .collect(),
-                precondition: "none: the policy is Warden's own, and its pairs are in the managed Deny put on before".to_owned(),
-                expect: None,
-            });
+            steps.push(crate::enforce::flow::delete_own_inline(
+                is_role,
+                &live.name,
+                DENY_POLICY_NAME,
+                "none: the policy is Warden's own, and its pairs are in the managed Deny put on before",
+            ));
         }
         if let (Value::Object(b), Value::Object(w)) = (&mut body, why) {
             b.extend(w);

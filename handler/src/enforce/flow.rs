@@ -1689,6 +1689,32 @@ impl Flow {
     }
 }
 
+/// The step that deletes one of Warden's own inline policies (`policy`) from the user or role
+/// `name`: `warden release`'s, and a Deny's move from inline to Warden's managed policy.
+pub(crate) fn delete_own_inline(
+    is_role: bool,
+    name: &str,
+    policy: &str,
+    precondition: &str,
+) -> Step {
+    let (holder, title) = if is_role {
+        ("RoleName", "Role")
+    } else {
+        ("UserName", "User")
+    };
+    Step {
+        call: format!("iam:Delete{title}Policy"),
+        params: [
+            (holder.to_owned(), Value::String(name.to_owned())),
+            ("PolicyName".to_owned(), Value::String(policy.to_owned())),
+        ]
+        .into_iter()
+        .collect(),
+        precondition: precondition.to_owned(),
+        expect: None,
+    }
+}
+
 impl Flow {
     /// After a rollback of one of Warden's own changes, its record says what the rolled-back
     /// before-state holds: for a Deny, the pairs of the document Warden had written before (its own
@@ -1787,16 +1813,13 @@ impl Flow {
         };
         let name = Value::String(held.name().to_owned());
         let mut steps = Vec::new();
-        let delete = |policy: &str| Step {
-            call: format!("iam:Delete{title}Policy"),
-            params: [
-                (holder.to_owned(), name.clone()),
-                ("PolicyName".to_owned(), Value::String(policy.to_owned())),
-            ]
-            .into_iter()
-            .collect(),
-            precondition: "none: the policy is Warden's own".to_owned(),
-            expect: None,
+        let delete = |policy: &str| {
+            delete_own_inline(
+                held.is_role(),
+                held.name(),
+                policy,
+                "none: the policy is Warden's own",
+            )
         };
         match (held.placement, held.managed_policy_arn()) {
             (Some(Placement::Managed), Some(arn)) => steps.push(Step {

@@ -234,33 +234,33 @@ pub(crate) fn findings(ctx: &Ctx<'_>, notes: &mut Vec<String>) -> Vec<Finding> {
         let effective =
             PublicAccessBlock::combined(bucket.public_access_block.as_ref(), account_block);
         if let Some(policy) = &bucket.policy {
-            let mut grants = outside_grants(policy, &ctx.account, trusted);
-            // What the RCPs say of each grant: a grant one certainly closes is not open.
-            let mut rcp_note: Vec<Option<String>> = Vec::new();
-            grants.retain(|g| {
-                let verdict = statement_of(policy, g)
-                    .map_or(RcpVerdict::Open, |st| rcp_verdict(ctx, st));
-                match verdict {
-                    RcpVerdict::Closed(cite) => {
-                        notes.push(format!(
-                            "bucket `{}`: policy statement `{}` grants to `{}`, but {cite} denies every request it allows: not reported as open",
-                            bucket.name, g.statement, g.principal
-                        ));
-                        false
-                    }
-                    RcpVerdict::Maybe(cites) => {
-                        rcp_note.push(Some(format!(
-                            " ({} may deny it: a condition or a partial overlap Warden did not work out)",
-                            cites.join(", ")
-                        )));
-                        true
-                    }
-                    RcpVerdict::Open => {
-                        rcp_note.push(None);
-                        true
-                    }
-                }
-            });
+            // What the RCPs say of each grant: a grant one certainly closes is not open; one an
+            // RCP may close carries the RCP's name into its evidence.
+            let grants: Vec<(OutsideGrant, Option<String>)> =
+                outside_grants(policy, &ctx.account, trusted)
+                    .into_iter()
+                    .filter_map(|g| {
+                        let verdict = statement_of(policy, &g)
+                            .map_or(RcpVerdict::Open, |st| rcp_verdict(ctx, st));
+                        match verdict {
+                            RcpVerdict::Closed(cite) => {
+                                notes.push(format!(
+                                    "bucket `{}`: policy statement `{}` grants to `{}`, but {cite} denies every request it allows: not reported as open",
+                                    bucket.name, g.statement, g.principal
+                                ));
+                                None
+                            }
+                            RcpVerdict::Maybe(cites) => Some((
+                                g,
+                                Some(format!(
+                                    " ({} may deny it: a condition or a partial overlap Warden did not work out)",
+                                    cites.join(", ")
+                                )),
+                            )),
+                            RcpVerdict::Open => Some((g, None)),
+                        }
+                    })
+                    .collect();
             let describe = |g: &OutsideGrant, rcp: &Option<String>, to: String| {
                 format!(
                     "bucket policy statement `{}` grants to {to}{}{}",
@@ -275,7 +275,6 @@ pub(crate) fn findings(ctx: &Ctx<'_>, notes: &mut Vec<String>) -> Vec<Finding> {
             };
             let (public, other): (Vec<_>, Vec<_>) = grants
                 .iter()
-                .zip(&rcp_note)
                 .partition(|(g, _)| g.principal == "*" || g.principal == NOT_PRINCIPAL);
             let mut shown: Vec<String> = other
                 .iter()

@@ -6,7 +6,8 @@
 //! sweep run from the CLI or the next unthrottled invocation is what notices). Warden's role may
 //! not change its own queues or function, so each finding is an alert with what a person runs.
 
-use super::{Ctx, Finding, Kind, Response};
+use super::own_rules::own_drift;
+use super::{Ctx, Finding};
 
 /// What a queue is for, in Warden's pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,17 +98,7 @@ pub(crate) fn findings(ctx: &Ctx<'_>) -> Vec<Finding> {
     let redeploy = "redeploy the stack (`aws cloudformation deploy` with the same template) or run `warden init` with the same prefix: either puts it back. Warden's role may not change its own queues or function";
     let mut out = Vec::new();
     let mut finding = |t: &str, resource: &str, evidence: String, note: String| {
-        out.push(Finding {
-            kind: Kind::Drift,
-            finding_type: t.to_owned(),
-            rule: rule.map(|r| r.id.clone()),
-            principal: None,
-            resource: Some(resource.to_owned()),
-            actions: Vec::new(),
-            evidence: vec![evidence],
-            data_age_seconds: Some(0),
-            response: Response::alert(mode, note),
-        });
+        out.push(own_drift(rule, mode, t, resource, evidence, note));
     };
     let dead_letter = pipeline
         .queues

@@ -40,6 +40,29 @@ pub struct OwnRulesRead<'a> {
     pub live: &'a [LiveRule],
 }
 
+/// A drift finding of Warden's own event path (its rules, queues, function), read just now: an
+/// alert with what a person runs, since Warden's role may not change them.
+pub(crate) fn own_drift(
+    rule: Option<&crate::rules::Rule>,
+    mode: crate::rules::Mode,
+    finding_type: &str,
+    resource: &str,
+    evidence: String,
+    note: String,
+) -> Finding {
+    Finding {
+        kind: Kind::Drift,
+        finding_type: finding_type.to_owned(),
+        rule: rule.map(|r| r.id.clone()),
+        principal: None,
+        resource: Some(resource.to_owned()),
+        actions: Vec::new(),
+        evidence: vec![evidence],
+        data_age_seconds: Some(0),
+        response: Response::alert(mode, note),
+    }
+}
+
 pub(crate) fn findings(ctx: &Ctx<'_>) -> Vec<Finding> {
     let Some(read) = ctx.input.own_rules else {
         return Vec::new();
@@ -50,17 +73,14 @@ pub(crate) fn findings(ctx: &Ctx<'_>) -> Vec<Finding> {
     let redeploy = "redeploy the stack (`aws cloudformation deploy` with the same template) or run `warden init` with the same prefix: either puts the derived rule back. Warden's role may not change its own rules";
     let mut out = Vec::new();
     let mut finding = |t: &str, name: &str, arn: Option<&str>, evidence: String, note: String| {
-        out.push(Finding {
-            kind: Kind::Drift,
-            finding_type: t.to_owned(),
-            rule: rule.map(|r| r.id.clone()),
-            principal: None,
-            resource: Some(arn.unwrap_or(name).to_owned()),
-            actions: Vec::new(),
-            evidence: vec![evidence],
-            data_age_seconds: Some(0),
-            response: Response::alert(mode, note),
-        });
+        out.push(own_drift(
+            rule,
+            mode,
+            t,
+            arn.unwrap_or(name),
+            evidence,
+            note,
+        ));
     };
     for (name, pattern) in &own.expected {
         let Some(live) = read.live.iter().find(|r| &r.name == name) else {
